@@ -1,0 +1,47 @@
+# Every target creates .venv (if missing) and installs pinned dependencies into it.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test lint fmt reliability bench install clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.runtime: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(VENV)/.runtime $@
+
+install: $(VENV)/.dev
+
+## The main job: replay real outcomes on the embedded default (SQLite, in-process tasks).
+demo: $(VENV)/.runtime
+	$(BIN)/pantheon demo
+
+## The whole test suite (unit, integration against real services, end-to-end processes).
+test: $(VENV)/.dev
+	bash scripts/test
+
+## ruff (lint + format check) and mypy on the package; the same script CI runs.
+lint: $(VENV)/.dev
+	bash scripts/lint
+
+fmt: $(VENV)/.dev
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks
+
+## Fault-injection suite against real processes (tens of minutes).
+reliability: $(VENV)/.dev
+	$(BIN)/python -m benchmarks.reliability
+
+## Pipeline benchmark with same-run baselines (writes bench-results/).
+bench: $(VENV)/.dev
+	$(BIN)/pantheon bench pipeline
+
+clean:
+	rm -rf $(VENV) .pantheon bench-results test-output .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,5 @@
+import sys
+
+from pantheon.cli import main
+
+sys.exit(main())

@@ -1,0 +1,197 @@
+"""Settings: every knob Pantheon reads from the environment, in one place.
+
+Build one :class:`Settings` per process (``Settings()`` or :func:`get_settings`) and pass
+it down: ``create_app(settings)``, ``create_celery(settings)``, ``TrainingService(settings)``.
+Nothing else reads ``os.environ``.
+
+Names follow the seed where it had one (``DATABASE_URL``, ``REDIS_URL``,
+``CELERY_BROKER_URL``, ``CELERY_RESULT_BACKEND``, ``TRAINING_ENABLED``, ``CHECKPOINT_DIR``,
+``CRON_SECRET``); everything Pantheon added is ``PANTHEON_*``. ``.env.example`` documents
+each variable.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pantheon.errors import ConfigurationError
+
+#: Secrets that ship in docs and examples; production refuses to start with any of them.
+DEFAULT_SECRETS = frozenset(
+    {"", "changeme", "change-me", "secret", "dev", "development", "pantheon", "example"}
+)
+
+
+class Settings(BaseSettings):
+    """All of Pantheon's configuration. Field docs are the ``.env.example`` text."""
+
+    model_config = SettingsConfigDict(
+        env_file=None, extra="ignore", populate_by_name=True, frozen=True
+    )
+
+    # --- deployment -----------------------------------------------------------------
+    env: Literal["development", "production", "test"] = Field(
+        "development", validation_alias="PANTHEON_ENV"
+    )
+    data_dir: Path = Field(Path(".pantheon"), validation_alias="PANTHEON_DATA_DIR")
+    log_level: str = Field("INFO", validation_alias="PANTHEON_LOG_LEVEL")
+
+    # --- store of record ------------------------------------------------------------
+    #: Unset means the embedded default: SQLite at ``$PANTHEON_DATA_DIR/pantheon.db``.
+    database_url_raw: str | None = Field(None, validation_alias="DATABASE_URL")
+    db_pool_size: int = Field(5, validation_alias="PANTHEON_DB_POOL_SIZE", ge=1)
+    #: Where checkpoint blobs live. ``auto``: the database on PostgreSQL (shared by every
+    #: machine), a directory on SQLite.
+    checkpoint_store: Literal["auto", "directory", "database"] = Field(
+        "auto", validation_alias="PANTHEON_CHECKPOINT_STORE"
+    )
+    checkpoint_dir_raw: Path | None = Field(None, validation_alias="CHECKPOINT_DIR")
+    checkpoint_keep: int = Field(10, validation_alias="PANTHEON_CHECKPOINT_KEEP", ge=1)
+    checkpoint_keep_days: float = Field(7.0, validation_alias="PANTHEON_CHECKPOINT_KEEP_DAYS", ge=0)
+
+    # --- broker and tasks -----------------------------------------------------------
+    redis_url: str = Field("redis://127.0.0.1:6379/0", validation_alias="REDIS_URL")
+    celery_broker_url_raw: str | None = Field(None, validation_alias="CELERY_BROKER_URL")
+    celery_result_backend_raw: str | None = Field(None, validation_alias="CELERY_RESULT_BACKEND")
+    #: ``auto`` uses Celery only when the broker answers and a worker consumes the queue.
+    task_mode: Literal["auto", "celery", "sync"] = Field(
+        "auto", validation_alias="PANTHEON_TASK_MODE"
+    )
+    #: How long a celery/sync decision is cached, in seconds.
+    mode_cache_seconds: float = Field(5.0, validation_alias="PANTHEON_MODE_CACHE_SECONDS", ge=0)
+    training_enabled: bool = Field(True, validation_alias="TRAINING_ENABLED")
+    worker_concurrency: int = Field(2, validation_alias="PANTHEON_WORKER_CONCURRENCY", ge=1)
+    worker_max_tasks_per_child: int = Field(
+        10, validation_alias="PANTHEON_WORKER_MAX_TASKS_PER_CHILD", ge=1
+    )
+    task_soft_time_limit: float = Field(
+        300.0, validation_alias="PANTHEON_TASK_SOFT_TIME_LIMIT", gt=0
+    )
+    task_time_limit: float = Field(600.0, validation_alias="PANTHEON_TASK_TIME_LIMIT", gt=0)
+    #: The slow queue's jobs were estimated at 5-30 min, so they get their own limits.
+    slow_task_soft_time_limit: float = Field(
+        1800.0, validation_alias="PANTHEON_SLOW_TASK_SOFT_TIME_LIMIT", gt=0
+    )
+    slow_task_time_limit: float = Field(
+        2100.0, validation_alias="PANTHEON_SLOW_TASK_TIME_LIMIT", gt=0
+    )
+    #: Outcomes coalesced into one online step at most (same god, still pending).
+    online_coalesce_max: int = Field(256, validation_alias="PANTHEON_ONLINE_COALESCE_MAX", ge=1)
+    #: The outbox sweep re-dispatches outcomes left untrained this long (seconds).
+    outbox_sweep_after: float = Field(60.0, validation_alias="PANTHEON_OUTBOX_SWEEP_AFTER", ge=0)
+
+    # --- schedule (5-field UTC crontab, or ``every:N`` seconds) ----------------------
+    schedule_hourly: str = Field("0 * * * *", validation_alias="PANTHEON_SCHEDULE_HOURLY")
+    schedule_nightly: str = Field("0 3 * * *", validation_alias="PANTHEON_SCHEDULE_NIGHTLY")
+    schedule_shadow_sync: str = Field(
+        "0 */4 * * *", validation_alias="PANTHEON_SCHEDULE_SHADOW_SYNC"
+    )
+    schedule_cleanup: str = Field("0 4 * * *", validation_alias="PANTHEON_SCHEDULE_CLEANUP")
+    schedule_outbox: str = Field("every:30", validation_alias="PANTHEON_SCHEDULE_OUTBOX")
+    #: The Beat leader lock expires this many seconds after its holder stops renewing it.
+    beat_lock_timeout: float = Field(30.0, validation_alias="PANTHEON_BEAT_LOCK_TIMEOUT", gt=0)
+    #: Health reports ``degraded`` when no slot was recorded for this long past due.
+    beat_silence_seconds: float = Field(
+        900.0, validation_alias="PANTHEON_BEAT_SILENCE_SECONDS", gt=0
+    )
+
+    # --- pantheon -------------------------------------------------------------------
+    roster_file: Path | None = Field(None, validation_alias="PANTHEON_ROSTER_FILE")
+    seed: int = Field(0, validation_alias="PANTHEON_SEED")
+
+    # --- web ------------------------------------------------------------------------
+    host: str = Field("127.0.0.1", validation_alias="PANTHEON_HOST")
+    port: int = Field(8000, validation_alias="PORT")
+    api_token: SecretStr | None = Field(None, validation_alias="PANTHEON_API_TOKEN")
+    cron_secret: SecretStr | None = Field(None, validation_alias="CRON_SECRET")
+    max_prompt_chars: int = Field(32_000, validation_alias="PANTHEON_MAX_PROMPT_CHARS", ge=1)
+    max_response_chars: int = Field(64_000, validation_alias="PANTHEON_MAX_RESPONSE_CHARS", ge=1)
+    max_batch: int = Field(1000, validation_alias="PANTHEON_MAX_BATCH", ge=1)
+    max_body_bytes: int = Field(
+        8 * 1024 * 1024, validation_alias="PANTHEON_MAX_BODY_BYTES", ge=1024
+    )
+    #: The embedded scheduler runs inside ``pantheon serve``/``up`` in sync mode only.
+    embedded_scheduler: bool = Field(True, validation_alias="PANTHEON_EMBEDDED_SCHEDULER")
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.task_soft_time_limit >= self.task_time_limit:
+            raise ValueError("PANTHEON_TASK_SOFT_TIME_LIMIT must be below PANTHEON_TASK_TIME_LIMIT")
+        if self.slow_task_soft_time_limit >= self.slow_task_time_limit:
+            raise ValueError(
+                "PANTHEON_SLOW_TASK_SOFT_TIME_LIMIT must be below PANTHEON_SLOW_TASK_TIME_LIMIT"
+            )
+        return self
+
+    # --- derived values -------------------------------------------------------------
+    @cached_property
+    def database_url(self) -> str:
+        if self.database_url_raw:
+            url = self.database_url_raw
+            # Railway and Heroku hand out postgres:// URLs; SQLAlchemy wants a driver name.
+            for prefix in ("postgres://", "postgresql://"):
+                if url.startswith(prefix):
+                    return "postgresql+psycopg://" + url[len(prefix) :]
+            return url
+        return f"sqlite:///{(self.data_dir / 'pantheon.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def embedded_database(self) -> bool:
+        return not self.database_url_raw
+
+    @property
+    def celery_broker_url(self) -> str:
+        return self.celery_broker_url_raw or self.redis_url
+
+    @property
+    def celery_result_backend(self) -> str:
+        return self.celery_result_backend_raw or self.redis_url
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.checkpoint_dir_raw or self.data_dir / "checkpoints"
+
+    @property
+    def checkpoint_store_kind(self) -> Literal["directory", "database"]:
+        if self.checkpoint_store != "auto":
+            return self.checkpoint_store
+        return "directory" if self.is_sqlite else "database"
+
+    @property
+    def broker_visibility_timeout(self) -> int:
+        """Above the longest hard limit, so Redis never redelivers a task still running."""
+        return int(max(self.task_time_limit, self.slow_task_time_limit) * 1.5) + 60
+
+    def require_safe_for_production(self) -> None:
+        """Refuse to run production with a missing or default secret."""
+        if self.env != "production":
+            return
+        token = self.api_token.get_secret_value() if self.api_token else ""
+        if token.strip().lower() in DEFAULT_SECRETS or len(token) < 16:
+            raise ConfigurationError(
+                "PANTHEON_ENV=production needs PANTHEON_API_TOKEN set to a non-default secret "
+                "of at least 16 characters"
+            )
+        if self.cron_secret is not None:
+            secret = self.cron_secret.get_secret_value()
+            if secret.strip().lower() in DEFAULT_SECRETS or len(secret) < 16:
+                raise ConfigurationError(
+                    "CRON_SECRET is a default or short secret; unset it (disables the cron "
+                    "route) or set at least 16 characters"
+                )
+        if self.embedded_database:
+            raise ConfigurationError("PANTHEON_ENV=production needs DATABASE_URL (PostgreSQL)")
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Build settings from the environment; keyword overrides win (tests, CLI flags)."""
+    return Settings(**overrides)  # type: ignore[arg-type]
