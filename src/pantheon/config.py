@@ -80,8 +80,17 @@ class Settings(BaseSettings):
     slow_task_time_limit: float = Field(
         2100.0, validation_alias="PANTHEON_SLOW_TASK_TIME_LIMIT", gt=0
     )
+    #: Multiplies the seed's retry delays (60/300/600 s); tests set it small.
+    task_retry_delay_scale: float = Field(
+        1.0, validation_alias="PANTHEON_TASK_RETRY_DELAY_SCALE", ge=0
+    )
     #: Outcomes coalesced into one online step at most (same god, still pending).
     online_coalesce_max: int = Field(256, validation_alias="PANTHEON_ONLINE_COALESCE_MAX", ge=1)
+    #: After its own outcome, one online task keeps training the god's backlog this long
+    #: (seconds), so one task can train many outcomes.
+    online_drain_seconds: float = Field(
+        2.0, validation_alias="PANTHEON_ONLINE_DRAIN_SECONDS", ge=0
+    )
     #: The outbox sweep re-dispatches outcomes left untrained this long (seconds).
     outbox_sweep_after: float = Field(60.0, validation_alias="PANTHEON_OUTBOX_SWEEP_AFTER", ge=0)
 

@@ -1,0 +1,384 @@
+"""The pipeline benchmark: the real services under load, with same-run baselines.
+
+    python -m benchmarks.pipeline [--out bench-results]     (or: pantheon bench pipeline)
+
+Starts a private Redis, a fresh PostgreSQL database (the machine's server when it answers,
+else a private cluster), ``pantheon serve``, one Celery worker (``--concurrency 2``) and
+``pantheon beat`` (benchmarks/stack.py), then measures, in this order, on real outcome rows
+(:mod:`benchmarks.pipeline_rows`):
+
+1. intake, batch: ``POST /api/outcomes/batch`` (1,000 a request, several client processes)
+   with the worker stopped, so the rows pile up as a backlog; baseline: binary COPY of the
+   same rows into a scratch table;
+2. intake, single: ``POST /api/outcomes`` at a few concurrencies; baseline: a no-op FastAPI
+   endpoint served by uvicorn the way ``pantheon serve`` serves the app;
+3. online training: the worker starts and drains the backlog; rate from the rows'
+   ``trained_online_at``; baseline: no-op tasks drained by a worker of the same settings;
+4. memory: web and worker RSS (with children) at start and after 100k outcomes;
+5. freshness: 2xx → ``trained_online_at`` at a steady offered load of half the measured
+   maximum (the lower of the best single-intake rate and the online training rate);
+6. hourly batch: ``train_hourly_batch_all`` over every pending row, via the API and worker;
+7. routing: ``POST /api/route`` latency (one client) and throughput (four);
+8. consolidation at 10k/100k/1M outcomes, in-process (:mod:`benchmarks.pipeline_consolidation`).
+
+Beat runs throughout with its jobs moved to 1 January (so no scheduled batch or outbox sweep
+touches the measured rows); the web dispatches in ``celery`` mode (so outcomes queue while
+the worker is stopped). Everything is bounded in time and stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from benchmarks.pipeline_baselines import copy_baseline, noop_task_baseline, process_rss
+from benchmarks.pipeline_phases import (
+    Run,
+    freshness,
+    hourly_batch,
+    intake_batch,
+    intake_single,
+    online_drain,
+    route,
+)
+from benchmarks.pipeline_report import markdown, plots, write_json
+from benchmarks.pipeline_rows import expand, load_sample, roster_gods, sample_dir
+from benchmarks.pipeline_stats import TABLE_HEADER, ratio, results_table
+from benchmarks.stack import (
+    LOOPBACK,
+    VENV_BIN,
+    Proc,
+    Stack,
+    free_port,
+    port_open,
+    wait_until,
+)
+
+log = logging.getLogger("benchmarks.pipeline")
+
+MACHINE_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432"
+#: Beat keeps running, but none of its jobs falls due during a run.
+QUIET_SCHEDULE = {
+    "PANTHEON_SCHEDULE_HOURLY": "0 0 1 1 *",
+    "PANTHEON_SCHEDULE_NIGHTLY": "0 0 1 1 *",
+    "PANTHEON_SCHEDULE_SHADOW_SYNC": "0 0 1 1 *",
+    "PANTHEON_SCHEDULE_CLEANUP": "0 0 1 1 *",
+    "PANTHEON_SCHEDULE_OUTBOX": "0 0 1 1 *",
+}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="pantheon bench pipeline", description=__doc__)
+    add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of the benchmark (shared with ``pantheon bench pipeline``)."""
+    parser.add_argument("--out", type=Path, default=Path("bench-results"))
+    parser.add_argument("--rows", type=int, default=100_000, help="batch-intake outcomes")
+    parser.add_argument("--clients", type=int, default=3, help="batch-intake client processes")
+    parser.add_argument("--single", type=int, default=8_000, help="outcomes per concurrency")
+    parser.add_argument("--concurrency", default="1,4,16", help="single-intake levels")
+    parser.add_argument("--seconds", type=float, default=5.0, help="per latency run")
+    parser.add_argument("--freshness-seconds", type=float, default=20.0)
+    parser.add_argument("--drain-timeout", type=float, default=240.0)
+    parser.add_argument("--noop-tasks", type=int, default=20_000)
+    parser.add_argument("--roster", choices=("default", "sample"), default="default")
+    parser.add_argument(
+        "--postgres",
+        choices=("auto", "machine", "private"),
+        default="auto",
+        help="machine: a fresh database on 127.0.0.1:5432; private: the harness's cluster",
+    )
+    parser.add_argument("--sizes", default="10000,100000,1000000", help="consolidation sizes")
+    parser.add_argument("--skip-consolidation", action="store_true")
+    parser.add_argument(
+        "--profile",
+        choices=("none", "web", "worker", "hourly"),
+        default="none",
+        help="py-spy record the web during batch intake, or the worker while it drains "
+        "or runs the hourly batch",
+    )
+
+
+# --- services ------------------------------------------------------------------------------
+
+
+def machine_database(choice: str) -> tuple[str | bool, str | None]:
+    """(Stack's ``postgres`` argument, the database to drop afterwards)."""
+    if choice == "private" or (choice == "auto" and not port_open(5432)):
+        return True, None
+    import psycopg
+
+    name = f"pantheon_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as c:
+        c.execute(f'CREATE DATABASE "{name}"')
+    return f"{MACHINE_POSTGRES}/{name}", name
+
+
+def drop_machine_database(name: str | None) -> None:
+    if not name:
+        return
+    import psycopg
+
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def server_url(stack: Stack) -> str:
+    return stack.database_url.rsplit("/", 1)[0]
+
+
+def noop_web(stack: Stack) -> Proc:
+    """The no-op intake, served by uvicorn with the options ``pantheon serve`` uses."""
+    port = free_port()
+    argv = [str(VENV_BIN / "python"), "-m", "uvicorn", "benchmarks.pipeline_noop_web:app",
+            "--host", LOOPBACK, "--port", str(port), *serve_options()]  # fmt: skip
+    proc = Proc("noop-web", argv, stack.env(), stack.run_dir / "noop-web.log",
+                url=f"http://{LOOPBACK}:{port}", port=port).start()  # fmt: skip
+    stack.procs.append(proc)
+    stack.wait_web(proc)
+    return proc
+
+
+def serve_options() -> list[str]:
+    """uvicorn options of ``pantheon serve``: ``uvicorn.run(app, host, port, log_level)``
+    with the stack's ``PANTHEON_LOG_LEVEL=INFO`` (access log on, one process)."""
+    return ["--log-level", "info"]
+
+
+def worker_options(queues: str, node: str) -> list[str]:
+    """The options ``pantheon worker`` passes to Celery (pantheon.cli.services.run_worker)."""
+    return ["--queues", queues, "--concurrency", "2", "--loglevel", "INFO", "--hostname", node]
+
+
+def start_worker(stack: Stack, wait: bool = True) -> Proc:
+    """``pantheon worker --concurrency 2``, exactly as deployed."""
+    worker = stack.pantheon_worker("--concurrency", "2")
+    if wait:
+        wait_until(lambda: " ready." in worker.log_text(), 90, 0.2, what="worker ready")
+    return worker
+
+
+def start_noop_worker(stack: Stack) -> Proc:
+    """A worker of the benchmark-only app, with ``pantheon worker``'s Celery options."""
+    from benchmarks.pipeline_noop_celery import NOOP_QUEUE
+
+    argv = [str(VENV_BIN / "celery"), "-A", "benchmarks.pipeline_noop_celery", "worker",
+            *worker_options(NOOP_QUEUE, "bench-noop@%h")]  # fmt: skip
+    proc = Proc("noop-worker", argv, stack.env(), stack.run_dir / "noop-worker.log").start()
+    stack.procs.append(proc)
+    return proc
+
+
+def profiler(pid: int, out: Path, seconds: float) -> Any:
+    """``py-spy record`` of ``pid`` and its children for ``seconds`` (None when absent)."""
+    import shutil
+    import subprocess
+
+    exe = shutil.which("py-spy", path=str(VENV_BIN)) or shutil.which("py-spy")
+    if not exe:
+        log.warning("py-spy is not installed; no profile")
+        return None
+    argv = [exe, "record", "--pid", str(pid), "--subprocesses", "--duration", str(int(seconds)),
+            "--rate", "200", "--format", "raw", "--output", str(out), "--nonblocking"]  # fmt: skip
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+def run_pipeline(opts: argparse.Namespace) -> dict[str, Any]:
+    out = opts.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    work = out / "work"
+    levels = [int(c) for c in str(opts.concurrency).split(",") if c.strip()]
+    source = load_sample()
+    gods = roster_gods(opts.roster)
+    run_id = uuid.uuid4().hex[:8]
+    batch_rows = expand(source, opts.rows, run_id, gods)
+    single_rows = expand(source, opts.single * len(levels), run_id, gods, offset=opts.rows)
+    fresh_rows = expand(source, 40_000, run_id, gods, offset=opts.rows + len(single_rows))
+    env = dict(QUIET_SCHEDULE, PANTHEON_TASK_MODE="celery")
+    if opts.roster == "sample":
+        env["PANTHEON_ROSTER_FILE"] = str(sample_dir() / "roster.json")
+    postgres, machine_db = machine_database(opts.postgres)
+    started = time.time()
+    context = [
+        f"rows: bundled sample of {len(source):,} real RouteLLM outcomes, repeated and varied "
+        f"(prompt suffix per repetition, own outcome_key), roster {opts.roster}",
+        f"PostgreSQL: {'machine server, fresh database' if machine_db else 'private cluster'}; "
+        "Redis: private; web: pantheon serve; worker: --concurrency 2; Beat running",
+    ]
+    try:
+        with Stack(work / "stack", postgres=postgres, env=env) as stack:
+            run = Run(web_url="", database_url=stack.database_url, work_dir=work / "load")
+            measure(stack, run, opts, levels, batch_rows, single_rows, fresh_rows, source)
+    finally:
+        drop_machine_database(machine_db)
+    results = finish(run, opts, started, context)
+    write_outputs(out, results, run, context)
+    return results
+
+
+def measure(
+    stack: Stack,
+    run: Run,
+    opts: argparse.Namespace,
+    levels: list[int],
+    batch_rows: list[dict[str, Any]],
+    single_rows: list[dict[str, Any]],
+    fresh_rows: list[dict[str, Any]],
+    source: list[dict[str, Any]],
+) -> None:
+    res = run.results
+    stack.migrate()
+    web = stack.serve()
+    run.web_url = web.url
+    stack.beat()
+    time.sleep(2.0)
+    res["web_rss_start_mb"] = process_rss(web.pid) / 2**20
+
+    log.info("intake, batch: %d outcomes", len(batch_rows))
+    spy = profiler(web.pid, opts.out / "profile-web.txt", 60) if opts.profile == "web" else None
+    intake_batch(run, batch_rows, opts.clients, 1000)
+    if spy is not None:
+        spy.wait()
+    res.update(copy_baseline(stack.database_url, batch_rows))
+
+    log.info("intake, single at %s", levels)
+    noop = noop_web(stack)
+    intake_single(run, single_rows, levels, opts.seconds, noop.url)
+    noop.stop()
+    res["web_rss_after_mb"] = process_rss(web.pid) / 2**20
+
+    log.info("online training: draining the backlog")
+    worker = start_worker(stack)
+    res["worker_rss_start_mb"] = process_rss(worker.pid) / 2**20
+    spy = (
+        profiler(worker.pid, opts.out / "profile-worker.txt", 30)
+        if opts.profile == "worker"
+        else None
+    )
+    online_drain(run, opts.drain_timeout)
+    if spy is not None:
+        spy.wait()
+    time.sleep(1.0)
+    res["worker_rss_after_mb"] = process_rss(worker.pid) / 2**20
+
+    log.info("no-op Celery baseline: %d tasks", opts.noop_tasks)
+    res.update(
+        noop_task_baseline(stack.settings(), lambda: start_noop_worker(stack), opts.noop_tasks)
+    )
+
+    maxima = [res.get("intake_single_per_s"), res.get("online_trained_per_s")]
+    usable = [float(m) for m in maxima if isinstance(m, int | float) and m > 0]
+    # The pipeline's maximum is its slower stage; NaN compares False, so it drops out here.
+    offered = 0.5 * min(usable) if usable else 50.0
+    log.info("freshness at %.0f outcomes/s offered", offered)
+    freshness(run, fresh_rows, offered, opts.freshness_seconds)
+
+    log.info("hourly batch")
+    spy = (
+        profiler(worker.pid, opts.out / "profile-hourly.txt", 30)
+        if opts.profile == "hourly"
+        else None
+    )
+    hourly_batch(run, timeout=300)
+    if spy is not None:
+        spy.wait()
+
+    log.info("routing")
+    route(run, sorted({r["prompt"] for r in source})[:2000], opts.seconds)
+    if not opts.skip_consolidation:
+        consolidation(stack, run, opts, source)
+
+
+def consolidation(stack: Stack, run: Run, opts: argparse.Namespace, source: list[Any]) -> None:
+    from benchmarks.pipeline_consolidation import base_arrays, engine_scaling, service_scaling
+
+    sizes = [int(s) for s in str(opts.sizes).split(",") if s.strip()]
+    base = base_arrays(source)
+    log.info("consolidation (engine) at %s", sizes)
+    engine = engine_scaling(base, sizes)
+    run.series["consolidation_engine"] = engine
+    run.results["consolidation_engine_exponent"] = engine["exponent"]
+    for size, seconds in zip(sizes, engine["seconds"], strict=True):
+        run.results[f"consolidation_engine_{size}_s"] = seconds
+    log.info("consolidation (service) at %s", sizes)
+    try:
+        service = service_scaling(
+            server_url(stack),
+            lambda url: stack.run_cli("db", "upgrade", timeout=300, DATABASE_URL=url),
+            base,
+            stack.run_dir / "consolidation-data",
+            sizes,
+        )
+    except Exception as exc:  # the figure is reported missing, the run goes on
+        log.exception("service-level consolidation failed")
+        run.note(f"service-level consolidation failed ({exc}); exponent from the engine")
+        run.results["consolidation_exponent"] = engine["exponent"]
+        return
+    run.series["consolidation_service"] = service
+    run.results["consolidation_exponent"] = service["exponent"]
+    run.results["consolidation_r_squared"] = service["r_squared"]
+    for size, seconds in zip(sizes, service["seconds"], strict=True):
+        run.results[f"consolidation_{size}_s"] = seconds
+
+
+def finish(
+    run: Run, opts: argparse.Namespace, started: float, context: list[str]
+) -> dict[str, Any]:
+    res = dict(run.results)
+    res["intake_batch_ratio_copy"] = ratio(res.get("intake_batch_per_s", math.nan),
+                                           res.get("copy_per_s", math.nan))  # fmt: skip
+    res["online_training_ratio_noop"] = ratio(res.get("online_trained_per_s", math.nan),
+                                              res.get("noop_task_per_s", math.nan))  # fmt: skip
+    for name in ("worker", "web"):
+        start, after = res.get(f"{name}_rss_start_mb"), res.get(f"{name}_rss_after_mb")
+        res[f"{name}_rss_growth"] = ratio(after, start) - 1 if start and after else math.nan
+    res["bench_seconds"] = time.time() - started
+    res["context"] = context
+    return res
+
+
+def write_outputs(out: Path, results: dict[str, Any], run: Run, context: list[str]) -> None:
+    write_json(out / "results.json", results)
+    (out / "results.md").write_text(markdown(results, run.notes, context), encoding="utf-8")
+    try:
+        plots(out, results, run.series)
+    except Exception:  # plots are a view; the figures are already written
+        log.exception("could not draw the plots")
+
+
+def print_table(results: dict[str, Any], out: Path) -> None:
+    rows = results_table(results)
+    widths = [max(len(r[i]) for r in [TABLE_HEADER, *rows]) for i in range(len(TABLE_HEADER))]
+    for row in [TABLE_HEADER, *rows]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
+    missed = sum(1 for r in rows if r[-1] == "MISS")
+    print(f"\npipeline benchmark: {len(rows)} figures, {missed} missed; details in {out}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts = parse_args(argv)
+    return run_and_print(opts)
+
+
+def run_and_print(opts: argparse.Namespace) -> int:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    results = run_pipeline(opts)
+    print_table(results, opts.out.resolve())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,206 @@
+"""Same-run baselines of the pipeline benchmark, and process helpers they share.
+
+- :func:`copy_baseline`: binary ``COPY`` of the very rows the intake got, into a scratch
+  table, in one transaction (what PostgreSQL alone can take on this machine).
+- :func:`noop_task_baseline`: a backlog of no-op tasks drained by one worker of the
+  benchmark-only app (:mod:`benchmarks.pipeline_noop_celery`), same worker settings.
+- :func:`process_rss`: resident memory of a process and all its children (psutil when
+  installed, else ``/proc/<pid>/status``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from benchmarks.pipeline_stats import drain_rate, rate
+
+log = logging.getLogger(__name__)
+
+COPY_TABLE = "bench_pipeline_copy_scratch"
+#: The columns intake writes per outcome, with their binary COPY types.
+COPY_COLUMNS = (
+    ("outcome_key", "text"),
+    ("god_name", "text"),
+    ("prompt", "text"),
+    ("response", "text"),
+    ("success", "bool"),
+    ("score", "float8"),
+    ("basin", "bytea"),
+    ("reward", "float8"),
+    ("source_type", "text"),
+    ("source_id", "text"),
+    ("created_at", "timestamptz"),
+)
+
+
+def libpq_url(sqlalchemy_url: str) -> str:
+    """``postgresql+psycopg://…`` → ``postgresql://…`` (what psycopg itself reads)."""
+    scheme, sep, rest = sqlalchemy_url.partition("://")
+    return scheme.split("+", 1)[0] + sep + rest
+
+
+def stored_rows(rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+    """The rows as intake stores them: client fields plus basin blob, reward and time."""
+    from datetime import UTC, datetime
+
+    from pantheon.learning.coordizer import coordize_many
+    from pantheon.learning.reward import compute_reward
+    from pantheon.store.types import encode_basins
+
+    blobs = encode_basins(coordize_many([r["prompt"] for r in rows]))
+    now = datetime.now(UTC)
+    extra = {"created_at": now}
+    return [
+        tuple(
+            blob
+            if name == "basin"
+            else compute_reward(bool(row["success"]), score=row.get("score"))
+            if name == "reward"
+            else extra[name]
+            if name in extra
+            else row.get(name)
+            for name, _ in COPY_COLUMNS
+        )
+        for row, blob in zip(rows, blobs, strict=True)
+    ]
+
+
+def copy_baseline(database_url: str, rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """Rows/s of one binary COPY of ``rows`` (committed) into a fresh scratch table.
+
+    The scratch table is ``LIKE outcomes`` with its indexes and constraints (unique
+    ``outcome_key``, the pending-row partial indexes), and each row carries what intake
+    stores (basin and reward computed beforehand, untimed): PostgreSQL's own ceiling for
+    writing exactly these outcomes, one COPY stream, one commit.
+    """
+    import psycopg
+
+    prepared = stored_rows(rows)
+    columns = ", ".join(name for name, _ in COPY_COLUMNS)
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        conn.execute(f"DROP TABLE IF EXISTS {COPY_TABLE}")
+        conn.execute(
+            f"CREATE TABLE {COPY_TABLE} (LIKE outcomes INCLUDING DEFAULTS "
+            "INCLUDING CONSTRAINTS INCLUDING INDEXES)"
+        )
+        conn.commit()
+        started = time.perf_counter()
+        with (
+            conn.cursor() as cur,
+            cur.copy(f"COPY {COPY_TABLE} ({columns}) FROM STDIN (FORMAT BINARY)") as copy,
+        ):
+            copy.set_types([kind for _, kind in COPY_COLUMNS])
+            for row in prepared:
+                copy.write_row(row)
+        conn.commit()
+        elapsed = time.perf_counter() - started
+        (count,) = conn.execute(f"SELECT count(*) FROM {COPY_TABLE}").fetchone() or (0,)
+        conn.execute(f"DROP TABLE {COPY_TABLE}")
+        conn.commit()
+    return {"copy_rows": float(count), "copy_seconds": elapsed, "copy_per_s": rate(count, elapsed)}
+
+
+# --- memory ------------------------------------------------------------------------------
+
+
+def process_rss(pid: int) -> int:
+    """Resident bytes of ``pid`` plus all its descendants (a worker's pool children)."""
+    try:
+        import psutil  # type: ignore[import-untyped]
+    except ImportError:
+        return sum(_proc_rss(p) for p in [pid, *_proc_descendants(pid)])
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0
+    total = 0
+    for proc in procs:
+        try:
+            total += proc.memory_info().rss
+        except psutil.NoSuchProcess:
+            continue
+    return total
+
+
+def _proc_rss(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return 0
+    return 0
+
+
+def _proc_descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+# --- no-op Celery task ---------------------------------------------------------------------
+
+
+def noop_task_baseline(
+    settings: Any, start_worker: Callable[[], Any], count: int, timeout: float = 120.0
+) -> dict[str, float]:
+    """Tasks/s of one worker of the benchmark-only app draining ``count`` queued no-ops.
+
+    The backlog is published before the worker starts; the rate comes from polling the
+    queue depth while it drains (so worker start-up is not counted). ``start_worker``
+    starts ``celery -A benchmarks.pipeline_noop_celery worker -Q bench_noop`` with the
+    product worker's options and returns something with ``stop()``.
+    """
+    from benchmarks.pipeline_noop_celery import NOOP_QUEUE, NOOP_TASK
+    from pantheon.worker.celery_app import create_celery
+
+    app = create_celery(settings)
+    published = time.perf_counter()
+    with app.producer_or_acquire() as producer:
+        for n in range(count):
+            app.send_task(NOOP_TASK, kwargs={"outcome_id": n}, queue=NOOP_QUEUE, producer=producer)
+    publish_s = time.perf_counter() - published
+
+    def depth() -> int:
+        with app.connection_for_read() as conn:
+            _, messages, _ = conn.default_channel.queue_declare(queue=NOOP_QUEUE, passive=True)
+            return int(messages)
+
+    samples: list[tuple[float, int]] = [(time.monotonic(), depth())]
+    worker = start_worker()
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            samples.append((time.monotonic(), depth()))
+            if samples[-1][1] == 0:
+                break
+            time.sleep(0.02)
+    finally:
+        worker.stop()
+        if samples[-1][1]:
+            with app.connection_for_write() as conn:
+                conn.default_channel.queue_purge(NOOP_QUEUE)
+        app.close()
+    return {
+        "noop_tasks": float(count),
+        "noop_publish_per_s": rate(count, publish_s),
+        "noop_task_per_s": drain_rate(samples),
+        "noop_left": float(samples[-1][1]),
+    }

@@ -1,0 +1,174 @@
+"""Nightly consolidation time at 10k, 100k and 1M outcomes, and its log-log exponent.
+
+Run in-process (not through the worker), on synthetic-but-realistic rows: the bundled
+sample's real prompts, verdicts and scores, tiled to each size, with their real basins
+(coordized once per distinct prompt) and rewards. Two views:
+
+- service: rows written (binary COPY) into a database of their own, one god per size,
+  stamped as already trained online and batch-processed (so nothing else picks them up),
+  then ``TrainingService.train_nightly_consolidation(god)`` timed — database read,
+  engine and checkpoint, as the nightly job runs it;
+- engine: ``timescales.consolidate`` alone over the same outcomes, to separate the
+  engine's own scaling from the store's.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.pipeline_baselines import libpq_url
+from benchmarks.pipeline_stats import loglog_fit
+
+log = logging.getLogger(__name__)
+
+SIZES = (10_000, 100_000, 1_000_000)
+
+
+def base_arrays(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Basins, rewards and successes of the sample rows (one coordize per distinct prompt)."""
+    from pantheon.learning.coordizer import coordize_many
+    from pantheon.learning.reward import compute_reward
+
+    prompts = sorted({r["prompt"] for r in rows})
+    index = {p: i for i, p in enumerate(prompts)}
+    basins = coordize_many(prompts)
+    return {
+        "rows": list(rows),
+        "basins": basins[[index[r["prompt"]] for r in rows]],
+        "rewards": np.array(
+            [compute_reward(bool(r["success"]), score=r.get("score")) for r in rows]
+        ),
+        "successes": np.array([bool(r["success"]) for r in rows]),
+    }
+
+
+def engine_scaling(base: dict[str, Any], sizes: Sequence[int] = SIZES) -> dict[str, Any]:
+    """Seconds of ``consolidate`` per size, and the fitted exponent."""
+    from pantheon.learning.batch import Batch
+    from pantheon.learning.curriculum import curriculum_batch
+    from pantheon.learning.kernel import Kernel
+    from pantheon.learning.timescales import consolidate
+    from pantheon.roster import Roster
+
+    domains = {g.name: g.domain for g in Roster.default()}
+    curriculum = curriculum_batch("zeus", domains)
+    times = []
+    for size in sizes:
+        idx = np.arange(size) % len(base["rows"])
+        batch = Batch(base["basins"][idx], base["rewards"][idx], base["successes"][idx])
+        started = time.perf_counter()
+        consolidate(Kernel("zeus", seed=0), curriculum, batch, seed=0)
+        times.append(time.perf_counter() - started)
+        del batch
+    fit = loglog_fit(sizes, times)
+    return {
+        "sizes": list(sizes),
+        "seconds": times,
+        "exponent": fit.exponent,
+        "r_squared": fit.r_squared,
+    }
+
+
+def _copy_outcomes(database_url: str, god: str, base: dict[str, Any], size: int) -> None:
+    import psycopg
+
+    from pantheon.store.types import encode_basins
+
+    rows, now = base["rows"], datetime.now(UTC)
+    blobs = encode_basins(base["basins"])
+    columns = (
+        "god_name, prompt, response, success, score, basin, reward, source_type, source_id, "
+        "created_at, trained_online_at, batch_processed_at"
+    )
+    kinds = ["text", "text", "text", "bool", "float8", "bytea", "float8", "text", "text"]
+    kinds += ["timestamptz"] * 3
+    with (
+        psycopg.connect(libpq_url(database_url)) as conn,
+        conn.cursor() as cur,
+        cur.copy(f"COPY outcomes ({columns}) FROM STDIN (FORMAT BINARY)") as copy,
+    ):
+        copy.set_types(kinds)
+        for n in range(size):
+            i = n % len(rows)
+            row = rows[i]
+            copy.write_row(
+                (
+                    god,
+                    row["prompt"],
+                    row.get("response") or "",
+                    bool(row["success"]),
+                    row.get("score"),
+                    blobs[i],
+                    float(base["rewards"][i]),
+                    "replay",
+                    f"bench-consolidation:{n}",
+                    now,
+                    now,
+                    now,
+                )
+            )
+
+
+def service_scaling(
+    server_url: str,
+    migrate: Callable[[str], object],
+    base: dict[str, Any],
+    data_dir: Path,
+    sizes: Sequence[int] = SIZES,
+) -> dict[str, Any]:
+    """Seconds of ``train_nightly_consolidation`` for one god per size, in a scratch database.
+
+    ``server_url`` is the PostgreSQL server (no database name); ``migrate(url)`` brings a
+    fresh database to the current schema (``pantheon db upgrade``).
+    """
+    import psycopg
+
+    from pantheon.config import Settings
+    from pantheon.roster import Roster
+    from pantheon.training import TrainingService
+
+    name = f"pantheon_bench_consolidation_{uuid.uuid4().hex[:8]}"
+    admin = libpq_url(server_url) + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"{server_url}/{name}"
+    try:
+        migrate(url)
+        gods = Roster.default().names
+        insert_s = []
+        for god, size in zip(gods, sizes, strict=False):
+            started = time.perf_counter()
+            _copy_outcomes(url, god, base, size)
+            insert_s.append(time.perf_counter() - started)
+        settings = Settings(database_url_raw=url, env="test", task_mode="sync", data_dir=data_dir)
+        service = TrainingService(settings)
+        times, results = [], []
+        for god, _size in zip(gods, sizes, strict=False):
+            started = time.perf_counter()
+            result = service.train_nightly_consolidation(god)
+            times.append(time.perf_counter() - started)
+            results.append(result)
+            log.info("consolidation of %s: %.2f s %s", god, times[-1], result)
+        close = getattr(getattr(service, "database", None), "dispose", None)
+        if callable(close):
+            close()
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    fit = loglog_fit(sizes, times)
+    return {
+        "sizes": list(sizes),
+        "seconds": times,
+        "insert_seconds": insert_s,
+        "results": results,
+        "exponent": fit.exponent,
+        "r_squared": fit.r_squared,
+    }

@@ -1,0 +1,226 @@
+"""Load generator of the pipeline benchmark, run in its own process.
+
+    python -m benchmarks.pipeline_load SPEC.json
+
+The spec (JSON) says what to send; the results go to ``spec["out"]`` as JSON. Two modes:
+``closed`` (``concurrency`` clients, each sending the next body as soon as its previous
+request answered) and ``open`` (a steady offered rate, one request every ``1/rate_per_s``
+seconds whatever the answers do). Both stop by themselves: after ``duration_s``, after
+``max_requests``, or when the bodies run out (unless ``cycle``). Loopback only.
+
+Each record is ``[t_sent, t_done, status, outcome_id, accepted, latency_s]`` with wall-clock
+times (``time.time()``, comparable with the database's timestamps on this machine).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from benchmarks.pipeline_rows import read_bodies
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+MAX_IN_FLIGHT = 512
+
+
+def check_loopback(url: str) -> None:
+    host = urlsplit(url).hostname or ""
+    if host not in LOOPBACK:
+        raise ValueError(f"the benchmark only sends load to loopback, not {host!r}")
+
+
+def _answer_fields(response: httpx.Response) -> tuple[int | None, int]:
+    """(outcome_id, accepted) from an intake answer; (None, 0) for anything else."""
+    if response.status_code >= 300:
+        return None, 0
+    try:
+        body = response.json()
+    except ValueError:
+        return None, 0
+    if not isinstance(body, dict):
+        return None, 0
+    outcome_id = body.get("outcome_id")
+    accepted = body.get("accepted")
+    if isinstance(accepted, int):
+        return None, accepted + int(body.get("duplicates") or 0)
+    return (outcome_id if isinstance(outcome_id, int) else None), 1
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.records: list[list[Any]] = []
+        self.errors: list[str] = []
+
+    async def send(self, client: httpx.AsyncClient, url: str, body: bytes, parse: bool) -> None:
+        sent = time.time()
+        start = time.perf_counter()
+        try:
+            response = await client.post(url, content=body)
+        except httpx.HTTPError as exc:
+            if len(self.errors) < 20:
+                self.errors.append(f"{type(exc).__name__}: {exc}")
+            self.records.append([sent, time.time(), 0, None, 0, time.perf_counter() - start])
+            return
+        latency = time.perf_counter() - start
+        outcome_id, accepted = _answer_fields(response) if parse else (None, 0)
+        if response.status_code >= 300 and len(self.errors) < 20:
+            self.errors.append(f"HTTP {response.status_code}: {response.text[:300]}")
+        self.records.append(
+            [sent, time.time(), response.status_code, outcome_id, accepted, latency]
+        )
+
+
+async def run_closed(spec: dict[str, Any], bodies: list[bytes], recorder: Recorder) -> None:
+    deadline = time.perf_counter() + float(spec["duration_s"])
+    limit = min(int(spec.get("max_requests") or 10**9), 10**9)
+    cycle = bool(spec.get("cycle"))
+    parse = bool(spec.get("parse", True))
+    url = spec["url"]
+    next_index = 0
+
+    def take() -> bytes | None:
+        nonlocal next_index
+        if next_index >= limit or time.perf_counter() >= deadline:
+            return None
+        if next_index >= len(bodies) and not cycle:
+            return None
+        body = bodies[next_index % len(bodies)]
+        next_index += 1
+        return body
+
+    async def client_loop(client: httpx.AsyncClient) -> None:
+        while (body := take()) is not None:
+            await recorder.send(client, url, body, parse)
+
+    concurrency = int(spec["concurrency"])
+    async with _client(spec, concurrency) as client:
+        await asyncio.gather(*(client_loop(client) for _ in range(concurrency)))
+
+
+async def run_open(spec: dict[str, Any], bodies: list[bytes], recorder: Recorder) -> None:
+    rate_per_s = float(spec["rate_per_s"])
+    count = min(int(float(spec["duration_s"]) * rate_per_s), len(bodies))
+    if spec.get("max_requests"):
+        count = min(count, int(spec["max_requests"]))
+    parse = bool(spec.get("parse", True))
+    url = spec["url"]
+    gate = asyncio.Semaphore(MAX_IN_FLIGHT)
+
+    async def one(body: bytes) -> None:
+        try:
+            await recorder.send(client, url, body, parse)
+        finally:
+            gate.release()
+
+    async with _client(spec, MAX_IN_FLIGHT) as client:
+        tasks = []
+        origin = time.perf_counter()
+        for i in range(count):
+            delay = origin + i / rate_per_s - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await gate.acquire()
+            tasks.append(asyncio.create_task(one(bodies[i])))
+        await asyncio.gather(*tasks)
+
+
+def _client(spec: dict[str, Any], connections: int) -> httpx.AsyncClient:
+    headers = {"content-type": "application/json"}
+    if spec.get("token"):
+        headers["authorization"] = f"Bearer {spec['token']}"
+    return httpx.AsyncClient(
+        headers=headers,
+        timeout=float(spec.get("timeout_s", 60.0)),
+        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+    )
+
+
+def run(spec: dict[str, Any]) -> dict[str, Any]:
+    check_loopback(spec["url"])
+    bodies = read_bodies(Path(spec["bodies"]))
+    start, stride = int(spec.get("start", 0)), int(spec.get("stride", 1))
+    bodies = bodies[start::stride]
+    start_at = float(spec.get("start_at", 0))
+    if start_at > time.time():
+        time.sleep(start_at - time.time())
+    recorder = Recorder()
+    began = time.time()
+    runner = run_open if spec["mode"] == "open" else run_closed
+    asyncio.run(runner(spec, bodies, recorder))
+    return {
+        "began": began,
+        "ended": time.time(),
+        "records": recorder.records,
+        "errors": recorder.errors,
+    }
+
+
+def launch(specs: list[dict[str, Any]], workdir: Path, timeout_s: float) -> list[dict[str, Any]]:
+    """Run each spec in its own process at once; wait (bounded) and gather their results."""
+    import subprocess
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    start_at = time.time() + 1.0  # every process starts sending at the same moment
+    procs = []
+    for n, given in enumerate(specs):
+        check_loopback(given["url"])
+        stem = f"load-{time.monotonic_ns()}-{n}"
+        spec = {**given, "out": str(workdir / f"{stem}.out.json"), "start_at": start_at}
+        spec_path = workdir / f"{stem}.spec.json"
+        spec_path.write_text(json.dumps(spec), encoding="utf-8")
+        procs.append(
+            (
+                spec,
+                subprocess.Popen(
+                    [sys.executable, "-m", "benchmarks.pipeline_load", str(spec_path)],
+                    cwd=str(REPO_ROOT),
+                ),
+            )
+        )
+    results = []
+    deadline = time.monotonic() + timeout_s + 1.0
+    for spec, proc in procs:
+        try:
+            proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise RuntimeError(f"load generator overran {timeout_s:.0f} s: {spec['url']}") from None
+        if proc.returncode != 0:
+            raise RuntimeError(f"load generator failed (exit {proc.returncode}): {spec['url']}")
+        results.append(json.loads(Path(spec["out"]).read_text(encoding="utf-8")))
+    return results
+
+
+def merge(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """One view of several processes' results: all records, the span they covered."""
+    records = [r for result in results for r in result["records"]]
+    errors = [e for result in results for e in result["errors"]]
+    sent = [r[0] for r in records]
+    done = [r[1] for r in records]
+    return {
+        "records": records,
+        "errors": errors[:20],
+        "began": min(sent) if sent else math.nan,
+        "ended": max(done) if done else math.nan,
+    }
+
+
+def main(argv: list[str]) -> int:
+    spec = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
+    result = run(spec)
+    Path(spec["out"]).write_text(json.dumps(result), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

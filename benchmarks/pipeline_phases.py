@@ -1,0 +1,323 @@
+"""The measurements of the pipeline benchmark, one function per figure.
+
+Each takes the running :class:`Run` (the stack, its URLs, the rows, a results dict) and
+adds its figures to ``run.results``; raw series for the plots go to ``run.series``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks.pipeline_baselines import libpq_url
+from benchmarks.pipeline_load import launch, merge
+from benchmarks.pipeline_rows import batches, singles, write_bodies
+from benchmarks.pipeline_stats import latency_summary, percentile, rate
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Run:
+    """What every phase needs: where things are, the rows, and what was measured."""
+
+    web_url: str
+    database_url: str
+    work_dir: Path
+    results: dict[str, Any] = field(default_factory=dict)
+    series: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def note(self, text: str) -> None:
+        log.info("%s", text)
+        self.notes.append(text)
+
+
+# --- database reads ----------------------------------------------------------------------
+
+
+def sql_scalar(run: Run, query: str, params: Sequence[Any] = ()) -> Any:
+    import psycopg
+
+    with psycopg.connect(libpq_url(run.database_url)) as conn:
+        row = conn.execute(query, params).fetchone()
+    return row[0] if row else None
+
+
+def sql_column(run: Run, query: str, params: Sequence[Any] = ()) -> list[Any]:
+    import psycopg
+
+    with psycopg.connect(libpq_url(run.database_url)) as conn:
+        return [row[0] for row in conn.execute(query, params).fetchall()]
+
+
+def pending_online(run: Run) -> int:
+    return int(sql_scalar(run, "SELECT count(*) FROM outcomes WHERE trained_online_at IS NULL"))
+
+
+# --- intake --------------------------------------------------------------------------------
+
+
+def intake_batch(run: Run, rows: Sequence[dict[str, Any]], clients: int, per_request: int) -> None:
+    """Outcomes/s through ``POST /api/outcomes/batch`` from ``clients`` processes."""
+    path = write_bodies(run.work_dir / "bodies-batch.jsonl", batches(rows, per_request))
+    specs = [
+        {
+            "mode": "closed",
+            "url": run.web_url + "/api/outcomes/batch",
+            "bodies": str(path),
+            "start": i,
+            "stride": clients,
+            "concurrency": 1,
+            "duration_s": 300,
+        }
+        for i in range(clients)
+    ]
+    merged = merge(launch(specs, run.work_dir, timeout_s=330))
+    ok = [r for r in merged["records"] if 200 <= r[2] < 300]
+    accepted = sum(r[4] for r in ok)
+    seconds = merged["ended"] - merged["began"]
+    run.results.update(
+        intake_batch_per_s=rate(accepted, seconds),
+        intake_batch_outcomes=accepted,
+        intake_batch_seconds=seconds,
+        intake_batch_clients=clients,
+        intake_batch_request_p50_ms=percentile([r[5] for r in ok], 50) * 1000,
+        intake_batch_request_p99_ms=percentile([r[5] for r in ok], 99) * 1000,
+        intake_batch_errors=len(merged["records"]) - len(ok),
+    )
+    if merged["errors"]:
+        run.note(f"intake batch errors: {merged['errors'][:3]}")
+    if accepted < len(rows):
+        run.note(f"intake batch accepted {accepted} of {len(rows)} outcomes")
+
+
+def closed_loop(
+    run: Run, url: str, bodies_path: Path, concurrency: int, seconds: float, cycle: bool = False
+) -> dict[str, Any]:
+    """One closed-loop run at ``concurrency`` (two processes above 4 clients)."""
+    procs = 1 if concurrency <= 4 else 2
+    specs = [
+        {
+            "mode": "closed",
+            "url": url,
+            "bodies": str(bodies_path),
+            "start": i,
+            "stride": procs,
+            "concurrency": concurrency // procs,
+            "duration_s": seconds,
+            "cycle": cycle,
+        }
+        for i in range(procs)
+    ]
+    return merge(launch(specs, run.work_dir, timeout_s=seconds + 60))
+
+
+def latencies_of(merged: dict[str, Any]) -> tuple[list[float], int]:
+    ok = [r[5] for r in merged["records"] if 200 <= r[2] < 300]
+    return ok, len(merged["records"]) - len(ok)
+
+
+def intake_single(
+    run: Run,
+    rows: Sequence[dict[str, Any]],
+    concurrencies: Sequence[int],
+    seconds: float,
+    noop_url: str | None,
+) -> None:
+    """``POST /api/outcomes`` at each concurrency, then the no-op endpoint on the same bodies."""
+    per_level = len(rows) // len(concurrencies)
+    best, best_noop = 0.0, 0.0
+    table = []
+    for n, concurrency in enumerate(concurrencies):
+        chunk = rows[n * per_level : (n + 1) * per_level]
+        path = write_bodies(run.work_dir / f"bodies-single-{concurrency}.jsonl", singles(chunk))
+        real = closed_loop(run, run.web_url + "/api/outcomes", path, concurrency, seconds)
+        lat, errors = latencies_of(real)
+        stats = latency_summary(lat, real["ended"] - real["began"])
+        entry: dict[str, Any] = {"concurrency": concurrency, "errors": errors, **stats}
+        if real["errors"]:
+            run.note(f"intake single c={concurrency} errors: {real['errors'][:3]}")
+        if noop_url:
+            noop = closed_loop(run, noop_url + "/api/outcomes", path, concurrency, seconds)
+            noop_lat, _ = latencies_of(noop)
+            noop_stats = latency_summary(noop_lat, noop["ended"] - noop["began"])
+            entry.update({f"noop_{k}": v for k, v in noop_stats.items()})
+            best_noop = max(best_noop, noop_stats["per_s"])
+        best = max(best, stats["per_s"])
+        table.append(entry)
+        run.results[f"intake_single_c{concurrency}_per_s"] = stats["per_s"]
+        run.results[f"intake_single_c{concurrency}_p50_ms"] = stats["p50_ms"]
+        run.results[f"intake_single_c{concurrency}_p99_ms"] = stats["p99_ms"]
+        if noop_url:
+            run.results[f"noop_web_c{concurrency}_per_s"] = entry["noop_per_s"]
+            run.results[f"noop_web_c{concurrency}_p99_ms"] = entry["noop_p99_ms"]
+    run.series["intake_single"] = table
+    run.results.update(
+        intake_single_per_s=best,
+        noop_web_per_s=best_noop if noop_url else math.nan,
+        intake_single_ratio_noop=best / best_noop if best_noop else math.nan,
+    )
+
+
+# --- online training -----------------------------------------------------------------------
+
+
+def online_drain(run: Run, timeout: float) -> None:
+    """Outcomes/s trained online from the backlog, from ``trained_online_at`` stamps."""
+    backlog = pending_online(run)
+    started = time.time()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and (left := pending_online(run)) > 0:
+        time.sleep(1.0)
+    left = pending_online(run)
+    stamps = sql_column(
+        run,
+        "SELECT extract(epoch FROM trained_online_at)::float8 FROM outcomes "
+        "WHERE trained_online_at >= to_timestamp(%s) ORDER BY 1",
+        (started - 5.0,),
+    )
+    from benchmarks.pipeline_stats import throughput_from_timestamps
+
+    run.results.update(
+        online_backlog=backlog,
+        online_trained=len(stamps),
+        online_left=left,
+        online_trained_per_s=throughput_from_timestamps(stamps),
+        online_drain_seconds=(stamps[-1] - stamps[0]) if len(stamps) > 1 else math.nan,
+    )
+    if left:
+        run.note(f"online drain stopped after {timeout:.0f} s with {left} outcomes untrained")
+    run.series["online_stamps"] = stamps
+
+
+# --- freshness ------------------------------------------------------------------------------
+
+
+def freshness(run: Run, rows: Sequence[dict[str, Any]], per_s: float, seconds: float) -> None:
+    """Time from each 2xx to ``trained_online_at`` at a steady offered load of ``per_s``."""
+    count = min(len(rows), max(1, int(per_s * seconds)))
+    path = write_bodies(run.work_dir / "bodies-fresh.jsonl", singles(rows[:count]))
+    procs = 1 if per_s <= 600 else 2
+    specs = [
+        {
+            "mode": "open",
+            "url": run.web_url + "/api/outcomes",
+            "bodies": str(path),
+            "start": i,
+            "stride": procs,
+            "rate_per_s": per_s / procs,
+            "duration_s": seconds,
+        }
+        for i in range(procs)
+    ]
+    merged = merge(launch(specs, run.work_dir, timeout_s=seconds + 120))
+    accepted = {r[3]: r[1] for r in merged["records"] if 200 <= r[2] < 300 and r[3] is not None}
+    ids = list(accepted)
+    deadline = time.monotonic() + 120
+    trained: dict[int, float] = {}
+    while time.monotonic() < deadline:
+        found = _trained_stamps(run, ids)
+        trained.update(found)
+        if len(trained) >= len(ids):
+            break
+        time.sleep(1.0)
+    ages = sorted(max(0.0, trained[i] - accepted[i]) for i in ids if i in trained)
+    offered_span = merged["ended"] - merged["began"]
+    run.results.update(
+        freshness_offered_per_s=per_s,
+        freshness_achieved_per_s=rate(len(ids), offered_span),
+        freshness_outcomes=len(ids),
+        freshness_untrained=len(ids) - len(ages),
+        freshness_p50_s=percentile(ages, 50),
+        freshness_p99_s=percentile(ages, 99),
+        freshness_max_s=ages[-1] if ages else math.nan,
+        freshness_intake_p99_ms=percentile([r[5] for r in merged["records"]], 99) * 1000,
+    )
+    run.series["freshness_ages"] = ages
+    if merged["errors"]:
+        run.note(f"freshness load errors: {merged['errors'][:3]}")
+
+
+def _trained_stamps(run: Run, ids: Sequence[int]) -> dict[int, float]:
+    import psycopg
+
+    with psycopg.connect(libpq_url(run.database_url)) as conn:
+        rows = conn.execute(
+            "SELECT id, extract(epoch FROM trained_online_at)::float8 FROM outcomes "
+            "WHERE id = ANY(%s) AND trained_online_at IS NOT NULL",
+            (list(ids),),
+        ).fetchall()
+    return {int(i): float(t) for i, t in rows}
+
+
+# --- hourly batch and routing --------------------------------------------------------------
+
+
+def hourly_batch(run: Run, timeout: float) -> None:
+    """Rows/s of ``train_hourly_batch_all`` dispatched through the API to the worker."""
+    pending = int(sql_scalar(run, "SELECT count(*) FROM outcomes WHERE batch_processed_at IS NULL"))
+    with httpx.Client(base_url=run.web_url, timeout=30) as client:
+        started = time.perf_counter()
+        answer = client.post("/api/training/hourly")
+        answer.raise_for_status()
+        task_id = answer.json().get("task_id")
+        status: dict[str, Any] = {}
+        deadline = time.monotonic() + timeout
+        while task_id and time.monotonic() < deadline:
+            status = client.get(f"/api/tasks/{task_id}").json()
+            if status.get("ready"):
+                break
+            time.sleep(0.1)
+        elapsed = time.perf_counter() - started
+    processed = pending - int(
+        sql_scalar(run, "SELECT count(*) FROM outcomes WHERE batch_processed_at IS NULL")
+    )
+    span = sql_scalar(
+        run,
+        "SELECT extract(epoch FROM max(batch_processed_at) - min(batch_processed_at))::float8 "
+        "FROM outcomes WHERE batch_processed_at IS NOT NULL",
+    )
+    run.results.update(
+        hourly_batch_pending=pending,
+        hourly_batch_rows=processed,
+        hourly_batch_seconds=elapsed,
+        hourly_batch_rows_per_s=rate(processed, elapsed),
+        hourly_batch_state=status.get("state"),
+        hourly_batch_mark_span_s=span,
+    )
+    if not status.get("ready"):
+        run.note(f"hourly batch not finished after {timeout:.0f} s (state {status.get('state')})")
+
+
+def route(run: Run, prompts: Sequence[str], seconds: float) -> None:
+    """``POST /api/route`` latency at one client and throughput at four."""
+    import json
+
+    bodies = [json.dumps({"prompt": p}).encode() for p in prompts]
+    path = write_bodies(run.work_dir / "bodies-route.jsonl", bodies)
+    url = run.web_url + "/api/route"
+    for concurrency in (1, 4):
+        merged = closed_loop(run, url, path, concurrency, seconds, cycle=True)
+        lat, errors = latencies_of(merged)
+        stats = latency_summary(lat, merged["ended"] - merged["began"])
+        run.results[f"route_c{concurrency}_per_s"] = stats["per_s"]
+        run.results[f"route_c{concurrency}_p50_ms"] = stats["p50_ms"]
+        run.results[f"route_c{concurrency}_p99_ms"] = stats["p99_ms"]
+        run.results[f"route_c{concurrency}_errors"] = errors
+        if concurrency == 1:
+            run.series["route_latencies_ms"] = [x * 1000 for x in lat]
+        if merged["errors"]:
+            run.note(f"route c={concurrency} errors: {merged['errors'][:3]}")
+    run.results.update(
+        route_p50_ms=run.results["route_c1_p50_ms"],
+        route_p99_ms=run.results["route_c1_p99_ms"],
+        route_per_s=run.results["route_c4_per_s"],
+    )

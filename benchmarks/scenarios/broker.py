@@ -1,0 +1,282 @@
+"""Scenarios 5 and 6: poison (soft time limit, endless failure, malformed messages) and
+duplicate deliveries (the same task published twice; a task redelivered after its commit)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import uuid
+from collections import Counter
+from typing import Any
+
+from benchmarks import faults
+from benchmarks.load import new_keys, post_outcomes
+from benchmarks.scenarios.base import (
+    Rep,
+    RunResult,
+    accepted_ids,
+    redelivery_after,
+    repetition,
+    wait_idle,
+)
+from benchmarks.stack import Stack, wait_until
+
+ONLINE = "train_from_outcome_task"
+ONLINE_TASK = "training.tasks.train_from_outcome_task"
+#: The seed's policy for the online task: 3 retries, so at most 4 executions.
+ONLINE_MAX_RETRIES = 3
+LIMITS = {"PANTHEON_TASK_SOFT_TIME_LIMIT": "2", "PANTHEON_TASK_TIME_LIMIT": "6"}
+
+
+def scenario_poison(stack: Stack, index: int = 0) -> list[RunResult]:
+    results: list[RunResult] = []
+    with repetition(stack, f"s5-{index}") as rep:
+        rep.start_web({"PANTHEON_TASK_MODE": "celery"})
+        rep.start_worker(LIMITS)
+        results.append(_soft_limit(rep))
+        results.append(_keeps_failing(rep))
+        results.append(_malformed(rep, stack))
+    return results
+
+
+def _starts(rep: Rep, task_id: str) -> int:
+    return sum(1 for _, _, ev, _, tid in rep.events() if tid == task_id and ev == "start")
+
+
+def _soft_limit(rep: Rep) -> RunResult:
+    result = RunResult("5a", "soft time limit: rolled back, retried")
+    faults.arm(rep.fault_dir, "before_commit", ONLINE, 4)  # past the 2 s soft limit
+    sent = post_outcomes(rep.url, new_keys("s5a", 6))
+    ids = accepted_ids(sent)
+    result.sent = len(sent)
+    hit = faults.wait_hit(rep.fault_dir, "before_commit", 30)
+    if result.check(hit is not None, "armed fault never hit"):
+        assert hit is not None
+        _, task_id, hit_at = hit
+        took = rep.wait_all_trained(ids, 60)
+        result.check(took is not None, "outcomes not trained within 60 s")
+        events = [ev for _, _, ev, _, tid in rep.events() if tid == task_id]
+        result.extra["events"] = events
+        result.check("retry" in events, f"the task over its soft limit was not retried: {events}")
+        result.redelivery_s = redelivery_after(rep, task_id, hit_at, wait=30)
+        result.recovery_s = time.time() - hit_at if took is not None else None
+    wait_idle(rep)
+    mismatch = rep.auditor.step_mismatches()
+    result.check(not mismatch, f"kernel steps differ from recorded steps: {mismatch}")
+    result.add_audit(rep.auditor.audit(ids))
+    return result
+
+
+def _keeps_failing(rep: Rep) -> RunResult:
+    result = RunResult("5b", "always over the soft limit: stops after max retries")
+    faults.arm(rep.fault_dir, "before_commit", ONLINE, 4, always=True)
+    sent = post_outcomes(rep.url, new_keys("s5b", 1))
+    result.sent = len(sent)
+    task_ids = {tid for _, _, ev, name, tid in rep.events() if name == ONLINE_TASK}
+
+    def final_failure() -> str | None:
+        for _, _, ev, name, tid in rep.events():
+            if name == ONLINE_TASK and tid not in task_ids and ev.startswith("failure"):
+                return tid
+        return None
+
+    try:
+        failed = wait_until(final_failure, 90, 0.5, what="the final failure")
+    except TimeoutError:
+        failed = None
+    if result.check(failed is not None, "the always-failing task never failed for good"):
+        time.sleep(5)  # a loop would show more executions here
+        starts = _starts(rep, str(failed))
+        result.extra["executions"] = starts
+        result.check(
+            starts == ONLINE_MAX_RETRIES + 1,
+            f"{starts} executions, expected {ONLINE_MAX_RETRIES + 1} (1 + max_retries)",
+        )
+    faults.disarm(rep.fault_dir)
+    # Nothing is lost for good: the outbox sweep (Beat) trains it once the fault is gone.
+    began = time.time()
+    rep.start_beat()
+    ids = accepted_ids(sent)
+    took = rep.wait_all_trained(ids, 60)
+    result.check(took is not None, "the outcome was not trained by the outbox sweep")
+    result.recovery_s = time.time() - began if took is not None else None
+    wait_idle(rep)
+    result.add_audit(rep.auditor.audit(ids))
+    return result
+
+
+def _malformed(rep: Rep, stack: Stack) -> RunResult:
+    result = RunResult("5c", "malformed messages rejected once")
+    ids = {kind: str(uuid.uuid4()) for kind in ("badjson", "pickle", "unknown", "badargs", "noid")}
+    _publish_malformed(stack, ids)
+    result.sent = len(ids)
+    time.sleep(6)
+    log1 = rep.workers[-1].log_text()
+    time.sleep(6)
+    log2 = rep.workers[-1].log_text()
+    mentions = {kind: log2.count(mid) for kind, mid in ids.items()}
+    result.extra["log_mentions"] = mentions
+    grew = {
+        k: (log1.count(m), log2.count(m)) for k, m in ids.items() if log2.count(m) > log1.count(m)
+    }
+    result.check(not grew, f"messages still being redelivered: {grew}")
+    for kind in ("badargs", "noid"):
+        starts = _starts(rep, ids[kind])
+        result.check(starts <= 1, f"{kind} message executed {starts} times")
+    depth = _queue_state(stack)
+    result.extra["queue_state"] = depth
+    result.check(
+        depth["training_fast"] == 0 and depth["unacked"] == 0,
+        f"messages left on the broker: {depth}",
+    )
+    result.check(bool(stack.ping(rep.workers[-1].url)), "worker stopped answering pings")
+    # The worker still trains: these outcomes are the run's counted ones.
+    sent = post_outcomes(rep.url, new_keys("s5c", 3))
+    ids_ok = accepted_ids(sent)
+    result.sent += len(sent)
+    took = rep.wait_all_trained(ids_ok, 30)
+    result.check(took is not None, "worker does not train after the malformed messages")
+    wait_idle(rep)
+    result.add_audit(rep.auditor.audit(ids_ok))
+    return result
+
+
+def _publish_malformed(stack: Stack, ids: dict[str, str]) -> None:
+    from kombu.connection import Connection
+
+    with Connection(stack.broker_url) as conn:  # type: ignore[no-untyped-call]
+        producer = conn.Producer()
+        base: dict[str, Any] = {"exchange": "", "routing_key": "training_fast"}
+        producer.publish(
+            b"{not json",
+            content_type="application/json",
+            content_encoding="utf-8",
+            serializer=None,
+            headers={"task": ONLINE_TASK, "id": ids["badjson"], "lang": "py"},
+            **base,
+        )
+        # Bytes labelled pickle: the worker must refuse the content type, not load it.
+        producer.publish(
+            b"\x80\x04\x95\x05\x00\x00\x00\x00\x00\x00\x00K\x01.",
+            content_type="application/x-python-serialize",
+            content_encoding="binary",
+            serializer=None,
+            headers={"task": ONLINE_TASK, "id": ids["pickle"], "lang": "py"},
+            **base,
+        )
+    capp = stack.control_app()
+    try:
+        opts: dict[str, Any] = {"exchange": "", "routing_key": "training_fast"}
+        capp.send_task("training.tasks.no_such_task", kwargs={}, task_id=ids["unknown"], **opts)
+        capp.send_task(
+            ONLINE_TASK, kwargs={"outcome_id": "not-a-number"}, task_id=ids["badargs"], **opts
+        )
+        capp.send_task(ONLINE_TASK, kwargs={"outcome_id": 987654321}, task_id=ids["noid"], **opts)
+    finally:
+        capp.close()
+
+
+def _queue_state(stack: Stack) -> dict[str, int]:
+    import redis
+
+    client = redis.Redis.from_url(stack.broker_url)
+    try:
+        return {
+            "training_fast": int(client.llen("training_fast")),
+            "unacked": int(client.hlen("unacked")),
+        }
+    finally:
+        client.close()
+
+
+def scenario_duplicates(stack: Stack, index: int = 0) -> list[RunResult]:
+    results: list[RunResult] = []
+    with repetition(stack, f"s6-{index}") as rep:
+        rep.start_web({"PANTHEON_TASK_MODE": "celery"})
+        rep.start_worker()
+        results.append(_duplicate_publish(rep, stack))
+        results.append(_redelivered_after_commit(rep))
+    return results
+
+
+def _duplicate_publish(rep: Rep, stack: Stack) -> RunResult:
+    result = RunResult("6a", "the same task published twice")
+    sent = post_outcomes(rep.url, new_keys("s6a", 10))
+    ids = accepted_ids(sent)
+    result.sent = len(sent)
+    result.check(rep.wait_all_trained(ids, 60) is not None, "outcomes not trained within 60 s")
+    wait_idle(rep)
+    before = rep.auditor.kernel_states()
+    capp = stack.control_app()
+    task_ids = []
+    try:
+        for outcome_id in ids * 2:
+            task_id = str(uuid.uuid4())
+            capp.send_task(
+                ONLINE_TASK,
+                kwargs={"outcome_id": outcome_id},
+                task_id=task_id,
+                exchange="",
+                routing_key="training_fast",
+            )
+            task_ids.append(task_id)
+    finally:
+        capp.close()
+
+    def all_done() -> bool:
+        done = {tid for _, _, ev, _, tid in rep.events() if ev.startswith("success")}
+        return all(t in done for t in task_ids)
+
+    try:
+        wait_until(all_done, 60, 0.3, what="duplicate tasks")
+    except TimeoutError:
+        result.failures.append("duplicate tasks did not all finish within 60 s")
+    statuses = Counter(ev for _, _, ev, _, tid in rep.events() if tid in set(task_ids))
+    result.extra["duplicate_task_results"] = dict(statuses)
+    result.check(
+        statuses.get("success:duplicate", 0) == len(task_ids),
+        f"expected {len(task_ids)} 'duplicate' results, got {dict(statuses)}",
+    )
+    after = rep.auditor.kernel_states()
+    changed = [name for name in after if before.get(name) != after[name]]
+    result.check(not changed, f"duplicates changed kernels: {changed}")
+    result.add_audit(rep.auditor.audit(ids))
+    return result
+
+
+def _redelivered_after_commit(rep: Rep) -> RunResult:
+    result = RunResult("6b", "task redelivered after its commit (child killed before ack)")
+    faults.arm(rep.fault_dir, "after_commit", ONLINE, 60)
+    sent = post_outcomes(rep.url, new_keys("s6b", 10))
+    ids = accepted_ids(sent)
+    result.sent = len(sent)
+    hit = faults.wait_hit(rep.fault_dir, "after_commit", 30)
+    if result.check(hit is not None, "armed fault never hit"):
+        assert hit is not None
+        pid, task_id, _ = hit
+        killed_at = time.time()
+        os.kill(pid, signal.SIGKILL)
+        took = rep.wait_all_trained(ids, 60)
+        result.check(took is not None, "outcomes not trained within 60 s")
+        result.redelivery_s = redelivery_after(rep, task_id, killed_at, wait=30)
+        result.check(result.redelivery_s is not None, "the killed task was not redelivered")
+        try:
+            wait_until(
+                lambda: any(
+                    tid == task_id and t > killed_at and ev.startswith("success")
+                    for t, _, ev, _, tid in rep.events()
+                ),
+                30,
+                what="redelivery",
+            )
+        except TimeoutError:
+            result.failures.append("the redelivered task did not finish")
+        result.recovery_s = time.time() - killed_at if took is not None else None
+        result.extra["redelivered_result"] = [
+            ev for t, _, ev, _, tid in rep.events() if tid == task_id and t > killed_at
+        ]
+    faults.disarm(rep.fault_dir)
+    wait_idle(rep)
+    result.add_audit(rep.auditor.audit(ids))
+    return result

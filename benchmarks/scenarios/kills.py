@@ -1,0 +1,130 @@
+"""Scenario 1: kill a pool child mid-task (online step, hourly batch), then the whole worker
+(SIGKILL), then stop it warmly (SIGTERM); every accepted outcome trained once per timescale."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import httpx
+
+from benchmarks import faults
+from benchmarks.load import new_keys, post_outcomes
+from benchmarks.scenarios.base import (
+    Rep,
+    RunResult,
+    accepted_ids,
+    redelivery_after,
+    repetition,
+    wait_idle,
+)
+from benchmarks.stack import Proc, Stack
+
+ONLINE = "train_from_outcome_task"
+HOURLY = "train_hourly_batch_all"
+
+
+def scenario_kills(stack: Stack, index: int = 0, n: int = 24) -> list[RunResult]:
+    results: list[RunResult] = []
+    with repetition(stack, f"s1-{index}") as rep:
+        # celery mode: the web never trains in-process, so recovery is the worker's alone.
+        rep.start_web({"PANTHEON_TASK_MODE": "celery"})
+        rep.start_beat()
+        worker = rep.start_worker()
+        results.append(_child_kill_online(rep, n))
+        results.append(_child_kill_hourly(rep))
+        results.append(_whole_worker(rep, worker, n, warm=False))
+        results.append(_whole_worker(rep, rep.workers[-1], n, warm=True))
+    for result in results:
+        result.run_dir = str(stack.run_dir)
+    return results
+
+
+def _send(rep: Rep, result: RunResult, prefix: str, n: int) -> list[int]:
+    sent = post_outcomes(rep.url, new_keys(prefix, n), concurrency=4)
+    result.sent += len(sent)
+    bad = [s for s in sent if s.status >= 300 or s.status == 0]
+    result.check(not bad, f"{len(bad)} intake requests not accepted: {bad[:2]}")
+    return accepted_ids(sent)
+
+
+def _child_kill_online(rep: Rep, n: int) -> RunResult:
+    result = RunResult("1a", "pool child SIGKILL mid online step")
+    faults.arm(rep.fault_dir, "before_commit", ONLINE, 60)
+    ids = _send(rep, result, "s1a", n)
+    hit = faults.wait_hit(rep.fault_dir, "before_commit", 30)
+    if result.check(hit is not None, "armed online fault never hit"):
+        assert hit is not None
+        pid, task_id, _ = hit
+        killed_at = time.time()
+        os.kill(pid, signal.SIGKILL)
+        took = rep.wait_all_trained(ids, 90)
+        result.check(took is not None, "outcomes not all trained within 90 s")
+        result.recovery_s = time.time() - killed_at if took is not None else None
+        result.redelivery_s = redelivery_after(rep, task_id, killed_at, wait=30)
+        result.check(result.redelivery_s is not None, "killed task was never redelivered")
+    faults.disarm(rep.fault_dir)
+    wait_idle(rep)
+    result.add_audit(rep.auditor.audit(ids))
+    return result
+
+
+def _child_kill_hourly(rep: Rep) -> RunResult:
+    result = RunResult("1b", "pool child SIGKILL mid hourly batch")
+    ids = rep.auditor.all_outcome_ids()
+    result.sent = len(ids)
+    # The second commit: the run has claimed its slot and trained at least one god.
+    faults.arm(rep.fault_dir, "before_commit", HOURLY, 60, nth=2)
+    resp = httpx.post(rep.url + "/api/training/hourly", timeout=30)
+    result.check(resp.status_code == 202, f"POST /api/training/hourly -> {resp.status_code}")
+    hit = faults.wait_hit(rep.fault_dir, "before_commit", 30)
+    if result.check(hit is not None, "armed hourly fault never hit"):
+        assert hit is not None
+        pid, task_id, _ = hit
+        killed_at = time.time()
+        os.kill(pid, signal.SIGKILL)
+        took = rep.wait_all_trained(ids, 90, column="batch_processed_at")
+        result.check(took is not None, "outcomes not all batch-processed within 90 s")
+        result.recovery_s = time.time() - killed_at if took is not None else None
+        result.redelivery_s = redelivery_after(rep, task_id, killed_at, wait=30)
+        result.check(result.redelivery_s is not None, "killed hourly task was never redelivered")
+    faults.disarm(rep.fault_dir)
+    wait_idle(rep)
+    result.add_audit(rep.auditor.audit(ids, timescale="hourly_batch"))
+    return result
+
+
+def _whole_worker(rep: Rep, worker: Proc, n: int, warm: bool) -> RunResult:
+    if warm:
+        result = RunResult("1d", "worker SIGTERM (warm shutdown) mid online step")
+    else:
+        result = RunResult("1c", "whole worker SIGKILL mid online step")
+    # A warm shutdown waits for the running task: keep the pause short.
+    faults.arm(rep.fault_dir, "before_commit", ONLINE, 3 if warm else 60)
+    ids = _send(rep, result, "s1d" if warm else "s1c", n)
+    hit = faults.wait_hit(rep.fault_dir, "before_commit", 30)
+    if result.check(hit is not None, "armed online fault never hit"):
+        assert hit is not None
+        _, task_id, _ = hit
+        stopped_at = time.time()
+        if warm:
+            code = worker.stop(timeout=30)
+            result.check(code == 0, f"warm shutdown exit code {code} (expected 0)")
+            finished = [
+                ev
+                for t, _, ev, _, tid in rep.events()
+                if tid == task_id and t > stopped_at and ev.startswith("success")
+            ]
+            result.check(bool(finished), "the running task did not finish on warm shutdown")
+        else:
+            worker.kill()
+        rep.start_worker()
+        took = rep.wait_all_trained(ids, 120)
+        result.check(took is not None, "outcomes not all trained within 120 s")
+        result.recovery_s = time.time() - stopped_at if took is not None else None
+        result.redelivery_s = redelivery_after(rep, task_id, stopped_at)
+    faults.disarm(rep.fault_dir)
+    wait_idle(rep)
+    result.add_audit(rep.auditor.audit(ids))
+    return result

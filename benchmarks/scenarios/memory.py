@@ -1,0 +1,53 @@
+"""Scenario 7: worker memory over 100k outcomes stays flat (child recycling works)."""
+
+from __future__ import annotations
+
+import time
+
+from benchmarks.load import new_keys, post_batch
+from benchmarks.scenarios.base import RunResult, repetition, wait_idle
+from benchmarks.stack import Stack
+
+TOTAL = 100_000
+BATCH = 1_000
+#: Growth allowed between the warmed-up worker and the end (the issue 8 target: 10 %).
+MAX_GROWTH = 0.10
+
+
+def scenario_memory(stack: Stack, index: int = 0, total: int = TOTAL) -> list[RunResult]:
+    result = RunResult("7", f"worker memory over {total:,} outcomes")
+    with repetition(stack, f"s7-{index}") as rep:
+        rep.start_web({"PANTHEON_TASK_MODE": "celery"})
+        worker = rep.start_worker()
+        rep.start_beat()
+        samples: list[tuple[int, int]] = []
+        ids: list[int] = []
+        batches = max(1, total // BATCH)
+        for number in range(batches):
+            resp = post_batch(rep.url, new_keys(f"s7-{number}", BATCH), seed=number)
+            if not result.check(resp.status_code == 202, f"batch {number}: {resp.status_code}"):
+                break
+            ids.extend(int(i) for i in resp.json()["outcome_ids"])
+            result.sent += BATCH
+            if number % 5 == 0:
+                samples.append((len(ids), worker.rss()))
+        took = rep.wait_all_trained(ids, 600)
+        result.check(took is not None, "outcomes not trained within 600 s")
+        wait_idle(rep, 2.0)
+        samples.append((len(ids), worker.rss()))
+        # Baseline after warm-up: the first tenth (imports, pools, kernels loaded).
+        warm = [rss for count, rss in samples if count >= total // 10] or [samples[0][1]]
+        start, end = warm[0], samples[-1][1]
+        growth = (end - start) / start if start else 0.0
+        result.extra.update(
+            rss_start_mb=round(start / 2**20, 1),
+            rss_end_mb=round(end / 2**20, 1),
+            growth=round(growth, 3),
+            samples=[(c, round(r / 2**20, 1)) for c, r in samples],
+        )
+        result.check(growth <= MAX_GROWTH, f"worker RSS grew {growth:.1%} (> {MAX_GROWTH:.0%})")
+        result.recovery_s = took
+        began = time.time()
+        result.add_audit(rep.auditor.audit(ids))
+        result.extra["audit_s"] = round(time.time() - began, 1)
+    return [result]

@@ -1,0 +1,90 @@
+"""The FastAPI application: ``create_app(settings)``, and a factory for ``uvicorn --factory``.
+
+``uvicorn pantheon.api.app:app_factory --factory`` builds settings from the environment.
+Routes are thin (parse, call one service function); errors map to HTTP in
+:mod:`pantheon.api.errors`; request bodies are capped by :mod:`pantheon.api.limits`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from pantheon import __version__
+from pantheon.api.errors import install_error_handlers
+from pantheon.api.limits import BodyLimitMiddleware
+from pantheon.api.metrics import router as metrics_router
+from pantheon.api.routes import ROUTERS
+from pantheon.api.routes.cron import DeprecationHeadersMiddleware
+from pantheon.api.routes.dashboard import STATIC_DIR
+from pantheon.api.state import AppState
+from pantheon.config import Settings, get_settings
+from pantheon.roster import Roster
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """Pantheon learns, from chat outcomes, which god of a pantheon answers a prompt best.
+
+POST routes need `Authorization: Bearer <PANTHEON_API_TOKEN>` when a token is set.
+Errors always answer `{"error": code, "detail": text, "context": {...}}`.
+"""
+
+
+def create_app(settings: Settings, *, state: AppState | None = None) -> FastAPI:
+    """The web application for ``settings`` (production refuses default secrets)."""
+    settings.require_safe_for_production()
+    app_state = state or AppState(settings=settings, roster=Roster.load(settings.roster_file))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        log.info(
+            "Pantheon web %s: env=%s task_mode=%s api_token=%s cron_route=%s",
+            __version__,
+            settings.env,
+            settings.task_mode,
+            "set" if settings.api_token else "unset",
+            "enabled" if settings.cron_secret else "disabled",
+        )
+        _log_celery_availability(app_state)
+        try:
+            yield
+        finally:
+            app_state.close()
+
+    app = FastAPI(
+        title="Pantheon",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.pantheon = app_state
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.include_router(metrics_router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(DeprecationHeadersMiddleware)
+    # Outermost: an oversized body is refused before anything else reads it.
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    return app
+
+
+def _log_celery_availability(state: AppState) -> None:
+    if state.settings.task_mode == "sync":
+        log.info("Celery available: False (PANTHEON_TASK_MODE=sync)")
+        return
+    try:
+        available = state.probe("celery", state.celery_available, timeout=3.0)
+    except Exception as exc:  # startup must not fail because the broker is down
+        log.info("Celery available: False (%s)", type(exc).__name__)
+        return
+    log.info("Celery available: %s", bool(available))
+
+
+def app_factory() -> FastAPI:
+    """For ``uvicorn --factory``: settings from the environment."""
+    return create_app(get_settings())

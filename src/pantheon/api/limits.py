@@ -1,0 +1,79 @@
+"""Request body cap: refuse bodies over ``settings.max_body_bytes`` before reading them.
+
+A declared ``Content-Length`` over the cap is answered 413 at once, without calling the
+app or reading a byte of the body. A chunked body (no length) is counted as it streams
+and cut off at the cap, so a client can never make the server buffer more than the cap.
+"""
+
+from __future__ import annotations
+
+import json
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+def _too_large_detail(limit: int) -> str:
+    return f"request body over the {limit}-byte limit (PANTHEON_MAX_BODY_BYTES)"
+
+
+class BodyTooLargeError(HTTPException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, _too_large_detail(limit))
+
+
+class BodyLimitMiddleware:
+    """Pure ASGI middleware (no body buffering of its own)."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_body_bytes:
+            await _send_413(send, self.max_body_bytes)
+            return
+        limit = self.max_body_bytes
+        seen = 0
+
+        async def counted_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    # Raised inside the app's body read; the error handlers answer 413.
+                    raise BodyTooLargeError(limit)
+            return message
+
+        await self.app(scope, counted_receive, send)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def _send_413(send: Send, limit: int) -> None:
+    body = json.dumps({"error": "payload_too_large", "detail": _too_large_detail(limit)}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,33 @@
+"""Sending a task through the dispatcher and remembering it for the dashboard."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pantheon.api.schemas import JobAccepted
+from pantheon.api.state import AppState, DispatchRecord, utcnow
+
+log = logging.getLogger(__name__)
+
+
+def send(state: AppState, task_name: str, **kwargs: Any) -> JobAccepted:
+    """Dispatch ``task_name`` (Celery or in-process, as the dispatcher decides)."""
+    outcome = state.dispatcher.dispatch(task_name, **kwargs)
+    result = outcome.result if isinstance(outcome.result, dict) else None
+    state.remember(
+        DispatchRecord(
+            task_id=str(outcome.task_id),
+            task_name=task_name,
+            mode=str(outcome.mode),
+            dispatched_at=utcnow(),
+            kwargs=kwargs,
+            result=result,
+        )
+    )
+    return JobAccepted(
+        task_id=str(outcome.task_id) if outcome.task_id else None,
+        task_name=task_name,
+        mode=outcome.mode,
+        result=result,
+    )

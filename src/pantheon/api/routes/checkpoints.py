@@ -1,0 +1,59 @@
+"""Checkpoints: list, save now, restore one as the new live state."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query, Request, status
+
+from pantheon.api.routes._dispatch import send
+from pantheon.api.routes.responses import errors
+from pantheon.api.schemas import (
+    CheckpointIn,
+    CheckpointInfo,
+    CheckpointList,
+    JobAccepted,
+    RestoreOut,
+)
+from pantheon.api.security import require_token
+from pantheon.api.state import get_state
+from pantheon.training import queries
+from pantheon.worker import queues
+
+router = APIRouter(prefix="/api/checkpoints", tags=["checkpoints"])
+
+
+@router.get("", response_model=CheckpointList, responses=errors(422, 503))
+def list_checkpoints(
+    request: Request,
+    god_name: str | None = Query(None, max_length=128),
+    limit: int = Query(100, ge=1, le=1000),
+) -> CheckpointList:
+    """Newest first; ``god_name`` selects a god's and its shadow's checkpoints."""
+    state = get_state(request)
+    rows = queries.list_checkpoints(state.service, god_name=god_name)
+    return CheckpointList(checkpoints=[CheckpointInfo.model_validate(r) for r in rows[:limit]])
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobAccepted,
+    responses=errors(401, 413, 422, 503),
+    dependencies=[Depends(require_token)],
+    summary="Snapshot a kernel's live state now",
+)
+def save_checkpoint(body: CheckpointIn, request: Request) -> JobAccepted:
+    state = get_state(request)
+    kernel = state.roster.resolve_kernel(body.god_name)
+    return send(state, queues.SAVE_CHECKPOINT, god_name=kernel, trigger="manual")
+
+
+@router.post(
+    "/{checkpoint_id}/restore",
+    response_model=RestoreOut,
+    responses=errors(401, 404, 409, 413, 422, 503),
+    dependencies=[Depends(require_token)],
+    summary="Make a checkpoint the kernel's new live version",
+)
+def restore_checkpoint(checkpoint_id: int, request: Request) -> RestoreOut:
+    state = get_state(request)
+    return RestoreOut.model_validate(state.service.restore_checkpoint(checkpoint_id))

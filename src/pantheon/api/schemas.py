@@ -1,0 +1,281 @@
+"""Request and response bodies of the HTTP API (they are the OpenAPI document).
+
+The outcome body is the intake's own :class:`~pantheon.training.intake.OutcomeIn`, so the
+web layer and the worker validate outcomes with the same rules.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pantheon.training.intake import OutcomeIn
+
+__all__ = [
+    "BatchAccepted",
+    "BatchIn",
+    "CheckpointIn",
+    "CronIn",
+    "ErrorBody",
+    "HealthOut",
+    "JobAccepted",
+    "OutcomeAccepted",
+    "OutcomeIn",
+    "RankItem",
+    "RouteIn",
+    "RouteOut",
+    "TaskStatus",
+    "TransferIn",
+]
+
+DispatchMode = Literal["celery", "sync", "deferred", "none"]
+TRANSFER_TYPES = ("evolution", "breeding", "cannibalism", "shadow_sync")
+TRAINING_JOBS = ("hourly", "nightly", "shadow-sync", "cleanup")
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: a stable code, a sentence for people, and structured context."""
+
+    error: str = Field(examples=["unknown_god"])
+    detail: str
+    context: dict[str, Any] | None = None
+
+
+class OutcomeAccepted(BaseModel):
+    outcome_id: int
+    task_id: str | None = Field(
+        None, description="the training task; null for a duplicate or a deferred dispatch"
+    )
+    mode: DispatchMode = Field(
+        description="celery: queued; sync: trained in-process; deferred: stored, the outbox "
+        "sweep trains it later; none: a duplicate, nothing dispatched"
+    )
+    duplicate: bool = False
+
+
+class BatchIn(BaseModel):
+    outcomes: list[OutcomeIn] = Field(
+        min_length=1, description="up to PANTHEON_MAX_BATCH outcomes, stored in one transaction"
+    )
+
+
+class BatchTask(BaseModel):
+    god_name: str
+    task_id: str | None
+    mode: DispatchMode
+
+
+class BatchAccepted(BaseModel):
+    accepted: int
+    duplicates: int
+    outcome_ids: list[int]
+    tasks: list[BatchTask] = Field(default_factory=list)
+
+
+class RouteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str = Field(min_length=1)
+    candidates: list[str] | None = Field(
+        None, min_length=1, description="gods to choose from; all gods when omitted"
+    )
+    explore: bool = Field(False, description="sample by uncertainty instead of the best mean")
+
+
+class RankItem(BaseModel):
+    god_name: str
+    p_success: float
+    expected_reward: float
+    uncertainty: float
+
+
+class RouteOut(BaseModel):
+    god_name: str
+    ranking: list[RankItem]
+
+
+class TaskStatus(BaseModel):
+    task_id: str
+    task_name: str | None = None
+    mode: str | None = None
+    state: str = Field(description="PENDING, STARTED, RETRY, SUCCESS or FAILURE")
+    ready: bool
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    date_done: datetime | None = None
+
+
+class JobAccepted(BaseModel):
+    task_id: str | None
+    task_name: str
+    mode: DispatchMode
+    result: dict[str, Any] | None = Field(
+        None, description="the task's result when it ran in-process (sync mode)"
+    )
+
+
+class TransferIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    transfer_type: Literal["evolution", "breeding", "cannibalism", "shadow_sync"]
+    source_god: str = Field(min_length=1, max_length=128)
+    target_god: str = Field(min_length=1, max_length=128)
+    transfer_ratio: float = Field(0.5, ge=0.0, le=1.0, allow_inf_nan=False)
+    extra_params: dict[str, Any] | None = None
+
+
+class CheckpointIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    god_name: str = Field(min_length=1, max_length=128)
+
+
+class CronIn(BaseModel):
+    task_type: str = Field(
+        min_length=1,
+        max_length=64,
+        description="hourly, nightly, shadow-sync or cleanup (the old cron names also work)",
+    )
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok", "degraded", "down"]
+    mode: Literal["celery", "sync", "unknown"]
+    celery_available: bool
+    database: Literal["ok", "down"]
+    broker: Literal["ok", "down", "unused"]
+    workers: int
+    beat: Literal["ok", "silent", "unknown", "unused"]
+    training_enabled: bool
+    version: str
+    checked_at: datetime
+    problems: list[str] = Field(default_factory=list)
+
+
+class _Open(BaseModel):
+    """A read model that passes through fields the service adds later."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class KernelInfo(_Open):
+    god_name: str = Field(description="the kernel's name: the god's, or <god>_shadow")
+    kind: Literal["god", "shadow"]
+    outcomes_trained: int = Field(description="outcomes learned online")
+    step_count: int
+    version: int = Field(description="live state version; 0 before the first save")
+    retired: bool = False
+    running_loss: float | None = None
+    running_reward: float | None = None
+    loss_trend: list[float | None] = Field(default_factory=list, description="oldest first")
+    reward_trend: list[float | None] = Field(default_factory=list, description="oldest first")
+    last_trained: datetime | None = None
+    updated_at: datetime | None = None
+    checkpoints: int = 0
+    shadow: str | None = Field(None, description="the god's shadow kernel; null for a shadow")
+
+
+class KernelList(BaseModel):
+    kernels: list[KernelInfo]
+
+
+class HistoryPoint(_Open):
+    at: datetime
+    kernel_name: str
+    timescale: str
+    outcomes: int = 0
+    steps: int = 0
+    loss: float | None = None
+    reward: float | None = None
+    phi_before: float | None = Field(None, description="predicted success before the step")
+    phi_after: float | None = Field(None, description="predicted success after the step")
+    step_count: int = 0
+    version: int = 0
+
+
+class HistoryOut(BaseModel):
+    points: list[HistoryPoint] = Field(description="training steps, oldest first")
+
+
+class RecentTask(BaseModel):
+    task_id: str
+    task_name: str
+    mode: str
+    dispatched_at: datetime
+    arguments: dict[str, Any]
+    result: dict[str, Any] | None = None
+
+
+class RecentTasks(BaseModel):
+    tasks: list[RecentTask]
+
+
+class CheckpointInfo(_Open):
+    id: int
+    kernel_name: str
+    god_name: str
+    kernel_version: int
+    step_count: int
+    trigger: str
+    sha256: str
+    size_bytes: int
+    pinned: bool
+    created_at: datetime
+
+
+class CheckpointList(BaseModel):
+    checkpoints: list[CheckpointInfo]
+
+
+class RestoreOut(_Open):
+    status: str
+
+
+class ScheduleJob(BaseModel):
+    job: str
+    task: str
+    queue: str
+    schedule: str = Field(description="5-field UTC crontab, or every:N seconds")
+    why: str
+    catch_up_cap: int
+    last_success: datetime | None = Field(None, description="slot of the last successful run")
+    last_run: dict[str, Any] | None = None
+    current_slot: datetime
+    next_run: datetime
+    missed_slots: int
+
+
+class ScheduleOut(BaseModel):
+    jobs: list[ScheduleJob]
+
+
+class QueueDepths(BaseModel):
+    queues: dict[str, int | None] = Field(description="messages waiting per queue; null: unknown")
+    broker: Literal["ok", "down", "unused"]
+    detail: str | None = None
+
+
+class ProbeRoute(BaseModel):
+    prompt: str
+    source: Literal["probe", "recent"]
+    god_name: str
+    ranking: list[RankItem]
+
+
+class RoutingOverview(BaseModel):
+    prompts: list[ProbeRoute]
+    wins: dict[str, int] = Field(description="how many of these prompts each god would get")
+
+
+class StatsOut(BaseModel):
+    outcomes: int
+    trained_online: int
+    batch_processed: int
+    consolidated: int
+    pending_online: int
+    gods_with_outcomes: int = Field(description="gods whose kernel learned at least one outcome")
+    kernels: int
+    steps: int = Field(description="training steps over every kernel")
+    checkpoints: int

@@ -1,0 +1,183 @@
+"""``pantheon worker | beat | serve | up``: the three services, and all of them in one.
+
+``worker`` consumes every queue unless ``--queues`` picks some; ``beat`` runs the schedule
+behind the redbeat leader lock; ``serve`` runs the web service; ``up`` is the embedded mode
+(web + in-process tasks + embedded scheduler, SQLite by default, no other service).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Any
+
+from pantheon.config import Settings
+from pantheon.worker import queues
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: Any) -> None:
+    worker = sub.add_parser("worker", help="run a Celery worker (all three queues by default)")
+    worker.add_argument(
+        "--queues",
+        "-Q",
+        default=None,
+        help=f"comma-separated queues to consume (default: {','.join(queues.QUEUES)})",
+    )
+    worker.add_argument(
+        "--concurrency", "-c", type=int, default=None, help="pool processes (default 2)"
+    )
+    worker.add_argument("--loglevel", "-l", default=None, help="Celery log level (default INFO)")
+    worker.set_defaults(func=run_worker)
+
+    beat = sub.add_parser("beat", help="run Celery Beat (one leader; others wait as standby)")
+    beat.add_argument("--loglevel", "-l", default=None, help="Celery log level (default INFO)")
+    beat.set_defaults(func=run_beat)
+
+    serve = sub.add_parser("serve", help="run the web service (uvicorn)")
+    serve.add_argument("--host", default=None, help="bind address (default PANTHEON_HOST)")
+    serve.add_argument("--port", type=int, default=None, help="port (default $PORT, else 8000)")
+    serve.set_defaults(func=run_serve)
+
+    up = sub.add_parser(
+        "up", help="embedded mode: web + in-process tasks + scheduler, SQLite by default"
+    )
+    up.add_argument("--host", default=None, help="bind address (default PANTHEON_HOST)")
+    up.add_argument("--port", type=int, default=None, help="port (default $PORT, else 8000)")
+    up.set_defaults(func=run_up)
+
+
+def _safe_url(url: str) -> str:
+    from kombu.utils.url import maybe_sanitize_url
+
+    return str(maybe_sanitize_url(url))
+
+
+def _loglevel(args: argparse.Namespace, settings: Settings) -> str:
+    return str(getattr(args, "loglevel", None) or settings.log_level).upper()
+
+
+def run_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from pantheon.worker.celery_app import create_celery
+
+    chosen = queues.parse_queues(args.queues)
+    concurrency = args.concurrency or settings.worker_concurrency
+    app = create_celery(settings)
+    log.info(
+        "pantheon worker: queues=%s concurrency=%d broker=%s results=%s max_tasks_per_child=%d",
+        ",".join(chosen),
+        concurrency,
+        _safe_url(settings.celery_broker_url),
+        _safe_url(settings.celery_result_backend),
+        settings.worker_max_tasks_per_child,
+    )
+    app.worker_main(
+        [
+            "worker",
+            "--queues",
+            ",".join(chosen),
+            "--concurrency",
+            str(concurrency),
+            "--loglevel",
+            _loglevel(args, settings),
+            "--hostname",
+            "pantheon@%h",
+        ]
+    )
+    return 0
+
+
+def run_beat(args: argparse.Namespace, settings: Settings) -> int:
+    from pantheon.worker.celery_app import beat_redis_url, create_celery
+
+    app = create_celery(settings)
+    log.info(
+        "pantheon beat: redbeat lock at %s (timeout %.0fs); standby until the lock is free",
+        _safe_url(beat_redis_url(settings)),
+        settings.beat_lock_timeout,
+    )
+    app.start(["beat", "--loglevel", _loglevel(args, settings)])
+    return 0
+
+
+def _bind(args: argparse.Namespace, settings: Settings) -> tuple[str, int]:
+    return args.host or settings.host, int(args.port or settings.port)
+
+
+def _dispatcher_of(web_app: Any, settings: Settings) -> Any:
+    """The web app's own dispatcher, so in-process tasks share its service and pool."""
+    state = getattr(getattr(web_app, "state", None), "pantheon", None)
+    if state is not None and hasattr(state, "dispatcher"):
+        return state.dispatcher
+    from pantheon.worker.dispatch import Dispatcher
+
+    return Dispatcher(settings)
+
+
+def serve(settings: Settings, host: str, port: int, *, embedded: bool) -> int:
+    import uvicorn
+
+    from pantheon.api.app import create_app
+    from pantheon.worker.dispatch import Dispatcher
+    from pantheon.worker.embedded import EmbeddedScheduler
+
+    settings.require_safe_for_production()
+    available = settings.task_mode != "sync" and Dispatcher(settings).celery_available()
+    log.info("Celery available: %s (task mode %s)", available, settings.task_mode)
+    web_app = create_app(settings)
+    scheduler: EmbeddedScheduler | None = None
+    if embedded and settings.embedded_scheduler and settings.task_mode != "celery":
+        scheduler = EmbeddedScheduler(settings, _LazyDispatcher(web_app, settings))
+        scheduler.start()
+    try:
+        uvicorn.run(web_app, host=host, port=port, log_level=settings.log_level.lower())
+    finally:
+        if scheduler is not None:
+            scheduler.stop()
+    return 0
+
+
+class _LazyDispatcher:
+    """Defers building the web app's dispatcher (and its database) to the first tick."""
+
+    def __init__(self, web_app: Any, settings: Settings) -> None:
+        self._web_app = web_app
+        self._settings = settings
+        self._target: Any = None
+
+    def _get(self) -> Any:
+        if self._target is None:
+            self._target = _dispatcher_of(self._web_app, self._settings)
+        return self._target
+
+    def dispatch(self, task_name: str, **kwargs: Any) -> Any:
+        return self._get().dispatch(task_name, **kwargs)
+
+    def beat_alive(self) -> bool | None:
+        if self._settings.task_mode == "sync":
+            return False
+        return self._get().beat_alive()  # type: ignore[no-any-return]
+
+
+def run_serve(args: argparse.Namespace, settings: Settings) -> int:
+    host, port = _bind(args, settings)
+    return serve(settings, host, port, embedded=True)
+
+
+def run_up(args: argparse.Namespace, settings: Settings) -> int:
+    settings = settings.model_copy(update={"task_mode": "sync", "embedded_scheduler": True})
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _upgrade_database(settings)
+    host, port = _bind(args, settings)
+    log.info(
+        "pantheon up: embedded mode (web + in-process tasks + scheduler) on %s",
+        "SQLite" if settings.is_sqlite else "the configured database",
+    )
+    return serve(settings, host, port, embedded=True)
+
+
+def _upgrade_database(settings: Settings) -> None:
+    from pantheon.store import migrations_api
+
+    migrations_api.upgrade(settings)

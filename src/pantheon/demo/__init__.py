@@ -1,0 +1,1 @@
+"""``pantheon demo``: the bundled real outcomes through every training job, with a report."""

@@ -1,0 +1,275 @@
+"""The demo's run: the bundled sample through every training job, then held-out figures.
+
+Everything goes through the path the API and the worker use: outcomes are stored by the
+intake and trained by tasks sent through the :class:`~pantheon.worker.dispatch.Dispatcher`
+(in-process, sync mode, on a fresh SQLite database). 80 % of the sample's prompts are
+replayed over four simulated hours (online steps, then the hourly batch, each hour); then
+the nightly consolidation, a shadow sync, a knowledge transfer, checkpoints and their
+cleanup run once. The other 20 % of the prompts are never trained on: every figure is
+measured on them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from pantheon.benchmarks_routing import (
+    RoutingResult,
+    evaluate_routing,
+    isolated_settings,
+    paired_verdicts,
+    route_score,
+)
+from pantheon.config import Settings
+from pantheon.imports.jsonl import JsonLine, iter_lines
+from pantheon.imports.replay import Replayer, build_replayer
+from pantheon.imports.routellm import split_by_prompt
+from pantheon.learning.coordizer import coordize_many
+from pantheon.roster import Roster, canonical, shadow_of
+from pantheon.worker import queues
+
+SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data" / "sample"
+SAMPLE_FILE = SAMPLE_DIR / "routellm_sample.jsonl.gz"
+ROSTER_FILE = SAMPLE_DIR / "roster.json"
+HOURS = 4
+TRAIN_FRACTION = 0.8
+TRANSFER_RATIO = 0.3
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class CurvePoint:
+    """Held-out figures after one simulated hour."""
+
+    hour: int
+    outcomes: int
+    accuracy: dict[str, float]
+    apgr: float
+
+
+@dataclass
+class GodRow:
+    god: str
+    outcomes: int
+    steps: int
+    shadow_steps: int
+    loss: float | None
+    accuracy: float
+    majority: float
+    heldout: int
+
+
+@dataclass
+class StepRecord:
+    name: str
+    seconds: float
+    summary: str
+
+
+@dataclass
+class DemoResult:
+    data_dir: Path
+    strong: str
+    weak: str
+    train_outcomes: int
+    heldout_outcomes: int
+    gods: list[GodRow]
+    routing: RoutingResult
+    curve: list[CurvePoint]
+    steps: list[StepRecord]
+    history: list[dict[str, Any]]
+    predictions: dict[str, tuple[NDArray[np.float64], NDArray[np.bool_]]]
+    checkpoints: int
+    seconds: float = 0.0
+    transfer: dict[str, Any] = field(default_factory=dict)
+
+
+def load_sample(path: Path = SAMPLE_FILE) -> list[dict[str, Any]]:
+    return [line.record for line in iter_lines(path) if line.record is not None]
+
+
+def _lines(records: list[dict[str, Any]]) -> list[JsonLine]:
+    return [JsonLine(i, r) for i, r in enumerate(records, start=1)]
+
+
+class Demo:
+    """One demo run in ``data_dir``; ``progress(step, done, total)`` reports each step."""
+
+    def __init__(self, base: Settings, data_dir: Path, progress: Progress | None = None) -> None:
+        self.settings = isolated_settings(base, data_dir, ROSTER_FILE)
+        self.data_dir = data_dir
+        self.progress = progress or (lambda step, done, total: None)
+        self.roster = Roster.from_file(ROSTER_FILE)
+        self.steps: list[StepRecord] = []
+        self.replayer: Replayer | None = None
+
+    # -- helpers ----------------------------------------------------------------------
+    @property
+    def service(self) -> Any:
+        assert self.replayer is not None
+        return self.replayer.service
+
+    def task(self, step: str, task_name: str, **kwargs: Any) -> dict[str, Any]:
+        """Run one task through the dispatcher (in-process), timed and reported."""
+        assert self.replayer is not None
+        self.progress(step, 0, 1)
+        started = time.perf_counter()
+        job = self.replayer.dispatcher.dispatch(task_name, wait=True, **kwargs)
+        result: dict[str, Any] = job.result or {}
+        self.steps.append(
+            StepRecord(step, time.perf_counter() - started, str(result.get("status", "?")))
+        )
+        self.progress(step, 1, 1)
+        return result
+
+    def replay(self, step: str, records: list[dict[str, Any]]) -> int:
+        assert self.replayer is not None
+        done = 0
+
+        def advance(n: int) -> None:
+            nonlocal done
+            done += n
+            self.progress(step, done, len(records))
+
+        self.progress(step, 0, len(records))
+        started = time.perf_counter()
+        report = self.replayer.replay_lines(_lines(records), on_progress=advance)
+        summary = f"{report.accepted} stored, {report.dispatched} online tasks"
+        if report.bad:
+            summary += f", {len(report.bad)} refused"
+        self.steps.append(StepRecord(step, time.perf_counter() - started, summary))
+        return report.accepted
+
+    def predictions(self, heldout: list[dict[str, Any]]) -> dict[str, tuple[Any, Any]]:
+        """Each god's predicted chance of success on its held-out outcomes, and the truth."""
+        out: dict[str, tuple[Any, Any]] = {}
+        for god in self.roster.names:
+            rows = [r for r in heldout if canonical(r["god_name"]) == god]
+            kernel = self.service.get_kernel(god)
+            p = kernel.predict_many(coordize_many([r["prompt"] for r in rows])).p_success
+            out[god] = (np.asarray(p, np.float64), np.array([bool(r["success"]) for r in rows]))
+        return out
+
+    def routing(self, heldout: list[dict[str, Any]], strong: str, weak: str) -> RoutingResult:
+        prompts, perf_s, perf_w = paired_verdicts(heldout, strong, weak)
+        score = route_score(self.service, prompts, strong, weak)
+        return evaluate_routing(perf_s, perf_w, score, strong, weak)
+
+    # -- the run ----------------------------------------------------------------------
+    def run(self, sample: Path = SAMPLE_FILE) -> DemoResult:
+        started = time.perf_counter()
+        self.progress("prepare", 0, 1)
+        records = load_sample(sample)
+        train, heldout = split_by_prompt(records, TRAIN_FRACTION, seed=self.settings.seed)
+        rates = {
+            g: float(np.mean([r["success"] for r in train if canonical(r["god_name"]) == g]))
+            for g in self.roster.names
+        }
+        strong, weak = sorted(rates, key=rates.__getitem__, reverse=True)[:2]
+        self.replayer = build_replayer(self.settings)
+        self.progress("prepare", 1, 1)
+
+        curve: list[CurvePoint] = []
+        replayed = 0
+        for hour in range(1, HOURS + 1):
+            part = train[(hour - 1) * len(train) // HOURS : hour * len(train) // HOURS]
+            replayed += self.replay(f"hour {hour}: online", part)
+            self.task(f"hour {hour}: hourly batch", queues.HOURLY_BATCH_ALL)
+            preds = self.predictions(heldout)
+            curve.append(
+                CurvePoint(
+                    hour=hour,
+                    outcomes=replayed,
+                    accuracy={g: float(np.mean((p >= 0.5) == y)) for g, (p, y) in preds.items()},
+                    apgr=self.routing(heldout, strong, weak).figures("pantheon").apgr,
+                )
+            )
+
+        self.task("nightly consolidation", queues.NIGHTLY_ALL)
+        self.task("shadow sync", queues.SYNC_SHADOWS)
+        transfer = self.task(
+            "knowledge transfer",
+            queues.KNOWLEDGE_TRANSFER,
+            transfer_type="evolution",
+            source_god=weak,
+            target_god=shadow_of(weak),
+            transfer_ratio=TRANSFER_RATIO,
+        )
+        for kernel in self.roster.kernel_names:
+            self.task(f"checkpoint {kernel}", queues.SAVE_CHECKPOINT, god_name=kernel)
+        self.task("checkpoint cleanup", queues.CLEANUP_CHECKPOINTS)
+
+        self.progress("evaluate", 0, 1)
+        result = self.collect(
+            train=train,
+            heldout=heldout,
+            strong=strong,
+            weak=weak,
+            curve=curve,
+            transfer=transfer,
+        )
+        self.progress("evaluate", 1, 1)
+        result.seconds = time.perf_counter() - started
+        return result
+
+    def collect(
+        self,
+        *,
+        train: list[dict[str, Any]],
+        heldout: list[dict[str, Any]],
+        strong: str,
+        weak: str,
+        curve: list[CurvePoint],
+        transfer: dict[str, Any],
+    ) -> DemoResult:
+        from pantheon.training import queries
+
+        kernels = {k["god_name"]: k for k in queries.list_kernels(self.service)}
+        preds = self.predictions(heldout)
+        gods = []
+        for god in self.roster.names:
+            successes = [bool(r["success"]) for r in train if canonical(r["god_name"]) == god]
+            majority = float(np.mean(successes)) >= 0.5
+            p, y = preds[god]
+            gods.append(
+                GodRow(
+                    god=self.roster.get(god).display_name,
+                    outcomes=int(kernels[god]["outcomes_trained"]),
+                    steps=int(kernels[god]["step_count"]),
+                    shadow_steps=int(kernels[shadow_of(god)]["step_count"]),
+                    loss=kernels[god]["running_loss"],
+                    accuracy=float(np.mean((p >= 0.5) == y)),
+                    majority=float(np.mean(y == majority)),
+                    heldout=len(y),
+                )
+            )
+        history = queries.training_history(self.service, limit=5000)
+        checkpoints = len(queries.list_checkpoints(self.service))
+        return DemoResult(
+            data_dir=self.data_dir,
+            strong=self.roster.get(strong).display_name,
+            weak=self.roster.get(weak).display_name,
+            train_outcomes=len(train),
+            heldout_outcomes=len(heldout),
+            gods=gods,
+            routing=self.routing(heldout, strong, weak),
+            curve=curve,
+            steps=self.steps,
+            history=history,
+            predictions=preds,
+            checkpoints=checkpoints,
+            transfer=transfer,
+        )
+
+    def close(self) -> None:
+        if self.replayer is not None:
+            self.replayer.dispatcher.close()
+            self.service.database.dispose()

@@ -1,0 +1,5 @@
+"""Importers: turn other projects' outcome data into Pantheon outcome JSON Lines.
+
+Each line an importer writes is one ``POST /api/outcomes`` body, so ``pantheon replay``
+(and the API itself) takes it as it is.
+"""

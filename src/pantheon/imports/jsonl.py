@@ -1,0 +1,76 @@
+"""JSON Lines of outcomes: read line by line (bad lines reported, not fatal) and write.
+
+A path ending in ``.gz`` is read and written gzip-compressed.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+
+@dataclass(frozen=True)
+class JsonLine:
+    """One non-blank line of a JSON Lines file: its 1-based number and object or error."""
+
+    number: int
+    record: dict[str, Any] | None
+    error: str | None = None
+
+
+def open_text(path: Path) -> IO[str]:
+    """Open a text file for reading, gzip-compressed when the name ends in ``.gz``."""
+    if Path(path).suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8")
+    return open(path, encoding="utf-8")
+
+
+def _open_for_writing(path: Path) -> IO[str]:
+    if path.suffix == ".gz":
+        # mtime=0 keeps the compressed bytes identical from one run to the next.
+        raw = gzip.GzipFile(path, "wb", compresslevel=9, mtime=0)
+        return io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
+    return open(path, "w", encoding="utf-8", newline="\n")
+
+
+def iter_lines(path: Path) -> Iterator[JsonLine]:
+    """Every non-blank line, parsed; a line that is not a JSON object carries its error."""
+    with open_text(path) as handle:
+        for number, raw in enumerate(handle, start=1):
+            text = raw.strip()
+            if not text:
+                continue
+            try:
+                value = json.loads(text)
+            except ValueError as exc:
+                yield JsonLine(number, None, f"not valid JSON: {exc}")
+                continue
+            if not isinstance(value, dict):
+                yield JsonLine(number, None, f"expected a JSON object, got {type(value).__name__}")
+                continue
+            yield JsonLine(number, value)
+
+
+def write_lines(records: Iterable[Mapping[str, Any]], path: Path) -> int:
+    """Write one compact JSON object per line, atomically (temp file, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp" + (".gz" if path.suffix == ".gz" else ""))
+    count = 0
+    try:
+        with _open_for_writing(tmp) as handle:
+            for record in records:
+                handle.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+                handle.write("\n")
+                count += 1
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return count

@@ -1,0 +1,242 @@
+"""A god's kernel: basin → chance of success, expected reward and uncertainty.
+
+Training is mini-batch AdamW on the weighted log-loss (success head) plus the squared
+error of ``tanh`` (reward head), with decoupled weight decay toward 0 so a fresh kernel
+predicts 0.5. Alongside, the kernel accumulates the diagonal Fisher information of what it
+has seen (prior precision ``PRIOR_PRECISION`` plus Σ w·p(1−p)·(∂logit/∂θ)²): a Laplace
+posterior that gives the uncertainty (std of p) and weights blends in transfers.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from pantheon.errors import ValidationError
+
+from .batch import Batch, Prediction, PredictionBatch, as_basins
+from .models import MODELS, Arr, Params, features, seed_int
+
+KERNEL_VERSION = "1"
+KERNEL_KINDS: tuple[str, ...] = tuple(MODELS)
+DEFAULT_KIND = "logistic"
+PRIOR_PRECISION = 1.0
+LEARNING_RATE = 0.02
+WEIGHT_DECAY = 1e-3
+MINIBATCH = 256
+_BETA1, _BETA2, _EPS = 0.9, 0.999, 1e-8
+_EMA = 0.05  # weight of the newest step in running_loss / running_reward
+
+KernelState = dict[str, Any]
+
+
+def _sigmoid(z: Arr) -> Arr:
+    return np.asarray(0.5 * (1.0 + np.tanh(0.5 * z)))
+
+
+class Kernel:
+    """One kernel per god and per shadow; deterministic given (name, seed, kind)."""
+
+    def __init__(self, name: str, seed: int = 0, kind: str = DEFAULT_KIND) -> None:
+        if kind not in MODELS:
+            raise ValidationError(f"unknown kernel kind {kind!r}; known: {', '.join(MODELS)}")
+        if not isinstance(name, str) or not name:
+            raise ValidationError("a kernel needs a non-empty name")
+        self.name = name
+        self.seed = int(seed)
+        self.kind = kind
+        self._model = MODELS[kind]
+        self.params: Params = self._model.init(self.seed)
+        self._fisher: Params = {k: np.full_like(v, PRIOR_PRECISION) for k, v in self.params.items()}
+        self._adam_m: Params = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self._adam_v: Params = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self.step_count = 0
+        self.outcomes_seen = 0
+        self.running_loss = math.nan
+        self.running_reward = 0.0
+
+    # -- prediction -------------------------------------------------------------------
+    def predict_many(self, basins: ArrayLike) -> PredictionBatch:
+        f = features(as_basins(basins))
+        logit, zr, h = self._model.forward(self.params, f)
+        p = _sigmoid(logit)
+        var = self._model.logit_variance(self.params, f, h, self._fisher)
+        std_p = np.clip(p * (1.0 - p) * np.sqrt(var), 0.0, 0.5)
+        return PredictionBatch(p, np.tanh(zr), std_p)
+
+    def predict_one(self, basin: ArrayLike) -> Prediction:
+        arr = np.asarray(basin)
+        if arr.ndim != 1:
+            raise ValidationError(f"predict_one expects one basin of shape (64,), got {arr.shape}")
+        return self.predict_many(arr)[0]
+
+    # -- learning ---------------------------------------------------------------------
+    def step(self, batch: Batch) -> float:
+        """One gradient step over all rows of ``batch``; returns its weighted mean log-loss."""
+        if not isinstance(batch, Batch):
+            raise ValidationError("step expects a Batch")
+        if len(batch) == 0:
+            return math.nan
+        return self._step(features(batch.basins), batch, np.arange(len(batch)))
+
+    def _step(self, f_all: Arr, batch: Batch, idx: NDArray[np.int64]) -> float:
+        f = f_all[idx]
+        y = batch.successes[idx].astype(np.float64)
+        w = batch.weights[idx]
+        r = batch.rewards[idx]
+        total = float(w.sum())
+        if total <= 0.0:
+            return math.nan
+        logit, zr, h = self._model.forward(self.params, f)
+        p = _sigmoid(logit)
+        t = np.tanh(zr)
+        loss = float(w @ (np.logaddexp(0.0, logit) - y * logit)) / total
+        d_logit = w * (p - y) / total
+        d_reward = w * (t - r) * (1.0 - t * t) / total
+        grads = self._model.grads(self.params, f, h, d_logit, d_reward)
+        info = self._model.fisher_terms(
+            self.params, f, h, w * p * (1.0 - p), w * (1.0 - t * t) ** 2
+        )
+        self.step_count += 1
+        b1c = 1.0 - _BETA1**self.step_count
+        b2c = 1.0 - _BETA2**self.step_count
+        for k, g in grads.items():
+            m = self._adam_m[k]
+            v = self._adam_v[k]
+            m *= _BETA1
+            m += (1.0 - _BETA1) * g
+            v *= _BETA2
+            v += (1.0 - _BETA2) * g * g
+            theta = self.params[k]
+            theta *= 1.0 - LEARNING_RATE * WEIGHT_DECAY
+            theta -= LEARNING_RATE * (m / b1c) / (np.sqrt(v / b2c) + _EPS)
+            self._fisher[k] += info[k]
+        mean_reward = float(w @ r) / total
+        if math.isnan(self.running_loss):
+            self.running_loss, self.running_reward = loss, mean_reward
+        else:
+            self.running_loss += _EMA * (loss - self.running_loss)
+            self.running_reward += _EMA * (mean_reward - self.running_reward)
+        return loss
+
+    def learn_many(self, batch: Batch, epochs: int = 1, batch_size: int = MINIBATCH) -> float:
+        """``epochs`` shuffled passes of mini-batch steps; returns the mean step loss."""
+        if not isinstance(batch, Batch):
+            raise ValidationError("learn_many expects a Batch")
+        if epochs < 1 or batch_size < 1:
+            raise ValidationError("epochs and batch_size must be at least 1")
+        n = len(batch)
+        if n == 0:
+            return math.nan
+        f_all = features(batch.basins)
+        rng = np.random.default_rng([seed_int(self.name, self.seed), self.step_count])
+        losses: list[float] = []
+        for _ in range(epochs):
+            order = rng.permutation(n) if n > batch_size else np.arange(n)
+            for start in range(0, n, batch_size):
+                loss = self._step(f_all, batch, order[start : start + batch_size])
+                if not math.isnan(loss):
+                    losses.append(loss)
+        self.outcomes_seen += n
+        return float(np.mean(losses)) if losses else math.nan
+
+    def learn_one(
+        self, basin: ArrayLike, reward: float, success: bool, weight: float = 1.0
+    ) -> float:
+        return self.learn_many(Batch(np.asarray(basin)[None, :], [reward], [success], [weight]))
+
+    # -- state ------------------------------------------------------------------------
+    @property
+    def fisher(self) -> NDArray[np.float64]:
+        """Diagonal Fisher information of every parameter, flattened (a copy)."""
+        return np.concatenate([self._fisher[k].ravel() for k in sorted(self._fisher)])
+
+    def fisher_of(self, param: str) -> NDArray[np.float64]:
+        return self._fisher[param].copy()
+
+    def clone(self) -> Kernel:
+        """A fresh kernel with the same name, seed and kind, and no learned state."""
+        return Kernel(self.name, self.seed, self.kind)
+
+    def copy(self, name: str | None = None) -> Kernel:
+        """An independent deep copy (learned state included), optionally renamed."""
+        state = self.state_dict()
+        if name is not None:
+            state["meta"]["name"] = name
+        return Kernel.from_state_dict(state)
+
+    def state_dict(self) -> KernelState:
+        arrays: dict[str, NDArray[np.float64]] = {}
+        for prefix, group in (
+            ("param", self.params),
+            ("fisher", self._fisher),
+            ("adam_m", self._adam_m),
+            ("adam_v", self._adam_v),
+        ):
+            for k, v in group.items():
+                arrays[f"{prefix}.{k}"] = v.copy()
+        meta = {
+            "name": self.name,
+            "seed": self.seed,
+            "kind": self.kind,
+            "kernel_version": KERNEL_VERSION,
+            "step_count": self.step_count,
+            "outcomes_seen": self.outcomes_seen,
+            "running_loss": None if math.isnan(self.running_loss) else self.running_loss,
+            "running_reward": self.running_reward,
+        }
+        return {"arrays": arrays, "meta": meta}
+
+    @classmethod
+    def from_state_dict(cls, state: KernelState) -> Kernel:
+        """Rebuild a kernel; :class:`ValidationError` if the state does not fit its kind."""
+        try:
+            meta = state["meta"]
+            arrays = state["arrays"]
+            kernel = cls(str(meta["name"]), int(meta["seed"]), str(meta["kind"]))
+            if str(meta["kernel_version"]) != KERNEL_VERSION:
+                raise ValidationError(f"kernel version {meta['kernel_version']!r} unsupported")
+            expected = {
+                f"{prefix}.{k}": v.shape
+                for prefix in ("param", "fisher", "adam_m", "adam_v")
+                for k, v in kernel.params.items()
+            }
+            if set(arrays) != set(expected):
+                raise ValidationError("kernel state arrays do not match its kind")
+            loaded: dict[str, NDArray[np.float64]] = {}
+            for key, shape in expected.items():
+                arr = np.array(arrays[key], dtype=np.float64)
+                if arr.shape != shape or not np.all(np.isfinite(arr)):
+                    raise ValidationError(f"kernel state array {key} is malformed")
+                loaded[key] = arr
+            for k in kernel.params:
+                kernel.params[k] = loaded[f"param.{k}"]
+                kernel._fisher[k] = loaded[f"fisher.{k}"]
+                kernel._adam_m[k] = loaded[f"adam_m.{k}"]
+                kernel._adam_v[k] = loaded[f"adam_v.{k}"]
+            if any(np.any(kernel._fisher[k] <= 0) for k in kernel._fisher):
+                raise ValidationError("kernel Fisher information must be positive")
+            kernel.step_count = int(meta["step_count"])
+            kernel.outcomes_seen = int(meta["outcomes_seen"])
+            rl = meta["running_loss"]
+            kernel.running_loss = math.nan if rl is None else float(rl)
+            kernel.running_reward = float(meta["running_reward"])
+        except ValidationError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ValidationError(f"malformed kernel state: {exc}") from exc
+        return kernel
+
+    def set_state(self, params: Params, fisher: Params) -> None:
+        """Replace parameters and Fisher information (used by transfers); copies inputs."""
+        for k in self.params:
+            self.params[k] = np.array(params[k], dtype=np.float64)
+            self._fisher[k] = np.array(fisher[k], dtype=np.float64)
+
+    def __repr__(self) -> str:
+        return (
+            f"Kernel({self.name!r}, seed={self.seed}, kind={self.kind!r}, steps={self.step_count})"
+        )

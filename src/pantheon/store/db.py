@@ -1,0 +1,173 @@
+"""One engine (one connection pool) per process, and transactional sessions.
+
+SQLite: WAL journal, a busy timeout and foreign keys on every connection. The pysqlite
+driver's own transaction handling is switched off so SQLAlchemy's ``begin`` emits the
+``BEGIN``: write sessions start with ``BEGIN IMMEDIATE``, which takes SQLite's write lock
+up front, so a read-then-write transaction never fails half-way with ``database is
+locked``; read sessions use a plain deferred ``BEGIN`` and never block writers (WAL).
+
+PostgreSQL: ``postgresql+psycopg`` with ``pool_pre_ping``. Row locks
+(``SELECT ... FOR UPDATE``) serialise writers of one kernel instead of a file lock.
+
+Connection-level failures (``OperationalError``, ``InterfaceError``) surface as
+:class:`~pantheon.errors.DatabaseUnavailableError` (``transient``: worker retries, API 503).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event, exc
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from pantheon.config import Settings
+from pantheon.errors import DatabaseUnavailableError
+
+log = logging.getLogger(__name__)
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+_BEGIN_OPTION = "pantheon_sqlite_begin"
+_live: weakref.WeakSet[Database] = weakref.WeakSet()
+
+
+def _redact(url: str) -> str:
+    return sa.engine.make_url(url).render_as_string(hide_password=True)
+
+
+class Database:
+    """The process's engine and session factory for one database URL."""
+
+    def __init__(self, settings: Settings, url: str | None = None) -> None:
+        self.settings = settings
+        self.url = url or settings.database_url
+        self.engine = self._create_engine(self.url, settings)
+        self.dialect_name: str = self.engine.dialect.name
+        # Same pool, different BEGIN: write sessions lock SQLite at their first statement.
+        self._write_engine = self.engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
+        _live.add(self)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect_name == "sqlite"
+
+    @property
+    def is_postgresql(self) -> bool:
+        return self.dialect_name == "postgresql"
+
+    @staticmethod
+    def _create_engine(url: str, settings: Settings) -> Engine:
+        if url.startswith("sqlite"):
+            path = sa.engine.make_url(url).database
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            engine = sa.create_engine(
+                url,
+                pool_size=settings.db_pool_size,
+                max_overflow=10,
+                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+            )
+            event.listen(engine, "connect", _sqlite_on_connect)
+            event.listen(engine, "begin", _sqlite_on_begin)
+            return engine
+        return sa.create_engine(
+            url,
+            pool_size=settings.db_pool_size,
+            max_overflow=10,
+            pool_pre_ping=True,
+            pool_recycle=1800,
+            connect_args={"connect_timeout": 5},
+        )
+
+    @contextmanager
+    def session(self, *, write: bool = True) -> Iterator[Session]:
+        """A transaction: committed on success, rolled back on any exception.
+
+        ``write=False`` is for read-only work: on SQLite it does not take the write lock.
+        """
+        bind = self._write_engine if write else self.engine
+        try:
+            with Session(bind=bind, expire_on_commit=False) as session, session.begin():
+                yield session
+        except (exc.OperationalError, exc.InterfaceError) as err:
+            log.warning("database error on %s: %s", self.dialect_name, err.orig or err)
+            raise DatabaseUnavailableError(
+                f"database unavailable: {err.orig or err}", dialect=self.dialect_name
+            ) from err
+
+    @contextmanager
+    def connect(self) -> Iterator[sa.Connection]:
+        """A plain connection with a transaction (Core only), same error mapping."""
+        try:
+            with self._write_engine.begin() as conn:
+                yield conn
+        except (exc.OperationalError, exc.InterfaceError) as err:
+            raise DatabaseUnavailableError(f"database unavailable: {err.orig or err}") from err
+
+    def ping(self) -> bool:
+        """True when a trivial query answers; never raises."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+            return True
+        except exc.SQLAlchemyError as err:
+            log.warning("database ping failed: %s", err)
+            return False
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"Database({_redact(self.url)})"
+
+
+def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event emit BEGIN, instead of pysqlite's implicit one.
+    dbapi_conn.isolation_level = None
+    cursor = dbapi_conn.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
+
+
+def _sqlite_on_begin(conn: sa.Connection) -> None:
+    mode = conn.get_execution_options().get(_BEGIN_OPTION, "")
+    conn.exec_driver_sql(f"BEGIN {mode}".strip())
+
+
+# --- one Database per URL per process -------------------------------------------------
+_shared: dict[tuple[int, str], Database] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_database(settings: Settings) -> Database:
+    """The process-wide :class:`Database` for ``settings.database_url`` (one pool)."""
+    key = (os.getpid(), settings.database_url)
+    with _shared_lock:
+        db = _shared.get(key)
+        if db is None:
+            db = _shared[key] = Database(settings)
+        return db
+
+
+def _after_fork_in_child() -> None:
+    # A forked worker must not reuse the parent's sockets: drop them without closing.
+    # (``_shared`` is keyed by pid, so the parent's entries are never handed out here.)
+    for db in list(_live):
+        db.engine.dispose(close=False)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,0 +1,183 @@
+"""Kernel rows: the live state of each kernel, its version counter and its lock.
+
+Writers of one kernel serialise on its row: ``SELECT ... FOR UPDATE`` on PostgreSQL,
+``BEGIN IMMEDIATE`` (the database write lock) on SQLite. Saves also check the version
+they read (``UPDATE ... WHERE version = :read``), so a writer that skipped the lock
+fails with :class:`~pantheon.errors.ConflictError` instead of overwriting an update.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from pantheon.errors import ConflictError
+from pantheon.store.models import kernels
+from pantheon.store.types import utcnow
+
+_INFO_COLUMNS = (
+    kernels.c.name,
+    kernels.c.god_name,
+    kernels.c.kind,
+    kernels.c.version,
+    kernels.c.step_count,
+    kernels.c.outcomes_trained,
+    kernels.c.metrics,
+    kernels.c.retired,
+    kernels.c.created_at,
+    kernels.c.updated_at,
+)
+
+
+@dataclass
+class KernelRecord:
+    name: str
+    god_name: str
+    kind: str
+    version: int
+    step_count: int
+    outcomes_trained: int
+    metrics: dict[str, Any]
+    retired: bool
+    created_at: datetime
+    updated_at: datetime
+    state: bytes = field(default=b"", repr=False)
+
+    @classmethod
+    def from_row(cls, row: Any) -> KernelRecord:
+        m = row._mapping
+        return cls(
+            name=m["name"],
+            god_name=m["god_name"],
+            kind=m["kind"],
+            version=int(m["version"]),
+            step_count=int(m["step_count"]),
+            outcomes_trained=int(m["outcomes_trained"]),
+            metrics=dict(m["metrics"] or {}),
+            retired=bool(m["retired"]),
+            created_at=m["created_at"],
+            updated_at=m["updated_at"],
+            state=bytes(m["state"]) if "state" in m else b"",
+        )
+
+
+def lock(session: Session, name: str) -> KernelRecord | None:
+    """The kernel row with its state, locked until the transaction ends."""
+    row = session.execute(
+        sa.select(*_INFO_COLUMNS, kernels.c.state).where(kernels.c.name == name).with_for_update()
+    ).one_or_none()
+    return None if row is None else KernelRecord.from_row(row)
+
+
+def read(session: Session, name: str, *, with_state: bool = True) -> KernelRecord | None:
+    cols = (*_INFO_COLUMNS, kernels.c.state) if with_state else _INFO_COLUMNS
+    row = session.execute(sa.select(*cols).where(kernels.c.name == name)).one_or_none()
+    return None if row is None else KernelRecord.from_row(row)
+
+
+def read_many(session: Session, names: Sequence[str]) -> dict[str, KernelRecord]:
+    stmt = sa.select(*_INFO_COLUMNS, kernels.c.state).where(kernels.c.name.in_(list(names)))
+    return {r.name: KernelRecord.from_row(r) for r in session.execute(stmt)}
+
+
+def list_all(session: Session) -> list[KernelRecord]:
+    stmt = sa.select(*_INFO_COLUMNS).order_by(kernels.c.name)
+    return [KernelRecord.from_row(r) for r in session.execute(stmt)]
+
+
+def versions(session: Session) -> dict[str, int]:
+    """Every kernel's version in one cheap query (the routing cache's freshness check)."""
+    stmt = sa.select(kernels.c.name, kernels.c.version)
+    return {str(n): int(v) for n, v in session.execute(stmt)}
+
+
+def version_map(session: Session) -> dict[str, tuple[int, bool]]:
+    """Every kernel's (version, retired) in one query."""
+    stmt = sa.select(kernels.c.name, kernels.c.version, kernels.c.retired)
+    return {str(n): (int(v), bool(r)) for n, v, r in session.execute(stmt)}
+
+
+def insert_if_absent(
+    session: Session,
+    *,
+    name: str,
+    god_name: str,
+    kind: str,
+    state: bytes,
+    step_count: int,
+    metrics: dict[str, Any] | None = None,
+) -> bool:
+    """Create the kernel row unless another writer did; True when this call created it."""
+    dialect = session.get_bind().dialect.name
+    ins = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    now = utcnow()
+    stmt = (
+        ins(kernels)
+        .values(
+            name=name,
+            god_name=god_name,
+            kind=kind,
+            state=state,
+            version=1,
+            step_count=step_count,
+            outcomes_trained=0,
+            metrics=metrics or {},
+            retired=False,
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["name"])
+        .returning(kernels.c.id)
+    )
+    return session.execute(stmt).first() is not None
+
+
+def save_state(
+    session: Session,
+    name: str,
+    *,
+    read_version: int,
+    state: bytes,
+    step_count: int,
+    outcomes_trained_delta: int = 0,
+    metrics: dict[str, Any] | None = None,
+    retired: bool | None = None,
+) -> int:
+    """Write a new live state as version ``read_version + 1``; returns the new version."""
+    values: dict[str, Any] = {
+        "state": state,
+        "version": read_version + 1,
+        "step_count": step_count,
+        "outcomes_trained": kernels.c.outcomes_trained + outcomes_trained_delta,
+        "updated_at": utcnow(),
+    }
+    if metrics is not None:
+        values["metrics"] = metrics
+    if retired is not None:
+        values["retired"] = retired
+    result = session.execute(
+        sa.update(kernels)
+        .where(kernels.c.name == name, kernels.c.version == read_version)
+        .values(values)
+    )
+    if int(result.rowcount or 0) != 1:  # type: ignore[attr-defined]
+        raise ConflictError(
+            f"kernel {name!r} changed since version {read_version} was read",
+            kernel=name,
+            version=read_version,
+        )
+    return read_version + 1
+
+
+def set_retired(session: Session, name: str, retired: bool) -> None:
+    session.execute(
+        sa.update(kernels)
+        .where(kernels.c.name == name)
+        .values(retired=retired, updated_at=utcnow())
+    )

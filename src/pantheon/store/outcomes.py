@@ -1,0 +1,258 @@
+"""Outcome rows: idempotent bulk insert and set-based claims (no ORM object per row).
+
+A claim marks rows and returns what training needs in one statement::
+
+    UPDATE outcomes SET <timescale>_at = :now
+    WHERE id IN (SELECT id FROM outcomes WHERE god_name = :god AND <timescale>_at IS NULL
+                 ORDER BY id LIMIT :n FOR UPDATE SKIP LOCKED)
+    RETURNING id, basin, reward, success
+
+It runs inside the transaction that saves the trained kernel state, so the mark and the
+state commit together or not at all. ``SKIP LOCKED`` (PostgreSQL) keeps two concurrent
+claims disjoint; SQLite ignores it and relies on ``BEGIN IMMEDIATE`` serialising writers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from numpy.typing import NDArray
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from pantheon.store.models import outcomes
+from pantheon.store.types import decode_basins, utcnow
+
+_IN_CHUNK = 1000
+ONLINE = "trained_online_at"
+BATCH = "batch_processed_at"
+CONSOLIDATED = "consolidated_at"
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """Rows claimed for training, sorted by id, as arrays ready for an engine Batch."""
+
+    ids: NDArray[np.int64]
+    basins: NDArray[np.float64]
+    rewards: NDArray[np.float64]
+    successes: NDArray[np.bool_]
+
+    def __len__(self) -> int:
+        return int(self.ids.shape[0])
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[Any]) -> Claimed:
+        if not rows:
+            return cls(np.zeros(0, np.int64), decode_basins([]), np.zeros(0), np.zeros(0, np.bool_))
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        order = np.argsort(ids, kind="stable")
+        basins = decode_basins([r[1] for r in rows])
+        rewards = np.fromiter((r[2] for r in rows), dtype=np.float64, count=len(rows))
+        successes = np.fromiter((bool(r[3]) for r in rows), dtype=np.bool_, count=len(rows))
+        return cls(ids[order], basins[order], rewards[order], successes[order])
+
+
+def _dialect_insert(session: Session) -> Any:
+    name = session.get_bind().dialect.name
+    return (postgresql.insert if name == "postgresql" else sqlite.insert)(outcomes)
+
+
+def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def existing_keys(session: Session, keys: Sequence[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for part in _chunks(keys):
+        stmt = sa.select(outcomes.c.outcome_key, outcomes.c.id).where(
+            outcomes.c.outcome_key.in_(part)
+        )
+        found.update({k: int(i) for k, i in session.execute(stmt)})
+    return found
+
+
+def insert_outcomes(
+    session: Session, rows: Sequence[dict[str, Any]]
+) -> tuple[list[int], list[bool]]:
+    """Insert rows (column dicts); returns (id per input row, True where newly stored).
+
+    A row whose ``outcome_key`` is already stored (or repeats an earlier row of the same
+    call) is not stored again: its id is the existing one and its flag is False.
+    """
+    ids: list[int | None] = [None] * len(rows)
+    new = [False] * len(rows)
+    keys = [r.get("outcome_key") for r in rows]
+    wanted = sorted({k for k in keys if k is not None})
+    known = existing_keys(session, wanted) if wanted else {}
+    first_of_key: dict[str, int] = {}
+    keyed: list[dict[str, Any]] = []
+    keyless: list[int] = []
+    for i, key in enumerate(keys):
+        if key is None:
+            keyless.append(i)
+        elif key not in known and key not in first_of_key:
+            first_of_key[key] = i
+            keyed.append(rows[i])
+    if keyed:
+        # ON CONFLICT DO NOTHING covers a concurrent intake of the same key (PostgreSQL
+        # waits for that transaction, then skips); those ids are read back below.
+        stmt = (
+            _dialect_insert(session)
+            .on_conflict_do_nothing(index_elements=["outcome_key"])
+            .returning(outcomes.c.id, outcomes.c.outcome_key)
+        )
+        for oid, key in session.execute(stmt, list(keyed)):
+            known[key] = int(oid)
+            new[first_of_key[key]] = True
+        missing = [k for k in first_of_key if k not in known]
+        if missing:
+            known.update(existing_keys(session, missing))
+    if keyless:
+        stmt = sa.insert(outcomes).returning(outcomes.c.id, sort_by_parameter_order=True)
+        result = session.execute(stmt, [rows[i] for i in keyless])
+        for i, oid in zip(keyless, result.scalars(), strict=True):
+            ids[i] = int(oid)
+            new[i] = True
+    for i, key in enumerate(keys):
+        if key is not None:
+            ids[i] = known[key]
+    return [int(i) for i in ids if i is not None], new
+
+
+def god_of_outcome(session: Session, outcome_id: int) -> str | None:
+    return session.execute(
+        sa.select(outcomes.c.god_name).where(outcomes.c.id == outcome_id)
+    ).scalar_one_or_none()
+
+
+def lock_outcome(session: Session, outcome_id: int) -> tuple[str, datetime | None] | None:
+    """(god, trained_online_at) of one outcome, row-locked until commit (PostgreSQL)."""
+    row = session.execute(
+        sa.select(outcomes.c.god_name, outcomes.c.trained_online_at)
+        .where(outcomes.c.id == outcome_id)
+        .with_for_update()
+    ).one_or_none()
+    return None if row is None else (row[0], row[1])
+
+
+def _pending(god: str, column: str, limit: int, exclude: int | None = None) -> sa.Select[Any]:
+    col = outcomes.c[column]
+    stmt = sa.select(outcomes.c.id).where(outcomes.c.god_name == god, col.is_(None))
+    if exclude is not None:
+        stmt = stmt.where(outcomes.c.id != exclude)
+    return stmt.order_by(outcomes.c.id).limit(limit).with_for_update(skip_locked=True)
+
+
+def claim(
+    session: Session,
+    god: str,
+    column: str,
+    limit: int,
+    *,
+    include_id: int | None = None,
+    now: datetime | None = None,
+) -> Claimed:
+    """Mark up to ``limit`` of the god's pending rows at one timescale and return them.
+
+    ``include_id`` is always claimed (the caller has locked it and checked it is pending)
+    and counts towards ``limit``. The mark becomes visible only when the caller commits.
+    """
+    col = outcomes.c[column]
+    others = _pending(god, column, limit - (include_id is not None), exclude=include_id)
+    where: sa.ColumnElement[bool] = outcomes.c.id.in_(others)
+    if include_id is not None:
+        where = (
+            sa.or_(outcomes.c.id == include_id, where)
+            if limit > 1
+            else (outcomes.c.id == include_id)
+        )
+    stmt = (
+        sa.update(outcomes)
+        .where(where, col.is_(None))
+        .values({column: now or utcnow()})
+        .returning(outcomes.c.id, outcomes.c.basin, outcomes.c.reward, outcomes.c.success)
+    )
+    return Claimed.from_rows(session.execute(stmt).all())
+
+
+def count_pending(session: Session, god: str, column: str) -> int:
+    stmt = sa.select(sa.func.count()).where(
+        outcomes.c.god_name == god, outcomes.c[column].is_(None)
+    )
+    return int(session.execute(stmt).scalar_one())
+
+
+def pending_online(
+    session: Session, older_than_seconds: float, limit: int
+) -> list[tuple[int, str]]:
+    """(id, god) of outcomes still untrained online after ``older_than_seconds``."""
+    cutoff = utcnow() - timedelta(seconds=older_than_seconds)
+    stmt = (
+        sa.select(outcomes.c.id, outcomes.c.god_name)
+        .where(outcomes.c.trained_online_at.is_(None), outcomes.c.created_at <= cutoff)
+        .order_by(outcomes.c.id)
+        .limit(limit)
+    )
+    return [(int(i), str(g)) for i, g in session.execute(stmt)]
+
+
+def claim_for_consolidation(
+    session: Session, god: str, since: datetime, min_value: float
+) -> Claimed:
+    """Mark and return the god's not-yet-consolidated outcomes created since ``since``
+    whose ``|reward|`` is at least ``min_value`` (the ones worth a consolidation pass).
+
+    One set-based statement; the mark commits with the consolidated kernel or not at all.
+    """
+    col = outcomes.c[CONSOLIDATED]
+    stmt = (
+        sa.update(outcomes)
+        .where(
+            outcomes.c.god_name == god,
+            outcomes.c.created_at >= since,
+            col.is_(None),
+            sa.func.abs(outcomes.c.reward) >= min_value,
+        )
+        .values({CONSOLIDATED: utcnow()})
+        .returning(outcomes.c.id, outcomes.c.basin, outcomes.c.reward, outcomes.c.success)
+    )
+    return Claimed.from_rows(session.execute(stmt).all())
+
+
+def mark(session: Session, ids: Sequence[int], column: str, now: datetime | None = None) -> int:
+    """Set one timescale's timestamp on ``ids`` (still-unmarked ones); returns the count."""
+    col = outcomes.c[column]
+    when = now or utcnow()
+    total = 0
+    for part in _chunks([int(i) for i in ids]):
+        result = session.execute(
+            sa.update(outcomes).where(outcomes.c.id.in_(part), col.is_(None)).values({column: when})
+        )
+        total += int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return total
+
+
+def counts(session: Session) -> dict[str, int]:
+    """Outcomes stored and trained per timescale (for metrics)."""
+    stmt = sa.select(
+        sa.func.count(),
+        sa.func.count(outcomes.c.trained_online_at),
+        sa.func.count(outcomes.c.batch_processed_at),
+        sa.func.count(outcomes.c.consolidated_at),
+    )
+    total, online, batch, consolidated = session.execute(stmt).one()
+    return {
+        "outcomes": int(total),
+        "trained_online": int(online),
+        "batch_processed": int(batch),
+        "consolidated": int(consolidated),
+        "pending_online": int(total) - int(online),
+        "pending_batch": int(total) - int(batch),
+    }

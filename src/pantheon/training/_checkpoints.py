@@ -1,0 +1,220 @@
+"""Checkpoint operations of the training service: save, restore, retention.
+
+Write order keeps every crash recoverable: the blob is written before its row (inside the
+same transaction for the database store), and cleanup deletes rows before blobs. A blob
+left without a row by a crash is an *orphan*; cleanup sweeps orphans older than
+``ORPHAN_GRACE`` (the grace keeps a blob whose row is still being committed).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from pantheon.errors import CheckpointError, NotFoundError, ValidationError
+from pantheon.learning import checkpoint
+from pantheon.learning.kernel import Kernel
+from pantheon.roster import god_of
+from pantheon.store import checkpoints as checkpoint_rows
+from pantheon.store import history
+from pantheon.store import kernels as kernel_rows
+from pantheon.store.checkpoint_store import safe_key_part
+from pantheon.store.models import CHECKPOINT_TRIGGERS
+from pantheon.store.types import utcnow
+from pantheon.training._kernels import kernel_metrics, sha256_hex
+
+if TYPE_CHECKING:
+    from pantheon.training.service import TrainingService
+
+log = logging.getLogger(__name__)
+
+ORPHAN_GRACE = timedelta(hours=1)
+
+
+def _iso(row: dict[str, Any]) -> dict[str, Any]:
+    out = dict(row)
+    if out.get("created_at") is not None:
+        out["created_at"] = out["created_at"].isoformat()
+    return out
+
+
+def write_checkpoint(
+    service: TrainingService,
+    name: str,
+    kernel: Kernel,
+    version: int,
+    trigger: str,
+    *,
+    dedupe: bool = False,
+) -> dict[str, Any]:
+    """Store a snapshot of ``kernel`` (live version ``version``) and record its row.
+
+    With ``dedupe``, an existing checkpoint of the same kernel version and trigger is
+    returned instead (``status: duplicate``), so a repeated call adds nothing.
+    """
+    if trigger not in CHECKPOINT_TRIGGERS:
+        raise ValidationError(
+            f"unknown checkpoint trigger {trigger!r}; known: {', '.join(CHECKPOINT_TRIGGERS)}"
+        )
+    if dedupe:
+        with service.database.session(write=False) as session:
+            for row in checkpoint_rows.newest(session, name, limit=5):
+                if row["kernel_version"] == version and row["trigger"] == trigger:
+                    return {
+                        "status": "duplicate",
+                        "god_name": name,
+                        "checkpoint_id": int(row["id"]),
+                        "uri": row["uri"],
+                        "version": version,
+                    }
+    metrics = {**kernel_metrics(kernel), "version": version}
+    data = checkpoint.dumps(kernel, trigger=trigger, metrics=metrics)
+    digest = sha256_hex(data)
+    safe = safe_key_part(name)
+    key = f"{safe}/{safe}-v{version}-{trigger}-{uuid.uuid4().hex[:12]}.ckpt"
+    with service.database.session() as session:
+        uri = service.store.put(key, data, session=session)
+        checkpoint_id = checkpoint_rows.insert(
+            session,
+            kernel_name=name,
+            god_name=god_of(name),
+            kernel_version=version,
+            step_count=kernel.step_count,
+            trigger=trigger,
+            uri=uri,
+            sha256=digest,
+            size_bytes=len(data),
+            metrics=metrics,
+        )
+    log.info("checkpoint %s of %s v%s (%s) at %s", checkpoint_id, name, version, trigger, uri)
+    return {
+        "status": "success",
+        "god_name": name,
+        "checkpoint_id": checkpoint_id,
+        "uri": uri,
+        "version": version,
+        "step_count": kernel.step_count,
+        "sha256": digest,
+        "size_bytes": len(data),
+        "trigger": trigger,
+    }
+
+
+def save_checkpoint(service: TrainingService, god: str, trigger: str) -> dict[str, Any]:
+    name = service.kernel_name(god)
+    with service.database.session() as session:
+        record, kernel = service.kernels.lock(session, name)
+    service.kernels.keep(record.name, record.version, kernel)
+    snapshot = service.kernels.decode(record)
+    return write_checkpoint(service, name, snapshot, record.version, trigger, dedupe=True)
+
+
+def read_checkpoint(service: TrainingService, checkpoint_id: int) -> tuple[dict[str, Any], Kernel]:
+    """The checkpoint row and its verified kernel; refuses blobs the store does not know."""
+    with service.database.session(write=False) as session:
+        row = checkpoint_rows.get(session, checkpoint_id)
+    if row is None:
+        raise NotFoundError(f"no checkpoint with id {checkpoint_id}", checkpoint_id=checkpoint_id)
+    data = service.store.get(row["uri"])
+    if sha256_hex(data) != row["sha256"]:
+        raise CheckpointError(
+            f"checkpoint {checkpoint_id} does not match its recorded sha256",
+            checkpoint_id=checkpoint_id,
+        )
+    kernel, _meta = checkpoint.loads(data, expect_kernel=row["kernel_name"])
+    return row, kernel
+
+
+def restore_checkpoint(service: TrainingService, checkpoint_id: int) -> dict[str, Any]:
+    row, restored = read_checkpoint(service, checkpoint_id)
+    name = row["kernel_name"]
+    service.kernel_name(name)  # the god must still be in the roster
+    with service.database.session(write=False) as session:
+        current = kernel_rows.read(session, name)
+    safety = None
+    if current is not None:
+        # Snapshot what the restore replaces, so a restore can itself be undone.
+        safety = write_checkpoint(
+            service, name, service.kernels.decode(current), current.version, "restore"
+        )
+    with service.database.session() as session:
+        record, _live = service.kernels.lock(session, name)
+        version = service.kernels.save(
+            session,
+            record,
+            restored,
+            trigger="restore",
+            retired=False,
+            extra_metrics={"restored_from": checkpoint_id},
+        )
+        history.record_training(
+            session,
+            kernel_name=name,
+            god_name=god_of(name),
+            timescale="restore",
+            outcomes=0,
+            steps=0,
+            loss=None,
+            reward=None,
+            step_count=restored.step_count,
+            version=version,
+            details={"checkpoint_id": checkpoint_id, "from_version": record.version},
+        )
+    service.kernels.keep(name, version, restored)
+    return {
+        "status": "success",
+        "god_name": name,
+        "checkpoint_id": checkpoint_id,
+        "version": version,
+        "step_count": restored.step_count,
+        "previous_version": record.version,
+        "previous_checkpoint_id": safety["checkpoint_id"] if safety else None,
+    }
+
+
+def cleanup_old_checkpoints(service: TrainingService) -> dict[str, Any]:
+    settings = service.settings
+    cutoff = utcnow() - timedelta(days=settings.checkpoint_keep_days)
+    with service.database.session() as session:
+        victims, kept = checkpoint_rows.retention_victims(session, settings.checkpoint_keep, cutoff)
+        checkpoint_rows.delete_ids(session, [int(v["id"]) for v in victims])
+    blobs_deleted = 0
+    for victim in victims:
+        try:
+            blobs_deleted += bool(service.store.delete(victim["uri"]))
+        except (NotFoundError, ValidationError) as exc:
+            # A row from another store kind: its blob is not ours to delete.
+            log.warning("checkpoint %s blob %s not deleted: %s", victim["id"], victim["uri"], exc)
+    orphans = sweep_orphans(service)
+    log.info(
+        "checkpoint cleanup: %d deleted, %d kept, %d orphan blobs", len(victims), kept, orphans
+    )
+    return {
+        "status": "success",
+        "deleted": len(victims),
+        "kept": kept,
+        "blobs_deleted": blobs_deleted,
+        "orphans_deleted": orphans,
+    }
+
+
+def sweep_orphans(service: TrainingService, grace: timedelta = ORPHAN_GRACE) -> int:
+    """Delete blobs older than ``grace`` that no checkpoint row points at."""
+    cutoff = utcnow() - grace
+    blobs = service.store.list_blobs()
+    with service.database.session(write=False) as session:
+        referenced = checkpoint_rows.referenced_uris(session)
+    removed = 0
+    for blob in blobs:
+        if blob.uri not in referenced and blob.created_at < cutoff:
+            removed += bool(service.store.delete(blob.uri))
+            log.info("removed orphan checkpoint blob %s", blob.uri)
+    return removed
+
+
+def list_checkpoints(service: TrainingService, god_name: str | None = None) -> list[dict[str, Any]]:
+    god = service.god_name(god_name) if god_name else None
+    with service.database.session(write=False) as session:
+        return [_iso(r) for r in checkpoint_rows.list_rows(session, god)]

@@ -1,0 +1,151 @@
+"""Loading, creating and saving live kernels inside a service transaction.
+
+A kernel's live state is its checkpoint bytes in ``kernels.state``. Missing kernels are
+restored from their newest checkpoint that reads back cleanly, else created fresh. A small
+per-process cache keeps the deserialised kernel of the last committed version, so a burst
+of online steps does not parse the same bytes again; an entry is *taken* out while a
+transaction trains it and put back only after commit, so a rolled-back step never leaves
+a half-trained kernel behind in memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import threading
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from pantheon.errors import CheckpointError, NotFoundError, ValidationError
+from pantheon.learning import checkpoint
+from pantheon.learning.kernel import Kernel
+from pantheon.roster import god_of, is_shadow
+from pantheon.store import checkpoints as checkpoint_rows
+from pantheon.store import kernels as kernel_rows
+from pantheon.store.checkpoint_store import CheckpointStore
+from pantheon.store.db import Database
+from pantheon.store.kernels import KernelRecord
+
+log = logging.getLogger(__name__)
+
+
+def finite(value: Any) -> float | None:
+    """A JSON-safe float: NaN and infinities become None."""
+    if value is None:
+        return None
+    v = float(value)
+    return v if math.isfinite(v) else None
+
+
+def kernel_metrics(kernel: Kernel) -> dict[str, Any]:
+    return {
+        "running_loss": finite(kernel.running_loss),
+        "running_reward": finite(kernel.running_reward),
+        "outcomes_seen": int(kernel.outcomes_seen),
+    }
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class KernelAccess:
+    """Kernel rows ↔ engine kernels for one service (one per process in practice)."""
+
+    def __init__(self, database: Database, store: CheckpointStore, seed: int) -> None:
+        self.database = database
+        self.store = store
+        self.seed = seed
+        self._cache: dict[str, tuple[int, Kernel]] = {}
+        self._lock = threading.Lock()
+
+    # -- cache ----------------------------------------------------------------------------
+    def take(self, record: KernelRecord) -> Kernel:
+        """The kernel of ``record``'s version, owned by the caller until :meth:`keep`."""
+        with self._lock:
+            cached = self._cache.pop(record.name, None)
+        if cached is not None and cached[0] == record.version:
+            return cached[1]
+        return self.decode(record)
+
+    def keep(self, name: str, version: int, kernel: Kernel) -> None:
+        """Remember a committed kernel (call only after the transaction committed)."""
+        with self._lock:
+            self._cache[name] = (version, kernel)
+
+    def forget(self, name: str | None = None) -> None:
+        with self._lock:
+            if name is None:
+                self._cache.clear()
+            else:
+                self._cache.pop(name, None)
+
+    @staticmethod
+    def decode(record: KernelRecord) -> Kernel:
+        kernel, _meta = checkpoint.loads(record.state, expect_kernel=record.name)
+        return kernel
+
+    # -- creation -------------------------------------------------------------------------
+    def initial(self, name: str) -> tuple[Kernel, dict[str, Any]]:
+        """The newest checkpoint of ``name`` that loads cleanly, else a fresh kernel."""
+        with self.database.session(write=False) as session:
+            rows = checkpoint_rows.newest(session, name)
+        for row in rows:
+            try:
+                data = self.store.get(row["uri"])
+                if sha256_hex(data) != row["sha256"]:
+                    raise CheckpointError("checkpoint blob does not match its recorded sha256")
+                kernel, _meta = checkpoint.loads(data, expect_kernel=name)
+            except (CheckpointError, NotFoundError, ValidationError) as exc:
+                log.warning("skipping checkpoint %s of %s: %s", row["id"], name, exc)
+                continue
+            log.info("kernel %s restored from checkpoint %s", name, row["id"])
+            return kernel, {"origin": "checkpoint", "checkpoint_id": int(row["id"])}
+        return Kernel(name, seed=self.seed), {"origin": "fresh"}
+
+    def lock(self, session: Session, name: str) -> tuple[KernelRecord, Kernel]:
+        """Lock ``name``'s row (creating it when missing) and take its kernel."""
+        record = kernel_rows.lock(session, name)
+        if record is None:
+            kernel, origin = self.initial(name)
+            created = kernel_rows.insert_if_absent(
+                session,
+                name=name,
+                god_name=god_of(name),
+                kind="shadow" if is_shadow(name) else "god",
+                state=checkpoint.dumps(kernel, trigger="create"),
+                step_count=kernel.step_count,
+                metrics={**kernel_metrics(kernel), **origin},
+            )
+            if created:
+                log.info("created kernel %s (%s)", name, origin["origin"])
+            record = kernel_rows.lock(session, name)
+            if record is None:  # pragma: no cover - the insert or a rival's is visible now
+                raise NotFoundError(f"kernel {name!r} could not be created", kernel=name)
+        return record, self.take(record)
+
+    def save(
+        self,
+        session: Session,
+        record: KernelRecord,
+        kernel: Kernel,
+        *,
+        trigger: str,
+        outcomes_delta: int = 0,
+        retired: bool | None = None,
+        extra_metrics: dict[str, Any] | None = None,
+    ) -> int:
+        """Write ``kernel`` as the next live version of ``record``; returns that version."""
+        metrics = {**record.metrics, **kernel_metrics(kernel), **(extra_metrics or {})}
+        return kernel_rows.save_state(
+            session,
+            record.name,
+            read_version=record.version,
+            state=checkpoint.dumps(kernel, trigger=trigger),
+            step_count=kernel.step_count,
+            outcomes_trained_delta=outcomes_delta,
+            metrics=metrics,
+            retired=retired,
+        )

@@ -1,0 +1,221 @@
+"""Outcome intake: validate, coordize in batch, compute rewards, store in one transaction.
+
+The stored basin is always ``coordize(prompt)``: routing predicts from the prompt alone,
+so the kernel must learn on the same coordinates it is later asked about. A client's
+``basin_trajectory`` (the seed's field; coordinates from the client's own space) is
+validated (N x 64, finite, non-negative) so a malformed one is refused, then dropped:
+it is neither stored nor trained on.
+
+Idempotency: an ``outcome_key`` already stored (or repeated within the batch) is a
+duplicate — its existing id is returned and nothing new is stored. A batch with any
+invalid outcome is rejected whole: nothing is stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from pantheon.config import Settings
+from pantheon.errors import UnknownGodError, ValidationError
+from pantheon.learning.coordizer import BASIN_DIM, coordize_many
+from pantheon.learning.reward import compute_reward
+from pantheon.roster import Roster
+from pantheon.store import outcomes as outcome_rows
+from pantheon.store.db import Database
+from pantheon.store.types import encode_basins, utcnow
+
+if TYPE_CHECKING:
+    from pantheon.training.service import TrainingService
+
+log = logging.getLogger(__name__)
+
+SourceType = Literal["chat", "search", "research", "curriculum", "replay"]
+MAX_TRAJECTORY_POINTS = 4096
+
+
+def _unit_interval(name: str, value: float | None) -> float | None:
+    if value is None:
+        return None
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number")
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be in [0, 1], got {value}")
+    return value
+
+
+class OutcomeIn(BaseModel):
+    """One outcome as a caller sends it (the ``POST /api/outcomes`` body)."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
+
+    god_name: str = Field(min_length=1, max_length=120)
+    prompt: str
+    response: str
+    success: bool
+    phi: float | None = None
+    kappa: float | None = None
+    coherence_score: float | None = None
+    score: float | None = None
+    basin_trajectory: list[list[float]] | None = None
+    outcome_key: str | None = Field(None, min_length=1, max_length=200)
+    source_type: SourceType = "chat"
+    source_id: str | None = Field(None, max_length=200)
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("prompt must not be empty")
+        return v
+
+    @field_validator("phi", "coherence_score", "score")
+    @classmethod
+    def _unit(cls, v: float | None, info: pydantic.ValidationInfo) -> float | None:
+        return _unit_interval(str(info.field_name), v)
+
+    @field_validator("kappa")
+    @classmethod
+    def _kappa(cls, v: float | None) -> float | None:
+        if v is not None and not math.isfinite(v):
+            raise ValueError("kappa must be a finite number")
+        return v
+
+    @field_validator("basin_trajectory")
+    @classmethod
+    def _trajectory(cls, v: list[list[float]] | None) -> list[list[float]] | None:
+        if v is None:
+            return None
+        if not v or len(v) > MAX_TRAJECTORY_POINTS:
+            raise ValueError(f"basin_trajectory must have 1 to {MAX_TRAJECTORY_POINTS} points")
+        for i, point in enumerate(v):
+            if len(point) != BASIN_DIM:
+                raise ValueError(
+                    f"basin_trajectory must be N x {BASIN_DIM}; point {i} has {len(point)} values"
+                )
+            if not all(math.isfinite(x) and x >= 0 for x in point):
+                raise ValueError(f"basin_trajectory point {i} must be finite and non-negative")
+        return v
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any], index: int | None = None) -> OutcomeIn:
+        """Validate a mapping; a defect raises :class:`ValidationError` naming the field."""
+        try:
+            return cls.model_validate(data)
+        except pydantic.ValidationError as exc:
+            raise _as_validation_error(exc, index) from None
+
+
+def _as_validation_error(exc: pydantic.ValidationError, index: int | None) -> ValidationError:
+    where = f"outcomes[{index}]." if index is not None else ""
+    problems = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "body"
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        problems.append(f"{where}{loc}: {msg}")
+    return ValidationError("; ".join(problems), errors=problems, index=index)
+
+
+def parse_many(items: Sequence[Mapping[str, Any]]) -> list[OutcomeIn]:
+    return [OutcomeIn.parse(item, i) for i, item in enumerate(items)]
+
+
+@dataclass
+class IngestResult:
+    """``outcome_ids``: one per input outcome, in order (a duplicate gets the first id);
+    ``new_ids``: the ones stored by this call; ``ids_by_god``: new ids per god."""
+
+    accepted: int
+    duplicates: int
+    outcome_ids: list[int]
+    new_ids: list[int]
+    ids_by_god: dict[str, list[int]] = field(default_factory=dict)
+
+
+def _context(target: TrainingService | Database) -> tuple[Database, Settings, Roster]:
+    if isinstance(target, Database):
+        return target, target.settings, Roster.load(target.settings.roster_file)
+    return target.database, target.settings, target.roster
+
+
+def validate_batch(outcomes: Sequence[OutcomeIn], settings: Settings, roster: Roster) -> list[str]:
+    """Checks needing settings and roster; returns each outcome's canonical god name."""
+    gods = []
+    for i, o in enumerate(outcomes):
+        if o.god_name not in roster:
+            err = UnknownGodError(o.god_name, roster.names)
+            err.details["index"] = i
+            raise err
+        gods.append(roster.get(o.god_name).name)
+        if len(o.prompt) > settings.max_prompt_chars:
+            raise ValidationError(
+                f"outcomes[{i}].prompt: longer than {settings.max_prompt_chars} characters",
+                index=i,
+            )
+        if len(o.response) > settings.max_response_chars:
+            raise ValidationError(
+                f"outcomes[{i}].response: longer than {settings.max_response_chars} characters",
+                index=i,
+            )
+    return gods
+
+
+def ingest(target: TrainingService | Database, outcomes: Sequence[OutcomeIn]) -> IngestResult:
+    """Store a batch of outcomes in one transaction (all or nothing); idempotent on key."""
+    database, settings, roster = _context(target)
+    if not outcomes:
+        return IngestResult(0, 0, [], [])
+    gods = validate_batch(outcomes, settings, roster)
+    blobs = encode_basins(coordize_many([o.prompt for o in outcomes]))
+    now = utcnow()
+    rows = []
+    for o, god, blob in zip(outcomes, gods, blobs, strict=True):
+        rows.append(
+            {
+                "outcome_key": o.outcome_key,
+                "god_name": god,
+                "prompt": o.prompt,
+                "response": o.response,
+                "success": o.success,
+                "score": o.score,
+                "phi": o.phi,
+                "kappa": o.kappa,
+                "coherence_score": o.coherence_score,
+                "basin": blob,
+                "reward": compute_reward(o.success, o.phi, o.coherence_score, o.score),
+                "source_type": o.source_type,
+                "source_id": o.source_id,
+                "created_at": now,
+            }
+        )
+    with database.session() as session:
+        ids, new = outcome_rows.insert_outcomes(session, rows)
+    new_ids = [i for i, fresh in zip(ids, new, strict=True) if fresh]
+    by_god: dict[str, list[int]] = {}
+    for oid, fresh, god in zip(ids, new, gods, strict=True):
+        if fresh:
+            by_god.setdefault(god, []).append(oid)
+    result = IngestResult(
+        accepted=len(new_ids),
+        duplicates=len(ids) - len(new_ids),
+        outcome_ids=ids,
+        new_ids=new_ids,
+        ids_by_god=by_god,
+    )
+    log.debug("ingested %d outcomes (%d duplicates)", result.accepted, result.duplicates)
+    return result
+
+
+def pending_online(
+    target: TrainingService | Database, older_than_seconds: float, limit: int = 1000
+) -> list[tuple[int, str]]:
+    """(outcome id, god) of outcomes still untrained online (for the outbox sweep)."""
+    database = target if isinstance(target, Database) else target.database
+    with database.session(write=False) as session:
+        return outcome_rows.pending_online(session, older_than_seconds, limit)

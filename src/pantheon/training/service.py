@@ -1,0 +1,419 @@
+"""The training service: the only place that combines the store and the engine.
+
+One method per seed task; each returns the seed's dict (``status`` ∈ success | duplicate |
+disabled | skipped | error, plus its keys), JSON-safe, and is safe to run twice.
+
+Exactly once per timescale: a claim marks outcome rows (``trained_online_at``,
+``batch_processed_at``, ``consolidated_at``) in the *same transaction* that saves the
+trained kernel state, under the kernel's row lock (``FOR UPDATE`` on PostgreSQL, ``BEGIN
+IMMEDIATE`` on SQLite). Any exception before commit rolls both back: rows stay pending and
+the kernel keeps its previous version.
+
+Who trains what:
+- online (``train_from_outcome``): the god's kernel only, one step per chunk of coalesced
+  pending outcomes; the call then keeps draining the god's backlog for a short budget.
+- hourly batch: the god's kernel *and* its shadow, over the same claimed rows — the shadow
+  learns only at this slower timescale, which keeps it a smoother second opinion.
+- nightly consolidation: the god's kernel (curriculum + the last 24 h's valuable outcomes).
+- shadow sync (every 4 h): the shadow moves toward the god (Fisher-weighted blend).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+from typing import Any
+
+from pantheon.config import Settings
+from pantheon.errors import DatabaseUnavailableError, NotFoundError, PantheonError
+from pantheon.learning import timescales
+from pantheon.learning.batch import Batch
+from pantheon.learning.curriculum import curriculum_batch
+from pantheon.learning.kernel import Kernel
+from pantheon.roster import Roster, shadow_of
+from pantheon.store import history
+from pantheon.store import kernels as kernel_rows
+from pantheon.store import outcomes as outcome_rows
+from pantheon.store.checkpoint_store import CheckpointStore, create_checkpoint_store
+from pantheon.store.db import Database, shared_database
+from pantheon.store.types import utcnow
+from pantheon.training import _checkpoints, _transfers
+from pantheon.training._kernels import KernelAccess, finite
+
+log = logging.getLogger(__name__)
+
+#: Rows per hourly-batch transaction: big enough to amortise the round trips, small
+#: enough that a transaction (and the kernel lock) lasts well under a second.
+HOURLY_CHUNK = 20_000
+#: Outcomes of the last day that consolidation learns from; below this |reward| an
+#: outcome carries too little signal to be worth a consolidation pass.
+CONSOLIDATION_WINDOW = timedelta(hours=24)
+CONSOLIDATION_MIN_VALUE = 0.2
+HOURLY_EPOCHS = 3
+
+
+def _disabled(**keys: Any) -> dict[str, Any]:
+    return {"status": "disabled", "reason": "TRAINING_ENABLED=false", **keys}
+
+
+class TrainingService:
+    """Training operations over the store of record; one instance per process is enough."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database | None = None,
+        roster: Roster | None = None,
+        checkpoint_store: CheckpointStore | None = None,
+    ) -> None:
+        self.settings = settings
+        self.database = database or shared_database(settings)
+        self.roster = roster or Roster.load(settings.roster_file)
+        self.store = checkpoint_store or create_checkpoint_store(settings, self.database)
+        self.kernels = KernelAccess(self.database, self.store, settings.seed)
+        self.hourly_chunk = HOURLY_CHUNK
+        self.drain_seconds = settings.online_drain_seconds
+
+    @property
+    def enabled(self) -> bool:
+        return self.settings.training_enabled
+
+    # -- kernels ------------------------------------------------------------------------
+    def kernel_name(self, name: str) -> str:
+        """Canonical kernel name (god or shadow); UnknownGodError lists the valid gods."""
+        return self.roster.resolve_kernel(name)
+
+    def god_name(self, name: str) -> str:
+        return self.roster.get(name).name
+
+    def get_kernel(self, name: str) -> Kernel:
+        """The live kernel (a private copy), created or restored when missing."""
+        kname = self.kernel_name(name)
+        with self.database.session(write=False) as session:
+            record = kernel_rows.read(session, kname)
+        if record is None:
+            with self.database.session() as session:
+                record, kernel = self.kernels.lock(session, kname)
+            self.kernels.keep(record.name, record.version, kernel)
+        return self.kernels.decode(record)
+
+    def ensure_kernels(self) -> list[str]:
+        """Create the row of every roster kernel that has none; returns the created names."""
+        with self.database.session(write=False) as session:
+            have = set(kernel_rows.versions(session))
+        created = [n for n in self.roster.kernel_names if n not in have]
+        for name in created:
+            self.get_kernel(name)
+        return created
+
+    def active_gods(self) -> list[str]:
+        """Roster gods whose kernel is not retired (a missing row counts as active)."""
+        with self.database.session(write=False) as session:
+            retired = {r.name for r in kernel_rows.list_all(session) if r.retired}
+        return [g for g in self.roster.names if g not in retired]
+
+    # -- online ---------------------------------------------------------------------------
+    def train_from_outcome(self, outcome_id: int) -> dict[str, Any]:
+        """One online step for the outcome (coalesced with the god's other pending ones),
+        then more steps over the god's backlog for up to ``drain_seconds``."""
+        if not self.enabled:
+            return _disabled(outcome_id=outcome_id)
+        started = time.monotonic()
+        first = self._online_step(outcome_id=int(outcome_id))
+        if first is None:  # pragma: no cover - the outcome itself is always claimable
+            raise NotFoundError(f"outcome {outcome_id} could not be claimed")
+        if first["status"] != "success":
+            return first
+        result = dict(first)
+        chunks = 1
+        while time.monotonic() - started < self.drain_seconds:
+            try:
+                more = self._online_step(god=first["god_name"])
+            except PantheonError as exc:
+                # The requested outcome is committed; the rest stays pending for the next
+                # task or the outbox sweep. Reported, not swallowed.
+                log.warning("online drain of %s stopped: %s", first["god_name"], exc)
+                result["drain_error"] = exc.message
+                break
+            if more is None:
+                break
+            chunks += 1
+            result["coalesced"] += more["coalesced"]
+            result["step_count"] = more["step_count"]
+            result["version"] = more["version"]
+        result["chunks"] = chunks
+        result["duration_ms"] = round((time.monotonic() - started) * 1000, 3)
+        return result
+
+    def _online_step(
+        self, *, outcome_id: int | None = None, god: str | None = None
+    ) -> dict[str, Any] | None:
+        t0 = time.monotonic()
+        with self.database.session() as session:
+            if outcome_id is not None:
+                god = outcome_rows.god_of_outcome(session, outcome_id)
+                if god is None:
+                    raise NotFoundError(f"no outcome with id {outcome_id}", outcome_id=outcome_id)
+            assert god is not None
+            record, kernel = self.kernels.lock(session, god)
+            if outcome_id is not None:
+                locked = outcome_rows.lock_outcome(session, outcome_id)
+                if locked is not None and locked[1] is not None:
+                    self.kernels.keep(record.name, record.version, kernel)
+                    return {
+                        "status": "duplicate",
+                        "outcome_id": outcome_id,
+                        "god_name": god,
+                        "step_count": record.step_count,
+                        "coalesced": 0,
+                    }
+            claimed = outcome_rows.claim(
+                session,
+                god,
+                outcome_rows.ONLINE,
+                self.settings.online_coalesce_max,
+                include_id=outcome_id,
+            )
+            if not len(claimed):
+                self.kernels.keep(record.name, record.version, kernel)
+                return None
+            batch = Batch(claimed.basins, claimed.rewards, claimed.successes)
+            step = timescales.train_from_outcome(kernel, batch)
+            version = self.kernels.save(
+                session, record, kernel, trigger="outcome", outcomes_delta=len(claimed)
+            )
+            history.record_training(
+                session,
+                kernel_name=god,
+                god_name=god,
+                timescale="online",
+                outcomes=len(claimed),
+                steps=1,
+                loss=finite(step["loss"]),
+                reward=finite(step["reward"]),
+                phi_before=finite(step["phi_before"]),
+                phi_after=finite(step["phi_after"]),
+                step_count=kernel.step_count,
+                version=version,
+                duration_ms=(time.monotonic() - t0) * 1000,
+            )
+        self.kernels.keep(god, version, kernel)
+        return {
+            "status": "success",
+            "outcome_id": outcome_id,
+            "god_name": god,
+            "loss": finite(step["loss"]),
+            "reward": finite(step["reward"]),
+            "phi_before": finite(step["phi_before"]),
+            "phi_after": finite(step["phi_after"]),
+            "step_count": int(step["step_count"]),
+            "version": version,
+            "coalesced": len(claimed),
+        }
+
+    # -- hourly batch ---------------------------------------------------------------------
+    def train_hourly_batch(self, god: str) -> dict[str, Any]:
+        """Claim every outcome of ``god`` not yet batch-processed, in chunks; train the god
+        and its shadow on each chunk; mark the chunk in the same transaction."""
+        name = self.god_name(god)
+        if not self.enabled:
+            return _disabled(god_name=name)
+        started = time.monotonic()
+        size = steps = 0
+        loss_sum = reward_sum = 0.0
+        while True:
+            chunk = self._hourly_chunk(name)
+            if chunk is None:
+                break
+            n, chunk_steps, loss, reward = chunk
+            size += n
+            steps += chunk_steps
+            loss_sum += (loss or 0.0) * n
+            reward_sum += (reward or 0.0) * n
+            if n < self.hourly_chunk:
+                break
+        elapsed = time.monotonic() - started
+        return {
+            "status": "success" if size else "skipped",
+            "god_name": name,
+            "loss": finite(loss_sum / size) if size else None,
+            "reward": finite(reward_sum / size) if size else None,
+            "steps": steps,
+            "batch_size": size,
+            "duration_s": round(elapsed, 4),
+            "rows_per_s": round(size / elapsed, 1) if size and elapsed > 0 else None,
+        }
+
+    def _hourly_chunk(self, god: str) -> tuple[int, int, float | None, float | None] | None:
+        t0 = time.monotonic()
+        names = [god, shadow_of(god)]  # always this order: no lock-order deadlock
+        with self.database.session() as session:
+            locked = [self.kernels.lock(session, n) for n in names]
+            claimed = outcome_rows.claim(session, god, outcome_rows.BATCH, self.hourly_chunk)
+            if not len(claimed):
+                for record, kernel in locked:
+                    self.kernels.keep(record.name, record.version, kernel)
+                return None
+            batch = Batch(claimed.basins, claimed.rewards, claimed.successes)
+            saved: list[tuple[str, int, Kernel]] = []
+            god_result: dict[str, Any] = {}
+            for record, kernel in locked:
+                result = timescales.train_batch(kernel, batch, epochs=HOURLY_EPOCHS)
+                version = self.kernels.save(session, record, kernel, trigger="hourly_batch")
+                history.record_training(
+                    session,
+                    kernel_name=record.name,
+                    god_name=god,
+                    timescale="hourly_batch",
+                    outcomes=len(claimed),
+                    steps=int(result["steps"]),
+                    loss=finite(result["loss"]),
+                    reward=finite(result["reward"]),
+                    step_count=kernel.step_count,
+                    version=version,
+                    duration_ms=(time.monotonic() - t0) * 1000,
+                )
+                saved.append((record.name, version, kernel))
+                god_result = god_result or result
+        for kname, version, kernel in saved:
+            self.kernels.keep(kname, version, kernel)
+        return (
+            len(claimed),
+            int(god_result["steps"]),
+            finite(god_result["loss"]),
+            finite(god_result["reward"]),
+        )
+
+    def train_hourly_batch_all(self) -> dict[str, Any]:
+        """The hourly batch for every active god; one god's failure does not stop another."""
+        if not self.enabled:
+            return _disabled(kernels=0, results={})
+        return self._for_each_god(self.train_hourly_batch)
+
+    # -- nightly consolidation ------------------------------------------------------------
+    def train_nightly_consolidation(self, god: str) -> dict[str, Any]:
+        """Curriculum + the god's valuable outcomes of the last 24 h, kept only when the
+        held-out check is not worse; a ``nightly_consolidation`` checkpoint afterwards."""
+        name = self.god_name(god)
+        if not self.enabled:
+            return _disabled(god_name=name)
+        t0 = time.monotonic()
+        domains = {g.name: g.domain for g in self.roster}
+        curriculum = curriculum_batch(name, domains)
+        with self.database.session() as session:
+            record, kernel = self.kernels.lock(session, name)
+            rows = outcome_rows.claim_for_consolidation(
+                session, name, utcnow() - CONSOLIDATION_WINDOW, CONSOLIDATION_MIN_VALUE
+            )
+            outcomes = Batch(rows.basins, rows.rewards, rows.successes, abs(rows.rewards))
+            result = timescales.consolidate(kernel, curriculum, outcomes, seed=self.settings.seed)
+            live = result.kernel if result.kept else kernel
+            version = record.version
+            if result.kept:
+                version = self.kernels.save(session, record, live, trigger="nightly_consolidation")
+            history.record_training(
+                session,
+                kernel_name=name,
+                god_name=name,
+                timescale="nightly_consolidation",
+                outcomes=len(rows),
+                steps=int(result.steps),
+                loss=finite(result.loss),
+                reward=finite(float(rows.rewards.mean())) if len(rows) else None,
+                phi_before=finite(result.holdout_before),
+                phi_after=finite(result.holdout_after),
+                step_count=live.step_count,
+                version=version,
+                duration_ms=(time.monotonic() - t0) * 1000,
+                details={"kept": bool(result.kept), "curriculum": len(curriculum)},
+            )
+        self.kernels.keep(name, version, live)
+        snapshot = _checkpoints.write_checkpoint(
+            self, name, live, version, "nightly_consolidation", dedupe=True
+        )
+        return {
+            "status": "success",
+            "god_name": name,
+            "loss": finite(result.loss),
+            "steps": int(result.steps),
+            "kept": bool(result.kept),
+            "outcomes": len(rows),
+            "curriculum": len(curriculum),
+            "holdout_before": finite(result.holdout_before),
+            "holdout_after": finite(result.holdout_after),
+            "version": version,
+            "checkpoint_id": snapshot.get("checkpoint_id"),
+        }
+
+    def train_nightly_consolidation_all(self) -> dict[str, Any]:
+        if not self.enabled:
+            return _disabled(kernels=0, results={})
+        return self._for_each_god(self.train_nightly_consolidation)
+
+    # -- transfer, shadows, checkpoints ---------------------------------------------------
+    def knowledge_transfer(
+        self,
+        transfer_type: str,
+        source_god: str,
+        target_god: str,
+        transfer_ratio: float = 0.5,
+        extra_params: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Engine transfer between two kernels, persisted, audited and checkpointed."""
+        if not self.enabled:
+            return _disabled(transfer_type=transfer_type)
+        return _transfers.knowledge_transfer(
+            self,
+            transfer_type,
+            source_god,
+            target_god,
+            transfer_ratio=transfer_ratio,
+            extra_params=extra_params,
+        )
+
+    def sync_all_shadows(self, direction: str = "to_shadow", ratio: float = 0.5) -> dict[str, Any]:
+        """``shadow_sync`` of every active god with its shadow (default: shadow ← god)."""
+        if not self.enabled:
+            return _disabled(pairs=0, results={})
+        return _transfers.sync_all_shadows(self, direction, ratio)
+
+    def save_checkpoint(self, god: str, trigger: str = "manual") -> dict[str, Any]:
+        """Snapshot the live state of a god or shadow kernel."""
+        if not self.enabled:
+            return _disabled(god_name=god)
+        return _checkpoints.save_checkpoint(self, god, trigger)
+
+    def restore_checkpoint(self, checkpoint_id: int) -> dict[str, Any]:
+        """Make a checkpoint the kernel's new live version (the old one is snapshotted)."""
+        if not self.enabled:
+            return _disabled(checkpoint_id=checkpoint_id)
+        return _checkpoints.restore_checkpoint(self, int(checkpoint_id))
+
+    def cleanup_old_checkpoints(self) -> dict[str, Any]:
+        """Retention: newest N per kernel, pinned ones and young ones stay; orphans go."""
+        if not self.enabled:
+            return _disabled(deleted=0, kept=0)
+        return _checkpoints.cleanup_old_checkpoints(self)
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _for_each_god(self, op: Any) -> dict[str, Any]:
+        results: dict[str, Any] = {}
+        transient: DatabaseUnavailableError | None = None
+        for god in self.active_gods():
+            try:
+                results[god] = op(god)
+            except Exception as exc:  # isolate gods; logged and reported per god
+                log.exception("%s failed for %s", op.__name__, god)
+                results[god] = {"status": "error", "god_name": god, "error": str(exc)}
+                if isinstance(exc, DatabaseUnavailableError) and transient is None:
+                    transient = exc
+        if transient is not None and all(r["status"] == "error" for r in results.values()):
+            raise transient  # nothing got through: let the worker retry the whole job
+        failed = [g for g, r in results.items() if r["status"] == "error"]
+        return {
+            "status": "error" if failed else "success",
+            "kernels": len(results),
+            "failed": failed,
+            "results": results,
+        }

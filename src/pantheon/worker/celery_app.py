@@ -1,0 +1,134 @@
+"""The Celery application, built from :class:`~pantheon.config.Settings`.
+
+``celery -A pantheon.worker.celery_app worker -Q training_fast,training_batch,training_slow``
+finds the module-level ``app``, built from the environment on first access (importing this
+module connects to nothing). Tests and embedded code call :func:`create_celery` instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from celery import Celery
+from kombu import Queue
+
+from pantheon.config import Settings
+from pantheon.worker import queues, schedule
+from pantheon.worker.tasks import register_tasks
+
+log = logging.getLogger(__name__)
+
+#: ``result_expires`` of the seed: results are kept for one hour.
+RESULT_EXPIRES_SECONDS = 3600
+#: Connect timeout for Redis (broker and results), so a dead Redis fails fast.
+REDIS_CONNECT_TIMEOUT = 2.0
+
+
+def is_redis_url(url: str) -> bool:
+    return url.startswith(("redis://", "rediss://", "unix://", "redis+socket://"))
+
+
+def beat_redis_url(settings: Settings) -> str:
+    """Where redbeat keeps the schedule and the leader lock: the broker when it is Redis."""
+    if is_redis_url(settings.celery_broker_url):
+        return settings.celery_broker_url
+    if is_redis_url(settings.celery_result_backend):
+        return settings.celery_result_backend
+    return settings.redis_url
+
+
+def beat_loop_interval(settings: Settings) -> float:
+    """Beat wakes at least this often; a third of the lock timeout keeps the lock renewed."""
+    return max(1.0, min(5.0, settings.beat_lock_timeout / 3.0))
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    """Every Celery setting Pantheon uses, derived from ``settings`` (JSON only, UTC)."""
+    visibility = settings.broker_visibility_timeout
+    broker_options: dict[str, Any] = {}
+    if is_redis_url(settings.celery_broker_url):
+        # Redis redelivers an unacked task after this; above the longest hard limit, so a
+        # task still running is never delivered twice.
+        broker_options = {
+            "visibility_timeout": visibility,
+            "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
+        }
+    return {
+        "broker_url": settings.celery_broker_url,
+        "result_backend": settings.celery_result_backend,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "result_accept_content": ["json"],
+        "event_serializer": "json",
+        "timezone": "UTC",
+        "enable_utc": True,
+        "worker_prefetch_multiplier": 1,
+        "worker_max_tasks_per_child": settings.worker_max_tasks_per_child,
+        "worker_concurrency": settings.worker_concurrency,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "result_expires": RESULT_EXPIRES_SECONDS,
+        "result_extended": True,
+        "task_track_started": True,
+        "task_soft_time_limit": settings.task_soft_time_limit,
+        "task_time_limit": settings.task_time_limit,
+        "task_queues": [Queue(name, routing_key=name) for name in queues.QUEUES],
+        "task_default_queue": queues.FAST,
+        "task_routes": queues.task_routes(),
+        "broker_transport_options": broker_options,
+        "result_backend_transport_options": {
+            "visibility_timeout": visibility,
+            # The web reads results; a dead Redis must not hang a request for 20 retries.
+            "retry_policy": {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
+        },
+        "redis_socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
+        "broker_connection_retry_on_startup": True,
+        "broker_connection_timeout": REDIS_CONNECT_TIMEOUT,
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        "worker_hijack_root_logger": False,
+        "beat_scheduler": "pantheon.worker.beat:PantheonScheduler",
+        "beat_schedule": schedule.beat_schedule(settings),
+        "beat_max_loop_interval": beat_loop_interval(settings),
+        "redbeat_redis_url": beat_redis_url(settings),
+        "redbeat_lock_timeout": max(1, round(settings.beat_lock_timeout)),
+        "redbeat_key_prefix": "pantheon:redbeat",
+    }
+
+
+def create_celery(
+    settings: Settings, *, service_factory: Callable[[Settings], Any] | None = None
+) -> Celery:
+    """A Celery app for ``settings`` with the ten Pantheon tasks registered and routed.
+
+    ``service_factory`` builds the training service once per worker process (default:
+    :class:`pantheon.training.service.TrainingService`); tests pass a double.
+    """
+    schedule.expressions(settings)  # a bad PANTHEON_SCHEDULE_* fails here, not in Beat
+    app = Celery("pantheon", set_as_current=False)
+    app.conf.update(celery_config(settings))
+    app.pantheon_settings = settings
+    register_tasks(app, settings, service_factory)
+    return app
+
+
+_app: Celery | None = None
+_app_lock = threading.Lock()
+
+
+def get_app() -> Celery:
+    """The process-wide app built from the environment (what ``celery -A`` uses)."""
+    global _app
+    with _app_lock:
+        if _app is None:
+            _app = create_celery(Settings())
+        return _app
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("app", "celery"):
+        return get_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

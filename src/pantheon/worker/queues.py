@@ -1,0 +1,67 @@
+"""Queue names, task names and the route from each task to its queue.
+
+Three queues by expected run time (the seed's split): ``training_fast`` for seconds,
+``training_batch`` for minutes, ``training_slow`` for the long consolidation and transfer
+jobs, which get their own time limits.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+FAST: Final = "training_fast"
+BATCH: Final = "training_batch"
+SLOW: Final = "training_slow"
+QUEUES: Final[tuple[str, ...]] = (FAST, BATCH, SLOW)
+
+TRAIN_FROM_OUTCOME: Final = "training.tasks.train_from_outcome_task"
+SAVE_CHECKPOINT: Final = "training.tasks.save_checkpoint_task"
+CLEANUP_CHECKPOINTS: Final = "training.tasks.cleanup_old_checkpoints"
+HOURLY_BATCH: Final = "training.tasks.train_hourly_batch_task"
+HOURLY_BATCH_ALL: Final = "training.tasks.train_hourly_batch_all"
+NIGHTLY: Final = "training.tasks.train_nightly_consolidation_task"
+NIGHTLY_ALL: Final = "training.tasks.train_nightly_consolidation_all"
+KNOWLEDGE_TRANSFER: Final = "training.tasks.knowledge_transfer_task"
+SYNC_SHADOWS: Final = "training.tasks.sync_all_shadows"
+SWEEP_OUTBOX: Final = "training.tasks.sweep_outbox"
+
+#: Every task Pantheon registers, and the queue it is routed to.
+TASK_QUEUES: Final[dict[str, str]] = {
+    TRAIN_FROM_OUTCOME: FAST,
+    SAVE_CHECKPOINT: FAST,
+    CLEANUP_CHECKPOINTS: FAST,
+    HOURLY_BATCH: BATCH,
+    HOURLY_BATCH_ALL: BATCH,
+    NIGHTLY: SLOW,
+    NIGHTLY_ALL: SLOW,
+    KNOWLEDGE_TRANSFER: SLOW,
+    SYNC_SHADOWS: SLOW,
+    SWEEP_OUTBOX: FAST,
+}
+
+#: The nine task names of the seed (the outbox sweep is Pantheon's own addition).
+SEED_TASKS: Final[tuple[str, ...]] = tuple(name for name in TASK_QUEUES if name != SWEEP_OUTBOX)
+
+
+def queue_for(task_name: str) -> str:
+    """The queue ``task_name`` is routed to; unknown names are a programming error."""
+    try:
+        return TASK_QUEUES[task_name]
+    except KeyError:
+        raise KeyError(f"unknown task {task_name!r}; known: {', '.join(TASK_QUEUES)}") from None
+
+
+def task_routes() -> dict[str, dict[str, str]]:
+    """Celery's ``task_routes`` setting built from :data:`TASK_QUEUES`."""
+    return {name: {"queue": queue} for name, queue in TASK_QUEUES.items()}
+
+
+def parse_queues(text: str | None) -> list[str]:
+    """``"training_fast,training_slow"`` → a validated list; empty or ``None`` → all three."""
+    if not text:
+        return list(QUEUES)
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [name for name in names if name not in QUEUES]
+    if unknown:
+        raise ValueError(f"unknown queue(s) {', '.join(unknown)}; known: {', '.join(QUEUES)}")
+    return names

@@ -1,0 +1,143 @@
+"""Task counters: successes, failures, retries, duplicates and run time per task name.
+
+Workers record through Celery signals into one Redis hash (:data:`REDIS_KEY`), so the web
+process, which serves ``/metrics``, can read what every worker did; in-process (sync) runs
+are recorded in this process. :func:`snapshot` merges both.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from typing import Any
+
+from celery.signals import task_postrun, task_prerun
+
+from pantheon.config import Settings
+from pantheon.worker.queues import TASK_QUEUES
+
+log = logging.getLogger(__name__)
+
+REDIS_KEY = "pantheon:task_metrics"
+COUNTERS = ("success", "failure", "retry", "duplicate")
+#: Results with one of these statuses did no work: a redelivery, a second Beat, a retry.
+DUPLICATE_STATUSES = frozenset({"duplicate", "skipped"})
+
+_local: defaultdict[str, defaultdict[str, float]] = defaultdict(lambda: defaultdict(float))
+_local_lock = threading.Lock()
+_started: dict[str, float] = {}
+_clients: dict[str, Any] = {}
+
+
+def _fields(task: str, outcome: str, duration: float | None, result: Any) -> dict[str, float]:
+    fields: dict[str, float] = {f"{task}|{outcome}": 1.0}
+    if outcome == "success" and isinstance(result, dict):
+        if result.get("status") in DUPLICATE_STATUSES:
+            fields[f"{task}|duplicate"] = 1.0
+    if duration is not None and outcome != "retry":
+        fields[f"{task}|duration_sum"] = duration
+        fields[f"{task}|duration_count"] = 1.0
+    return fields
+
+
+def record_local(task: str, outcome: str, duration: float | None, result: Any = None) -> None:
+    """Count one in-process run (``outcome``: success, failure or retry)."""
+    with _local_lock:
+        for key, value in _fields(task, outcome, duration, result).items():
+            name, field = key.split("|", 1)
+            _local[name][field] += value
+
+
+def metrics_redis_url(settings: Settings) -> str:
+    from pantheon.worker.celery_app import beat_redis_url
+
+    return beat_redis_url(settings)
+
+
+def _client(url: str) -> Any:
+    client = _clients.get(url)
+    if client is None:
+        import redis
+
+        client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+        _clients[url] = client
+    return client
+
+
+def record_redis(
+    settings: Settings, task: str, outcome: str, duration: float | None, result: Any = None
+) -> None:
+    """Count one worker run in the shared Redis hash (best effort: metrics never fail a task)."""
+    try:
+        pipe = _client(metrics_redis_url(settings)).pipeline(transaction=False)
+        for key, value in _fields(task, outcome, duration, result).items():
+            if key.endswith(("duration_sum",)):
+                pipe.hincrbyfloat(REDIS_KEY, key, value)
+            else:
+                pipe.hincrby(REDIS_KEY, key, int(value))
+        pipe.execute()
+    except Exception as exc:
+        log.debug("task metrics not recorded: %s", exc)
+
+
+@task_prerun.connect
+def _on_prerun(task_id: str | None = None, task: Any = None, **_: Any) -> None:
+    if task_id and getattr(task, "name", None) in TASK_QUEUES:
+        _started[task_id] = time.perf_counter()
+
+
+@task_postrun.connect
+def _on_postrun(
+    task_id: str | None = None,
+    task: Any = None,
+    retval: Any = None,
+    state: str | None = None,
+    **_: Any,
+) -> None:
+    name = getattr(task, "name", None)
+    if not task_id or name not in TASK_QUEUES:
+        return
+    started = _started.pop(task_id, None)
+    duration = None if started is None else time.perf_counter() - started
+    settings = getattr(task.app, "pantheon_settings", None)
+    if settings is None:
+        return
+    outcome = {"SUCCESS": "success", "RETRY": "retry"}.get(str(state), "failure")
+    record_redis(settings, name, outcome, duration, retval)
+
+
+def _empty() -> dict[str, float]:
+    return {**dict.fromkeys(COUNTERS, 0.0), "duration_sum": 0.0, "duration_count": 0.0}
+
+
+def snapshot(settings: Settings | None = None) -> dict[str, dict[str, float]]:
+    """Per task name: success, failure, retry, duplicate, duration_sum, duration_count.
+
+    Worker counts come from Redis when ``settings`` is given and Redis answers; this
+    process's in-process runs are added on top.
+    """
+    out: dict[str, dict[str, float]] = {name: _empty() for name in TASK_QUEUES}
+    if settings is not None:
+        try:
+            raw = _client(metrics_redis_url(settings)).hgetall(REDIS_KEY)
+        except Exception as exc:
+            log.debug("task metrics unreadable: %s", exc)
+            raw = {}
+        for key, value in raw.items():
+            name, _, field = key.decode().partition("|")
+            if name in out and field in out[name]:
+                out[name][field] += float(value)
+    with _local_lock:
+        for name, fields in _local.items():
+            target = out.setdefault(name, _empty())
+            for field, value in fields.items():
+                target[field] = target.get(field, 0.0) + value
+    return out
+
+
+def reset_local() -> None:
+    """Forget this process's in-process counts (tests)."""
+    with _local_lock:
+        _local.clear()

@@ -1,0 +1,87 @@
+"""Real Beat processes: a shortened schedule fires, two Beats give one run per slot, and the
+standby takes over when the leader dies."""
+
+from __future__ import annotations
+
+import re
+import signal
+import time
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from pantheon.worker.dispatch import Dispatcher
+from tests.e2e.worker.conftest import Cluster, Proc, wait_until
+
+pytestmark = pytest.mark.e2e
+
+SENT = re.compile(r"beat: sending training\.tasks\.train_hourly_batch_all for slot (\S+)")
+FAST_SCHEDULE = {
+    "PANTHEON_SCHEDULE_HOURLY": "every:2",
+    "PANTHEON_SCHEDULE_OUTBOX": "every:3600",
+}
+
+
+def _sent_slots(*beats: Proc) -> list[str]:
+    return [slot for beat in beats for slot in SENT.findall(beat.text())]
+
+
+def _hourly_runs(cluster: Cluster) -> list[dict[str, Any]]:
+    return cluster.service.slot_ledger.runs("hourly_batch")
+
+
+def _assert_one_run_per_slot(cluster: Cluster, *beats: Proc) -> None:
+    sent = Counter(_sent_slots(*beats))
+    assert sent and max(sent.values()) == 1, sent  # no slot was ever sent twice
+    runs = [r for r in _hourly_runs(cluster) if r["status"] == "success"]
+    assert len({r["slot"] for r in runs}) == len(runs)
+    assert len(cluster.service.calls("train_hourly_batch_all")) == len(runs)
+
+
+def test_shortened_schedule_fires_and_lands_in_schedule_runs(
+    make_cluster: Any, broker_url: str
+) -> None:
+    cluster: Cluster = make_cluster(broker=broker_url, **FAST_SCHEDULE)
+    cluster.worker()
+    beat = cluster.beat()
+    beat.wait_for_log("beat: Acquired lock", timeout=30)
+    wait_until(lambda: len(_hourly_runs(cluster)) >= 3, timeout=30)
+    runs = _hourly_runs(cluster)
+    assert all(r["result"]["covered_slots"] for r in runs if r["status"] == "success")
+    for run in runs:
+        assert int(run["slot"][17:19]) % 2 == 0  # every:2 slots fall on even seconds
+    dispatcher = Dispatcher(cluster.settings, cluster.service, app=cluster.app())
+    assert dispatcher.beat_alive() is True
+    # the other jobs fired once at start-up, for their current slot
+    for job in ("nightly_consolidation", "shadow_sync", "checkpoint_cleanup"):
+        wait_until(lambda job=job: cluster.service.slot_ledger.runs(job), timeout=20)
+    _assert_one_run_per_slot(cluster, beat)
+
+
+def test_two_beats_one_run_per_slot_and_standby_takes_over(
+    make_cluster: Any, redis_url: str
+) -> None:
+    cluster: Cluster = make_cluster(**FAST_SCHEDULE)
+    cluster.worker()
+    first, second = cluster.beat("beat1"), cluster.beat("beat2")
+    wait_until(lambda: "Acquired lock" in first.text() + second.text(), timeout=30)
+    wait_until(lambda: len(_hourly_runs(cluster)) >= 5, timeout=40)
+    leaders = [b for b in (first, second) if "Acquired lock" in b.text()]
+    assert len(leaders) == 1, "both Beats hold the lock"
+    leader = leaders[0]
+    standby = second if leader is first else first
+    assert _sent_slots(standby) == []
+    _assert_one_run_per_slot(cluster, first, second)
+
+    killed_at = time.monotonic()
+    leader.stop(signal.SIGKILL)
+    takeover = standby.wait_for_log("beat: Acquired lock", timeout=30)
+    lock_timeout = cluster.settings.beat_lock_timeout
+    assert takeover <= lock_timeout + 5, f"standby took {takeover:.1f}s"
+    before = len(_hourly_runs(cluster))
+    wait_until(lambda: len(_hourly_runs(cluster)) >= before + 3, timeout=30)
+    assert _sent_slots(standby)
+    _assert_one_run_per_slot(cluster, first, second)
+    print(f"beat takeover after SIGKILL: {time.monotonic() - killed_at:.1f}s "
+          f"(lock timeout {lock_timeout:.0f}s)")

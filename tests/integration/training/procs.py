@@ -1,0 +1,46 @@
+"""Process entry points for concurrency tests (spawned: importable, top-level, picklable)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pantheon.config import Settings
+from pantheon.store.db import Database
+from pantheon.training.service import TrainingService
+
+
+def build_settings(url: str, root: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "env": "test",
+        "data_dir": root / "data",
+        "task_mode": "sync",
+        "database_url_raw": url,
+        "checkpoint_dir_raw": root / "checkpoints",
+        "online_drain_seconds": 0.0,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+def train_outcomes(
+    url: str, root: str, ids: list[int], overrides: dict[str, Any]
+) -> list[dict[str, Any]]:
+    settings = build_settings(url, Path(root), **overrides)
+    db = Database(settings)
+    try:
+        service = TrainingService(settings, database=db)
+        return [service.train_from_outcome(i) for i in ids]
+    finally:
+        db.dispose()
+
+
+def hourly_batch(url: str, root: str, god: str, chunk: int) -> dict[str, Any]:
+    settings = build_settings(url, Path(root))
+    db = Database(settings)
+    try:
+        service = TrainingService(settings, database=db)
+        service.hourly_chunk = chunk
+        return service.train_hourly_batch(god)
+    finally:
+        db.dispose()

@@ -1,0 +1,82 @@
+"""Checkpoint restore accepts only checkpoints the store knows: no ids it never issued, no
+path traversal, no foreign URIs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pantheon.errors import NotFoundError, ValidationError
+from pantheon.store.checkpoint_store import DirectoryStore
+from tests.security.conftest import TOKEN, MakeClient
+
+pytestmark = pytest.mark.unit
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.mark.parametrize("checkpoint_id", ["999999", "0", "-1"])
+def test_restore_of_an_unknown_id_is_404(make_client: MakeClient, checkpoint_id: str) -> None:
+    resp = make_client().post(f"/api/checkpoints/{checkpoint_id}/restore", headers=AUTH)
+    assert resp.status_code in (404, 422), resp.text
+
+
+@pytest.mark.parametrize(
+    "checkpoint_id",
+    [
+        "..%2F..%2Fetc%2Fpasswd",
+        "file:%2F%2F%2Fetc%2Fpasswd",
+        "s3:%2F%2Fbucket%2Fk",
+        "1.5",
+        "%2E%2E",
+        "1;DROP TABLE checkpoints",
+        "99999999999999999999999999",
+    ],
+)
+def test_restore_refuses_anything_but_an_id(make_client: MakeClient, checkpoint_id: str) -> None:
+    resp = make_client().post(f"/api/checkpoints/{checkpoint_id}/restore", headers=AUTH)
+    assert resp.status_code in (404, 422), (checkpoint_id, resp.status_code, resp.text)
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "file://../outside.bin",
+        "file://a/../../outside.bin",
+        "file:///etc/passwd",
+        "file://",
+        "file://a\\..\\..\\outside.bin",
+        "file://a\x00b",
+    ],
+)
+def test_directory_store_refuses_paths_outside_its_root(tmp_path: Path, uri: str) -> None:
+    root = tmp_path / "store"
+    root.mkdir()
+    (tmp_path / "outside.bin").write_bytes(b"secret")
+    store = DirectoryStore(root)
+    with pytest.raises((NotFoundError, ValidationError)):
+        store.get(uri)
+
+
+def test_directory_store_refuses_a_symlink_out_of_its_root(tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    root.mkdir()
+    (tmp_path / "outside.bin").write_bytes(b"secret")
+    (root / "link.bin").symlink_to(tmp_path / "outside.bin")
+    with pytest.raises(NotFoundError):
+        DirectoryStore(root).get("file://link.bin")
+
+
+@pytest.mark.parametrize(
+    "uri", ["s3://bucket/key", "http://127.0.0.1/x", "db://1", "/etc/passwd", "FILE://x"]
+)
+def test_directory_store_refuses_foreign_uris(tmp_path: Path, uri: str) -> None:
+    with pytest.raises(ValidationError):
+        DirectoryStore(tmp_path).get(uri)
+
+
+def test_directory_store_round_trip_still_works(tmp_path: Path) -> None:
+    store = DirectoryStore(tmp_path)
+    uri = store.put("zeus/1.ckpt", b"bytes")
+    assert store.get(uri) == b"bytes"

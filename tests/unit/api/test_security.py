@@ -1,0 +1,89 @@
+"""Bearer token on POST routes and the cron secret, compared in constant time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import pytest
+from fastapi import Depends, FastAPI
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from pantheon.api.errors import install_error_handlers
+from pantheon.api.security import require_cron_secret, require_token, secrets_match
+from pantheon.api.state import AppState
+from pantheon.config import Settings
+from pantheon.roster import Roster
+
+pytestmark = pytest.mark.unit
+
+TOKEN = "a-long-test-token-0123456789"
+
+
+def make_client(tmp_path: Path, **overrides: object) -> TestClient:
+    settings = Settings(env="test", data_dir=tmp_path, task_mode="sync", **overrides)  # type: ignore[arg-type]
+    app = FastAPI()
+    app.state.pantheon = AppState(settings=settings, roster=Roster.default())
+    install_error_handlers(app)
+
+    @app.post("/guarded", dependencies=[Depends(require_token)])
+    def guarded() -> dict[str, bool]:
+        return {"ok": True}
+
+    @app.post("/cron")
+    def cron(state: Annotated[AppState, Depends(require_cron_secret)]) -> dict[str, bool]:
+        return {"ok": True}
+
+    return TestClient(app)
+
+
+def test_secrets_match_is_exact() -> None:
+    assert secrets_match(TOKEN, TOKEN)
+    assert not secrets_match(TOKEN, TOKEN + "x")
+    assert not secrets_match("", TOKEN)
+    assert secrets_match("é-ünïcode", "é-ünïcode")
+
+
+def test_without_a_token_posts_are_open(tmp_path: Path) -> None:
+    assert make_client(tmp_path).post("/guarded").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": f"Basic {TOKEN}"},
+        {"Authorization": TOKEN},
+        {"Authorization": f"Bearer {TOKEN}x"},
+    ],
+)
+def test_with_a_token_every_other_header_is_refused(
+    tmp_path: Path, headers: dict[str, str]
+) -> None:
+    client = make_client(tmp_path, api_token=SecretStr(TOKEN))
+    response = client.post("/guarded", headers=headers)
+    assert response.status_code == 401
+    assert response.json()["error"] == "unauthorized"
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert TOKEN not in response.text
+
+
+def test_with_a_token_the_right_bearer_passes(tmp_path: Path) -> None:
+    client = make_client(tmp_path, api_token=SecretStr(TOKEN))
+    ok = client.post("/guarded", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert ok.status_code == 200
+
+
+def test_cron_route_is_absent_without_a_secret(tmp_path: Path) -> None:
+    response = make_client(tmp_path).post("/cron", headers={"X-Cron-Secret": "anything"})
+    assert response.status_code == 404
+
+
+def test_cron_secret_is_checked(tmp_path: Path) -> None:
+    client = make_client(tmp_path, cron_secret=SecretStr("cron-secret-0123456789"))
+    assert client.post("/cron").status_code == 401
+    assert client.post("/cron", headers={"X-Cron-Secret": "nope"}).status_code == 401
+    good = client.post("/cron", headers={"X-Cron-Secret": "cron-secret-0123456789"})
+    assert good.status_code == 200

@@ -1,0 +1,166 @@
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from pantheon.errors import ValidationError
+from pantheon.learning.batch import Batch
+from pantheon.learning.coordizer import BASIN_DIM
+from pantheon.learning.kernel import KERNEL_KINDS, Kernel
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture(params=KERNEL_KINDS)
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def test_fresh_kernel_predicts_half_with_high_uncertainty(kind: str, probe_maths) -> None:
+    pred = Kernel("zeus", kind=kind).predict_one(probe_maths)
+    assert pred.p_success == pytest.approx(0.5)
+    assert pred.expected_reward == pytest.approx(0.0)
+    assert pred.uncertainty > 0.2
+
+
+def test_learning_separates_success_from_failure(
+    kind: str, two_kinds_batch, probe_maths, probe_poem
+) -> None:
+    kernel = Kernel("athena", kind=kind)
+    kernel.learn_many(two_kinds_batch, epochs=30)
+    good, bad = kernel.predict_one(probe_maths), kernel.predict_one(probe_poem)
+    assert good.p_success > 0.7 > 0.3 > bad.p_success
+    assert good.expected_reward > bad.expected_reward
+    assert kernel.step_count == 30
+    assert kernel.outcomes_seen == len(two_kinds_batch)
+    assert kernel.running_loss < math.log(2)
+
+
+def test_learning_reduces_uncertainty(kind: str, two_kinds_batch, probe_maths) -> None:
+    kernel = Kernel("athena", kind=kind)
+    before = kernel.predict_one(probe_maths).uncertainty
+    kernel.learn_many(two_kinds_batch, epochs=5)
+    assert np.all(kernel.fisher > 0)
+    assert kernel.predict_one(probe_maths).uncertainty < before
+
+
+def test_learn_one_moves_prediction_toward_the_outcome(kind: str, probe_maths) -> None:
+    kernel = Kernel("hermes", kind=kind)
+    loss = kernel.learn_one(probe_maths, reward=1.0, success=True)
+    assert loss == pytest.approx(math.log(2))
+    assert kernel.predict_one(probe_maths).p_success > 0.5
+    kernel2 = Kernel("hermes", kind=kind)
+    kernel2.learn_one(probe_maths, reward=-1.0, success=False)
+    assert kernel2.predict_one(probe_maths).p_success < 0.5
+
+
+def test_inputs_are_not_mutated(kind: str, two_kinds_batch, probe_maths) -> None:
+    basins = two_kinds_batch.basins.copy()
+    batch = Batch(basins, two_kinds_batch.rewards, two_kinds_batch.successes)
+    kernel = Kernel("ares", kind=kind)
+    kernel.learn_many(batch, epochs=3)
+    kernel.predict_many(basins)
+    probe = probe_maths.copy()
+    kernel.learn_one(probe, 0.5, True)
+    np.testing.assert_array_equal(basins, two_kinds_batch.basins)
+    np.testing.assert_array_equal(batch.basins, two_kinds_batch.basins)
+    np.testing.assert_array_equal(probe, probe_maths)
+
+
+def test_batch_copies_its_inputs(two_kinds_batch) -> None:
+    basins = two_kinds_batch.basins.copy()
+    batch = Batch(basins, two_kinds_batch.rewards, two_kinds_batch.successes)
+    basins[:] = 0.0
+    assert batch.basins.sum() == pytest.approx(len(batch))
+
+
+def test_clone_has_no_learned_state(kind: str, two_kinds_batch, probe_maths) -> None:
+    kernel = Kernel("apollo", seed=3, kind=kind)
+    kernel.learn_many(two_kinds_batch, epochs=5)
+    fresh = kernel.clone()
+    assert (fresh.name, fresh.seed, fresh.kind) == ("apollo", 3, kind)
+    assert fresh.step_count == 0
+    assert fresh.outcomes_seen == 0
+    assert fresh.predict_one(probe_maths) == Kernel("apollo", seed=3, kind=kind).predict_one(
+        probe_maths
+    )
+
+
+def test_copy_is_independent(kind: str, two_kinds_batch, probe_maths) -> None:
+    kernel = Kernel("apollo", kind=kind)
+    kernel.learn_many(two_kinds_batch, epochs=3)
+    twin = kernel.copy()
+    assert twin.predict_one(probe_maths) == kernel.predict_one(probe_maths)
+    twin.learn_many(two_kinds_batch, epochs=3)
+    assert twin.predict_one(probe_maths) != kernel.predict_one(probe_maths)
+    assert kernel.step_count == 3
+
+
+def test_state_dict_round_trip_gives_identical_predictions(kind: str, two_kinds_batch) -> None:
+    kernel = Kernel("hera", kind=kind)
+    kernel.learn_many(two_kinds_batch, epochs=4)
+    again = Kernel.from_state_dict(kernel.state_dict())
+    a, b = kernel.predict_many(two_kinds_batch.basins), again.predict_many(two_kinds_batch.basins)
+    np.testing.assert_array_equal(a.p_success, b.p_success)
+    np.testing.assert_array_equal(a.uncertainty, b.uncertainty)
+    # Training continues identically after the round trip (optimiser state included).
+    kernel.learn_many(two_kinds_batch)
+    again.learn_many(two_kinds_batch)
+    np.testing.assert_array_equal(kernel.fisher, again.fisher)
+
+
+def test_same_seed_same_results_different_seed_different_shuffles(kind: str) -> None:
+    rng = np.random.default_rng(0)
+    batch = Batch(
+        rng.dirichlet(np.ones(BASIN_DIM), 600), rng.uniform(-1, 1, 600), rng.random(600) < 0.5
+    )
+    a, b, c = Kernel("zeus", 1, kind), Kernel("zeus", 1, kind), Kernel("zeus", 2, kind)
+    for k in (a, b, c):
+        k.learn_many(batch, epochs=2)
+    np.testing.assert_array_equal(a.fisher, b.fisher)
+    for key in a.params:
+        np.testing.assert_array_equal(a.params[key], b.params[key])
+    assert any(not np.array_equal(a.params[k], c.params[k]) for k in a.params)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_input_is_refused(kind: str, bad: float, probe_maths) -> None:
+    kernel = Kernel("dionysus", kind=kind)
+    basin = probe_maths.copy()
+    basin[3] = bad
+    with pytest.raises(ValidationError):
+        kernel.predict_one(basin)
+    with pytest.raises(ValidationError):
+        kernel.learn_one(basin, 0.5, True)
+    with pytest.raises(ValidationError):
+        kernel.learn_one(probe_maths, bad, True)
+    with pytest.raises(ValidationError):
+        kernel.learn_one(probe_maths, 0.5, True, weight=bad)
+    assert kernel.step_count == 0
+
+
+def test_malformed_input_is_refused(kind: str) -> None:
+    kernel = Kernel("dionysus", kind=kind)
+    with pytest.raises(ValidationError):
+        kernel.predict_many(np.ones((2, 3)))
+    with pytest.raises(ValidationError):
+        kernel.predict_one(-np.ones(BASIN_DIM))
+    with pytest.raises(ValidationError):
+        Batch(np.ones((2, BASIN_DIM)) / BASIN_DIM, [0.1], [True, False])
+    with pytest.raises(ValidationError):
+        Kernel("x", kind="forest")
+
+
+def test_from_state_dict_rejects_wrong_shapes(kind: str) -> None:
+    state = Kernel("zeus", kind=kind).state_dict()
+    state["arrays"]["param.w_success"] = np.zeros(3)
+    with pytest.raises(ValidationError):
+        Kernel.from_state_dict(state)
+
+
+def test_empty_batch_is_a_no_op(kind: str) -> None:
+    kernel = Kernel("zeus", kind=kind)
+    assert math.isnan(kernel.learn_many(Batch.empty()))
+    assert kernel.step_count == 0
