@@ -18,6 +18,9 @@ from typing import Any
 import httpx
 
 GODS = ("zeus", "athena", "apollo", "hermes")
+#: A god no background traffic uses: an outcome for it is trained only by its own task, so a
+#: killed task's outcome is recovered by redelivery or the outbox sweep, not by coalescing.
+LONE_GOD = "hades"
 WORDS = [
     "prove", "integral", "sequence", "bridge", "tariff", "poem", "sonnet", "harvest", "storm",
     "firewall", "compiler", "orbit", "enzyme", "treaty", "ledger", "melody", "quartz", "delta",
@@ -81,10 +84,11 @@ def post_outcomes(
     token: str | None = None,
     seed: int = 0,
     timeout: float = 30.0,
+    gods: tuple[str, ...] = GODS,
 ) -> list[Sent]:
     """POST one outcome per key (``concurrency`` clients); every answer is returned."""
     rng = random.Random(seed)
-    bodies = [make_outcome(k, rng) for k in keys]
+    bodies = [make_outcome(k, rng, gods) for k in keys]
     with (
         httpx.Client(timeout=timeout) as client,
         ThreadPoolExecutor(max_workers=concurrency) as pool,

@@ -37,7 +37,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from benchmarks.pipeline_baselines import copy_baseline, noop_task_baseline, process_rss
+import httpx
+
+from benchmarks.pipeline_baselines import copy_baseline, noop_task_baseline
 from benchmarks.pipeline_phases import (
     Run,
     freshness,
@@ -47,22 +49,24 @@ from benchmarks.pipeline_phases import (
     online_drain,
     route,
 )
+from benchmarks.pipeline_procs import (
+    consume,
+    drop_machine_database,
+    machine_database,
+    maybe_profile,
+    noop_web,
+    start_noop_worker,
+    start_worker,
+    steady_rss_mb,
+)
 from benchmarks.pipeline_report import markdown, plots, write_json
 from benchmarks.pipeline_rows import expand, load_sample, roster_gods, sample_dir
 from benchmarks.pipeline_stats import TABLE_HEADER, ratio, results_table
-from benchmarks.stack import (
-    LOOPBACK,
-    VENV_BIN,
-    Proc,
-    Stack,
-    free_port,
-    port_open,
-    wait_until,
-)
+from benchmarks.stack import Stack
+from pantheon.worker.queues import FAST
 
 log = logging.getLogger("benchmarks.pipeline")
 
-MACHINE_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432"
 #: Beat keeps running, but none of its jobs falls due during a run.
 QUIET_SCHEDULE = {
     "PANTHEON_SCHEDULE_HOURLY": "0 0 1 1 *",
@@ -89,7 +93,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="per latency run")
     parser.add_argument("--freshness-seconds", type=float, default=20.0)
     parser.add_argument("--drain-timeout", type=float, default=240.0)
-    parser.add_argument("--noop-tasks", type=int, default=20_000)
+    parser.add_argument("--noop-tasks", type=int, default=1_500)
     parser.add_argument("--roster", choices=("default", "sample"), default="default")
     parser.add_argument(
         "--postgres",
@@ -101,95 +105,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--skip-consolidation", action="store_true")
     parser.add_argument(
         "--profile",
-        choices=("none", "web", "worker", "hourly"),
+        choices=("none", "web", "worker", "freshness", "hourly", "route"),
         default="none",
-        help="py-spy record the web during batch intake, or the worker while it drains "
-        "or runs the hourly batch",
+        help="py-spy record one phase: web (batch intake), worker (online drain), freshness "
+        "(worker), hourly (worker), route (web); writes profile-<phase>.txt",
     )
-
-
-# --- services ------------------------------------------------------------------------------
-
-
-def machine_database(choice: str) -> tuple[str | bool, str | None]:
-    """(Stack's ``postgres`` argument, the database to drop afterwards)."""
-    if choice == "private" or (choice == "auto" and not port_open(5432)):
-        return True, None
-    import psycopg
-
-    name = f"pantheon_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as c:
-        c.execute(f'CREATE DATABASE "{name}"')
-    return f"{MACHINE_POSTGRES}/{name}", name
-
-
-def drop_machine_database(name: str | None) -> None:
-    if not name:
-        return
-    import psycopg
-
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as c:
-        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def server_url(stack: Stack) -> str:
-    return stack.database_url.rsplit("/", 1)[0]
-
-
-def noop_web(stack: Stack) -> Proc:
-    """The no-op intake, served by uvicorn with the options ``pantheon serve`` uses."""
-    port = free_port()
-    argv = [str(VENV_BIN / "python"), "-m", "uvicorn", "benchmarks.pipeline_noop_web:app",
-            "--host", LOOPBACK, "--port", str(port), *serve_options()]  # fmt: skip
-    proc = Proc("noop-web", argv, stack.env(), stack.run_dir / "noop-web.log",
-                url=f"http://{LOOPBACK}:{port}", port=port).start()  # fmt: skip
-    stack.procs.append(proc)
-    stack.wait_web(proc)
-    return proc
-
-
-def serve_options() -> list[str]:
-    """uvicorn options of ``pantheon serve``: ``uvicorn.run(app, host, port, log_level)``
-    with the stack's ``PANTHEON_LOG_LEVEL=INFO`` (access log on, one process)."""
-    return ["--log-level", "info"]
-
-
-def worker_options(queues: str, node: str) -> list[str]:
-    """The options ``pantheon worker`` passes to Celery (pantheon.cli.services.run_worker)."""
-    return ["--queues", queues, "--concurrency", "2", "--loglevel", "INFO", "--hostname", node]
-
-
-def start_worker(stack: Stack, wait: bool = True) -> Proc:
-    """``pantheon worker --concurrency 2``, exactly as deployed."""
-    worker = stack.pantheon_worker("--concurrency", "2")
-    if wait:
-        wait_until(lambda: " ready." in worker.log_text(), 90, 0.2, what="worker ready")
-    return worker
-
-
-def start_noop_worker(stack: Stack) -> Proc:
-    """A worker of the benchmark-only app, with ``pantheon worker``'s Celery options."""
-    from benchmarks.pipeline_noop_celery import NOOP_QUEUE
-
-    argv = [str(VENV_BIN / "celery"), "-A", "benchmarks.pipeline_noop_celery", "worker",
-            *worker_options(NOOP_QUEUE, "bench-noop@%h")]  # fmt: skip
-    proc = Proc("noop-worker", argv, stack.env(), stack.run_dir / "noop-worker.log").start()
-    stack.procs.append(proc)
-    return proc
-
-
-def profiler(pid: int, out: Path, seconds: float) -> Any:
-    """``py-spy record`` of ``pid`` and its children for ``seconds`` (None when absent)."""
-    import shutil
-    import subprocess
-
-    exe = shutil.which("py-spy", path=str(VENV_BIN)) or shutil.which("py-spy")
-    if not exe:
-        log.warning("py-spy is not installed; no profile")
-        return None
-    argv = [exe, "record", "--pid", str(pid), "--subprocesses", "--duration", str(int(seconds)),
-            "--rate", "200", "--format", "raw", "--output", str(out), "--nonblocking"]  # fmt: skip
-    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -203,9 +123,12 @@ def run_pipeline(opts: argparse.Namespace) -> dict[str, Any]:
     source = load_sample()
     gods = roster_gods(opts.roster)
     run_id = uuid.uuid4().hex[:8]
-    batch_rows = expand(source, opts.rows, run_id, gods)
-    single_rows = expand(source, opts.single * len(levels), run_id, gods, offset=opts.rows)
-    fresh_rows = expand(source, 40_000, run_id, gods, offset=opts.rows + len(single_rows))
+    sizes = {"batch": opts.rows, "single": opts.single * len(levels), "fresh": 40_000}
+    sizes["warm"] = 1050
+    rows, offset = {}, 0
+    for name, count in sizes.items():
+        rows[name] = expand(source, count, run_id, gods, offset=offset)
+        offset += count
     env = dict(QUIET_SCHEDULE, PANTHEON_TASK_MODE="celery")
     if opts.roster == "sample":
         env["PANTHEON_ROSTER_FILE"] = str(sample_dir() / "roster.json")
@@ -220,7 +143,7 @@ def run_pipeline(opts: argparse.Namespace) -> dict[str, Any]:
     try:
         with Stack(work / "stack", postgres=postgres, env=env) as stack:
             run = Run(web_url="", database_url=stack.database_url, work_dir=work / "load")
-            measure(stack, run, opts, levels, batch_rows, single_rows, fresh_rows, source)
+            measure(stack, run, opts, levels, rows, source)
     finally:
         drop_machine_database(machine_db)
     results = finish(run, opts, started, context)
@@ -233,45 +156,44 @@ def measure(
     run: Run,
     opts: argparse.Namespace,
     levels: list[int],
-    batch_rows: list[dict[str, Any]],
-    single_rows: list[dict[str, Any]],
-    fresh_rows: list[dict[str, Any]],
+    rows: dict[str, list[dict[str, Any]]],
     source: list[dict[str, Any]],
 ) -> None:
-    res = run.results
+    res, out = run.results, opts.out.resolve()
     stack.migrate()
     web = stack.serve()
     run.web_url = web.url
     stack.beat()
+    worker = start_worker(stack)
+    consume(stack, FAST, on=False)  # outcomes queue up: the drain is measured later
+    warm_up(run, rows["warm"], source)
     time.sleep(2.0)
-    res["web_rss_start_mb"] = process_rss(web.pid) / 2**20
+    res["web_rss_start_mb"] = steady_rss_mb(web.pid)
+    res["worker_rss_start_mb"] = steady_rss_mb(worker.pid)
 
-    log.info("intake, batch: %d outcomes", len(batch_rows))
-    spy = profiler(web.pid, opts.out / "profile-web.txt", 60) if opts.profile == "web" else None
-    intake_batch(run, batch_rows, opts.clients, 1000)
-    if spy is not None:
-        spy.wait()
-    res.update(copy_baseline(stack.database_url, batch_rows))
+    log.info("intake, batch: %d outcomes", len(rows["batch"]))
+    spy = maybe_profile(opts.profile, "web", web.pid, out)
+    intake_batch(run, rows["batch"], opts.clients, 1000)
+    spy.stop()
+    res.update(copy_baseline(stack.database_url, rows["batch"]))
+    log.info("intake batch %.0f/s; COPY %.0f/s", res["intake_batch_per_s"], res["copy_per_s"])
 
     log.info("intake, single at %s", levels)
     noop = noop_web(stack)
-    intake_single(run, single_rows, levels, opts.seconds, noop.url)
+    intake_single(run, rows["single"], levels, opts.seconds, noop.url)
     noop.stop()
-    res["web_rss_after_mb"] = process_rss(web.pid) / 2**20
+    log.info("intake single best %.0f/s; no-op %.0f/s", res["intake_single_per_s"],
+             res["noop_web_per_s"])  # fmt: skip
+    res["web_rss_after_mb"] = steady_rss_mb(web.pid)
 
-    log.info("online training: draining the backlog")
-    worker = start_worker(stack)
-    res["worker_rss_start_mb"] = process_rss(worker.pid) / 2**20
-    spy = (
-        profiler(worker.pid, opts.out / "profile-worker.txt", 30)
-        if opts.profile == "worker"
-        else None
-    )
+    log.info("online training: the worker drains the backlog")
+    spy = maybe_profile(opts.profile, "worker", worker.pid, out)
+    consume(stack, FAST, on=True)
     online_drain(run, opts.drain_timeout)
-    if spy is not None:
-        spy.wait()
+    spy.stop()
+    log.info("online %.0f/s (%s left)", res["online_trained_per_s"], res["online_left"])
     time.sleep(1.0)
-    res["worker_rss_after_mb"] = process_rss(worker.pid) / 2**20
+    res["worker_rss_after_mb"] = steady_rss_mb(worker.pid)
 
     log.info("no-op Celery baseline: %d tasks", opts.noop_tasks)
     res.update(
@@ -283,22 +205,37 @@ def measure(
     # The pipeline's maximum is its slower stage; NaN compares False, so it drops out here.
     offered = 0.5 * min(usable) if usable else 50.0
     log.info("freshness at %.0f outcomes/s offered", offered)
-    freshness(run, fresh_rows, offered, opts.freshness_seconds)
+    spy = maybe_profile(opts.profile, "freshness", worker.pid, out)
+    freshness(run, rows["fresh"], offered, opts.freshness_seconds)
+    spy.stop()
+    log.info("freshness p50 %.3f s p99 %.3f s", res["freshness_p50_s"], res["freshness_p99_s"])
 
     log.info("hourly batch")
-    spy = (
-        profiler(worker.pid, opts.out / "profile-hourly.txt", 30)
-        if opts.profile == "hourly"
-        else None
-    )
+    spy = maybe_profile(opts.profile, "hourly", worker.pid, out)
     hourly_batch(run, timeout=300)
-    if spy is not None:
-        spy.wait()
+    spy.stop()
+    log.info("hourly %.0f rows/s", res["hourly_batch_rows_per_s"])
 
     log.info("routing")
+    spy = maybe_profile(opts.profile, "route", web.pid, out)
     route(run, sorted({r["prompt"] for r in source})[:2000], opts.seconds)
+    spy.stop()
+    log.info("route p50 %.1f ms p99 %.1f ms", res["route_p50_ms"], res["route_p99_ms"])
+    res["web_rss_end_mb"] = steady_rss_mb(web.pid)
+    res["worker_rss_end_mb"] = steady_rss_mb(worker.pid)
     if not opts.skip_consolidation:
         consolidation(stack, run, opts, source)
+
+
+def warm_up(run: Run, rows: list[dict[str, Any]], source: list[dict[str, Any]]) -> None:
+    """One batch, a few single outcomes and routes: lazy imports and caches are loaded
+    before the start memory is read."""
+    with httpx.Client(base_url=run.web_url, timeout=60) as client:
+        client.post("/api/outcomes/batch", json={"outcomes": rows[:1000]}).raise_for_status()
+        for row in rows[1000:1050]:
+            client.post("/api/outcomes", json=row).raise_for_status()
+        for row in source[:50]:
+            client.post("/api/route", json={"prompt": row["prompt"]}).raise_for_status()
 
 
 def consolidation(stack: Stack, run: Run, opts: argparse.Namespace, source: list[Any]) -> None:
@@ -315,8 +252,8 @@ def consolidation(stack: Stack, run: Run, opts: argparse.Namespace, source: list
     log.info("consolidation (service) at %s", sizes)
     try:
         service = service_scaling(
-            server_url(stack),
-            lambda url: stack.run_cli("db", "upgrade", timeout=300, DATABASE_URL=url),
+            stack.database_url.rsplit("/", 1)[0],
+            lambda url: stack.run_cli("db", "upgrade", timeout=300, env={"DATABASE_URL": url}),
             base,
             stack.run_dir / "consolidation-data",
             sizes,

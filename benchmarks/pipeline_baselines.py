@@ -168,10 +168,17 @@ def noop_task_baseline(
     starts ``celery -A benchmarks.pipeline_noop_celery worker -Q bench_noop`` with the
     product worker's options and returns something with ``stop()``.
     """
+    from amqp.exceptions import ChannelError  # type: ignore[import-untyped]
+
     from benchmarks.pipeline_noop_celery import NOOP_QUEUE, NOOP_TASK
     from pantheon.worker.celery_app import create_celery
 
     app = create_celery(settings)
+    # Celery's own declaration of a queue outside task_queues (exchange = routing key =
+    # name), made up front: on Redis a queue's binding exists only once it is declared.
+    queue = app.amqp.queues.select_add(NOOP_QUEUE) or app.amqp.queues[NOOP_QUEUE]
+    with app.connection_for_write() as conn:
+        queue(conn.default_channel).declare()
     published = time.perf_counter()
     with app.producer_or_acquire() as producer:
         for n in range(count):
@@ -180,7 +187,10 @@ def noop_task_baseline(
 
     def depth() -> int:
         with app.connection_for_read() as conn:
-            _, messages, _ = conn.default_channel.queue_declare(queue=NOOP_QUEUE, passive=True)
+            try:
+                _, messages, _ = conn.default_channel.queue_declare(queue=NOOP_QUEUE, passive=True)
+            except ChannelError:  # Redis forgets a queue left empty: nothing is left
+                return 0
             return int(messages)
 
     samples: list[tuple[float, int]] = [(time.monotonic(), depth())]

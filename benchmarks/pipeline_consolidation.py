@@ -133,7 +133,7 @@ def service_scaling(
 
     from pantheon.config import Settings
     from pantheon.roster import Roster
-    from pantheon.training import TrainingService
+    from pantheon.training.service import TrainingService
 
     name = f"pantheon_bench_consolidation_{uuid.uuid4().hex[:8]}"
     admin = libpq_url(server_url) + "/postgres"

@@ -55,6 +55,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--run-dir", type=Path, default=None, help="logs (default: a temp dir)")
     parser.add_argument("--output", type=Path, default=ROOT / "bench-results" / "reliability.json")
     parser.add_argument(
+        "--broker",
+        choices=("redis", "rabbitmq"),
+        default="redis",
+        help="the Celery broker (rabbitmq: a private vhost on the machine's :5672)",
+    )
+    parser.add_argument(
         "--max-minutes",
         type=float,
         default=90.0,
@@ -69,7 +75,8 @@ def run(args: argparse.Namespace) -> list[RunResult]:
     deadline = time.monotonic() + args.max_minutes * 60
     results: list[RunResult] = []
     print(f"run dir: {run_dir}", flush=True)
-    with Stack(run_dir) as stack:
+    suffix = "" if args.broker == "redis" else "/amqp"
+    with Stack(run_dir, rabbitmq=args.broker == "rabbitmq") as stack:
         for number in chosen:
             title, function, default_reps = SCENARIOS[number]
             reps = args.reps or max(1, math.ceil(default_reps * args.reps_scale))
@@ -92,6 +99,7 @@ def run(args: argparse.Namespace) -> list[RunResult]:
                         )
                     ]
                 for result in got:
+                    result.scenario += suffix
                     result.run_dir = str(run_dir)
                     result.extra["seconds"] = round(time.monotonic() - began, 1)
                     status = "ok" if result.ok else "FAILED: " + "; ".join(result.failures)[:300]

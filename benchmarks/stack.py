@@ -348,13 +348,39 @@ class PostgresCluster:
         shutil.rmtree(self.base, ignore_errors=True)
 
 
+class RabbitVhost:
+    """A private virtual host on the machine's RabbitMQ (:5672), deleted on :meth:`delete`,
+    so queues of one run never mix with another's."""
+
+    def __init__(self, port: int = 5672) -> None:
+        self.name = f"pantheon-{uuid.uuid4().hex[:10]}"
+        self.port = port
+        ctl = shutil.which("rabbitmqctl")
+        if ctl is None or not port_open(port):
+            raise StackError("RabbitMQ is not available (rabbitmqctl and :5672 needed)")
+        self.ctl = ctl
+        self._ctl("add_vhost", self.name)
+        self._ctl("set_permissions", "-p", self.name, "guest", ".*", ".*", ".*")
+
+    def _ctl(self, *args: str) -> None:
+        subprocess.run([self.ctl, *args], check=True, capture_output=True, timeout=60)
+
+    def url(self) -> str:
+        return f"amqp://guest:guest@{LOOPBACK}:{self.port}/{self.name}"
+
+    def delete(self) -> None:
+        with contextlib.suppress(Exception):
+            self._ctl("delete_vhost", self.name)
+
+
 # --- the stack ----------------------------------------------------------------------
 class Stack:
     """Private services plus the product's processes, all under one run directory.
 
     ``postgres``: True for a private cluster (restartable), a URL to use an existing
-    database, or None for SQLite in the run directory. ``broker_url`` overrides the
-    broker (e.g. RabbitMQ); the private Redis still serves results, locks and Beat.
+    database, or None for SQLite in the run directory. ``rabbitmq=True`` makes a private
+    vhost on the machine's RabbitMQ the broker; ``broker_url`` names any other broker. The
+    private Redis still serves results and Beat's lock either way.
     ``env`` adds or overrides variables (``PANTHEON_*`` settings) for every process.
     """
 
@@ -365,6 +391,7 @@ class Stack:
         postgres: bool | str | None = True,
         redis_persist: bool = False,
         broker_url: str | None = None,
+        rabbitmq: bool = False,
         env: Mapping[str, str] | None = None,
     ) -> None:
         self.run_dir = Path(run_dir or tempfile.mkdtemp(prefix="pantheon-stack-"))
@@ -382,7 +409,8 @@ class Stack:
             self.database_url = postgres
         else:
             self.database_url = f"sqlite:///{self.run_dir / 'pantheon.db'}"
-        self.broker_url = broker_url or self.redis.url(0)
+        self.rabbit = RabbitVhost() if rabbitmq else None
+        self.broker_url = broker_url or (self.rabbit.url() if self.rabbit else self.redis.url(0))
         self.extra_env: dict[str, str] = dict(env or {})
 
     # context manager ---------------------------------------------------------------
@@ -399,6 +427,8 @@ class Stack:
             self.redis.stop(hard=True)
         if self.postgres is not None:
             self.postgres.destroy(keep_log=self.run_dir / "postgres.log")
+        if self.rabbit is not None:
+            self.rabbit.delete()
 
     def kill_processes(self) -> None:
         """SIGKILL every product process started so far (services keep running)."""
@@ -406,6 +436,24 @@ class Stack:
             with contextlib.suppress(Exception):
                 proc.kill()
         self.procs.clear()
+
+    def reset_broker(self) -> None:
+        """Empty Redis and the broker's queues: nothing of one run leaks into the next."""
+        self.redis.flush()
+        if self.rabbit is not None:
+            for queue in QUEUES:
+                with contextlib.suppress(Exception):
+                    self.queue_depth(queue, purge=True)
+
+    def queue_depth(self, queue: str, purge: bool = False) -> int:
+        """Messages ready in ``queue`` on the broker (optionally purging them)."""
+        from kombu.connection import Connection
+
+        with Connection(self.broker_url, connect_timeout=5) as conn:  # type: ignore[no-untyped-call]
+            channel = conn.default_channel
+            if purge:
+                return int(channel.queue_purge(queue) or 0)
+            return int(channel.queue_declare(queue=queue, passive=True).message_count)
 
     def new_database(self, migrate: bool = True) -> str:
         """Point later processes at a fresh, migrated database; return its URL."""

@@ -128,7 +128,7 @@ class Rep:
 def repetition(stack: Stack, name: str) -> Iterator[Rep]:
     """A fresh database, an empty Redis and a fault directory; processes killed after."""
     stack.kill_processes()
-    stack.redis.flush()
+    stack.reset_broker()
     stack.new_database()
     fault_dir = stack.run_dir / f"faults-{name}-{uuid.uuid4().hex[:6]}"
     fault_dir.mkdir(parents=True)
@@ -140,6 +140,20 @@ def repetition(stack: Stack, name: str) -> Iterator[Rep]:
         auditor.close()
         stack.kill_processes()
         faults.disarm(fault_dir)
+
+
+def warm_kernels(rep: Rep, timeout: float = 60) -> list[int]:
+    """One trained outcome per god, so every kernel exists: a task's first commit is then
+    its training step, not the creation of a fresh kernel (what the faults aim at)."""
+    from benchmarks.load import GODS, LONE_GOD, new_keys, post_outcomes
+
+    ids: list[int] = []
+    for god in (*GODS, LONE_GOD):
+        ids += accepted_ids(post_outcomes(rep.url, new_keys(f"warm-{god}", 1), gods=(god,)))
+    if rep.wait_all_trained(ids, timeout) is None:
+        raise RuntimeError("warm-up outcomes were not trained")
+    wait_idle(rep)
+    return ids
 
 
 def accepted_ids(sent: Sequence[Sent]) -> list[int]:

@@ -10,7 +10,7 @@ import time
 import httpx
 
 from benchmarks import faults
-from benchmarks.load import new_keys, post_outcomes
+from benchmarks.load import GODS, LONE_GOD, new_keys, post_outcomes
 from benchmarks.scenarios.base import (
     Rep,
     RunResult,
@@ -18,6 +18,7 @@ from benchmarks.scenarios.base import (
     redelivery_after,
     repetition,
     wait_idle,
+    warm_kernels,
 )
 from benchmarks.stack import Proc, Stack
 
@@ -25,35 +26,60 @@ ONLINE = "train_from_outcome_task"
 HOURLY = "train_hourly_batch_all"
 
 
-def scenario_kills(stack: Stack, index: int = 0, n: int = 24) -> list[RunResult]:
+ALL_CASES = ("1a", "1b", "1c", "1d")
+
+
+def scenario_kills(
+    stack: Stack, index: int = 0, n: int = 24, cases: tuple[str, ...] = ALL_CASES
+) -> list[RunResult]:
+    """``cases``: 1a child kill online, 1b child kill hourly, 1c worker SIGKILL, 1d SIGTERM."""
     results: list[RunResult] = []
     with repetition(stack, f"s1-{index}") as rep:
         # celery mode: the web never trains in-process, so recovery is the worker's alone.
         rep.start_web({"PANTHEON_TASK_MODE": "celery"})
         rep.start_beat()
-        worker = rep.start_worker()
-        results.append(_child_kill_online(rep, n))
-        results.append(_child_kill_hourly(rep))
-        results.append(_whole_worker(rep, worker, n, warm=False))
-        results.append(_whole_worker(rep, rep.workers[-1], n, warm=True))
+        rep.start_worker()
+        warm_kernels(rep)
+        if "1a" in cases:
+            results.append(_child_kill_online(rep, n))
+        if "1b" in cases:
+            if "1a" not in cases:  # the hourly batch needs outcomes to work on
+                _send(rep, RunResult("1b", ""), "s1b", n)
+            results.append(_child_kill_hourly(rep))
+        if "1c" in cases:
+            results.append(_whole_worker(rep, rep.workers[-1], n, warm=False))
+        if "1d" in cases:
+            results.append(_whole_worker(rep, rep.workers[-1], n, warm=True))
     for result in results:
         result.run_dir = str(stack.run_dir)
     return results
 
 
-def _send(rep: Rep, result: RunResult, prefix: str, n: int) -> list[int]:
-    sent = post_outcomes(rep.url, new_keys(prefix, n), concurrency=4)
+def _send(
+    rep: Rep, result: RunResult, prefix: str, n: int, gods: tuple[str, ...] = GODS
+) -> list[int]:
+    sent = post_outcomes(rep.url, new_keys(prefix, n), concurrency=4, gods=gods)
     result.sent += len(sent)
     bad = [s for s in sent if s.status >= 300 or s.status == 0]
     result.check(not bad, f"{len(bad)} intake requests not accepted: {bad[:2]}")
     return accepted_ids(sent)
 
 
+Hit = tuple[int, str, float] | None
+
+
+def _send_with_victim(rep: Rep, result: RunResult, prefix: str, n: int) -> tuple[list[int], Hit]:
+    """One outcome of the lone god first, until its task meets the armed fault; then ``n``
+    more for the other gods while it hangs. Returns the ids and the hit."""
+    ids = _send(rep, result, prefix + "-lone", 1, gods=(LONE_GOD,))
+    hit = faults.wait_hit(rep.fault_dir, "before_commit", 30)
+    return ids + _send(rep, result, prefix, n), hit
+
+
 def _child_kill_online(rep: Rep, n: int) -> RunResult:
     result = RunResult("1a", "pool child SIGKILL mid online step")
     faults.arm(rep.fault_dir, "before_commit", ONLINE, 60)
-    ids = _send(rep, result, "s1a", n)
-    hit = faults.wait_hit(rep.fault_dir, "before_commit", 30)
+    ids, hit = _send_with_victim(rep, result, "s1a", n)
     if result.check(hit is not None, "armed online fault never hit"):
         assert hit is not None
         pid, task_id, _ = hit
@@ -102,8 +128,7 @@ def _whole_worker(rep: Rep, worker: Proc, n: int, warm: bool) -> RunResult:
         result = RunResult("1c", "whole worker SIGKILL mid online step")
     # A warm shutdown waits for the running task: keep the pause short.
     faults.arm(rep.fault_dir, "before_commit", ONLINE, 3 if warm else 60)
-    ids = _send(rep, result, "s1d" if warm else "s1c", n)
-    hit = faults.wait_hit(rep.fault_dir, "before_commit", 30)
+    ids, hit = _send_with_victim(rep, result, "s1d" if warm else "s1c", n)
     if result.check(hit is not None, "armed online fault never hit"):
         assert hit is not None
         _, task_id, _ = hit

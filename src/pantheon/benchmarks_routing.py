@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -25,6 +26,7 @@ from numpy.typing import NDArray
 from pantheon.config import Settings
 from pantheon.errors import ValidationError
 from pantheon.imports.jsonl import JsonLine, iter_lines
+from pantheon.imports.replay import Replayer, build_replayer
 from pantheon.learning import evaluation
 from pantheon.learning.coordizer import coordize_many
 from pantheon.roster import canonical
@@ -202,10 +204,8 @@ def train_two_gods(
     settings: Settings,
     lines: list[JsonLine],
     progress: Progress | None = None,
-) -> tuple[Any, dict[str, Any]]:
+) -> tuple[Replayer, dict[str, Any]]:
     """Replay ``lines`` (online steps), then one hourly batch and one nightly consolidation."""
-    from pantheon.imports.replay import build_replayer
-
     replayer = build_replayer(settings)
     done = 0
 
@@ -216,7 +216,11 @@ def train_two_gods(
             progress("online training", done, len(lines))
 
     report = replayer.replay_lines(lines, on_progress=advance)
-    summary: dict[str, Any] = {"accepted": report.accepted, "duplicates": report.duplicates}
+    summary: dict[str, Any] = {
+        "accepted": report.accepted,
+        "duplicates": report.duplicates,
+        "refused": len(report.bad),
+    }
     for step, task in (("hourly batch", queues.HOURLY_BATCH_ALL), ("nightly", queues.NIGHTLY_ALL)):
         if progress is not None:
             progress(step, 0, 1)
@@ -224,7 +228,7 @@ def train_two_gods(
         summary[step] = (job.result or {}).get("status")
         if progress is not None:
             progress(step, 1, 1)
-    return replayer.service, summary
+    return replayer, summary
 
 
 def run_routing_bench(
@@ -237,8 +241,6 @@ def run_routing_bench(
     progress: Progress | None = None,
 ) -> BenchReport:
     """Train on ``train`` in a throwaway directory, route ``test``'s prompts, score it."""
-    import time
-
     started = time.perf_counter()
     gods = {canonical(strong), canonical(weak)}
     if len(gods) != 2:
@@ -254,13 +256,16 @@ def run_routing_bench(
         data_dir = Path(tmp)
         roster = write_roster(data_dir / "roster.json", {strong: "strong", weak: "weak"})
         settings = isolated_settings(base, data_dir, roster)
-        service, training = train_two_gods(settings, lines, progress)
-        score = route_score(service, prompts, strong, weak)
-        service.database.dispose()
+        replayer, training = train_two_gods(settings, lines, progress)
+        try:
+            score = route_score(replayer.service, prompts, strong, weak)
+        finally:
+            replayer.dispatcher.close()
+            replayer.service.database.dispose()
     result = evaluate_routing(perf_s, perf_w, score, strong, weak)
     return BenchReport(
         train_outcomes=int(training["accepted"]),
-        skipped_lines=sum(1 for line in lines if line.record is None),
+        skipped_lines=int(training["refused"]),
         result=result,
         training=training,
         seconds=time.perf_counter() - started,

@@ -44,6 +44,18 @@ EXTERNAL = {
     "source",
 }
 _ENV_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+#: What each ``pantheon`` sub-command needs at run time; the module must import.
+RUNTIME_MODULES = {
+    "serve": "pantheon.api.app",
+    "up": "pantheon.api.app",
+    "worker": "pantheon.worker.celery_app",
+    "beat": "pantheon.worker.celery_app",
+    "db": "pantheon.store.migrate",
+    "demo": "pantheon.demo.run",
+    "replay": "pantheon.imports.replay",
+    "import": "pantheon.imports.routellm",
+    "bench": "pantheon.benchmarks_routing",
+}
 _CELERY_SUBCOMMANDS = {"worker", "beat", "flower", "inspect", "status", "purge", "events", "call"}
 
 
@@ -95,6 +107,9 @@ def check_queues(text: str, where: str) -> None:
 
 def resolve_pantheon(argv: list[str]) -> None:
     args = parse_pantheon(argv)
+    module = RUNTIME_MODULES.get(str(getattr(args, "command", None)))
+    if module:
+        importlib.import_module(module)
     queues = getattr(args, "queues", None)
     if isinstance(queues, str):
         check_queues(queues, f"pantheon {' '.join(argv)}")

@@ -103,3 +103,44 @@ def test_readme_links_resolve() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for target in re.findall(r"\]\(([^)#:]+)\)", readme):
         assert (ROOT / target).exists(), f"README links to missing {target}"
+
+
+def python_snippets(text: str) -> list[str]:
+    return [m[3] for m in _FENCE.finditer(text) if m[2].lower() in {"python", "py"}]
+
+
+def check_snippet(where: str, code: str) -> None:
+    """The snippet parses, and every ``pantheon`` name it imports exists."""
+    import ast
+    import importlib
+    import importlib.util
+
+    tree = ast.parse(code, filename=where)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("pantheon"):
+            module = importlib.import_module(str(node.module))
+            for alias in node.names:
+                found = hasattr(module, alias.name) or (
+                    hasattr(module, "__path__")
+                    and importlib.util.find_spec(f"{node.module}.{alias.name}") is not None
+                )
+                assert found, f"{where}: {node.module} has no {alias.name}"
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("pantheon"):
+                    importlib.import_module(alias.name)
+
+
+def test_python_snippets_parse_and_their_pantheon_imports_resolve() -> None:
+    for name in existing_guides():
+        text = (ROOT / name).read_text(encoding="utf-8")
+        for i, code in enumerate(python_snippets(text)):
+            check_snippet(f"{name} python block {i}", code)
+
+
+def test_snippet_check_catches_a_missing_name() -> None:
+    check_snippet("ok", "from pantheon.worker.queues import QUEUES\nprint(QUEUES)\n")
+    with pytest.raises(AssertionError):
+        check_snippet("bad", "from pantheon.worker.queues import NO_SUCH_NAME\n")
+    with pytest.raises(SyntaxError):
+        check_snippet("bad", "def broken(:\n")

@@ -203,9 +203,11 @@ class RecentTask(BaseModel):
     task_id: str
     task_name: str
     mode: str
+    state: str
     dispatched_at: datetime
     arguments: dict[str, Any]
     result: dict[str, Any] | None = None
+    error: str | None = None
 
 
 class RecentTasks(BaseModel):

@@ -83,6 +83,17 @@ class DispatchRecord:
     dispatched_at: datetime
     kwargs: dict[str, Any]
     result: dict[str, Any] | None = None
+    state: str = "PENDING"
+    error: str | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.state in ("SUCCESS", "FAILURE", "REVOKED")
+
+    def update(self, found: dict[str, Any]) -> None:
+        self.state = str(found.get("state") or self.state)
+        self.result = found.get("result") if isinstance(found.get("result"), dict) else None
+        self.error = found.get("error")
 
 
 @dataclass
@@ -152,8 +163,10 @@ class AppState:
     def queue_depths(self) -> dict[str, int | None]:
         return dict(self.dispatcher.queue_depths())
 
-    def worker_count(self) -> int:
-        return len(self.dispatcher.workers() or ())
+    def worker_count(self) -> int | None:
+        """Live workers; None when the broker does not answer."""
+        found = self.dispatcher.workers()
+        return None if found is None else len(found)
 
     def beat_alive(self) -> bool | None:
         """True while a Beat holds the leader lock; None when that cannot be told."""

@@ -44,7 +44,7 @@ def register_routing(benchmarks: Any) -> None:
         description="Train kernels from the --train outcomes (intake, online steps, hourly "
         "batch, nightly consolidation; sync mode on a throwaway SQLite database), route every "
         "--test prompt between --strong and --weak by predicted reward, and print APGR, "
-        "CPT(50%%) and CPT(80%%) beside random and oracle routing.",
+        "CPT(50%) and CPT(80%) beside random and oracle routing.",
     )
     routing.add_argument("--train", type=Path, required=True, help="training outcomes (JSONL)")
     routing.add_argument("--test", type=Path, required=True, help="held-out outcomes (JSONL)")
@@ -84,12 +84,15 @@ def run_routing(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(report.to_json(), indent=2))
         return 0
     result = report.result
-    table = Table(title=f"routing {result.prompts} test prompts: {result.strong} vs {result.weak}")
+    table = Table(
+        title=f"Routing {result.prompts} test prompts",
+        caption=f"strong: {result.strong}; weak: {result.weak}",
+    )
     for column in ("router", "APGR", "CPT(50%)", "CPT(80%)"):
         table.add_column(column, justify="left" if column == "router" else "right")
     for row in result.routers:
         table.add_row(row.router, f"{row.apgr:.3f}", f"{row.cpt50:.1%}", f"{row.cpt80:.1%}")
-    out = Console()
+    out = Console(markup=False, highlight=False)
     out.print(table)
     out.print(
         f"strong-only performance {result.strong_mean:.3f}, weak-only {result.weak_mean:.3f}; "

@@ -69,7 +69,7 @@ def run_import_routellm(args: argparse.Namespace, settings: Settings) -> int:
 
     if (args.split is None) != (args.test_out is None):
         raise ValidationError("--split and --test-out go together")
-    console = Console(stderr=True)
+    console = Console(stderr=True, markup=False, highlight=False)
     report = ImportReport()
     outcomes = convert(args.paths, report, success_threshold=args.success_threshold)
     if args.split is None:
@@ -97,7 +97,7 @@ def run_replay(args: argparse.Namespace, settings: Settings) -> int:
     path: Path = args.file
     if not path.is_file():
         raise ValidationError(f"{path}: no such file")
-    console = Console(stderr=True)
+    console = Console(stderr=True, markup=False, highlight=False)
     if args.register_gods:
         settings, added = register_gods(settings, gods_in(path))
         if added:

@@ -20,10 +20,11 @@ def register(sub: Any) -> None:
     demo = sub.add_parser(
         "demo",
         help="replay the bundled real outcomes through every training job; table and report",
-        description="On a fresh SQLite database with in-process tasks, replay the bundled "
-        "RouteLLM sample through the intake and every training job (online, hourly batch, "
-        "nightly consolidation, shadow sync, knowledge transfer, checkpoints, cleanup), "
-        "then measure each god and the routing on held-out prompts.",
+        description="On a fresh SQLite database with in-process tasks, replay 80% of the "
+        "bundled RouteLLM sample through the intake while the embedded scheduler fires the "
+        "schedule on a simulated clock (hourly batches, nightly consolidation, shadow syncs, "
+        "checkpoint cleanup), plus a knowledge transfer and checkpoints; then measure each "
+        "god and the routing on the held-out 20% of the prompts.",
     )
     demo.add_argument(
         "--data-dir",
@@ -53,7 +54,7 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     )
     from pantheon.demo.run import Demo
 
-    console = Console()
+    console = Console(markup=False, highlight=False)
     if args.data_dir is not None:
         data_dir: Path = args.data_dir
         if data_dir.exists() and any(data_dir.iterdir()):
@@ -84,7 +85,7 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
                 result = demo.run()
             finally:
                 demo.close()
-        write_report(result, report_path)
+        write_report(result, report_path, kept=not temporary)
     finally:
         if temporary:
             shutil.rmtree(data_dir, ignore_errors=True)

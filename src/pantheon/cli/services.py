@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from typing import Any
 
 from pantheon.config import Settings
@@ -58,6 +59,12 @@ def _loglevel(args: argparse.Namespace, settings: Settings) -> str:
     return str(getattr(args, "loglevel", None) or settings.log_level).upper()
 
 
+def worker_name(chosen: list[str]) -> str:
+    """``pantheon-fast-batch-slow-<pid>@<host>``: two workers on one host never share a name."""
+    short = "-".join(name.removeprefix("training_") for name in chosen)
+    return f"pantheon-{short}-{os.getpid()}@%h"
+
+
 def run_worker(args: argparse.Namespace, settings: Settings) -> int:
     from pantheon.worker.celery_app import create_celery
 
@@ -82,7 +89,7 @@ def run_worker(args: argparse.Namespace, settings: Settings) -> int:
             "--loglevel",
             _loglevel(args, settings),
             "--hostname",
-            "pantheon@%h",
+            worker_name(chosen),
         ]
     )
     return 0
@@ -178,6 +185,6 @@ def run_up(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _upgrade_database(settings: Settings) -> None:
-    from pantheon.store import migrations_api
+    from pantheon.store.migrate import ensure_schema
 
-    migrations_api.upgrade(settings)
+    ensure_schema(settings)

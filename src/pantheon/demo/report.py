@@ -154,7 +154,13 @@ def routing_rows(result: DemoResult) -> list[list[str]]:
     return rows
 
 
-def render(result: DemoResult) -> str:
+TEMPORARY_NOTE = (
+    " (temporary: removed after the run; keep it with <code>--keep</code> or "
+    "<code>--data-dir</code>)"
+)
+
+
+def render(result: DemoResult, kept: bool = True) -> str:
     plots = [plot_pgr(result), plot_curve(result), plot_loss(result), plot_predictions(result)]
     images = "".join(f'<img alt="plot" src="data:image/png;base64,{p}">' for p in plots)
     steps = _table(
@@ -183,7 +189,7 @@ needed to recover x of the gap.</p>
 <h2>Steps</h2>
 {steps}
 <p>{result.checkpoints} checkpoints kept after cleanup. Data directory:
-<code>{html.escape(str(result.data_dir))}</code></p>
+<code>{html.escape(str(result.data_dir))}</code>{"" if kept else TEMPORARY_NOTE}</p>
 <footer>Outcomes: real answers of two LLMs to MMLU and GSM8K prompts with their verdicts,
 from lm-sys/RouteLLM (commit 0b64fdaf, Apache License 2.0); see
 <code>pantheon/data/sample/README.md</code> for what was selected and converted.</footer>
@@ -191,7 +197,7 @@ from lm-sys/RouteLLM (commit 0b64fdaf, Apache License 2.0); see
 """
 
 
-def write_report(result: DemoResult, path: Path) -> Path:
+def write_report(result: DemoResult, path: Path, kept: bool = True) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(result), encoding="utf-8")
+    path.write_text(render(result, kept), encoding="utf-8")
     return path

@@ -2,11 +2,14 @@
 
 Everything goes through the path the API and the worker use: outcomes are stored by the
 intake and trained by tasks sent through the :class:`~pantheon.worker.dispatch.Dispatcher`
-(in-process, sync mode, on a fresh SQLite database). 80 % of the sample's prompts are
-replayed over four simulated hours (online steps, then the hourly batch, each hour); then
-the nightly consolidation, a shadow sync, a knowledge transfer, checkpoints and their
-cleanup run once. The other 20 % of the prompts are never trained on: every figure is
-measured on them.
+(in-process, sync mode, on a fresh SQLite database). The scheduled jobs are fired by the
+:class:`~pantheon.worker.embedded.EmbeddedScheduler` on a simulated clock that starts at
+23:30 UTC and moves one hour after each quarter of the replay: hourly batches at 00:00 …
+04:00, shadow syncs at 00:00 and 04:00, the nightly consolidation at 03:00, checkpoint
+cleanup at 04:00, each recorded once per slot in ``schedule_runs``. A knowledge transfer
+and a checkpoint of every kernel are sent directly, as ``POST /api/transfer`` and
+``POST /api/checkpoints`` would. 80 % of the sample's prompts are replayed; the other 20 %
+are never trained on, and every figure is measured on them.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +38,8 @@ from pantheon.imports.routellm import split_by_prompt
 from pantheon.learning.coordizer import coordize_many
 from pantheon.roster import Roster, canonical, shadow_of
 from pantheon.worker import queues
+from pantheon.worker.embedded import EmbeddedScheduler
+from pantheon.worker.schedule import JOBS, JOBS_BY_TASK
 
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data" / "sample"
 SAMPLE_FILE = SAMPLE_DIR / "routellm_sample.jsonl.gz"
@@ -41,6 +47,16 @@ ROSTER_FILE = SAMPLE_DIR / "roster.json"
 HOURS = 4
 TRAIN_FRACTION = 0.8
 TRANSFER_RATIO = 0.3
+#: The simulated clock's start: half an hour before the first hourly slot of a day.
+CLOCK_START = (23, 30)
+#: Settings of the schedule, pinned so the demo's timeline does not follow the environment.
+SCHEDULE_FIELDS = (
+    "schedule_hourly",
+    "schedule_nightly",
+    "schedule_shadow_sync",
+    "schedule_cleanup",
+    "schedule_outbox",
+)
 
 Progress = Callable[[str, int, int], None]
 
@@ -104,7 +120,11 @@ class Demo:
     """One demo run in ``data_dir``; ``progress(step, done, total)`` reports each step."""
 
     def __init__(self, base: Settings, data_dir: Path, progress: Progress | None = None) -> None:
-        self.settings = isolated_settings(base, data_dir, ROSTER_FILE)
+        isolated = isolated_settings(base, data_dir, ROSTER_FILE)
+        defaults = {name: Settings.model_fields[name].default for name in SCHEDULE_FIELDS}
+        self.settings = Settings(**{**isolated.model_dump(), **defaults})
+        today = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        self.now = today.replace(hour=CLOCK_START[0], minute=CLOCK_START[1])
         self.data_dir = data_dir
         self.progress = progress or (lambda step, done, total: None)
         self.roster = Roster.from_file(ROSTER_FILE)
@@ -129,6 +149,20 @@ class Demo:
         )
         self.progress(step, 1, 1)
         return result
+
+    def scheduler(self) -> EmbeddedScheduler:
+        """The embedded scheduler on the simulated clock, primed at its start (nothing due)."""
+        scheduler = EmbeddedScheduler(
+            self.settings, _Waiting(self), clock=lambda: self.now, beat_alive=lambda: False
+        )
+        for job in JOBS:
+            scheduler.last_sent[job.name] = scheduler.expressions[job.name].slot_at(self.now)
+        return scheduler
+
+    def advance(self, scheduler: EmbeddedScheduler, hours: int = 1) -> None:
+        """Move the simulated clock and let the scheduler fire every slot that came due."""
+        self.now += timedelta(hours=hours)
+        scheduler.tick()
 
     def replay(self, step: str, records: list[dict[str, Any]]) -> int:
         assert self.replayer is not None
@@ -177,12 +211,13 @@ class Demo:
         self.replayer = build_replayer(self.settings)
         self.progress("prepare", 1, 1)
 
+        scheduler = self.scheduler()
         curve: list[CurvePoint] = []
         replayed = 0
         for hour in range(1, HOURS + 1):
             part = train[(hour - 1) * len(train) // HOURS : hour * len(train) // HOURS]
-            replayed += self.replay(f"hour {hour}: online", part)
-            self.task(f"hour {hour}: hourly batch", queues.HOURLY_BATCH_ALL)
+            replayed += self.replay(f"{self.now:%H:%M} online ({len(part)} outcomes)", part)
+            self.advance(scheduler)
             preds = self.predictions(heldout)
             curve.append(
                 CurvePoint(
@@ -193,10 +228,8 @@ class Demo:
                 )
             )
 
-        self.task("nightly consolidation", queues.NIGHTLY_ALL)
-        self.task("shadow sync", queues.SYNC_SHADOWS)
         transfer = self.task(
-            "knowledge transfer",
+            f"{self.now:%H:%M} knowledge transfer",
             queues.KNOWLEDGE_TRANSFER,
             transfer_type="evolution",
             source_god=weak,
@@ -204,8 +237,9 @@ class Demo:
             transfer_ratio=TRANSFER_RATIO,
         )
         for kernel in self.roster.kernel_names:
-            self.task(f"checkpoint {kernel}", queues.SAVE_CHECKPOINT, god_name=kernel)
-        self.task("checkpoint cleanup", queues.CLEANUP_CHECKPOINTS)
+            step = f"{self.now:%H:%M} checkpoint {kernel}"
+            self.task(step, queues.SAVE_CHECKPOINT, god_name=kernel)
+        self.advance(scheduler)  # 04:30: the last hourly batch, a shadow sync, the cleanup
 
         self.progress("evaluate", 0, 1)
         result = self.collect(
@@ -273,3 +307,22 @@ class Demo:
         if self.replayer is not None:
             self.replayer.dispatcher.close()
             self.service.database.dispose()
+
+
+class _Waiting:
+    """The dispatcher as the embedded scheduler sees it, but each job runs to its end.
+
+    The demo's clock is simulated, so a job must finish before the clock moves on; the
+    job still goes through :meth:`Demo.task` (the real dispatcher, with its ``slot``).
+    """
+
+    def __init__(self, demo: Demo) -> None:
+        self.demo = demo
+
+    def dispatch(self, task_name: str, *, wait: bool | None = None, **kwargs: Any) -> Any:
+        job = JOBS_BY_TASK[task_name]
+        slot = datetime.fromisoformat(str(kwargs["slot"]))
+        return self.demo.task(f"{slot:%H:%M} {job.name}", task_name, **kwargs)
+
+    def beat_alive(self) -> bool:
+        return False

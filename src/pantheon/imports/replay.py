@@ -100,7 +100,7 @@ def register_gods(settings: Settings, names: Iterable[str]) -> tuple[Settings, l
     tmp.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
     tmp.replace(target)
     log.info("registered %d new god(s) in %s: %s", len(new), target, ", ".join(new))
-    return settings.model_copy(update={"roster_file": target}), new
+    return Settings(**{**settings.model_dump(), "roster_file": target}), new
 
 
 class Pacer:
@@ -142,9 +142,22 @@ class Replayer:
             fresh = [i for i in ids if i in new]
             report.per_god[god] += len(fresh)
             if fresh:
-                job = self.dispatcher.dispatch(TRAIN_FROM_OUTCOME, outcome_id=fresh[0])
                 report.dispatched += 1
-                report.modes[str(job.mode)] += 1
+                report.modes[self.train(fresh[0])] += 1
+
+    def train(self, outcome_id: int) -> str:
+        """Dispatch online training; the outcome is committed, so a failure only defers it."""
+        try:
+            job = self.dispatcher.dispatch(TRAIN_FROM_OUTCOME, outcome_id=outcome_id)
+        except Exception as exc:  # stored is what counts; the outbox sweep trains it later
+            log.warning(
+                "outcome %s stored; training deferred to the outbox sweep (%s: %s)",
+                outcome_id,
+                type(exc).__name__,
+                exc,
+            )
+            return "deferred"
+        return str(job.mode)
 
     def send_each(self, items: list[tuple[int, OutcomeIn]], report: ReplayReport) -> None:
         """Fallback when a chunk is refused as a whole: find the offending lines one by one."""

@@ -37,8 +37,10 @@ _VERDICTS = {"true": True, "false": False, "1": True, "0": False}
 
 # FastChat's single-answer judge templates (turn 1, then the two-turn conversation).
 _TURN1_RE = re.compile(
-    r"\[Question\]\s*(?P<prompt>.*?)\s*\[The Start of Assistant's Answer\]\s*"
-    r"(?P<response>.*?)\s*\[The End of Assistant's Answer\]",
+    r"\[Question\]\s*(?P<prompt>.*?)\s*"
+    r"(?:\[The Start of Reference Answer\].*?\[The End of Reference Answer\]\s*)?"
+    r"\[The Start of Assistant's Answer\]\s*(?P<response>.*?)\s*"
+    r"\[The End of Assistant's Answer\]",
     re.DOTALL,
 )
 _CONVERSATION_RE = re.compile(

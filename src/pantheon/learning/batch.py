@@ -84,6 +84,25 @@ class Batch:
         return int(self.basins.shape[0])
 
     @classmethod
+    def _trusted(
+        cls,
+        basins: NDArray[np.float64],
+        rewards: NDArray[np.float64],
+        successes: NDArray[np.bool_],
+        weights: NDArray[np.float64],
+    ) -> Batch:
+        """A Batch from arrays already validated by another Batch (no second check)."""
+        out = object.__new__(cls)
+        for name, value in (
+            ("basins", basins),
+            ("rewards", rewards),
+            ("successes", successes),
+            ("weights", weights),
+        ):
+            object.__setattr__(out, name, value)
+        return out
+
+    @classmethod
     def empty(cls) -> Batch:
         return cls(np.zeros((0, BASIN_DIM)), [], [], [])
 
@@ -92,7 +111,7 @@ class Batch:
         parts = [b for b in batches if len(b)]
         if not parts:
             return cls.empty()
-        return cls(
+        return cls._trusted(
             np.concatenate([b.basins for b in parts]),
             np.concatenate([b.rewards for b in parts]),
             np.concatenate([b.successes for b in parts]),
@@ -102,7 +121,9 @@ class Batch:
     def take(self, index: ArrayLike) -> Batch:
         """The rows at ``index`` (an integer array or boolean mask) as a new Batch."""
         idx = np.asarray(index)
-        return Batch(self.basins[idx], self.rewards[idx], self.successes[idx], self.weights[idx])
+        return Batch._trusted(
+            self.basins[idx], self.rewards[idx], self.successes[idx], self.weights[idx]
+        )
 
 
 @dataclass(frozen=True)

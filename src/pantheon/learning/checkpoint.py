@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import os
 import tempfile
 import zipfile
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.lib import format as npformat
 from numpy.typing import NDArray
 
 from pantheon.errors import CheckpointError, ValidationError
@@ -42,6 +44,19 @@ def _digest(arrays: Mapping[str, NDArray[np.float64]]) -> str:
     return h.hexdigest()
 
 
+def _json_safe(value: Any) -> Any:
+    """Metrics as strict JSON: non-finite floats (e.g. the loss of an empty batch) → None."""
+    if isinstance(value, float | np.floating):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
 def dumps(kernel: Kernel, **meta: Any) -> bytes:
     """Serialise a kernel; ``meta`` may hold ``trigger``, ``metrics`` (JSON values)."""
     state = kernel.state_dict()
@@ -55,7 +70,7 @@ def dumps(kernel: Kernel, **meta: Any) -> bytes:
         "step_count": kernel.step_count,
         "trigger": str(meta.get("trigger", "manual")),
         "created_at": str(meta.get("created_at") or datetime.now(UTC).isoformat()),
-        "metrics": dict(meta.get("metrics") or {}),
+        "metrics": _json_safe(dict(meta.get("metrics") or {})),
         "state": state["meta"],
         "sha256": _digest(arrays),
     }
@@ -68,6 +83,24 @@ def dumps(kernel: Kernel, **meta: Any) -> bytes:
     buf = io.BytesIO()
     np.savez(buf, allow_pickle=False, **members)
     return buf.getvalue()
+
+
+def _check_header(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+    """Refuse object dtypes and implausible shapes before numpy allocates anything."""
+    if not info.filename.endswith(".npy"):
+        raise CheckpointError(f"unexpected checkpoint member {info.filename!r}")
+    with zf.open(info) as fh:
+        version = npformat.read_magic(fh)
+        if version == (1, 0):
+            shape, _, dtype = npformat.read_array_header_1_0(fh)
+        elif version == (2, 0):
+            shape, _, dtype = npformat.read_array_header_2_0(fh)
+        else:
+            raise CheckpointError(f"unsupported array format {version}")
+    if dtype.hasobject or dtype.kind not in "fu":
+        raise CheckpointError(f"checkpoint member {info.filename!r} has dtype {dtype}")
+    if math.prod(shape) * dtype.itemsize > MAX_BYTES:
+        raise CheckpointError(f"checkpoint member {info.filename!r} is implausibly large")
 
 
 def _read_members(data: bytes) -> dict[str, NDArray[Any]]:
@@ -83,6 +116,8 @@ def _read_members(data: bytes) -> dict[str, NDArray[Any]]:
                 raise CheckpointError("checkpoint archive is implausibly large")
             if zf.testzip() is not None:
                 raise CheckpointError("checkpoint archive fails its CRC check")
+            for info in infos:
+                _check_header(zf, info)
         with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
             return {name: np.asarray(npz[name]) for name in npz.files}
     except CheckpointError:

@@ -16,8 +16,8 @@ import numpy as np
 
 from .batch import Batch
 from .coordizer import coordize_many
-from .models import seed_int
 from .reward import compute_reward
+from .seeds import seed_int
 
 NEGATIVE_WEIGHT = 0.3
 NEGATIVES_PER_POSITIVE = 2

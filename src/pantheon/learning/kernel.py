@@ -18,7 +18,19 @@ from numpy.typing import ArrayLike, NDArray
 from pantheon.errors import ValidationError
 
 from .batch import Batch, Prediction, PredictionBatch, as_basins
-from .models import MODELS, Arr, Params, features, seed_int
+from .models import MODELS, Arr, Params, features
+from .seeds import seed_int
+
+__all__ = [
+    "DEFAULT_KIND",
+    "KERNEL_KINDS",
+    "KERNEL_VERSION",
+    "Batch",
+    "Kernel",
+    "KernelState",
+    "Prediction",
+    "PredictionBatch",
+]
 
 KERNEL_VERSION = "1"
 KERNEL_KINDS: tuple[str, ...] = tuple(MODELS)
@@ -27,6 +39,8 @@ PRIOR_PRECISION = 1.0
 LEARNING_RATE = 0.02
 WEIGHT_DECAY = 1e-3
 MINIBATCH = 256
+MAX_STEPS_PER_EPOCH = 1024
+_CHUNK_ROWS = 16_384
 _BETA1, _BETA2, _EPS = 0.9, 0.999, 1e-8
 _EMA = 0.05  # weight of the newest step in running_loss / running_reward
 
@@ -67,6 +81,11 @@ class Kernel:
         std_p = np.clip(p * (1.0 - p) * np.sqrt(var), 0.0, 0.5)
         return PredictionBatch(p, np.tanh(zr), std_p)
 
+    def predict_proba(self, basins: ArrayLike) -> NDArray[np.float64]:
+        """Only the chance of success, shape (n,): the cheap path for scoring many rows."""
+        logit, _, _ = self._model.forward(self.params, features(as_basins(basins)))
+        return _sigmoid(logit)
+
     def predict_one(self, basin: ArrayLike) -> Prediction:
         arr = np.asarray(basin)
         if arr.ndim != 1:
@@ -80,13 +99,14 @@ class Kernel:
             raise ValidationError("step expects a Batch")
         if len(batch) == 0:
             return math.nan
-        return self._step(features(batch.basins), batch, np.arange(len(batch)))
+        return self._step(
+            features(batch.basins),
+            batch.successes.astype(np.float64),
+            batch.weights,
+            batch.rewards,
+        )
 
-    def _step(self, f_all: Arr, batch: Batch, idx: NDArray[np.int64]) -> float:
-        f = f_all[idx]
-        y = batch.successes[idx].astype(np.float64)
-        w = batch.weights[idx]
-        r = batch.rewards[idx]
+    def _step(self, f: Arr, y: Arr, w: Arr, r: Arr, info_scale: float = 1.0) -> float:
         total = float(w.sum())
         if total <= 0.0:
             return math.nan
@@ -97,8 +117,9 @@ class Kernel:
         d_logit = w * (p - y) / total
         d_reward = w * (t - r) * (1.0 - t * t) / total
         grads = self._model.grads(self.params, f, h, d_logit, d_reward)
+        # Each row's information is counted once per learn call, however many epochs.
         info = self._model.fisher_terms(
-            self.params, f, h, w * p * (1.0 - p), w * (1.0 - t * t) ** 2
+            self.params, f, h, info_scale * w * p * (1.0 - p), info_scale * w * (1.0 - t * t) ** 2
         )
         self.step_count += 1
         b1c = 1.0 - _BETA1**self.step_count
@@ -122,24 +143,37 @@ class Kernel:
             self.running_reward += _EMA * (mean_reward - self.running_reward)
         return loss
 
-    def learn_many(self, batch: Batch, epochs: int = 1, batch_size: int = MINIBATCH) -> float:
-        """``epochs`` shuffled passes of mini-batch steps; returns the mean step loss."""
+    def learn_many(self, batch: Batch, epochs: int = 1, batch_size: int | None = None) -> float:
+        """``epochs`` shuffled passes of mini-batch steps; returns the mean step loss.
+
+        ``batch_size`` defaults to ``MINIBATCH`` rows, grown for large batches so a pass
+        takes at most ``MAX_STEPS_PER_EPOCH`` steps (the cost stays linear in rows).
+        """
         if not isinstance(batch, Batch):
             raise ValidationError("learn_many expects a Batch")
-        if epochs < 1 or batch_size < 1:
-            raise ValidationError("epochs and batch_size must be at least 1")
         n = len(batch)
+        size = batch_size or max(MINIBATCH, math.ceil(n / MAX_STEPS_PER_EPOCH))
+        if epochs < 1 or size < 1:
+            raise ValidationError("epochs and batch_size must be at least 1")
         if n == 0:
             return math.nan
-        f_all = features(batch.basins)
+        y_all = batch.successes.astype(np.float64)
         rng = np.random.default_rng([seed_int(self.name, self.seed), self.step_count])
+        # Rows are gathered in shuffled chunks of whole mini-batches: the working set stays
+        # small (cache-sized) however large the batch, so the cost per row is flat.
+        chunk = size * max(1, _CHUNK_ROWS // size)
         losses: list[float] = []
         for _ in range(epochs):
-            order = rng.permutation(n) if n > batch_size else np.arange(n)
-            for start in range(0, n, batch_size):
-                loss = self._step(f_all, batch, order[start : start + batch_size])
-                if not math.isnan(loss):
-                    losses.append(loss)
+            order = rng.permutation(n) if n > size else np.arange(n)
+            for c0 in range(0, n, chunk):
+                idx = order[c0 : c0 + chunk]
+                f = features(batch.basins[idx])
+                y, w, r = y_all[idx], batch.weights[idx], batch.rewards[idx]
+                for s0 in range(0, len(idx), size):
+                    s1 = s0 + size
+                    loss = self._step(f[s0:s1], y[s0:s1], w[s0:s1], r[s0:s1], 1 / epochs)
+                    if not math.isnan(loss):
+                        losses.append(loss)
         self.outcomes_seen += n
         return float(np.mean(losses)) if losses else math.nan
 

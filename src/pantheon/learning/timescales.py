@@ -11,16 +11,18 @@ import numpy as np
 from pantheon.errors import ValidationError
 
 from .batch import Batch
-from .kernel import Kernel
-from .models import seed_int
+from .kernel import MINIBATCH, Kernel
+from .seeds import seed_int
 
 HOLDOUT_FRACTION = 0.2
 MIN_HOLDOUT = 5
 CONSOLIDATION_EPOCHS = 2
+#: Small data (a fresh god's curriculum) gets more epochs, up to about this many steps.
+CONSOLIDATION_MIN_STEPS = 60
 
 
 def _mean_p(kernel: Kernel, batch: Batch) -> float:
-    return float(np.mean(kernel.predict_many(batch.basins).p_success))
+    return float(np.mean(kernel.predict_proba(batch.basins)))
 
 
 def _mean_reward(batch: Batch) -> float:
@@ -32,7 +34,7 @@ def log_loss(kernel: Kernel, batch: Batch) -> float:
     """Weighted mean log-loss of the kernel's success predictions on ``batch``."""
     if len(batch) == 0 or float(batch.weights.sum()) <= 0:
         return math.nan
-    p = np.clip(kernel.predict_many(batch.basins).p_success, 1e-12, 1 - 1e-12)
+    p = np.clip(kernel.predict_proba(batch.basins), 1e-12, 1 - 1e-12)
     y = batch.successes
     nll = -np.where(y, np.log(p), np.log1p(-p))
     return float(batch.weights @ nll) / float(batch.weights.sum())
@@ -94,13 +96,18 @@ def split_holdout(outcomes: Batch, seed: int = 0) -> tuple[Batch, Batch]:
 def consolidate(kernel: Kernel, curriculum: Batch, outcomes: Batch, seed: int = 0) -> Consolidation:
     """Full passes over curriculum + outcomes on a copy, kept only if not worse on a holdout.
 
+    Two epochs, or more for small data so there are about ``CONSOLIDATION_MIN_STEPS``
+    mini-batch steps; the cost stays linear in rows.
+
     The holdout is a seeded fifth of ``outcomes`` (none when fewer than 25 outcomes; then
     the copy is kept). ``kernel`` itself is never changed.
     """
     train, holdout = split_holdout(outcomes, seed)
     data = Batch.concat(curriculum, train)
     candidate = kernel.copy()
-    loss = candidate.learn_many(data, epochs=CONSOLIDATION_EPOCHS) if len(data) else math.nan
+    batches = max(1, math.ceil(len(data) / MINIBATCH))
+    epochs = max(CONSOLIDATION_EPOCHS, math.ceil(CONSOLIDATION_MIN_STEPS / batches))
+    loss = candidate.learn_many(data, epochs=epochs) if len(data) else math.nan
     before = log_loss(kernel, holdout)
     after = log_loss(candidate, holdout)
     kept = len(data) > 0 and (math.isnan(before) or after <= before)

@@ -1,8 +1,9 @@
 """Knowledge transfer between kernels: evolution, breeding, cannibalism, shadow sync.
 
-Blends are Fisher-weighted per parameter: θ = (a·F₁θ₁ + b·F₂θ₂) / (a·F₁ + b·F₂) with the
-ratio giving a and b, so a side that has learned little (Fisher ≈ the prior precision)
-barely moves a side that has learned much. Inputs are never mutated: the result holds
+Blends are Fisher-weighted per parameter: θ = (a·D₁θ₁ + b·D₂θ₂) / (a·D₁ + b·D₂) with
+a = 1 − ratio, b = ratio and D the information a side gained from data (its diagonal
+Fisher minus the prior precision), so a side that has learned nothing barely moves a side
+that has learned much. Inputs are never mutated: the result holds
 new kernels.
 
 Quality reported as ``phi_before`` / ``phi_after``: the target's mean confidence
@@ -22,12 +23,13 @@ from numpy.typing import NDArray
 from pantheon.errors import TransferError
 
 from .coordizer import BASIN_DIM
-from .kernel import Kernel
-from .models import seed_int
+from .kernel import PRIOR_PRECISION, Kernel
+from .seeds import seed_int
 
 TRANSFER_KINDS: tuple[str, ...] = ("evolution", "breeding", "cannibalism", "shadow_sync")
 SYNC_DIRECTIONS: tuple[str, ...] = ("to_shadow", "to_god", "bidirectional")
 SHADOW_SUFFIX = "_shadow"
+_EPS = 1e-9  # information floor: two fresh kernels blend by the ratio alone
 
 
 @dataclass(frozen=True)
@@ -53,15 +55,21 @@ def quality(kernel: Kernel) -> float:
 
 
 def blend(base: Kernel, other: Kernel, ratio: float, name: str | None = None) -> Kernel:
-    """A copy of ``base`` moved toward ``other`` by ``ratio`` (Fisher-weighted)."""
+    """A copy of ``base`` moved toward ``other`` by ``ratio``, weighted by learned information.
+
+    Weights are the Fisher information each side gained from data (its Fisher minus the
+    prior precision), so a fresh side has weight ~0 and never dilutes a trained one; two
+    fresh sides blend by ``ratio`` alone.
+    """
     out = base.copy(name)
     params: dict[str, NDArray[np.float64]] = {}
     fisher: dict[str, NDArray[np.float64]] = {}
     for k in base.params:
-        fa, fb = (1.0 - ratio) * base.fisher_of(k), ratio * other.fisher_of(k)
-        denom = np.maximum(fa + fb, 1e-300)
-        params[k] = (fa * base.params[k] + fb * other.params[k]) / denom
-        fisher[k] = np.maximum(fa + fb, 1e-12)
+        da = np.maximum(base.fisher_of(k) - PRIOR_PRECISION, 0.0)
+        db = np.maximum(other.fisher_of(k) - PRIOR_PRECISION, 0.0)
+        wa, wb = (1.0 - ratio) * (da + _EPS), ratio * (db + _EPS)
+        params[k] = (wa * base.params[k] + wb * other.params[k]) / np.maximum(wa + wb, 1e-300)
+        fisher[k] = PRIOR_PRECISION + (1.0 - ratio) * da + ratio * db
     out.set_state(params, fisher)
     return out
 

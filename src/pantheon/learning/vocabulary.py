@@ -1,6 +1,6 @@
 """The coordizer's learned vocabulary: token → 64-D direction, fitted offline.
 
-Fit (``fit_vocabulary``): TF-IDF over word tokens (sublinear tf, smoothed idf, rows
+Fit (``fit_vocabulary``): TF-IDF over word tokens (tf = sqrt(count), smoothed idf, rows
 L2-normalised; tokens in at least ``min_df`` texts, the ``max_tokens`` most frequent),
 then a seeded randomised truncated SVD to 64 components; each component is scaled so
 the fitted texts have unit variance along it. Embedding a text is its normalised TF-IDF
@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from .models import seed_int
+from .seeds import seed_int
 
 Arr = NDArray[np.float64]
 DIM = 64
@@ -61,7 +61,7 @@ def _index(tokens: tuple[str, ...]) -> dict[str, int]:
 def tfidf_rows(
     docs: Sequence[Sequence[str]], index: dict[str, int], idf: Arr
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], Arr]:
-    """Sparse (row, column, value) of L2-normalised sublinear TF-IDF rows, row-sorted."""
+    """Sparse (row, column, value) of L2-normalised TF-IDF rows (tf = sqrt(count))."""
     rows: list[int] = []
     cols: list[int] = []
     tfs: list[float] = []
@@ -70,7 +70,7 @@ def tfidf_rows(
         for col, c in counts.items():
             rows.append(i)
             cols.append(col)
-            tfs.append(1.0 + math.log(c))
+            tfs.append(math.sqrt(c))
     r = np.asarray(rows, dtype=np.int64)
     c_arr = np.asarray(cols, dtype=np.int64)
     v = np.asarray(tfs, dtype=np.float64) * idf[c_arr]
@@ -89,8 +89,12 @@ def embed(docs: Sequence[Sequence[str]], vocab: Vocabulary) -> Arr:
 
 
 def _sparse_mul(r: NDArray[np.int64], c: NDArray[np.int64], v: Arr, m: Arr, n: int) -> Arr:
+    """(sparse n×V matrix given as rows r, columns c, values v) @ m."""
+    order = np.argsort(r, kind="stable")
+    rs = r[order]
+    starts = np.flatnonzero(np.r_[True, rs[1:] != rs[:-1]])
     out = np.zeros((n, m.shape[1]))
-    np.add.at(out, r, v[:, None] * m[c])
+    out[rs[starts]] = np.add.reduceat(v[order, None] * m[c[order]], starts, axis=0)
     return out
 
 
@@ -116,10 +120,13 @@ def fit_vocabulary(
         y = _sparse_mul(r, c, v, q2, n)
     q, _ = np.linalg.qr(y)
     _, _, vt = np.linalg.svd(_sparse_mul(c, r, v, q, vsize).T, full_matrices=False)
-    components = vt[:DIM].T  # (V, 64)
+    components = np.zeros((vsize, DIM))
+    rank = min(DIM, vt.shape[0])  # a tiny corpus may have fewer than 64 directions
+    components[:, :rank] = vt[:rank].T
     components *= np.where(components.sum(axis=0) < 0, -1.0, 1.0)  # fixed sign convention
     scale = _sparse_mul(r, c, v, components, n).std(axis=0)
-    return Vocabulary(tokens, idf, components / np.maximum(scale, 1e-12))
+    # Directions beyond the corpus' rank carry only rounding noise: never blow them up.
+    return Vocabulary(tokens, idf, components / np.maximum(scale, 1e-6 * float(scale.max())))
 
 
 def dumps_vocabulary(vocab: Vocabulary) -> bytes:

@@ -52,7 +52,7 @@ class Database:
         self.engine = self._create_engine(self.url, settings)
         self.dialect_name: str = self.engine.dialect.name
         # Same pool, different BEGIN: write sessions lock SQLite at their first statement.
-        self._write_engine = self.engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
+        self.write_engine: Engine = self.engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
         _live.add(self)
 
     @property
@@ -93,7 +93,7 @@ class Database:
 
         ``write=False`` is for read-only work: on SQLite it does not take the write lock.
         """
-        bind = self._write_engine if write else self.engine
+        bind = self.write_engine if write else self.engine
         try:
             with Session(bind=bind, expire_on_commit=False) as session, session.begin():
                 yield session
@@ -107,7 +107,7 @@ class Database:
     def connect(self) -> Iterator[sa.Connection]:
         """A plain connection with a transaction (Core only), same error mapping."""
         try:
-            with self._write_engine.begin() as conn:
+            with self.write_engine.begin() as conn:
                 yield conn
         except (exc.OperationalError, exc.InterfaceError) as err:
             raise DatabaseUnavailableError(f"database unavailable: {err.orig or err}") from err

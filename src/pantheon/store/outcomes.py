@@ -1,15 +1,17 @@
 """Outcome rows: idempotent bulk insert and set-based claims (no ORM object per row).
 
-A claim marks rows and returns what training needs in one statement::
+A claim marks rows and returns what training needs, in two statements on PostgreSQL::
 
-    UPDATE outcomes SET <timescale>_at = :now
-    WHERE id IN (SELECT id FROM outcomes WHERE god_name = :god AND <timescale>_at IS NULL
-                 ORDER BY id LIMIT :n FOR UPDATE SKIP LOCKED)
-    RETURNING id, basin, reward, success
+    SELECT id FROM outcomes WHERE god_name = :god AND <timescale>_at IS NULL
+    ORDER BY id LIMIT :n FOR UPDATE SKIP LOCKED;
+    UPDATE outcomes SET <timescale>_at = :now WHERE id = ANY(:ids)
+    RETURNING id, basin, reward, success;
 
-It runs inside the transaction that saves the trained kernel state, so the mark and the
-state commit together or not at all. ``SKIP LOCKED`` (PostgreSQL) keeps two concurrent
-claims disjoint; SQLite ignores it and relies on ``BEGIN IMMEDIATE`` serialising writers.
+(one ``UPDATE … FROM (picked CTE)`` on SQLite). It runs inside the transaction that saves
+the trained kernel state, so the mark and the state commit together or not at all.
+``SKIP LOCKED`` keeps two concurrent PostgreSQL claims disjoint; SQLite relies on
+``BEGIN IMMEDIATE`` serialising writers. Every row lock on a god's outcomes is taken while
+holding that god's kernel row lock, so claims never deadlock with each other.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from numpy.typing import NDArray
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from pantheon.store._pg_copy import copy_insert
 from pantheon.store.models import outcomes
 from pantheon.store.types import decode_basins, utcnow
 
@@ -100,30 +103,42 @@ def insert_outcomes(
         elif key not in known and key not in first_of_key:
             first_of_key[key] = i
             keyed.append(rows[i])
+    if session.get_bind().dialect.name == "postgresql":
+        keyless_ids, stored = copy_insert(session, [rows[i] for i in keyless], keyed)
+    else:
+        keyless_ids, stored = _insert_many(session, [rows[i] for i in keyless], keyed)
+    for i, oid in zip(keyless, keyless_ids, strict=True):
+        ids[i] = oid
+        new[i] = True
+    for key, oid in stored.items():
+        known[key] = oid
+        new[first_of_key[key]] = True
+    missing = [k for k in first_of_key if k not in known]
+    if missing:  # lost a race with a concurrent intake of the same key: theirs stands
+        known.update(existing_keys(session, missing))
+    for i, key in enumerate(keys):
+        if key is not None:
+            ids[i] = known[key]
+    return [int(i) for i in ids if i is not None], new
+
+
+def _insert_many(
+    session: Session, keyless: Sequence[dict[str, Any]], keyed: Sequence[dict[str, Any]]
+) -> tuple[list[int], dict[str, int]]:
+    """Multi-row INSERT … RETURNING (SQLite; PostgreSQL uses binary COPY instead)."""
+    stored: dict[str, int] = {}
     if keyed:
-        # ON CONFLICT DO NOTHING covers a concurrent intake of the same key (PostgreSQL
-        # waits for that transaction, then skips); those ids are read back below.
         stmt = (
             _dialect_insert(session)
             .on_conflict_do_nothing(index_elements=["outcome_key"])
             .returning(outcomes.c.id, outcomes.c.outcome_key)
         )
-        for oid, key in session.execute(stmt, list(keyed)):
-            known[key] = int(oid)
-            new[first_of_key[key]] = True
-        missing = [k for k in first_of_key if k not in known]
-        if missing:
-            known.update(existing_keys(session, missing))
+        stored = {str(k): int(i) for i, k in session.execute(stmt, list(keyed))}
+    ids: list[int] = []
     if keyless:
         stmt = sa.insert(outcomes).returning(outcomes.c.id, sort_by_parameter_order=True)
-        result = session.execute(stmt, [rows[i] for i in keyless])
-        for i, oid in zip(keyless, result.scalars(), strict=True):
-            ids[i] = int(oid)
-            new[i] = True
-    for i, key in enumerate(keys):
-        if key is not None:
-            ids[i] = known[key]
-    return [int(i) for i in ids if i is not None], new
+        ids = [int(i) for i in session.execute(stmt, list(keyless)).scalars()]
+    return ids, stored
 
 
 def god_of_outcome(session: Session, outcome_id: int) -> str | None:
@@ -142,14 +157,6 @@ def lock_outcome(session: Session, outcome_id: int) -> tuple[str, datetime | Non
     return None if row is None else (row[0], row[1])
 
 
-def _pending(god: str, column: str, limit: int, exclude: int | None = None) -> sa.Select[Any]:
-    col = outcomes.c[column]
-    stmt = sa.select(outcomes.c.id).where(outcomes.c.god_name == god, col.is_(None))
-    if exclude is not None:
-        stmt = stmt.where(outcomes.c.id != exclude)
-    return stmt.order_by(outcomes.c.id).limit(limit).with_for_update(skip_locked=True)
-
-
 def claim(
     session: Session,
     god: str,
@@ -163,23 +170,48 @@ def claim(
 
     ``include_id`` is always claimed (the caller has locked it and checked it is pending)
     and counts towards ``limit``. The mark becomes visible only when the caller commits.
+    The pick is its own statement: inside ``id IN (SELECT … LIMIT n FOR UPDATE SKIP
+    LOCKED)`` PostgreSQL may rescan the subquery and update more than ``n`` rows.
     """
     col = outcomes.c[column]
-    others = _pending(god, column, limit - (include_id is not None), exclude=include_id)
-    where: sa.ColumnElement[bool] = outcomes.c.id.in_(others)
+    values = {column: now or utcnow()}
+    returning = (outcomes.c.id, outcomes.c.basin, outcomes.c.reward, outcomes.c.success)
+    rows: list[Any] = []
     if include_id is not None:
-        where = (
-            sa.or_(outcomes.c.id == include_id, where)
-            if limit > 1
-            else (outcomes.c.id == include_id)
+        rows += session.execute(
+            sa.update(outcomes)
+            .where(outcomes.c.id == include_id, col.is_(None))
+            .values(values)
+            .returning(*returning)
+        ).all()
+        limit -= 1
+    if limit > 0:
+        pick = (
+            sa.select(outcomes.c.id)
+            .where(outcomes.c.god_name == god, col.is_(None))
+            .order_by(outcomes.c.id)
+            .limit(limit)
         )
-    stmt = (
-        sa.update(outcomes)
-        .where(where, col.is_(None))
-        .values({column: now or utcnow()})
-        .returning(outcomes.c.id, outcomes.c.basin, outcomes.c.reward, outcomes.c.success)
-    )
-    return Claimed.from_rows(session.execute(stmt).all())
+        if session.get_bind().dialect.name == "postgresql":
+            # Lock the pick first, then update by primary key: a join against the pick
+            # would hash the whole table on every chunk.
+            ids = session.execute(pick.with_for_update(skip_locked=True)).scalars().all()
+            if ids:
+                target = outcomes.c.id == sa.any_(
+                    sa.bindparam("ids", list(ids), type_=postgresql.ARRAY(sa.BigInteger))
+                )
+                rows += session.execute(
+                    sa.update(outcomes).where(target).values(values).returning(*returning)
+                ).all()
+        else:  # SQLite: BEGIN IMMEDIATE already excludes every other writer
+            picked = pick.cte("picked")
+            rows += session.execute(
+                sa.update(outcomes)
+                .where(outcomes.c.id == picked.c.id)
+                .values(values)
+                .returning(*returning)
+            ).all()
+    return Claimed.from_rows(rows)
 
 
 def count_pending(session: Session, god: str, column: str) -> int:

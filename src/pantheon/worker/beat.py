@@ -8,7 +8,6 @@ Each message carries ``slot``, the UTC instant it is for, so the worker claims e
 
 from __future__ import annotations
 
-import copy
 import logging
 from datetime import datetime
 from typing import Any
@@ -37,14 +36,16 @@ class PantheonScheduler(RedBeatScheduler):  # type: ignore[misc]
         self, entry: Any, producer: Any = None, advance: bool = True, **kwargs: Any
     ) -> Any:
         if advance:
-            entry = self.reserve(entry)
-        stamped = copy.copy(entry)
-        stamped.kwargs = self.slot_kwargs(entry, self.app.now())
-        log.info("beat: sending %s for slot %s", entry.task, stamped.kwargs.get("slot"))
-        return super().apply_async(stamped, producer=producer, advance=False, **kwargs)
+            entry = self.reserve(entry)  # saved to Redis before the slot is stamped on
+        original = entry.kwargs
+        entry.kwargs = self.slot_kwargs(entry, self.app.now())
+        log.info("beat: sending %s for slot %s", entry.task, entry.kwargs.get("slot"))
+        try:
+            return super().apply_async(entry, producer=producer, advance=False, **kwargs)
+        finally:
+            entry.kwargs = original
 
 
-@beat_init.connect
 def _announce(sender: Any = None, **_: Any) -> None:
     scheduler = getattr(sender, "scheduler", None)
     if not isinstance(scheduler, PantheonScheduler):
@@ -58,3 +59,6 @@ def _announce(sender: Any = None, **_: Any) -> None:
             expression_for(job, settings).text,
             job.why,
         )
+
+
+beat_init.connect(_announce, weak=False)

@@ -13,10 +13,11 @@ from collections.abc import Callable
 from typing import Any
 
 from celery import Celery
-from kombu import Queue
+from kombu.entity import Queue
 
 from pantheon.config import Settings
 from pantheon.worker import queues, schedule
+from pantheon.worker import task_metrics as _task_metrics  # noqa: F401  (connects the run counters)
 from pantheon.worker.tasks import register_tasks
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_track_started": True,
         "task_soft_time_limit": settings.task_soft_time_limit,
         "task_time_limit": settings.task_time_limit,
-        "task_queues": [Queue(name, routing_key=name) for name in queues.QUEUES],
+        "task_queues": [Queue(name, routing_key=name) for name in queues.QUEUES],  # type: ignore[no-untyped-call]
         "task_default_queue": queues.FAST,
         "task_routes": queues.task_routes(),
         "broker_transport_options": broker_options,
@@ -115,17 +116,16 @@ def create_celery(
     return app
 
 
-_app: Celery | None = None
+_built: dict[str, Celery] = {}
 _app_lock = threading.Lock()
 
 
 def get_app() -> Celery:
     """The process-wide app built from the environment (what ``celery -A`` uses)."""
-    global _app
     with _app_lock:
-        if _app is None:
-            _app = create_celery(Settings())
-        return _app
+        if "app" not in _built:
+            _built["app"] = create_celery(Settings())
+        return _built["app"]
 
 
 def __getattr__(name: str) -> Any:

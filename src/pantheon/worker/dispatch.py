@@ -156,7 +156,9 @@ class Dispatcher:
             self._checked_at = time.monotonic()
 
     # --- dispatch ------------------------------------------------------------------
-    def dispatch(self, task_name: str, *, wait: bool | None = None, **kwargs: Any) -> DispatchResult:
+    def dispatch(
+        self, task_name: str, *, wait: bool | None = None, **kwargs: Any
+    ) -> DispatchResult:
         """Send ``task_name`` to Celery or run it here; never both, never lost.
 
         ``wait`` (sync mode only) runs it on the caller's thread; by default fast-queue tasks
@@ -279,11 +281,23 @@ def celery_task_result(app: Any, task_id: str, timeout: float | None) -> dict[st
         name = getattr(result, "name", None)
     except Exception as exc:
         if type(exc).__name__ == "TimeoutError":
-            return {"task_id": task_id, "state": "PENDING", "mode": "celery", "result": None,
-                    "error": None, "task_name": None}
+            return {
+                "task_id": task_id,
+                "state": "PENDING",
+                "mode": "celery",
+                "result": None,
+                "error": None,
+                "task_name": None,
+            }
         raise BrokerUnavailableError(f"result backend unreachable: {exc}") from exc
-    out: dict[str, Any] = {"task_id": task_id, "state": state, "mode": "celery",
-                           "task_name": name, "result": None, "error": None}
+    out: dict[str, Any] = {
+        "task_id": task_id,
+        "state": state,
+        "mode": "celery",
+        "task_name": name,
+        "result": None,
+        "error": None,
+    }
     if state == "SUCCESS":
         out["result"] = value if isinstance(value, dict) else {"value": value}
     elif isinstance(value, BaseException):
@@ -349,17 +363,16 @@ def beat_alive(app: Any) -> bool | None:
 
 
 # --- the seed's helpers ---------------------------------------------------------------
-_default: Dispatcher | None = None
+_default: dict[str, Dispatcher] = {}
 _default_lock = threading.Lock()
 
 
 def default_dispatcher(settings: Settings | None = None) -> Dispatcher:
     """A process-wide dispatcher for callers that have no settings of their own."""
-    global _default
     with _default_lock:
-        if _default is None:
-            _default = Dispatcher(settings or Settings())
-        return _default
+        if "dispatcher" not in _default:
+            _default["dispatcher"] = Dispatcher(settings or Settings())
+        return _default["dispatcher"]
 
 
 def is_celery_available(settings: Settings | None = None) -> bool:

@@ -87,18 +87,9 @@ def seed_outcome_key(task_id: str | None, payload: Mapping[str, Any]) -> str:
 
 def _ingest_one(service: Any, payload: dict[str, Any]) -> int:
     """Store one outcome through the intake (validation, dedup on ``outcome_key``)."""
-    from pydantic import ValidationError as PydanticValidationError
-
     from pantheon.training.intake import OutcomeIn, ingest
 
-    try:
-        item = OutcomeIn(**payload)
-    except PydanticValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        raise ValidationError(f"bad outcome: {problems}") from None
-    result = ingest(service, [item])
+    result = ingest(service, [OutcomeIn.parse(payload)])
     return int(result.outcome_ids[0])
 
 
@@ -130,20 +121,34 @@ def _train_from_outcome(service: Any, kwargs: Mapping[str, Any], ctx: Context) -
     return result
 
 
+def _pending_online(service: Any, older_than: float, limit: int) -> list[tuple[int, str]]:
+    """(outcome id, god) of outcomes still untrained online after ``older_than`` seconds."""
+    own = getattr(service, "pending_online", None)
+    if own is not None:  # a service may answer itself (test doubles do)
+        return [(int(i), str(g)) for i, g in own(older_than, limit)]
+    from pantheon.training.intake import pending_online
+
+    return [(int(i), str(g)) for i, g in pending_online(service, older_than, limit)]
+
+
 def _sweep_outbox(service: Any, ctx: Context) -> dict[str, Any]:
-    """Re-dispatch outcomes left untrained online for longer than the sweep delay."""
-    pending = list(
-        service.pending_online(older_than=ctx.settings.outbox_sweep_after, limit=SWEEP_BATCH)
-    )
+    """Re-dispatch online training for outcomes left untrained (one task per god: the
+    online step drains that god's backlog)."""
     if ctx.redispatch is None:
         raise RuntimeError("the outbox sweep needs a dispatcher")
-    sent = 0
-    for outcome_id in pending:
-        ctx.redispatch(queues.TRAIN_FROM_OUTCOME, {"outcome_id": int(outcome_id)})
-        sent += 1
-    if sent:
-        log.info("outbox sweep re-dispatched %d untrained outcome(s)", sent)
-    return {"status": "success", "redispatched": sent}
+    pending = _pending_online(service, ctx.settings.outbox_sweep_after, SWEEP_BATCH)
+    first_per_god: dict[str, int] = {}
+    for outcome_id, god in pending:
+        first_per_god.setdefault(god, outcome_id)
+    for outcome_id in first_per_god.values():
+        ctx.redispatch(queues.TRAIN_FROM_OUTCOME, {"outcome_id": outcome_id})
+    if first_per_god:
+        log.info(
+            "outbox sweep: %d untrained outcome(s) of %d god(s) re-dispatched",
+            len(pending),
+            len(first_per_god),
+        )
+    return {"status": "success", "pending": len(pending), "redispatched": len(first_per_god)}
 
 
 def _call(task: str, service: Any, kwargs: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
@@ -195,7 +200,9 @@ def ledger_for(service: Any) -> SlotLedger:
     own = getattr(service, "slot_ledger", None)
     if own is not None:
         return own  # type: ignore[no-any-return]
-    return StoreLedger(service.database)
+    settings = service.settings
+    stale_after = max(settings.task_time_limit, settings.slow_task_time_limit) + 60.0
+    return StoreLedger(service.database, stale_after)
 
 
 def run_operation(
@@ -221,4 +228,5 @@ def run_operation(
         slot,
         ledger,
         lambda: _call(task, service, kwargs, ctx),
+        owner=ctx.task_id,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from pantheon.worker.schedule import Expression, Job
@@ -20,8 +20,9 @@ log = logging.getLogger(__name__)
 class SlotLedger(Protocol):
     """What a scheduled run needs from ``schedule_runs``."""
 
-    def claim(self, job: str, slot: datetime) -> bool:
-        """Take (job, slot); False when another run holds it or it already succeeded."""
+    def claim(self, job: str, slot: datetime, owner: str | None = None) -> bool:
+        """Take (job, slot) for ``owner`` (a task id); False when another live run holds
+        it or it already succeeded."""
 
     def finish(
         self,
@@ -39,15 +40,71 @@ class SlotLedger(Protocol):
 
 
 class StoreLedger:
-    """:class:`SlotLedger` over the store's ``claim_slot`` / ``finish_slot`` / ``last_success``."""
+    """:class:`SlotLedger` over the store's ``ScheduleRuns`` repository.
 
-    def __init__(self, database: Any) -> None:
+    A claim succeeds for a new slot, for a slot whose last attempt failed (a retry), and
+    for a slot still ``running`` that is dead: either it is held by the same task id (the
+    message was redelivered because its worker died) or it has been running longer than
+    ``stale_after`` (the hard time limit ends any live run sooner).
+    """
+
+    def __init__(self, database: Any, stale_after: float) -> None:
+        from pantheon.store.schedule_runs import ScheduleRuns
+
         self.database = database
+        self.runs = ScheduleRuns(database)
+        self.stale_after = stale_after
 
-    def claim(self, job: str, slot: datetime) -> bool:
-        from pantheon.store import schedule_runs
+    def claim(self, job: str, slot: datetime, owner: str | None = None) -> bool:
+        if self.runs.claim_slot(job, slot) or self.runs.retry_slot(job, slot):
+            self._set_owner(job, slot, owner)
+            return True
+        return self._take_over_dead(job, slot, owner)
 
-        return bool(schedule_runs.claim_slot(self.database, job, slot))
+    def _set_owner(self, job: str, slot: datetime, owner: str | None) -> None:
+        if owner is None:
+            return
+        import sqlalchemy as sa
+
+        from pantheon.store.models import schedule_runs as t
+
+        with self.database.session() as session:
+            session.execute(
+                sa.update(t)
+                .where(t.c.job == job, t.c.slot == slot.astimezone(UTC))
+                .values(result={"owner": owner})
+            )
+
+    def _take_over_dead(self, job: str, slot: datetime, owner: str | None) -> bool:
+        import sqlalchemy as sa
+
+        from pantheon.store.models import schedule_runs as t
+
+        now = datetime.now(UTC)
+        where = (t.c.job == job, t.c.slot == slot.astimezone(UTC), t.c.status == "running")
+        with self.database.session() as session:
+            row = session.execute(sa.select(t.c.started_at, t.c.result).where(*where)).first()
+            if row is None:
+                return False
+            held_by = row.result.get("owner") if isinstance(row.result, dict) else None
+            redelivered = owner is not None and held_by == owner
+            stale = row.started_at < now - timedelta(seconds=self.stale_after)
+            if not (redelivered or stale):
+                return False
+            result = session.execute(
+                sa.update(t)
+                .where(*where, t.c.started_at == row.started_at)
+                .values(started_at=now, attempts=t.c.attempts + 1, result={"owner": owner})
+            )
+            taken = int(getattr(result, "rowcount", 0) or 0) == 1
+        if taken:
+            log.warning(
+                "%s slot %s: its run died (%s); this delivery takes over",
+                job,
+                slot,
+                "redelivered" if redelivered else "stale",
+            )
+        return taken
 
     def finish(
         self,
@@ -58,17 +115,10 @@ class StoreLedger:
         result: dict[str, Any] | None = None,
         error: str | None = None,
     ) -> None:
-        from pantheon.store import schedule_runs
-
-        schedule_runs.finish_slot(
-            self.database, job, slot, status=status, result=result, error=error
-        )
+        self.runs.finish_slot(job, slot, status, result=result, error=error)
 
     def last_success(self, job: str) -> datetime | None:
-        from pantheon.store import schedule_runs
-
-        value = schedule_runs.last_success(self.database, job)
-        return value if isinstance(value, datetime) or value is None else None
+        return self.runs.last_success(job)
 
 
 def run_in_slot(
@@ -77,14 +127,19 @@ def run_in_slot(
     slot: datetime,
     ledger: SlotLedger,
     work: Callable[[], dict[str, Any]],
+    *,
+    owner: str | None = None,
 ) -> dict[str, Any]:
-    """Run ``work`` once for ``slot``, covering the slots missed since the last success."""
+    """Run ``work`` once for ``slot``, covering the slots missed since the last success.
+
+    ``owner`` is the task id: a redelivery of the same message may take over its own
+    dead claim."""
     head = {"job": job.name, "slot": slot.isoformat()}
     last = ledger.last_success(job.name)
     if last is not None and slot <= last:
         log.info("%s slot %s already covered by the run for %s", job.name, slot, last)
         return {"status": "skipped", **head, "reason": f"covered by the run for {last}"}
-    if not ledger.claim(job.name, slot):
+    if not ledger.claim(job.name, slot, owner):
         log.info("%s slot %s already claimed: duplicate delivery skipped", job.name, slot)
         return {"status": "skipped", **head, "reason": "slot already claimed"}
     covered = expr.covered(slot, last, job.catch_up_cap)
@@ -97,5 +152,8 @@ def run_in_slot(
         raise
     result.update(head)
     result["covered_slots"] = [moment.isoformat() for moment in covered]
-    ledger.finish(job.name, slot, status="success", result=result)
+    # Some gods failed (reported in the result): logged as failed, so the next slot's run
+    # covers this one again instead of counting it done.
+    status = "failed" if result.get("status") == "error" else "success"
+    ledger.finish(job.name, slot, status=status, result=result)
     return result

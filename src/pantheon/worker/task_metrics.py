@@ -33,9 +33,12 @@ _clients: dict[str, Any] = {}
 
 def _fields(task: str, outcome: str, duration: float | None, result: Any) -> dict[str, float]:
     fields: dict[str, float] = {f"{task}|{outcome}": 1.0}
-    if outcome == "success" and isinstance(result, dict):
-        if result.get("status") in DUPLICATE_STATUSES:
-            fields[f"{task}|duplicate"] = 1.0
+    if (
+        outcome == "success"
+        and isinstance(result, dict)
+        and result.get("status") in DUPLICATE_STATUSES
+    ):
+        fields[f"{task}|duplicate"] = 1.0
     if duration is not None and outcome != "retry":
         fields[f"{task}|duration_sum"] = duration
         fields[f"{task}|duration_count"] = 1.0
@@ -73,7 +76,7 @@ def record_redis(
     try:
         pipe = _client(metrics_redis_url(settings)).pipeline(transaction=False)
         for key, value in _fields(task, outcome, duration, result).items():
-            if key.endswith(("duration_sum",)):
+            if key.endswith("duration_sum"):
                 pipe.hincrbyfloat(REDIS_KEY, key, value)
             else:
                 pipe.hincrby(REDIS_KEY, key, int(value))
@@ -82,13 +85,11 @@ def record_redis(
         log.debug("task metrics not recorded: %s", exc)
 
 
-@task_prerun.connect
 def _on_prerun(task_id: str | None = None, task: Any = None, **_: Any) -> None:
     if task_id and getattr(task, "name", None) in TASK_QUEUES:
         _started[task_id] = time.perf_counter()
 
 
-@task_postrun.connect
 def _on_postrun(
     task_id: str | None = None,
     task: Any = None,
@@ -106,6 +107,10 @@ def _on_postrun(
         return
     outcome = {"SUCCESS": "success", "RETRY": "retry"}.get(str(state), "failure")
     record_redis(settings, name, outcome, duration, retval)
+
+
+task_prerun.connect(_on_prerun, weak=False)
+task_postrun.connect(_on_postrun, weak=False)
 
 
 def _empty() -> dict[str, float]:

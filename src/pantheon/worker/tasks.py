@@ -14,7 +14,7 @@ import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from celery import Celery, Task
 from celery.exceptions import SoftTimeLimitExceeded
@@ -122,7 +122,7 @@ def _transient_errors() -> tuple[type[BaseException], ...]:
 class ServiceHolder:
     """One training service per worker process, built on first use (after the fork)."""
 
-    _all: weakref.WeakSet[ServiceHolder] = weakref.WeakSet()
+    _all: ClassVar[weakref.WeakSet[ServiceHolder]] = weakref.WeakSet()
 
     def __init__(self, settings: Settings, factory: Callable[[Settings], Any] | None) -> None:
         self.settings = settings
@@ -154,9 +154,11 @@ def _default_service(settings: Settings) -> Any:
     return TrainingService(settings)
 
 
-@worker_process_init.connect
 def _fresh_service_per_child(**_: Any) -> None:
     ServiceHolder.reset_all()
+
+
+worker_process_init.connect(_fresh_service_per_child, weak=False)
 
 
 def _execute(

@@ -14,11 +14,11 @@ import subprocess
 import sys
 import time
 import uuid
-from urllib.parse import urlsplit
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -28,6 +28,7 @@ from tests.e2e.worker.fakes import FakeService
 
 REPO = Path(__file__).resolve().parents[3]
 CELERY = str(Path(sys.executable).with_name("celery"))
+PANTHEON = str(Path(sys.executable).with_name("pantheon"))
 FAKE_APP = "tests.e2e.worker.fake_app"
 #: Variables the harness sets itself; the caller's values would leak into the processes.
 _OWN = ("PANTHEON_", "REDIS_URL", "CELERY_", "DATABASE_URL", "TRAINING_ENABLED", "CHECKPOINT_DIR")
@@ -53,10 +54,15 @@ class Proc:
         raise AssertionError(f"{self.name}: no {needle!r} in {timeout}s:\n{self.text()[-3000:]}")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> None:
+        """SIGTERM the main process (a warm shutdown, as a platform does); SIGKILL the whole
+        process group (the main process and its pool children at once)."""
         if self.popen.poll() is not None:
             return
         try:
-            os.killpg(self.popen.pid, sig)
+            if sig == signal.SIGKILL:
+                os.killpg(self.popen.pid, sig)
+            else:
+                os.kill(self.popen.pid, sig)
         except ProcessLookupError:
             return
         try:
@@ -91,7 +97,11 @@ class Cluster:
         log = self.tmp / f"{name}.log"
         handle = log.open("wb")
         popen = subprocess.Popen(
-            argv, cwd=REPO, env=self.env, stdout=handle, stderr=subprocess.STDOUT,
+            argv,
+            cwd=REPO,
+            env=self.env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         proc = Proc(name, popen, log)
@@ -99,28 +109,62 @@ class Cluster:
         return proc
 
     def worker(
-        self, name: str = "w1", queues: str = "training_fast,training_batch,training_slow",
-        concurrency: int = 2, wait: bool = True,
+        self,
+        name: str = "w1",
+        queues: str = "training_fast,training_batch,training_slow",
+        concurrency: int = 2,
+        wait: bool = True,
     ) -> Proc:
-        proc = self._start(name, [
-            CELERY, "-A", FAKE_APP, "worker", "-Q", queues, "-c", str(concurrency),
-            "-l", "INFO", "-n", f"{name}-{uuid.uuid4().hex[:6]}@%h", "--without-mingle",
-            "--without-gossip",
-        ])
+        proc = self._start(
+            name,
+            [
+                CELERY,
+                "-A",
+                FAKE_APP,
+                "worker",
+                "-Q",
+                queues,
+                "-c",
+                str(concurrency),
+                "-l",
+                "INFO",
+                "-n",
+                f"{name}-{uuid.uuid4().hex[:6]}@%h",
+                "--without-mingle",
+                "--without-gossip",
+            ],
+        )
         if wait:
             proc.wait_for_log("ready.", timeout=60)
         return proc
 
     def beat(self, name: str = "beat1") -> Proc:
-        return self._start(name, [
-            CELERY, "-A", FAKE_APP, "beat", "-l", "INFO",
-            "--schedule", str(self.tmp / f"{name}-schedule"),
-        ])
+        return self._start(
+            name,
+            [
+                CELERY,
+                "-A",
+                FAKE_APP,
+                "beat",
+                "-l",
+                "INFO",
+                "--schedule",
+                str(self.tmp / f"{name}-schedule"),
+            ],
+        )
 
-    def celery_cli(self, *args: str, timeout: float = 60) -> str:
+    def pantheon(self, name: str, *args: str) -> Proc:
+        """``pantheon <args>`` (the real CLI, the real training service)."""
+        return self._start(name, [PANTHEON, *args])
+
+    def celery_cli(self, *args: str, timeout: float = 60, app: str = FAKE_APP) -> str:
         done = subprocess.run(
-            [CELERY, "-A", FAKE_APP, *args], cwd=REPO, env=self.env, capture_output=True,
-            timeout=timeout, check=False,
+            [CELERY, "-A", app, *args],
+            cwd=REPO,
+            env=self.env,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
         )
         return done.stdout.decode() + done.stderr.decode()
 
@@ -131,15 +175,17 @@ class Cluster:
 
 def _base_env(tmp: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(_OWN)}
-    env.update({
-        "PYTHONPATH": str(REPO),
-        "PANTHEON_ENV": "test",
-        "PANTHEON_DATA_DIR": str(tmp / "data"),
-        "PANTHEON_TEST_FAKE_DB": str(tmp / "fake.db"),
-        "PANTHEON_TASK_RETRY_DELAY_SCALE": "0.01",
-        "PANTHEON_BEAT_LOCK_TIMEOUT": "6",
-        "PANTHEON_MODE_CACHE_SECONDS": "1",
-    })
+    env.update(
+        {
+            "PYTHONPATH": str(REPO),
+            "PANTHEON_ENV": "test",
+            "PANTHEON_DATA_DIR": str(tmp / "data"),
+            "PANTHEON_TEST_FAKE_DB": str(tmp / "fake.db"),
+            "PANTHEON_TASK_RETRY_DELAY_SCALE": "0.01",
+            "PANTHEON_BEAT_LOCK_TIMEOUT": "6",
+            "PANTHEON_MODE_CACHE_SECONDS": "1",
+        }
+    )
     return env
 
 
@@ -158,13 +204,14 @@ def broker_url(request: pytest.FixtureRequest, redis_url: str) -> Iterator[str]:
     subprocess.run([*ctl, "add_vhost", vhost], check=True, capture_output=True, timeout=60)
     subprocess.run(
         [*ctl, "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
-        check=True, capture_output=True, timeout=60,
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
     try:
         yield urlsplit(base)._replace(path="/" + vhost).geturl()
     finally:
-        subprocess.run([*ctl, "delete_vhost", vhost], capture_output=True, timeout=60,
-                       check=False)
+        subprocess.run([*ctl, "delete_vhost", vhost], capture_output=True, timeout=60, check=False)
 
 
 @pytest.fixture

@@ -58,18 +58,19 @@ class SqliteLedger:
     def __init__(self, db: FakeDb) -> None:
         self.db = db
 
-    def claim(self, job: str, slot: datetime) -> bool:
+    def claim(self, job: str, slot: datetime, owner: str | None = None) -> bool:
         with self.db.connect() as conn:
             cur = conn.execute(
-                "INSERT OR IGNORE INTO schedule_runs VALUES (?, ?, 'running', 1, NULL, NULL, ?)",
-                (job, slot.isoformat(), time.time()),
+                "INSERT OR IGNORE INTO schedule_runs VALUES (?, ?, 'running', 1, ?, NULL, ?)",
+                (job, slot.isoformat(), json.dumps({"owner": owner}), time.time()),
             )
             if cur.rowcount == 1:
                 return True
             cur = conn.execute(
-                "UPDATE schedule_runs SET status='running', attempts=attempts+1 "
-                "WHERE job=? AND slot=? AND status='failed'",
-                (job, slot.isoformat()),
+                "UPDATE schedule_runs SET status='running', attempts=attempts+1, result=? "
+                "WHERE job=? AND slot=? AND (status='failed' OR (status='running' AND "
+                "json_extract(result, '$.owner') = ?))",
+                (json.dumps({"owner": owner}), job, slot.isoformat(), owner),
             )
             return cur.rowcount == 1
 
@@ -96,8 +97,10 @@ class SqliteLedger:
 
     def runs(self, job: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT job, slot, status, attempts, result FROM schedule_runs"
-        rows = self.db.rows(sql + " WHERE job=? ORDER BY slot", job) if job else self.db.rows(
-            sql + " ORDER BY job, slot"
+        rows = (
+            self.db.rows(sql + " WHERE job=? ORDER BY slot", job)
+            if job
+            else self.db.rows(sql + " ORDER BY job, slot")
         )
         return [
             {
@@ -141,8 +144,10 @@ class FakeService:
         if 1000 <= outcome_id < 2000 and attempt <= outcome_id - 1000:
             raise DatabaseUnavailableError(f"database blip #{attempt}")
         with self.db.connect() as conn:
-            conn.execute("INSERT INTO started (outcome_id, pid, at) VALUES (?, ?, ?)",
-                         (outcome_id, os.getpid(), time.time()))
+            conn.execute(
+                "INSERT INTO started (outcome_id, pid, at) VALUES (?, ?, ?)",
+                (outcome_id, os.getpid(), time.time()),
+            )
             conn.execute("BEGIN IMMEDIATE")
             try:
                 if conn.execute(
@@ -158,17 +163,38 @@ class FakeService:
                 conn.execute("ROLLBACK")
                 raise
         self._record("train_from_outcome", outcome_id)
-        return {"status": "success", "god_name": "zeus", "loss": 0.1, "reward": 0.5,
-                "phi_before": 0.4, "phi_after": 0.5, "step_count": 1}
+        return {
+            "status": "success",
+            "god_name": "zeus",
+            "loss": 0.1,
+            "reward": 0.5,
+            "phi_before": 0.4,
+            "phi_after": 0.5,
+            "step_count": 1,
+        }
 
     def train_hourly_batch(self, god: str) -> dict[str, Any]:
         if god == "nobody":
             raise ValidationError("unknown god 'nobody'")
         self._record("train_hourly_batch", god)
-        return {"status": "success", "god_name": god, "loss": 0.1, "reward": 0.2, "steps": 1,
-                "batch_size": 0}
+        return {
+            "status": "success",
+            "god_name": god,
+            "loss": 0.1,
+            "reward": 0.2,
+            "steps": 1,
+            "batch_size": 0,
+        }
 
     def train_hourly_batch_all(self) -> dict[str, Any]:
+        seconds = float(os.environ.get("PANTHEON_TEST_HOURLY_SECONDS", "0"))
+        if seconds:
+            with self.db.connect() as conn:
+                conn.execute(
+                    "INSERT INTO started (outcome_id, pid, at) VALUES (-100, ?, ?)",
+                    (os.getpid(), time.time()),
+                )
+            time.sleep(seconds)
         self._record("train_hourly_batch_all")
         return {"status": "success", "kernels": 0, "results": {}}
 
@@ -189,9 +215,15 @@ class FakeService:
         extra_params: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         self._record("knowledge_transfer", [transfer_type, source_god, target_god, transfer_ratio])
-        return {"status": "success", "transfer_type": transfer_type, "source_id": source_god,
-                "target_id": target_god, "phi_before": 0.1, "phi_after": 0.2,
-                "blend_ratio": transfer_ratio}
+        return {
+            "status": "success",
+            "transfer_type": transfer_type,
+            "source_id": source_god,
+            "target_id": target_god,
+            "phi_before": 0.1,
+            "phi_after": 0.2,
+            "blend_ratio": transfer_ratio,
+        }
 
     def sync_all_shadows(self) -> dict[str, Any]:
         self._record("sync_all_shadows")
@@ -205,13 +237,13 @@ class FakeService:
         self._record("cleanup_old_checkpoints")
         return {"status": "success", "deleted": 0, "kept": 0}
 
-    def pending_online(self, older_than: float, limit: int) -> list[int]:
+    def pending_online(self, older_than: float, limit: int) -> list[tuple[int, str]]:
         rows = self.db.rows(
             "SELECT outcome_id FROM pending WHERE outcome_id NOT IN "
             "(SELECT outcome_id FROM trained) ORDER BY outcome_id LIMIT ?",
             limit,
         )
-        return [int(r[0]) for r in rows]
+        return [(int(r[0]), f"god{int(r[0]) % 2}") for r in rows]
 
     # --- for assertions -----------------------------------------------------------
     def calls(self, op: str | None = None) -> list[Any]:

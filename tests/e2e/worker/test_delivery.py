@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 import pytest
@@ -21,8 +22,12 @@ ARGS: dict[str, dict[str, Any]] = {
     queues.HOURLY_BATCH_ALL: {},
     queues.NIGHTLY: {"god_name": "apollo"},
     queues.NIGHTLY_ALL: {},
-    queues.KNOWLEDGE_TRANSFER: {"transfer_type": "evolution", "source_god": "zeus",
-                                "target_god": "hera", "transfer_ratio": 0.25},
+    queues.KNOWLEDGE_TRANSFER: {
+        "transfer_type": "evolution",
+        "source_god": "zeus",
+        "target_god": "hera",
+        "transfer_ratio": 0.25,
+    },
     queues.SYNC_SHADOWS: {},
     queues.SWEEP_OUTBOX: {},
 }
@@ -55,9 +60,15 @@ def test_every_task_registered_routed_and_run_by_the_worker(
         assert outcome["task_name"] == name
     calls = cluster.service.db.rows("SELECT op, pid FROM calls")
     assert {op for op, _ in calls} >= {
-        "train_from_outcome", "save_checkpoint", "cleanup_old_checkpoints", "train_hourly_batch",
-        "train_hourly_batch_all", "train_nightly_consolidation",
-        "train_nightly_consolidation_all", "knowledge_transfer", "sync_all_shadows",
+        "train_from_outcome",
+        "save_checkpoint",
+        "cleanup_old_checkpoints",
+        "train_hourly_batch",
+        "train_hourly_batch_all",
+        "train_nightly_consolidation",
+        "train_nightly_consolidation_all",
+        "knowledge_transfer",
+        "sync_all_shadows",
     }
     assert os.getpid() not in {pid for _, pid in calls}  # run by the worker, not in-process
     assert cluster.service.calls("knowledge_transfer") == [["evolution", "zeus", "hera", 0.25]]
@@ -87,7 +98,8 @@ def test_retries_follow_policy_and_permanent_errors_fail_once(
     assert failed["state"] == "FAILURE"
     assert "gave up after 3 retries" in failed["error"]
     rejected = _result(dispatcher, str(bad.task_id))
-    assert rejected["state"] == "FAILURE" and "not_found" in rejected["error"]
+    assert rejected["state"] == "FAILURE"
+    assert "not_found" in rejected["error"]
     attempts = dict(cluster.service.db.rows("SELECT key, n FROM attempts"))
     assert attempts == {"outcome:1002": 3, "outcome:1050": 4, "outcome:-3": 1}
     assert cluster.service.trained() == [1002]
@@ -119,3 +131,46 @@ def test_queues_can_be_picked(make_cluster: Any, redis_url: str) -> None:
     fast = dispatcher.dispatch(queues.TRAIN_FROM_OUTCOME, outcome_id=21)
     assert fast.mode == "sync"  # nobody consumes training_fast: run here, not queued forever
     assert not dispatcher.celery_available()
+
+
+def test_malformed_messages_are_dropped_once_and_duplicates_counted(
+    make_cluster: Any, broker_url: str
+) -> None:
+    from kombu import Connection, Exchange, Producer
+
+    from pantheon.worker import task_metrics
+
+    cluster: Cluster = make_cluster(broker=broker_url)
+    worker = cluster.worker()
+    app = cluster.app()
+    with Connection(cluster.settings.celery_broker_url) as conn:
+        producer = Producer(conn.channel(), exchange=Exchange(queues.FAST, type="direct"))
+        producer.publish(
+            b"\x80not json",
+            routing_key=queues.FAST,
+            content_type="application/json",
+            content_encoding="binary",
+        )
+        producer.publish(
+            b"\x80\x04pickled",
+            routing_key=queues.FAST,
+            content_type="application/x-python-serialize",
+            content_encoding="binary",
+        )
+    unknown = app.send_task("training.tasks.no_such_task", kwargs={}, queue=queues.FAST)
+    first = app.send_task(queues.TRAIN_FROM_OUTCOME, kwargs={"outcome_id": 31}, queue=queues.FAST)
+    assert first.get(timeout=30)["status"] == "success"
+    again = app.send_task(queues.TRAIN_FROM_OUTCOME, kwargs={"outcome_id": 31}, queue=queues.FAST)
+    assert again.get(timeout=30)["status"] == "duplicate"
+    dispatcher = Dispatcher(cluster.settings, cluster.service, app=app)
+    wait_until(lambda: dispatcher.queue_depths()[queues.FAST] == 0, timeout=20)
+    time.sleep(2)  # a redelivered poison message would be back by now
+    assert dispatcher.queue_depths()[queues.FAST] == 0
+    assert unknown.state == "FAILURE"  # reported, never run, not requeued
+    log = worker.text()
+    assert "unregistered task" in log.lower()
+    assert log.lower().count("no_such_task") >= 1
+    counts = task_metrics.snapshot(cluster.settings)[queues.TRAIN_FROM_OUTCOME]
+    assert counts["success"] >= 2
+    assert counts["duplicate"] >= 1
+    assert cluster.service.trained() == [31]

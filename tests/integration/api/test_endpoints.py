@@ -265,7 +265,25 @@ def test_database_down_is_503_everywhere_with_a_clear_body(make_client: MakeClie
     response = client.post("/api/outcomes", json=outcome())
     assert response.status_code == 503
     assert response.json()["error"] == "database_unavailable"
-    assert client.get("/api/kernels").status_code == 503
+    for path in (
+        "/api/kernels",
+        "/api/kernels/zeus",
+        "/api/history",
+        "/api/stats",
+        "/api/checkpoints",
+        "/api/schedule",
+        "/api/routing/overview",
+    ):
+        answer = client.get(path)
+        assert answer.status_code == 503, path
+        assert answer.json()["error"] == "database_unavailable", path
+        assert "postgresql+psycopg://" not in answer.text
+    for path, body in (
+        ("/api/route", {"prompt": "x"}),
+        ("/api/outcomes/batch", {"outcomes": [outcome()]}),
+        ("/api/checkpoints/1/restore", None),
+    ):
+        assert client.post(path, json=body).status_code == 503, path
 
 
 def test_dashboard_is_served_with_its_vendored_assets(client: TestClient) -> None:

@@ -23,24 +23,32 @@ def build_settings(url: str, root: Path, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
+def _warm_up(service: TrainingService, barrier: Any) -> None:
+    """Connect and import everything, then start together with the other process."""
+    service.database.ping()
+    barrier.wait(timeout=120)
+
+
 def train_outcomes(
-    url: str, root: str, ids: list[int], overrides: dict[str, Any]
+    url: str, root: str, ids: list[int], overrides: dict[str, Any], barrier: Any
 ) -> list[dict[str, Any]]:
     settings = build_settings(url, Path(root), **overrides)
     db = Database(settings)
     try:
         service = TrainingService(settings, database=db)
+        _warm_up(service, barrier)
         return [service.train_from_outcome(i) for i in ids]
     finally:
         db.dispose()
 
 
-def hourly_batch(url: str, root: str, god: str, chunk: int) -> dict[str, Any]:
+def hourly_batch(url: str, root: str, god: str, chunk: int, barrier: Any) -> dict[str, Any]:
     settings = build_settings(url, Path(root))
     db = Database(settings)
     try:
         service = TrainingService(settings, database=db)
         service.hourly_chunk = chunk
+        _warm_up(service, barrier)
         return service.train_hourly_batch(god)
     finally:
         db.dispose()

@@ -87,3 +87,14 @@ def test_cron_secret_is_checked(tmp_path: Path) -> None:
     assert client.post("/cron", headers={"X-Cron-Secret": "nope"}).status_code == 401
     good = client.post("/cron", headers={"X-Cron-Secret": "cron-secret-0123456789"})
     assert good.status_code == 200
+
+
+def test_secrets_never_reach_the_log(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    secret = "cron-secret-0123456789"
+    client = make_client(tmp_path, api_token=SecretStr(TOKEN), cron_secret=SecretStr(secret))
+    with caplog.at_level("DEBUG"):
+        client.post("/guarded", headers={"Authorization": f"Bearer {TOKEN}-wrong"})
+        client.post("/guarded", headers={"Authorization": f"Bearer {TOKEN}"})
+        client.post("/cron", headers={"X-Cron-Secret": secret + "-wrong"})
+    assert TOKEN not in caplog.text
+    assert secret not in caplog.text

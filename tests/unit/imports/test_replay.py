@@ -121,3 +121,19 @@ def test_pacer_keeps_the_average_rate() -> None:
     assert Pacer(None).delay_after(10**6) == 0.0
     with pytest.raises(ValidationError):
         Pacer(0)
+
+
+def test_a_failed_dispatch_defers_training_and_keeps_the_outcome(
+    tmp_path: Path, make_settings
+) -> None:  # type: ignore[no-untyped-def]
+    class Down:
+        def dispatch(self, task_name: str, **kwargs: Any) -> Any:
+            raise ConnectionError("broker gone")
+
+    path = write(tmp_path / "ok.jsonl", [json.dumps(outcome(i)) for i in range(1, 6)])
+    replayer = build_replayer(make_settings())
+    replayer.dispatcher = Down()
+    report = replayer.replay_lines(iter_lines(path))
+    assert report.accepted == 5
+    assert report.modes == {"deferred": 1}
+    assert replayer.service.get_kernel("athena").step_count == 0

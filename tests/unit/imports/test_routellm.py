@@ -181,6 +181,23 @@ def test_split_judge_prompt_keeps_unknown_layouts_whole() -> None:
     assert split_judge_prompt("just text") == ("just text", "")
 
 
+def test_split_judge_prompt_drops_the_reference_answer() -> None:
+    math = (
+        "[Instruction]\nJudge the answer against the reference.\n\n[Question]\nWhat is 3*4?"
+        "\n\n[The Start of Reference Answer]\n12\n[The End of Reference Answer]\n\n"
+        "[The Start of Assistant's Answer]\nIt is 12.\n[The End of Assistant's Answer]"
+    )
+    assert split_judge_prompt(math) == ("What is 3*4?", "It is 12.")
+    multi = (
+        "<|The Start of Reference Answer|>\n\n### User:\nq1\n\n### Reference answer:\nr1"
+        "\n\n<|The End of Reference Answer|>\n\n\n"
+        "<|The Start of Assistant A's Conversation with User|>\n\n### User:\nq1\n\n"
+        "### Assistant A:\na1\n\n### User:\nq2\n\n### Assistant A:\na2\n\n"
+        "<|The End of Assistant A's Conversation with User|>"
+    )
+    assert split_judge_prompt(multi) == ("q1\n\nq2", "a2")
+
+
 def test_convert_expands_directories_and_picks_the_format(
     mmlu_csv: Path, gsm8k_csv: Path, mt_bench_jsonl: Path
 ) -> None:
@@ -224,3 +241,16 @@ def test_jsonl_reports_bad_lines_with_numbers(tmp_path: Path) -> None:
     ]
     assert "JSON" in (lines[1].error or "")
     assert "object" in (lines[2].error or "")
+
+
+def test_cli_import_writes_and_splits(mmlu_csv: Path, tmp_path: Path) -> None:
+    from pantheon.cli import main
+
+    out = tmp_path / "all.jsonl.gz"
+    assert main(["import", "routellm", str(mmlu_csv), "--out", str(out)]) == 0
+    assert len(list(iter_lines(out))) == 5
+    train, test = tmp_path / "train.jsonl", tmp_path / "test.jsonl"
+    args = ["import", "routellm", str(mmlu_csv), "--out", str(train), "--split", "0.5"]
+    assert main(args) == 1  # --split needs --test-out
+    assert main([*args, "--test-out", str(test), "--seed", "7"]) == 0
+    assert len(list(iter_lines(train))) + len(list(iter_lines(test))) == 5

@@ -146,3 +146,23 @@ def test_zip_without_members_and_non_bytes() -> None:
 def test_load_missing_file(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError):
         checkpoint.load(tmp_path / "nope.npz")
+
+
+def test_huge_claimed_shape_is_refused_before_allocation() -> None:
+    from numpy.lib import format as npformat
+
+    header = io.BytesIO()
+    npformat.write_array_header_1_0(
+        header, {"descr": "<f8", "fortran_order": False, "shape": (10**12,)}
+    )
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("arrays/param.w_success.npy", header.getvalue() + b"\0" * 64)
+    with pytest.raises(CheckpointError, match="implausibly large"):
+        checkpoint.loads(buf.getvalue())
+
+
+def test_non_finite_metrics_are_stored_as_null() -> None:
+    data = checkpoint.dumps(Kernel("zeus"), metrics={"loss": float("nan"), "n": np.int64(3)})
+    _, meta = checkpoint.loads(data)
+    assert meta["metrics"] == {"loss": None, "n": 3}

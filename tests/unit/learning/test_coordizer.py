@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -11,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pantheon.errors import ValidationError
+from pantheon.learning import coordizer
 from pantheon.learning.coordizer import BASIN_DIM, coordize, coordize_many
 
 pytestmark = pytest.mark.unit
@@ -67,3 +69,34 @@ def test_deterministic_across_processes() -> None:
         check=True,
     )
     np.testing.assert_array_equal(np.array(json.loads(out.stdout)), coordize_many(TEXTS))
+
+
+#: Basins of TEXTS, pinned per table: a change on another machine or Python version means
+#: the coordizer is not deterministic there. A rebuilt table changes both values.
+GOLDEN = {
+    "vocab-svd64-1:e6a7437db45d": "26361246ed739e17ee06c77610147e6da9c0d039fc9702a2c20a708b107abfd3"
+}
+
+
+def test_basins_match_the_pinned_digest() -> None:
+    version = coordizer.COORDIZER_VERSION
+    assert version in GOLDEN, f"table changed ({version}): pin its digest in GOLDEN"
+    digest = hashlib.sha256(coordize_many(TEXTS).astype("<f8").tobytes()).hexdigest()
+    assert digest == GOLDEN[version]
+
+
+def test_ordered_row_sums_match_plain_sums() -> None:
+    rng = np.random.default_rng(3)
+    rows = np.sort(rng.integers(0, 7, 200))
+    contrib = rng.normal(size=(200, BASIN_DIM))
+    expected = np.zeros((9, BASIN_DIM))
+    np.add.at(expected, rows, contrib)
+    got = coordizer._ordered_row_sums(rows, contrib, 9)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_unknown_words_still_move_the_basin() -> None:
+    a, b = coordize("qwxzt"), coordize("zzvqk")
+    uniform = np.full(BASIN_DIM, 1 / BASIN_DIM)
+    assert not np.allclose(a, uniform, rtol=0, atol=1e-6)
+    assert not np.allclose(a, b, rtol=0, atol=1e-6)

@@ -37,27 +37,33 @@ def _wait_state(dispatcher: Dispatcher, task_id: str, timeout: float = 10.0) -> 
 
 
 def test_sync_mode_runs_fast_tasks_inline_and_keeps_results(
-    make_settings, service: FakeService  # type: ignore[no-untyped-def]
+    make_settings,
+    service: FakeService,  # type: ignore[no-untyped-def]
 ) -> None:
     dispatcher = Dispatcher(make_settings(task_mode="sync"), service)
     sent = dispatcher.dispatch(queues.TRAIN_FROM_OUTCOME, outcome_id=3)
-    assert sent.mode == "sync" and sent.result is not None
+    assert sent.mode == "sync"
+    assert sent.result is not None
     assert sent.result["status"] == "success"
     stored = dispatcher.get_task_result(str(sent.task_id))
-    assert stored["state"] == "SUCCESS" and stored["result"]["outcome_id"] == 3
+    assert stored["state"] == "SUCCESS"
+    assert stored["result"]["outcome_id"] == 3
     assert service.trained() == [3]
 
 
 def test_sync_mode_runs_batch_jobs_in_the_background(
-    make_settings, service: FakeService  # type: ignore[no-untyped-def]
+    make_settings,
+    service: FakeService,  # type: ignore[no-untyped-def]
 ) -> None:
     dispatcher = Dispatcher(make_settings(task_mode="sync"), service)
     sent = dispatcher.dispatch(queues.HOURLY_BATCH, god_name="zeus")
-    assert sent.mode == "sync" and sent.result is None
+    assert sent.mode == "sync"
+    assert sent.result is None
     assert _wait_state(dispatcher, str(sent.task_id))["result"]["god_name"] == "zeus"
     failed = dispatcher.dispatch(queues.HOURLY_BATCH, god_name="nobody")
     state = _wait_state(dispatcher, str(failed.task_id))
-    assert state["state"] == "FAILURE" and "unknown god" in state["error"]
+    assert state["state"] == "FAILURE"
+    assert "unknown god" in state["error"]
 
 
 def test_sync_errors(make_settings, service: FakeService) -> None:  # type: ignore[no-untyped-def]
@@ -65,19 +71,22 @@ def test_sync_errors(make_settings, service: FakeService) -> None:  # type: igno
     with pytest.raises(NotFoundError):
         dispatcher.dispatch(queues.TRAIN_FROM_OUTCOME, outcome_id=-1)
     deferred = dispatcher.dispatch(queues.TRAIN_FROM_OUTCOME, outcome_id=1001)
-    assert deferred.mode == "deferred" and deferred.task_id is None
+    assert deferred.mode == "deferred"
+    assert deferred.task_id is None
     assert service.trained() == []
 
 
 def test_auto_mode_with_no_broker_runs_in_process(
-    make_settings, service: FakeService  # type: ignore[no-untyped-def]
+    make_settings,
+    service: FakeService,  # type: ignore[no-untyped-def]
 ) -> None:
     settings = make_settings(task_mode="auto", redis_url=f"redis://127.0.0.1:{_closed_port()}/0")
     dispatcher = Dispatcher(settings, service)
     started = time.monotonic()
     sent = dispatcher.dispatch(queues.TRAIN_FROM_OUTCOME, outcome_id=9)
     assert time.monotonic() - started < 5.0
-    assert sent.mode == "sync" and service.trained() == [9]
+    assert sent.mode == "sync"
+    assert service.trained() == [9]
     assert dispatcher.celery_available() is False
     assert dispatcher.queue_depths() == dict.fromkeys(queues.QUEUES)
     assert dispatcher.workers() is None
@@ -96,13 +105,15 @@ class _DeadBrokerApp:
 
 
 def test_publish_failure_falls_back_to_in_process_exactly_once(
-    make_settings, service: FakeService  # type: ignore[no-untyped-def]
+    make_settings,
+    service: FakeService,  # type: ignore[no-untyped-def]
 ) -> None:
     app = _DeadBrokerApp()
     dispatcher = Dispatcher(make_settings(task_mode="celery"), service, app=app)
     sent = dispatcher.dispatch(queues.TRAIN_FROM_OUTCOME, outcome_id=4)
     assert app.sent == 1
-    assert sent.mode == "sync" and service.trained() == [4]
+    assert sent.mode == "sync"
+    assert service.trained() == [4]
 
 
 def test_in_process_runs_are_counted(make_settings, service: FakeService) -> None:  # type: ignore[no-untyped-def]
@@ -111,5 +122,6 @@ def test_in_process_runs_are_counted(make_settings, service: FakeService) -> Non
     dispatcher.dispatch(queues.TRAIN_FROM_OUTCOME, outcome_id=5)
     dispatcher.dispatch(queues.TRAIN_FROM_OUTCOME, outcome_id=5)
     counts = task_metrics.snapshot()[queues.TRAIN_FROM_OUTCOME]
-    assert counts["success"] == 2 and counts["duplicate"] == 1
+    assert counts["success"] == 2
+    assert counts["duplicate"] == 1
     assert counts["duration_count"] == 2

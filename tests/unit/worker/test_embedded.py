@@ -40,7 +40,10 @@ def test_fires_each_job_once_per_slot(make_settings) -> None:  # type: ignore[no
     scheduler = EmbeddedScheduler(make_settings(), recorder, clock=clock)
     first = scheduler.tick()
     assert {job for job, _ in first} == {
-        "hourly_batch", "nightly_consolidation", "shadow_sync", "checkpoint_cleanup",
+        "hourly_batch",
+        "nightly_consolidation",
+        "shadow_sync",
+        "checkpoint_cleanup",
         "outbox_sweep",
     }
     assert scheduler.tick() == []
@@ -51,7 +54,8 @@ def test_fires_each_job_once_per_slot(make_settings) -> None:  # type: ignore[no
     assert fired["hourly_batch"] == datetime(2026, 11, 28, 13, tzinfo=UTC)
     hourly = [kw for task, kw in recorder.sent if task == queues.HOURLY_BATCH_ALL]
     assert [kw["slot"] for kw in hourly] == [
-        "2026-11-28T12:00:00+00:00", "2026-11-28T13:00:00+00:00"
+        "2026-11-28T12:00:00+00:00",
+        "2026-11-28T13:00:00+00:00",
     ]
     assert all(kw["wait"] is False for _, kw in recorder.sent)
 
@@ -59,7 +63,8 @@ def test_fires_each_job_once_per_slot(make_settings) -> None:  # type: ignore[no
 def test_stays_quiet_while_beat_holds_the_lock(make_settings) -> None:  # type: ignore[no-untyped-def]
     recorder = Recorder()
     scheduler = EmbeddedScheduler(make_settings(), recorder, beat_alive=lambda: True)
-    assert scheduler.tick() == [] and recorder.sent == []
+    assert scheduler.tick() == []
+    assert recorder.sent == []
 
 
 def _wait_for(predicate: Any, timeout: float = 10.0) -> None:

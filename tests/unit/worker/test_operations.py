@@ -44,7 +44,8 @@ def ctx(make_settings) -> Context:  # type: ignore[no-untyped-def]
 def test_outcome_id_trains_once_then_duplicate(service: FakeService, ctx: Context) -> None:
     first = run_operation(queues.TRAIN_FROM_OUTCOME, service, {"outcome_id": 7}, ctx)
     again = run_operation(queues.TRAIN_FROM_OUTCOME, service, {"outcome_id": 7}, ctx)
-    assert first["status"] == "success" and first["outcome_id"] == 7
+    assert first["status"] == "success"
+    assert first["outcome_id"] == 7
     assert again["status"] == "duplicate"
     assert service.trained() == [7]
 
@@ -98,13 +99,22 @@ def test_each_task_calls_its_service_function(service: FakeService, ctx: Context
         {"transfer_type": "breeding", "source_god": "zeus", "target_god": "hera"},
         ctx,
     )
-    for task in (queues.HOURLY_BATCH_ALL, queues.NIGHTLY_ALL, queues.SYNC_SHADOWS,
-                 queues.CLEANUP_CHECKPOINTS):
+    for task in (
+        queues.HOURLY_BATCH_ALL,
+        queues.NIGHTLY_ALL,
+        queues.SYNC_SHADOWS,
+        queues.CLEANUP_CHECKPOINTS,
+    ):
         assert run_operation(task, service, {}, ctx)["status"] == "success"
     assert [op for op, _ in service.calls()] == [
-        "train_hourly_batch", "train_nightly_consolidation", "save_checkpoint",
-        "knowledge_transfer", "train_hourly_batch_all", "train_nightly_consolidation_all",
-        "sync_all_shadows", "cleanup_old_checkpoints",
+        "train_hourly_batch",
+        "train_nightly_consolidation",
+        "save_checkpoint",
+        "knowledge_transfer",
+        "train_hourly_batch_all",
+        "train_nightly_consolidation_all",
+        "sync_all_shadows",
+        "cleanup_old_checkpoints",
     ]
     assert service.calls("save_checkpoint") == [["zeus", "manual"]]
     assert service.calls("knowledge_transfer") == [["breeding", "zeus", "hera", 0.5]]
@@ -114,8 +124,9 @@ def test_missing_and_unknown_arguments(service: FakeService, ctx: Context) -> No
     with pytest.raises(ValidationError, match="god_name"):
         run_operation(queues.HOURLY_BATCH, service, {}, ctx)
     with pytest.raises(ValidationError, match="target_god"):
-        run_operation(queues.KNOWLEDGE_TRANSFER, service, {"transfer_type": "x",
-                      "source_god": "zeus"}, ctx)
+        run_operation(
+            queues.KNOWLEDGE_TRANSFER, service, {"transfer_type": "x", "source_god": "zeus"}, ctx
+        )
     with pytest.raises(ValidationError, match="unexpected"):
         run_operation(queues.SYNC_SHADOWS, service, {"god_name": "zeus"}, ctx)
     with pytest.raises(ValidationError, match="not a scheduled task"):
@@ -136,12 +147,12 @@ def test_scheduled_task_with_a_slot_runs_once(service: FakeService, ctx: Context
 
 
 def test_outbox_sweep_redispatches_pending(service: FakeService, ctx: Context) -> None:
-    service.add_pending(1, 2, 3)
+    service.add_pending(1, 2, 3, 4, 6)
     run_operation(queues.TRAIN_FROM_OUTCOME, service, {"outcome_id": 2}, ctx)
     result = run_operation(queues.SWEEP_OUTBOX, service, {"slot": "2026-11-28T12:00:30"}, ctx)
-    assert result["redispatched"] == 2
+    assert (result["pending"], result["redispatched"]) == (4, 2)  # one task per god
     assert ctx.extra["sent"] == [
         (queues.TRAIN_FROM_OUTCOME, {"outcome_id": 1}),
-        (queues.TRAIN_FROM_OUTCOME, {"outcome_id": 3}),
+        (queues.TRAIN_FROM_OUTCOME, {"outcome_id": 4}),
     ]
     assert service.slot_ledger.runs("outbox_sweep") == []  # the sweep does not log slots

@@ -37,6 +37,9 @@ def test_queue_for_unknown_task_names_the_known_ones() -> None:
 
 def test_parse_queues_defaults_to_all_and_rejects_unknown() -> None:
     assert queues.parse_queues(None) == list(queues.QUEUES)
-    assert queues.parse_queues(" training_slow , training_fast") == ["training_slow", "training_fast"]
+    assert queues.parse_queues(" training_slow , training_fast") == [
+        "training_slow",
+        "training_fast",
+    ]
     with pytest.raises(ValueError, match="celery"):
         queues.parse_queues("training_fast,celery")

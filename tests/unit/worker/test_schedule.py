@@ -22,8 +22,10 @@ def test_seed_jobs_and_defaults(make_settings) -> None:  # type: ignore[no-untyp
     assert by_name["nightly_consolidation"].task == queues.NIGHTLY_ALL
     assert by_name["shadow_sync"].task == queues.SYNC_SHADOWS
     assert by_name["checkpoint_cleanup"].task == queues.CLEANUP_CHECKPOINTS
-    assert [by_name[n].catch_up_cap for n in ("hourly_batch", "nightly_consolidation",
-            "shadow_sync", "checkpoint_cleanup")] == [24, 3, 6, 1]
+    assert [
+        by_name[n].catch_up_cap
+        for n in ("hourly_batch", "nightly_consolidation", "shadow_sync", "checkpoint_cleanup")
+    ] == [24, 3, 6, 1]
     assert all(job.why for job in JOBS)
     entries = beat_schedule(settings)
     assert entries["nightly_consolidation"]["schedule"] == crontab(minute="0", hour="3")
@@ -54,8 +56,19 @@ def test_every_n_slots_fall_on_multiples_since_the_epoch() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "every:", "every:0", "every:-3", "every:1.5", "* * * *", "0 * * * * *",
-             "61 * * * *", "banana", "0 25 * * *"]
+    "text",
+    [
+        "",
+        "every:",
+        "every:0",
+        "every:-3",
+        "every:1.5",
+        "* * * *",
+        "0 * * * * *",
+        "61 * * * *",
+        "banana",
+        "0 25 * * *",
+    ],
 )
 def test_bad_expressions_raise_schedule_error(text: str) -> None:
     with pytest.raises(ScheduleError):

@@ -34,7 +34,8 @@ def test_one_run_per_slot(ledger: SqliteLedger) -> None:
     expr = Expression("0 * * * *")
     first = run_in_slot(HOURLY, expr, NOON, ledger, _work(calls))
     second = run_in_slot(HOURLY, expr, NOON, ledger, _work(calls))
-    assert first["status"] == "success" and first["covered_slots"] == [NOON.isoformat()]
+    assert first["status"] == "success"
+    assert first["covered_slots"] == [NOON.isoformat()]
     assert second["status"] == "skipped"
     assert len(calls) == 1
     assert [r["status"] for r in ledger.runs("hourly_batch")] == ["success"]
@@ -58,7 +59,8 @@ def test_a_stale_slot_older_than_the_last_success_is_skipped(ledger: SqliteLedge
     expr = Expression("0 * * * *")
     run_in_slot(HOURLY, expr, NOON, ledger, _work(calls))
     stale = run_in_slot(HOURLY, expr, NOON - timedelta(hours=1), ledger, _work(calls))
-    assert stale["status"] == "skipped" and len(calls) == 1
+    assert stale["status"] == "skipped"
+    assert len(calls) == 1
 
 
 def test_a_failed_run_is_recorded_and_can_be_retried(ledger: SqliteLedger) -> None:
@@ -74,3 +76,18 @@ def test_a_failed_run_is_recorded_and_can_be_retried(ledger: SqliteLedger) -> No
     calls: list[int] = []
     assert run_in_slot(HOURLY, expr, NOON, ledger, _work(calls))["status"] == "success"
     assert ledger.runs("hourly_batch")[0]["attempts"] == 2
+
+
+def test_a_run_with_failed_gods_is_logged_failed_and_covered_again(
+    ledger: SqliteLedger,
+) -> None:
+    expr = Expression("0 * * * *")
+    run_in_slot(HOURLY, expr, NOON - timedelta(hours=1), ledger, lambda: {"status": "success"})
+    partial = run_in_slot(
+        HOURLY, expr, NOON, ledger, lambda: {"status": "error", "failed": ["zeus"]}
+    )
+    assert partial["status"] == "error"
+    assert ledger.runs("hourly_batch")[1]["status"] == "failed"
+    later = NOON + timedelta(hours=1)
+    result = run_in_slot(HOURLY, expr, later, ledger, lambda: {"status": "success"})
+    assert result["covered_slots"] == [NOON.isoformat(), later.isoformat()]

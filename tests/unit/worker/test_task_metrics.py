@@ -16,7 +16,10 @@ def test_local_counts_merge_into_the_snapshot() -> None:
     snap = task_metrics.snapshot()
     counts = snap[queues.HOURLY_BATCH_ALL]
     assert (counts["success"], counts["failure"], counts["retry"], counts["duplicate"]) == (
-        2, 1, 1, 1
+        2,
+        1,
+        1,
+        1,
     )
     assert counts["duration_sum"] == pytest.approx(1.75)
     assert counts["duration_count"] == 3

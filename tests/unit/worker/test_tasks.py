@@ -28,11 +28,13 @@ def test_config_keeps_the_seed_settings_and_makes_them_safe(make_settings) -> No
     settings = make_settings(worker_max_tasks_per_child=7)
     conf = celery_config(settings)
     assert conf["task_serializer"] == conf["result_serializer"] == "json"
-    assert conf["accept_content"] == ["json"] and conf["result_accept_content"] == ["json"]
+    assert conf["accept_content"] == ["json"]
+    assert conf["result_accept_content"] == ["json"]
     assert (conf["timezone"], conf["enable_utc"]) == ("UTC", True)
     assert conf["worker_prefetch_multiplier"] == 1
     assert conf["worker_max_tasks_per_child"] == 7
-    assert conf["task_acks_late"] and conf["task_reject_on_worker_lost"]
+    assert conf["task_acks_late"]
+    assert conf["task_reject_on_worker_lost"]
     assert (conf["result_expires"], conf["result_extended"]) == (3600, True)
     assert conf["worker_cancel_long_running_tasks_on_connection_loss"]
     assert conf["broker_connection_retry_on_startup"]
@@ -59,7 +61,8 @@ def test_tasks_are_registered_with_queue_limits_and_retries(make_settings) -> No
     for name, queue in queues.TASK_QUEUES.items():
         task = app.tasks[name]
         assert app.amqp.router.route({}, name)["queue"].name == queue
-        assert task.acks_late and task.reject_on_worker_lost
+        assert task.acks_late
+        assert task.reject_on_worker_lost
         assert task.max_retries == RETRY_POLICIES[name].max_retries
         expected_soft = 900 if queue == queues.SLOW else settings.task_soft_time_limit
         assert task.soft_time_limit == expected_soft
@@ -84,15 +87,14 @@ def test_positional_arguments_follow_the_seed_order() -> None:
     assert bind_positional(queues.HOURLY_BATCH, ("zeus",), {}) == {"god_name": "zeus"}
     assert bind_positional(queues.TRAIN_FROM_OUTCOME, (5,), {}) == {"outcome_id": 5}
     seed = bind_positional(queues.TRAIN_FROM_OUTCOME, ("zeus", "p", "r", True), {"phi": 0.5})
-    assert seed == {"god_name": "zeus", "prompt": "p", "response": "r", "success": True,
-                    "phi": 0.5}
+    assert seed == {"god_name": "zeus", "prompt": "p", "response": "r", "success": True, "phi": 0.5}
     with pytest.raises(PermanentTaskError, match="twice"):
         bind_positional(queues.HOURLY_BATCH, ("zeus",), {"god_name": "hera"})
     with pytest.raises(PermanentTaskError, match="at most"):
         bind_positional(queues.SYNC_SHADOWS, ("x",), {})
 
 
-class _Retry(Exception):
+class _RetryError(Exception):
     pass
 
 
@@ -101,7 +103,7 @@ def _fake_task(retries: int) -> Any:
 
     def retry(**kwargs: Any) -> Exception:
         calls.append(kwargs)
-        return _Retry()
+        return _RetryError()
 
     return SimpleNamespace(
         request=SimpleNamespace(id="t", retries=retries), app=None, retry=retry, calls=calls
@@ -116,10 +118,11 @@ def holder(tmp_path: Path, make_settings) -> ServiceHolder:  # type: ignore[no-u
 
 def test_transient_errors_retry_with_backoff(holder: ServiceHolder) -> None:
     task = _fake_task(retries=0)
-    with pytest.raises(_Retry):
+    with pytest.raises(_RetryError):
         tasks._execute(task, queues.TRAIN_FROM_OUTCOME, holder, (), {"outcome_id": 1001})
     (call,) = task.calls
-    assert call["max_retries"] == 3 and 0 < call["countdown"] < 1.0
+    assert call["max_retries"] == 3
+    assert 0 < call["countdown"] < 1.0
     assert "blip" in str(call["exc"])
 
 
@@ -132,7 +135,7 @@ def test_retries_used_up_fail_with_the_reason(holder: ServiceHolder) -> None:
 
 def test_permanent_errors_fail_at_once(holder: ServiceHolder) -> None:
     task = _fake_task(retries=0)
-    with pytest.raises(PermanentTaskError, match="validation_error: .*unexpected"):
+    with pytest.raises(PermanentTaskError, match=r"validation_error: .*unexpected"):
         tasks._execute(task, queues.SYNC_SHADOWS, holder, (), {"bogus": 1})
     with pytest.raises(PermanentTaskError, match="not_found"):
         tasks._execute(task, queues.TRAIN_FROM_OUTCOME, holder, (), {"outcome_id": -5})
@@ -148,7 +151,7 @@ def test_soft_limit_and_broker_errors_are_retried(
 
     monkeypatch.setattr(tasks, "run_operation", boom)
     task = _fake_task(retries=0)
-    with pytest.raises(_Retry):
+    with pytest.raises(_RetryError):
         tasks._execute(task, queues.HOURLY_BATCH_ALL, holder, (), {})
     assert task.calls[0]["max_retries"] == 2
 

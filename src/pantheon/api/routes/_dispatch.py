@@ -15,6 +15,8 @@ def send(state: AppState, task_name: str, **kwargs: Any) -> JobAccepted:
     """Dispatch ``task_name`` (Celery or in-process, as the dispatcher decides)."""
     outcome = state.dispatcher.dispatch(task_name, **kwargs)
     result = outcome.result if isinstance(outcome.result, dict) else None
+    if outcome.task_id is None:  # deferred: nothing was run or queued under an id
+        return JobAccepted(task_id=None, task_name=task_name, mode=outcome.mode, result=None)
     state.remember(
         DispatchRecord(
             task_id=str(outcome.task_id),
@@ -23,6 +25,7 @@ def send(state: AppState, task_name: str, **kwargs: Any) -> JobAccepted:
             dispatched_at=utcnow(),
             kwargs=kwargs,
             result=result,
+            state="SUCCESS" if result is not None else "PENDING",
         )
     )
     return JobAccepted(

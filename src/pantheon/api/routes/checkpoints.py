@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Path, Query, Request, status
 
 from pantheon.api.routes._dispatch import send
 from pantheon.api.routes.responses import errors
@@ -19,6 +19,9 @@ from pantheon.training import queries
 from pantheon.worker import queues
 
 router = APIRouter(prefix="/api/checkpoints", tags=["checkpoints"])
+
+#: Ids are 64-bit integers in the store.
+MAX_ID = 2**63 - 1
 
 
 @router.get("", response_model=CheckpointList, responses=errors(422, 503))
@@ -54,6 +57,6 @@ def save_checkpoint(body: CheckpointIn, request: Request) -> JobAccepted:
     dependencies=[Depends(require_token)],
     summary="Make a checkpoint the kernel's new live version",
 )
-def restore_checkpoint(checkpoint_id: int, request: Request) -> RestoreOut:
+def restore_checkpoint(request: Request, checkpoint_id: int = Path(ge=1, le=MAX_ID)) -> RestoreOut:
     state = get_state(request)
     return RestoreOut.model_validate(state.service.restore_checkpoint(checkpoint_id))

@@ -69,6 +69,24 @@ def schedule_rows(state: AppState) -> list[dict[str, Any]]:
     return describe(state.settings, last_success, utcnow(), last_run)
 
 
+def overdue_jobs(rows: list[dict[str, Any]], now: datetime, silence: float) -> list[str]:
+    """Jobs that ran before but whose current slot is ``silence`` seconds overdue, unrecorded.
+
+    A job that never ran is not judged (a fresh deployment waits for its first slot).
+    """
+    from pantheon.worker.schedule import parse_slot
+
+    late = []
+    for row in rows:
+        last = (row.get("last_run") or {}).get("slot")
+        if last is None or row["job"] == "outbox_sweep":  # the sweep is not logged per slot
+            continue
+        current = parse_slot(row["current_slot"])
+        if parse_slot(last) < current and (now - current).total_seconds() > silence:
+            late.append(str(row["job"]))
+    return late
+
+
 def health_report(state: AppState) -> HealthOut:
     """Database, broker, workers, Beat: each checked in bounded time and cached briefly."""
     settings = state.settings
@@ -83,14 +101,15 @@ def health_report(state: AppState) -> HealthOut:
     if settings.task_mode != "sync":
         available, problem = _check(state, "celery", state.celery_available, timeout=2.0)
         celery_available = bool(available)
-        broker = "ok" if celery_available else "down"
         if problem:
             problems.append(problem)
-        if celery_available:
-            found, problem = _check(state, "workers", state.worker_count, 2.0)
-            workers = int(found or 0)
-            if problem:
-                problems.append(problem)
+        found, problem = _check(state, "workers", state.worker_count, 2.0)
+        broker = "down" if found is None else "ok"
+        workers = int(found or 0)
+        if broker == "down":
+            problems.append(problem or "broker: no answer")
+        elif not celery_available:
+            problems.append("no worker consumes every training queue")
     if settings.task_mode == "sync" or (settings.task_mode == "auto" and not celery_available):
         mode = "sync"
         problems.append("tasks run in-process (sync mode): no broker or no worker")
@@ -106,9 +125,17 @@ def health_report(state: AppState) -> HealthOut:
                 "no Beat holds the scheduler lock (silent for over "
                 f"{settings.beat_lock_timeout:.0f}s)"
             )
+    if database == "ok" and mode == "celery":
+        rows, problem = _check(state, "schedule", lambda: schedule_rows(state), 3.0)
+        late = overdue_jobs(rows or [], utcnow(), settings.beat_silence_seconds)
+        if late:
+            beat = "silent"
+            problems.append(
+                f"slots over {settings.beat_silence_seconds:.0f}s overdue: {', '.join(late)}"
+            )
     if database == "down":
         status = "down"
-    elif mode == "sync" or beat == "silent":
+    elif mode == "sync" or beat == "silent" or not celery_available:
         status = "degraded"
     else:
         status = "ok"
@@ -164,7 +191,7 @@ def get_queues(request: Request) -> QueueDepths:
     return QueueDepths(queues={q: depths.get(q) for q in QUEUES}, broker="ok")
 
 
-@router.get("/routing/overview", response_model=RoutingOverview, responses=errors(503))
+@router.get("/routing/overview", response_model=RoutingOverview, responses=errors(422, 503))
 def routing_overview(
     request: Request,
     recent: int = Query(8, ge=0, le=50, description="also route this many recent prompts"),

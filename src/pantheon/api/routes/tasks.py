@@ -2,37 +2,68 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, Path, Query, Request
 
 from pantheon.api.routes.responses import errors
 from pantheon.api.schemas import RecentTask, RecentTasks, TaskStatus
-from pantheon.api.state import get_state
+from pantheon.api.state import AppState, get_state
 from pantheon.errors import NotFoundError
 
+log = logging.getLogger(__name__)
+
+#: Tasks the recent list shows (and keeps fresh).
+RECENT_SHOWN = 20
 READY_STATES = frozenset({"SUCCESS", "FAILURE", "REVOKED"})
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"])
 
 
+def _refresh_celery_records(state: AppState) -> int:
+    """Asks the result backend about queued tasks not known to be finished yet."""
+    from pantheon.worker.dispatch import celery_task_result
+
+    asked = 0
+    for record in list(state.recent)[:RECENT_SHOWN]:
+        if record.mode == "celery" and not record.ready:
+            record.update(celery_task_result(state.dispatcher.app, record.task_id, None))
+            asked += 1
+    return asked
+
+
 @router.get("", response_model=RecentTasks)
 def recent_tasks(request: Request) -> RecentTasks:
-    """The last tasks this web process dispatched, newest first."""
+    """The last tasks this web process dispatched, newest first, with their state now."""
     state = get_state(request)
+    records = list(state.recent)[:RECENT_SHOWN]
+    for record in records:
+        if record.mode == "sync" and not record.ready:
+            found = state.dispatcher.results.get(record.task_id)
+            if found is not None:
+                record.update(found)
+    if any(r.mode == "celery" and not r.ready for r in records):
+        try:  # bounded and cached: a dead backend leaves the states as they were
+            state.probe("recent-tasks", lambda: _refresh_celery_records(state), timeout=2.0)
+        except Exception as exc:
+            log.debug("task states not refreshed: %s", type(exc).__name__)
     items = [
         RecentTask(
             task_id=r.task_id,
             task_name=r.task_name,
             mode=r.mode,
+            state=r.state,
             dispatched_at=r.dispatched_at,
             arguments=r.kwargs,
             result=r.result,
+            error=r.error,
         )
-        for r in list(state.recent)
+        for r in records
     ]
     return RecentTasks(tasks=items)
 
 
-@router.get("/{task_id}", response_model=TaskStatus, responses=errors(404, 503))
+@router.get("/{task_id}", response_model=TaskStatus, responses=errors(404, 422, 503))
 def task_status(
     request: Request,
     task_id: str = Path(max_length=200),

@@ -41,6 +41,10 @@
     return Number(x).toLocaleString("en-US");
   }
 
+  function plural(n, word) {
+    return fmtInt(n) + " " + word + (n === 1 ? "" : "s");
+  }
+
   function ago(iso) {
     if (!iso) return "never";
     var s = (Date.now() - Date.parse(iso)) / 1000;
@@ -95,13 +99,14 @@
 
   function renderStats(s) {
     $("stat-outcomes").textContent = fmtInt(s.outcomes);
-    $("stat-outcomes-hint").textContent = fmtInt(s.gods_with_outcomes) + " gods with outcomes";
+    $("stat-outcomes-hint").textContent = plural(s.gods_with_outcomes, "god") + " learning · "
+      + fmtInt(s.pending_online) + " pending";
     $("stat-trained").textContent = fmtInt(s.trained_online);
     $("stat-trained-hint").textContent = fmtInt(s.batch_processed) + " batch-processed · "
       + fmtInt(s.consolidated) + " consolidated";
     $("stat-steps").textContent = fmtInt(s.steps);
-    $("stat-steps-hint").textContent = fmtInt(s.kernels) + " kernels · "
-      + fmtInt(s.checkpoints) + " checkpoints";
+    $("stat-steps-hint").textContent = plural(s.kernels, "kernel") + " · "
+      + plural(s.checkpoints, "checkpoint");
   }
 
   function renderQueues(q) {
@@ -139,13 +144,12 @@
     var ks = (data.kernels || []).slice();
     var rows = ks.map(function (k) {
       var color = colorFor(k.god_name);
-      var tr = el("tr", { cls: k.kind === "shadow" ? "shadow" : "" }, [
+      var tr = el("tr", { cls: k.kind === "shadow" ? "shadow" : "", title: "version " + k.version }, [
         el("td", null, [el("span", { cls: "kname" }, [
           el("span", { cls: "sw", style: "background:" + color }), el("span", { text: short(k.god_name), title: k.god_name }),
         ])]),
         el("td", { cls: "num", text: fmtInt(k.outcomes_trained) }),
         el("td", { cls: "num", text: fmtInt(k.step_count) }),
-        el("td", { cls: "num", text: String(k.version) }),
         el("td", { cls: "num", text: fmt(k.running_loss) }),
         el("td", null, [spark(k.loss_trend, color)]),
         el("td", { cls: "num", text: fmt(k.running_reward) }),
@@ -154,7 +158,7 @@
       ]);
       return tr;
     });
-    setRows("kernels", rows.length ? rows : [emptyRow(9, "no kernels yet")]);
+    setRows("kernels", rows.length ? rows : [emptyRow(8, "no kernels yet")]);
     var gods = ks.filter(function (k) { return k.kind === "god"; }).length;
     $("kernels-note").textContent = gods + " gods, " + (ks.length - gods) + " shadows";
   }
@@ -214,14 +218,17 @@
       return { label: n, stroke: colorFor(n), width: 1.6, spanGaps: true, points: { show: false } };
     }));
     var axis = { stroke: "#8b97b0", grid: { stroke: "#2a3550", width: 1 }, ticks: { stroke: "#2a3550" } };
+    var yValues = function (u, splits) {
+      return splits.map(function (v) { return v === null ? "" : String(Number(v.toPrecision(3))); });
+    };
     plots[id] = new uPlot({
       width: box.clientWidth || 400,
-      height: 220,
+      height: 200,
       series: series,
       legend: { show: false },
       cursor: { drag: { x: true, y: false } },
       scales: { x: { time: true } },
-      axes: [Object.assign({}, axis), Object.assign({ label: yLabel, size: 52 }, axis)],
+      axes: [Object.assign({}, axis), Object.assign({ label: yLabel, size: 56, values: yValues }, axis)],
     }, set.data, box);
   }
 
@@ -230,6 +237,11 @@
     drawPlot("plot-loss", aligned(by, function (ps) { return ps.map(function (p) { return p.loss; }); }), "loss");
     drawPlot("plot-reward", aligned(by, function (ps) { return ps.map(function (p) { return p.reward; }); }), "reward");
     drawPlot("plot-spread", aligned(by, function (ps) {
+      // Per-step spread when the service records it, else the rolling spread of the
+      // predicted success after each step.
+      if (ps.some(function (p) { return p.details && p.details.p_spread !== undefined; })) {
+        return ps.map(function (p) { return p.details ? p.details.p_spread : null; });
+      }
       return rollingStd(ps.map(function (p) { return p.phi_after === undefined ? null : p.phi_after; }), 25);
     }), "std of p(success)");
     var legend = $("legend");
@@ -239,10 +251,13 @@
   }
 
   /* --- routing ---------------------------------------------------------------------- */
-  function heatColor(p) {
-    var a = Math.max(0, Math.min(1, p));
+  function heatColor(p, lo, hi) {
+    var a = hi > lo ? (p - lo) / (hi - lo) : 0.5;
+    a = Math.max(0, Math.min(1, a));
     var r = Math.round(239 + (62 - 239) * a), g = Math.round(91 + (207 - 91) * a), b = Math.round(91 + (142 - 91) * a);
-    return "background: rgba(" + r + "," + g + "," + b + ",0.28)";
+    // A clear gap between the gods gets strong colour; a near tie stays faint.
+    var alpha = 0.1 + 0.35 * Math.min(1, (hi - lo) / 0.25);
+    return "background: rgba(" + r + "," + g + "," + b + "," + alpha.toFixed(2) + ")";
   }
 
   function renderRouting(r) {
@@ -259,12 +274,14 @@
     var rows = prompts.map(function (row) {
       var by = {};
       row.ranking.forEach(function (it) { by[it.god_name] = it; });
+      var ps = row.ranking.map(function (it) { return it.p_success; });
+      var lo = Math.min.apply(null, ps), hi = Math.max.apply(null, ps);
       var text = row.prompt.replace(/\s+/g, " ");
       return el("tr", null, [el("td", { cls: "prompt", title: row.prompt, text: (row.source === "recent" ? "↻ " : "") + (text.length > 90 ? text.slice(0, 89) + "…" : text) })]
         .concat(gods.map(function (g) {
           var it = by[g];
           if (!it) return el("td", { cls: "muted", text: "–" });
-          return el("td", { cls: "heat" + (g === row.god_name ? " win" : ""), style: heatColor(it.p_success),
+          return el("td", { cls: "heat" + (g === row.god_name ? " win" : ""), style: heatColor(it.p_success, lo, hi),
             title: "p=" + fmt(it.p_success) + " reward=" + fmt(it.expected_reward) + " ±" + fmt(it.uncertainty),
             text: fmt(it.p_success, 2) });
         })));
@@ -303,13 +320,14 @@
 
   function renderTasks(t) {
     var rows = (t.tasks || []).slice(0, 20).map(function (task) {
-      var state = task.result ? (task.result.status || "done") : (task.mode === "celery" ? "queued" : task.mode);
+      var state = task.state === "SUCCESS" && task.result ? (task.result.status || "success")
+        : task.state.toLowerCase();
       return el("tr", null, [
         el("td", { cls: "muted", text: ago(task.dispatched_at), title: task.dispatched_at }),
         el("td", { text: task.task_name.replace("training.tasks.", ""), title: task.task_id }),
         el("td", { text: task.mode }),
         el("td", null, [el("span", { cls: "pill " + String(state).toLowerCase(), text: state })]),
-        el("td", { cls: "muted", text: summary(task.result) }),
+        el("td", { cls: "muted", text: task.error || summary(task.result), title: JSON.stringify(task.arguments) }),
       ]);
     });
     setRows("tasks", rows.length ? rows : [emptyRow(5, "no task dispatched yet")]);
@@ -347,7 +365,7 @@
   setInterval(refresh, REFRESH_MS);
   window.addEventListener("resize", function () {
     Object.keys(plots).forEach(function (id) {
-      plots[id].setSize({ width: $(id).clientWidth, height: 220 });
+      plots[id].setSize({ width: $(id).clientWidth, height: 200 });
     });
   });
 })();

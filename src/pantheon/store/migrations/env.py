@@ -35,7 +35,7 @@ def run_offline() -> None:
 def run_online() -> None:
     database = Database(settings)
     try:
-        with database.engine.connect() as connection:
+        with database.write_engine.connect() as connection:
             context.configure(
                 connection=connection,
                 target_metadata=Base.metadata,

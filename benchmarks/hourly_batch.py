@@ -1,0 +1,100 @@
+"""Rows/s of ``train_hourly_batch`` on PostgreSQL over a backlog of pending outcomes.
+
+    .venv/bin/python -m benchmarks.hourly_batch [--rows 100000] [--server URL]
+
+Creates a scratch database on the server (default the local PostgreSQL), ingests
+``--rows`` outcomes through the normal intake path, then times (1) ``train_hourly_batch``
+for one god holding the whole backlog and (2) ``train_hourly_batch_all`` over the same
+number of rows spread over every god. Prints a small table; drops the database after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import uuid
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+import sqlalchemy as sa
+
+from pantheon.config import Settings
+from pantheon.store.db import Database
+from pantheon.store.migrate import ensure_schema
+from pantheon.training.intake import OutcomeIn, ingest
+from pantheon.training.service import TrainingService
+
+INGEST_BATCH = 5000
+
+
+def _admin(server: str, sql: str) -> None:
+    engine = sa.create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(sql))
+    engine.dispose()
+
+
+def _fill(service: TrainingService, rows: int, gods: list[str]) -> float:
+    started = time.perf_counter()
+    for start in range(0, rows, INGEST_BATCH):
+        items = [
+            OutcomeIn(
+                god_name=gods[i % len(gods)],
+                prompt=f"benchmark prompt {i} about topic {i % 97} and subject {i % 13}",
+                response="an answer",
+                success=i % 3 != 0,
+                phi=(i % 10) / 10,
+            )
+            for i in range(start, min(rows, start + INGEST_BATCH))
+        ]
+        ingest(service, items)
+    return rows / (time.perf_counter() - started)
+
+
+def run(server: str, rows: int) -> dict[str, float]:
+    name = f"pantheon_bench_{uuid.uuid4().hex[:10]}"
+    _admin(server, f'CREATE DATABASE "{name}"')
+    try:
+        with TemporaryDirectory() as tmp:
+            settings = Settings(  # type: ignore[call-arg]
+                env="test",
+                data_dir=Path(tmp),
+                database_url_raw=f"{server}/{name}",
+            )
+            ensure_schema(settings)
+            db = Database(settings)
+            service = TrainingService(settings, database=db)
+            service.ensure_kernels()
+            figures: dict[str, float] = {}
+            figures["intake_rows_per_s"] = _fill(service, rows, ["zeus"])
+            t0 = time.perf_counter()
+            one = service.train_hourly_batch("zeus")
+            figures["hourly_one_god_rows_per_s"] = one["batch_size"] / (time.perf_counter() - t0)
+            assert one["batch_size"] == rows, one
+            _fill(service, rows, service.roster.names)
+            t0 = time.perf_counter()
+            every = service.train_hourly_batch_all()
+            elapsed = time.perf_counter() - t0
+            done = sum(r["batch_size"] for r in every["results"].values())
+            assert done == rows, every
+            figures["hourly_all_rows_per_s"] = done / elapsed
+            db.dispose()
+            return figures
+    finally:
+        _admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--server", default="postgresql+psycopg://postgres@127.0.0.1:5432")
+    args = parser.parse_args()
+    figures = run(args.server, args.rows)
+    print(f"| figure ({args.rows} pending outcomes, PostgreSQL) | value |")
+    print("| --- | --- |")
+    for key, value in figures.items():
+        print(f"| {key} | {value:,.0f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+"""Processes of the pipeline benchmark beyond the harness's: the baselines' servers, the
+product worker as deployed, its consumer switch, py-spy, and the database it runs on."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import signal
+import statistics
+import subprocess
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from benchmarks.pipeline_baselines import process_rss
+from benchmarks.stack import LOOPBACK, VENV_BIN, Proc, Stack, free_port, port_open, wait_until
+
+log = logging.getLogger(__name__)
+
+MACHINE_SERVER = "postgresql://postgres@127.0.0.1:5432"
+
+
+def machine_database(choice: str) -> tuple[str | bool, str | None]:
+    """(the Stack's ``postgres`` argument, the database to drop afterwards).
+
+    ``machine``/``auto``: a fresh database on this machine's PostgreSQL (fsync on, as in
+    production); ``private`` (or no server answering): the harness's own cluster.
+    """
+    if choice == "private" or (choice == "auto" and not port_open(5432)):
+        return True, None
+    import psycopg
+
+    name = f"pantheon_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(f"{MACHINE_SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", name
+
+
+def drop_machine_database(name: str | None) -> None:
+    if not name:
+        return
+    import psycopg
+
+    with psycopg.connect(f"{MACHINE_SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def serve_options() -> list[str]:
+    """uvicorn options of ``pantheon serve``: ``uvicorn.run(app, host, port, log_level)``
+    with the stack's ``PANTHEON_LOG_LEVEL=INFO`` (access log on, one process)."""
+    return ["--log-level", "info"]
+
+
+def noop_web(stack: Stack) -> Proc:
+    """The no-op intake (:mod:`benchmarks.pipeline_noop_web`), served like the product."""
+    port = free_port()
+    argv = [str(VENV_BIN / "python"), "-m", "uvicorn", "benchmarks.pipeline_noop_web:app",
+            "--host", LOOPBACK, "--port", str(port), *serve_options()]  # fmt: skip
+    proc = Proc("noop-web", argv, stack.env(), stack.run_dir / "noop-web.log",
+                url=f"http://{LOOPBACK}:{port}", port=port).start()  # fmt: skip
+    stack.procs.append(proc)
+    stack.wait_web(proc)
+    return proc
+
+
+def worker_options(queues: str, node: str) -> list[str]:
+    """The options ``pantheon worker`` passes to Celery (pantheon.cli.services.run_worker)."""
+    return ["--queues", queues, "--concurrency", "2", "--loglevel", "INFO", "--hostname", node]
+
+
+def start_worker(stack: Stack) -> Proc:
+    """``pantheon worker --concurrency 2``, exactly as deployed; waits until it is ready."""
+    worker = stack.pantheon_worker(args=["--concurrency", "2"])
+    wait_until(lambda: " ready." in worker.log_text(), 90, 0.2, what="worker ready")
+    return worker
+
+
+def start_noop_worker(stack: Stack) -> Proc:
+    """A worker of the benchmark-only app, with ``pantheon worker``'s Celery options."""
+    from benchmarks.pipeline_noop_celery import NOOP_QUEUE
+
+    argv = [str(VENV_BIN / "celery"), "-A", "benchmarks.pipeline_noop_celery", "worker",
+            *worker_options(NOOP_QUEUE, "bench-noop@%h")]  # fmt: skip
+    proc = Proc("noop-worker", argv, stack.env(), stack.run_dir / "noop-worker.log").start()
+    stack.procs.append(proc)
+    return proc
+
+
+def consume(stack: Stack, queue: str, on: bool) -> None:
+    """Stop or resume the workers' consumption of ``queue`` (Celery remote control), so one
+    worker process builds a backlog, then drains it, without a restart."""
+    app = stack.control_app()
+    try:
+        command = app.control.add_consumer if on else app.control.cancel_consumer
+        replies = command(queue, reply=True, timeout=5.0)
+        if not replies:
+            raise RuntimeError(f"no worker answered {'add' if on else 'cancel'}_consumer {queue}")
+    finally:
+        app.close()
+
+
+def steady_rss_mb(pid: int, samples: int = 5, every: float = 0.2) -> float:
+    """Median RSS (process and children, MB) over a second: a pool child being replaced at
+    one instant does not make the figure."""
+    values = []
+    for _ in range(samples):
+        values.append(process_rss(pid) / 2**20)
+        time.sleep(every)
+    return statistics.median(values)
+
+
+class Profiler:
+    """``py-spy record`` of a process and its children until :meth:`stop` (SIGINT)."""
+
+    def __init__(self, pid: int, out: Path) -> None:
+        self.out = out
+        self.proc: subprocess.Popen[bytes] | None = None
+        exe = shutil.which("py-spy", path=str(VENV_BIN)) or shutil.which("py-spy")
+        if not exe:
+            log.warning("py-spy is not installed (pip install -e '.[dev]'); no profile")
+            return
+        argv = [exe, "record", "--pid", str(pid), "--subprocesses", "--rate", "200",
+                "--format", "raw", "--output", str(out), "--nonblocking"]  # fmt: skip
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.send_signal(signal.SIGINT)  # py-spy writes the profile on Ctrl-C
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        log.info("profile written to %s", self.out)
+
+
+def maybe_profile(wanted: str, phase: str, pid: int, out_dir: Path) -> Any:
+    """A :class:`Profiler` when ``--profile`` names this phase, else a stand-in."""
+    if wanted != phase:
+        return _NoProfile()
+    return Profiler(pid, out_dir / f"profile-{phase}.txt")
+
+
+class _NoProfile:
+    def stop(self) -> None:
+        return None

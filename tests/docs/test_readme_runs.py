@@ -1,0 +1,72 @@
+"""The README's data commands, run verbatim in a checkout-shaped sandbox.
+
+The sandbox has the repository's ``src`` and the shared RouteLLM data at ``../shared`` (as
+in the development checkout), so the commands run exactly as printed. The routing figures
+are written to ``test-output/readme_routing_bench.txt``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.docs.commands import ROOT, pipeline
+from tests.docs.test_doc_commands import shell_commands
+
+pytestmark = pytest.mark.e2e
+
+RUN_PREFIXES = ("pantheon import", "pantheon bench", "pantheon replay")
+
+
+def readme_data_commands() -> list[str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return [c for c in shell_commands(text) if c.startswith(RUN_PREFIXES)]
+
+
+def test_readme_data_commands_run(routellm_dir: Path, tmp_path: Path, output_dir: Path) -> None:
+    commands = readme_data_commands()
+    assert [pipeline(c)[0][:2] for c in commands] == [
+        ["pantheon", "import"],
+        ["pantheon", "bench"],
+        ["pantheon", "replay"],
+    ]
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "src").symlink_to(ROOT / "src")
+    (tmp_path / "shared").symlink_to(routellm_dir.parents[1])
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PANTHEON_", "CELERY_")) and k not in {"DATABASE_URL", "REDIS_URL"}
+    }
+    env.update(
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+        PANTHEON_DATA_DIR=str(tmp_path / "data"),
+        PANTHEON_TASK_MODE="sync",
+        PANTHEON_LOG_LEVEL="WARNING",
+        COLUMNS="120",
+    )
+    outputs = []
+    for command in commands:
+        done = subprocess.run(
+            ["bash", "-c", command],
+            cwd=repo,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert done.returncode == 0, f"{command}\n{done.stderr}"
+        outputs.append(done.stdout)
+    bench = outputs[1]
+    assert "pantheon" in bench
+    assert "random" in bench
+    assert "oracle" in bench
+    assert "RouteLLM's published best" in bench
+    assert "accepted=4820" in outputs[2]
+    (output_dir / "readme_routing_bench.txt").write_text(bench, encoding="utf-8")

@@ -1,0 +1,62 @@
+"""``pantheon up``: web + in-process tasks + embedded scheduler on SQLite, nothing else."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import httpx
+import pytest
+
+from pantheon.store.schedule_runs import ScheduleRuns
+from pantheon.training.service import TrainingService
+from tests.e2e.worker.conftest import Cluster, wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_pantheon_up_trains_in_process_and_runs_the_schedule(
+    make_cluster: Any, tmp_path: Any
+) -> None:
+    port = _free_port()
+    cluster: Cluster = make_cluster(
+        PANTHEON_SCHEDULE_HOURLY="every:2",
+        REDIS_URL=f"redis://127.0.0.1:{_free_port()}/0",  # nothing there: no broker at all
+        CELERY_RESULT_BACKEND="",
+        CELERY_BROKER_URL="",
+    )
+    web = cluster.pantheon("up", "up", "--port", str(port))
+    web.wait_for_log("Uvicorn running", timeout=60)
+    assert "Celery available: False" in web.text()
+    base = f"http://127.0.0.1:{port}"
+    body = {
+        "god_name": "athena",
+        "prompt": "is this proof sound",
+        "response": "yes",
+        "success": True,
+    }
+    answer = httpx.post(f"{base}/api/outcomes", json=body, timeout=30)
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["mode"] == "sync"
+    task = httpx.get(f"{base}/api/tasks/{answer.json()['task_id']}", timeout=10).json()
+    assert task["state"] == "SUCCESS", task
+
+    service = TrainingService(cluster.settings)
+    runs = ScheduleRuns(service.database)
+    wait_until(
+        lambda: len([r for r in runs.recent("hourly_batch") if r["status"] == "success"]) >= 2,
+        timeout=30,
+    )
+    slots = [r["slot"] for r in runs.recent("hourly_batch")]
+    assert len(slots) == len(set(slots))
+    schedule = httpx.get(f"{base}/api/schedule", timeout=10).json()
+    hourly = next(j for j in schedule["jobs"] if j["job"] == "hourly_batch")
+    assert hourly["schedule"] == "every:2"
+    assert hourly["last_success"] is not None
+    assert "embedded scheduler started" in web.text()

@@ -1,0 +1,129 @@
+"""How long a task waits after its worker dies mid-run, and that it still runs once.
+
+The fake service's outcome ``2000 + s`` works for s seconds inside a transaction, so a kill
+lands mid-task; ``started`` rows record every delivery, ``trained`` (a primary key) every
+commit. Figures are printed and written to ``test-output/worker_redelivery.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pantheon.worker import queues
+from tests.e2e.worker.conftest import Cluster, wait_until
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+#: Small limits so Redis' visibility timeout (1.5 x the longest hard limit + 60 s) is short.
+SHORT_LIMITS = {
+    "PANTHEON_TASK_SOFT_TIME_LIMIT": "10",
+    "PANTHEON_TASK_TIME_LIMIT": "12",
+    "PANTHEON_SLOW_TASK_SOFT_TIME_LIMIT": "14",
+    "PANTHEON_SLOW_TASK_TIME_LIMIT": "15",
+}
+
+
+def _deliveries(cluster: Cluster, outcome_id: int) -> list[tuple[int, float]]:
+    return [
+        (int(pid), float(at))
+        for pid, at in cluster.service.db.rows(
+            "SELECT pid, at FROM started WHERE outcome_id = ? ORDER BY id", outcome_id
+        )
+    ]
+
+
+def _record(output_dir: Path, name: str, seconds: float) -> None:
+    path = output_dir / "worker_redelivery.json"
+    figures = json.loads(path.read_text()) if path.exists() else {}
+    figures[name] = round(seconds, 2)
+    path.write_text(json.dumps(figures, indent=2, sort_keys=True))
+    print(f"redelivery {name}: {seconds:.1f}s")
+
+
+def _send(cluster: Cluster, outcome_id: int) -> Any:
+    return cluster.app().send_task(
+        queues.TRAIN_FROM_OUTCOME, kwargs={"outcome_id": outcome_id}, queue=queues.FAST
+    )
+
+
+def test_pool_child_killed_mid_task(make_cluster: Any, broker_url: str, output_dir: Path) -> None:
+    cluster: Cluster = make_cluster(broker=broker_url, **SHORT_LIMITS)
+    cluster.worker()
+    result = _send(cluster, 2004)
+    wait_until(lambda: _deliveries(cluster, 2004), timeout=30)
+    child, _ = _deliveries(cluster, 2004)[0]
+    killed = time.time()
+    os.kill(child, signal.SIGKILL)
+    wait_until(lambda: len(_deliveries(cluster, 2004)) >= 2, timeout=120)
+    _record(
+        output_dir,
+        f"pool_child_sigkill_{broker_url.split(':', maxsplit=1)[0]}",
+        _deliveries(cluster, 2004)[1][1] - killed,
+    )
+    assert result.get(timeout=60)["status"] == "success"
+    assert cluster.service.trained() == [2004]
+    assert len(_deliveries(cluster, 2004)) == 2
+
+
+def test_whole_worker_killed_mid_task(make_cluster: Any, broker_url: str, output_dir: Path) -> None:
+    cluster: Cluster = make_cluster(broker=broker_url, **SHORT_LIMITS)
+    first = cluster.worker("w1")
+    result = _send(cluster, 2004)
+    wait_until(lambda: _deliveries(cluster, 2004), timeout=30)
+    killed = time.time()
+    first.stop(signal.SIGKILL)
+    cluster.worker("w2")
+    wait_until(lambda: len(_deliveries(cluster, 2004)) >= 2, timeout=300, step=0.5)
+    _record(
+        output_dir,
+        f"whole_worker_sigkill_{broker_url.split(':', maxsplit=1)[0]}",
+        _deliveries(cluster, 2004)[1][1] - killed,
+    )
+    assert result.get(timeout=60)["status"] == "success"
+    assert cluster.service.trained() == [2004]
+
+
+def test_warm_shutdown_finishes_the_task(make_cluster: Any, redis_url: str) -> None:
+    cluster: Cluster = make_cluster(**SHORT_LIMITS)
+    worker = cluster.worker()
+    result = _send(cluster, 2003)
+    wait_until(lambda: _deliveries(cluster, 2003), timeout=30)
+    worker.stop(signal.SIGTERM, timeout=60)
+    assert cluster.service.trained() == [2003]
+    assert len(_deliveries(cluster, 2003)) == 1
+    assert result.get(timeout=10)["status"] == "success"
+
+
+def test_pool_child_killed_mid_scheduled_run_takes_over_its_slot(
+    make_cluster: Any, redis_url: str, output_dir: Path
+) -> None:
+    cluster: Cluster = make_cluster(PANTHEON_TEST_HOURLY_SECONDS="3", **SHORT_LIMITS)
+    cluster.worker()
+    slot = "2026-11-28T12:00:00+00:00"
+    result = cluster.app().send_task(
+        queues.HOURLY_BATCH_ALL, kwargs={"slot": slot}, queue=queues.BATCH
+    )
+    wait_until(lambda: _deliveries(cluster, -100), timeout=30)
+    child, _ = _deliveries(cluster, -100)[0]
+    killed = time.time()
+    os.kill(child, signal.SIGKILL)
+    wait_until(lambda: len(_deliveries(cluster, -100)) >= 2, timeout=60)
+    _record(
+        output_dir,
+        "scheduled_run_pool_child_sigkill_redis",
+        _deliveries(cluster, -100)[1][1] - killed,
+    )
+    outcome = result.get(timeout=60)
+    assert outcome["status"] == "success"
+    assert outcome["covered_slots"] == [slot]
+    (run,) = cluster.service.slot_ledger.runs("hourly_batch")
+    assert run["status"] == "success"
+    assert run["attempts"] == 2
+    assert len(cluster.service.calls("train_hourly_batch_all")) == 1

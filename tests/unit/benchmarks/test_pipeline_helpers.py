@@ -1,0 +1,61 @@
+"""Small pieces of the pipeline benchmark: loopback guard, answers, profiles, reports."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import httpx
+import pytest
+from benchmarks.pipeline_load import _answer_fields, check_loopback, merge
+from benchmarks.pipeline_profile import read_collapsed, summarise
+from benchmarks.pipeline_report import markdown, write_json
+
+pytestmark = pytest.mark.unit
+
+
+def test_load_goes_to_loopback_only() -> None:
+    check_loopback("http://127.0.0.1:8000/api/outcomes")
+    check_loopback("http://localhost:1/x")
+    with pytest.raises(ValueError, match="loopback"):
+        check_loopback("http://example.com/api/outcomes")
+
+
+def test_answer_fields_of_single_batch_and_error() -> None:
+    single = httpx.Response(202, json={"outcome_id": 7, "task_id": "t", "mode": "celery"})
+    batch = httpx.Response(202, json={"accepted": 998, "duplicates": 2, "outcome_ids": []})
+    error = httpx.Response(422, json={"error": "validation"})
+    assert _answer_fields(single) == (7, 1)
+    assert _answer_fields(batch) == (None, 1000)
+    assert _answer_fields(error) == (None, 0)
+
+
+def test_merge_spans_every_process() -> None:
+    a = {"records": [[1.0, 2.0, 202, 1, 1, 1.0]], "errors": []}
+    b = {"records": [[0.5, 3.0, 500, None, 0, 2.5]], "errors": ["HTTP 500"]}
+    merged = merge([a, b])
+    assert (merged["began"], merged["ended"]) == (0.5, 3.0)
+    assert len(merged["records"]) == 2
+    assert merged["errors"] == ["HTTP 500"]
+
+
+def test_profile_summary_own_and_inside_time(tmp_path: Path) -> None:
+    path = tmp_path / "p.txt"
+    path.write_text("main;ingest;coordize 30\nmain;ingest;insert 10\nmain;idle 60\n")
+    summary = summarise(read_collapsed(path), top=3)
+    assert summary["own"][0] == ("idle", 0.6)
+    assert dict(summary["inside"])["ingest"] == pytest.approx(0.4)
+    only = summarise(read_collapsed(path), match="ingest")
+    assert dict(only["own"])["coordize"] == pytest.approx(0.75)
+
+
+def test_results_json_has_no_nan_and_markdown_has_the_table(tmp_path: Path) -> None:
+    results = {"freshness_p99_s": math.nan, "route_p99_ms": 12.5, "series": [1.0, math.inf]}
+    write_json(tmp_path / "r.json", results)
+    loaded = json.loads((tmp_path / "r.json").read_text())
+    assert loaded == {"freshness_p99_s": None, "route_p99_ms": 12.5, "series": [1.0, None]}
+    text = markdown(results, ["a note"], ["context line"])
+    assert "| /api/route p99 (ms) | 12.5 |" in text
+    assert "PASS" in text
+    assert "- a note" in text
