@@ -37,6 +37,7 @@ class Sent:
     outcome_id: int | None
     at: float
     body: str = ""
+    seconds: float = 0.0  # how long the answer took
 
 
 def make_outcome(key: str, rng: random.Random, gods: tuple[str, ...] = GODS) -> dict[str, Any]:
@@ -66,14 +67,16 @@ def post_one(
     client: httpx.Client, base_url: str, body: dict[str, Any], token: str | None = None
 ) -> Sent:
     at = time.time()
+    began = time.monotonic()
     try:
         resp = client.post(base_url + "/api/outcomes", json=body, headers=_headers(token))
     except httpx.HTTPError as exc:
-        return Sent(body["outcome_key"], 0, None, at, repr(exc))
+        return Sent(body["outcome_key"], 0, None, at, repr(exc), time.monotonic() - began)
     outcome_id = None
     if resp.status_code < 300:
         outcome_id = int(resp.json()["outcome_id"])
-    return Sent(body["outcome_key"], resp.status_code, outcome_id, at, resp.text[:500])
+    took = time.monotonic() - began
+    return Sent(body["outcome_key"], resp.status_code, outcome_id, at, resp.text[:500], took)
 
 
 def post_outcomes(

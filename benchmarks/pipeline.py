@@ -47,6 +47,7 @@ from benchmarks.pipeline_phases import (
     intake_batch,
     intake_single,
     online_drain,
+    pending_online,
     route,
 )
 from benchmarks.pipeline_procs import (
@@ -55,6 +56,7 @@ from benchmarks.pipeline_procs import (
     machine_database,
     maybe_profile,
     noop_web,
+    purge,
     start_noop_worker,
     start_worker,
     steady_rss_mb,
@@ -62,7 +64,7 @@ from benchmarks.pipeline_procs import (
 from benchmarks.pipeline_report import markdown, plots, write_json
 from benchmarks.pipeline_rows import expand, load_sample, roster_gods, sample_dir
 from benchmarks.pipeline_stats import TABLE_HEADER, ratio, results_table
-from benchmarks.stack import Stack
+from benchmarks.stack import Stack, wait_until
 from pantheon.worker.queues import FAST
 
 log = logging.getLogger("benchmarks.pipeline")
@@ -91,9 +93,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--single", type=int, default=8_000, help="outcomes per concurrency")
     parser.add_argument("--concurrency", default="1,4,16", help="single-intake levels")
     parser.add_argument("--seconds", type=float, default=5.0, help="per latency run")
-    parser.add_argument("--freshness-seconds", type=float, default=20.0)
+    parser.add_argument("--freshness-seconds", type=float, default=15.0)
     parser.add_argument("--drain-timeout", type=float, default=240.0)
-    parser.add_argument("--noop-tasks", type=int, default=1_500)
+    parser.add_argument("--noop-tasks", type=int, default=800)
     parser.add_argument("--roster", choices=("default", "sample"), default="default")
     parser.add_argument(
         "--postgres",
@@ -105,10 +107,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--skip-consolidation", action="store_true")
     parser.add_argument(
         "--profile",
-        choices=("none", "web", "worker", "freshness", "hourly", "route"),
+        choices=("none", "web", "single", "worker", "freshness", "hourly", "route"),
         default="none",
-        help="py-spy record one phase: web (batch intake), worker (online drain), freshness "
-        "(worker), hourly (worker), route (web); writes profile-<phase>.txt",
+        help="py-spy record one phase: web (batch intake), single (web, single intake and "
+        "its no-op runs), worker (online drain), freshness (worker), hourly (worker), "
+        "route (web); writes profile-<phase>.txt",
     )
 
 
@@ -165,8 +168,9 @@ def measure(
     run.web_url = web.url
     stack.beat()
     worker = start_worker(stack)
-    consume(stack, FAST, on=False)  # outcomes queue up: the drain is measured later
     warm_up(run, rows["warm"], source)
+    wait_until(lambda: pending_online(run) == 0, 120, 0.5, what="warm-up outcomes trained")
+    consume(stack, FAST, on=False)  # outcomes queue up from here: the drain is measured later
     time.sleep(2.0)
     res["web_rss_start_mb"] = steady_rss_mb(web.pid)
     res["worker_rss_start_mb"] = steady_rss_mb(worker.pid)
@@ -180,7 +184,9 @@ def measure(
 
     log.info("intake, single at %s", levels)
     noop = noop_web(stack)
+    spy = maybe_profile(opts.profile, "single", web.pid, out)
     intake_single(run, rows["single"], levels, opts.seconds, noop.url)
+    spy.stop()
     noop.stop()
     log.info("intake single best %.0f/s; no-op %.0f/s", res["intake_single_per_s"],
              res["noop_web_per_s"])  # fmt: skip
@@ -188,13 +194,18 @@ def measure(
 
     log.info("online training: the worker drains the backlog")
     spy = maybe_profile(opts.profile, "worker", worker.pid, out)
-    consume(stack, FAST, on=True)
-    online_drain(run, opts.drain_timeout)
+    online_drain(run, lambda: consume(stack, FAST, on=True), opts.drain_timeout)
     spy.stop()
-    log.info("online %.0f/s (%s left)", res["online_trained_per_s"], res["online_left"])
+    log.info("online %.0f/s; 90 %% of %d in %.1f s (%s left)", res["online_trained_per_s"],
+             res["online_backlog"], res["online_90pct_s"], res["online_left"])  # fmt: skip
     time.sleep(1.0)
     res["worker_rss_after_mb"] = steady_rss_mb(worker.pid)
 
+    if pending_online(run) == 0:
+        # Every outcome is trained, so what still waits on the fast queue are tasks for
+        # outcomes a coalesced step already took: dropped, so freshness starts from an
+        # empty queue (a steady state), not behind a pile of no-op duplicates.
+        res["online_duplicate_tasks_dropped"] = purge(stack, FAST)
     log.info("no-op Celery baseline: %d tasks", opts.noop_tasks)
     res.update(
         noop_task_baseline(stack.settings(), lambda: start_noop_worker(stack), opts.noop_tasks)
@@ -209,6 +220,10 @@ def measure(
     freshness(run, rows["fresh"], offered, opts.freshness_seconds)
     spy.stop()
     log.info("freshness p50 %.3f s p99 %.3f s", res["freshness_p50_s"], res["freshness_p99_s"])
+    res["freshness_tasks_dropped"] = purge(stack, FAST)  # a backlog left would delay the rest
+    if res["freshness_tasks_dropped"]:
+        run.note(f"{res['freshness_tasks_dropped']} online tasks still queued after the "
+                 "freshness wait were dropped before the hourly batch")  # fmt: skip
 
     log.info("hourly batch")
     spy = maybe_profile(opts.profile, "hourly", worker.pid, out)
@@ -228,8 +243,8 @@ def measure(
 
 
 def warm_up(run: Run, rows: list[dict[str, Any]], source: list[dict[str, Any]]) -> None:
-    """One batch, a few single outcomes and routes: lazy imports and caches are loaded
-    before the start memory is read."""
+    """One batch, a few single outcomes and routes, trained by the worker: lazy imports
+    and caches are loaded in both services before their start memory is read."""
     with httpx.Client(base_url=run.web_url, timeout=60) as client:
         client.post("/api/outcomes/batch", json={"outcomes": rows[:1000]}).raise_for_status()
         for row in rows[1000:1050]:

@@ -6,10 +6,11 @@ adds its figures to ``run.results``; raw series for the plots go to ``run.series
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -170,10 +171,14 @@ def intake_single(
 # --- online training -----------------------------------------------------------------------
 
 
-def online_drain(run: Run, timeout: float) -> None:
-    """Outcomes/s trained online from the backlog, from ``trained_online_at`` stamps."""
+def online_drain(run: Run, resume: Callable[[], None], timeout: float) -> None:
+    """Outcomes/s trained online from the backlog, from ``trained_online_at`` stamps.
+
+    ``resume()`` lets the worker consume again; the backlog is counted just before.
+    """
     backlog = pending_online(run)
     started = time.time()
+    resume()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and (left := pending_online(run)) > 0:
         time.sleep(1.0)
@@ -186,6 +191,10 @@ def online_drain(run: Run, timeout: float) -> None:
     )
     from benchmarks.pipeline_stats import throughput_from_timestamps
 
+    # The shape of the drain: how long until each share of the backlog was trained.
+    for share in (50, 90, 99):
+        at = stamps[min(len(stamps) - 1, len(stamps) * share // 100)] if stamps else math.nan
+        run.results[f"online_{share}pct_s"] = at - stamps[0] if stamps else math.nan
     run.results.update(
         online_backlog=backlog,
         online_trained=len(stamps),
@@ -201,7 +210,9 @@ def online_drain(run: Run, timeout: float) -> None:
 # --- freshness ------------------------------------------------------------------------------
 
 
-def freshness(run: Run, rows: Sequence[dict[str, Any]], per_s: float, seconds: float) -> None:
+def freshness(
+    run: Run, rows: Sequence[dict[str, Any]], per_s: float, seconds: float, wait_s: float = 90.0
+) -> None:
     """Time from each 2xx to ``trained_online_at`` at a steady offered load of ``per_s``."""
     count = min(len(rows), max(1, int(per_s * seconds)))
     path = write_bodies(run.work_dir / "bodies-fresh.jsonl", singles(rows[:count]))
@@ -221,21 +232,23 @@ def freshness(run: Run, rows: Sequence[dict[str, Any]], per_s: float, seconds: f
     merged = merge(launch(specs, run.work_dir, timeout_s=seconds + 120))
     accepted = {r[3]: r[1] for r in merged["records"] if 200 <= r[2] < 300 and r[3] is not None}
     ids = list(accepted)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + wait_s
     trained: dict[int, float] = {}
     while time.monotonic() < deadline:
-        found = _trained_stamps(run, ids)
-        trained.update(found)
+        trained.update(_trained_stamps(run, ids))
         if len(trained) >= len(ids):
             break
         time.sleep(1.0)
-    ages = sorted(max(0.0, trained[i] - accepted[i]) for i in ids if i in trained)
+    # An outcome still untrained counts with its age so far (a lower bound), so the
+    # percentiles are never flattered by leaving the slow ones out.
+    now = time.time()
+    ages = sorted(max(0.0, trained.get(i, now) - accepted[i]) for i in ids)
     offered_span = merged["ended"] - merged["began"]
     run.results.update(
         freshness_offered_per_s=per_s,
         freshness_achieved_per_s=rate(len(ids), offered_span),
         freshness_outcomes=len(ids),
-        freshness_untrained=len(ids) - len(ages),
+        freshness_untrained=len(ids) - len(trained),
         freshness_p50_s=percentile(ages, 50),
         freshness_p99_s=percentile(ages, 99),
         freshness_max_s=ages[-1] if ages else math.nan,
@@ -244,6 +257,9 @@ def freshness(run: Run, rows: Sequence[dict[str, Any]], per_s: float, seconds: f
     run.series["freshness_ages"] = ages
     if merged["errors"]:
         run.note(f"freshness load errors: {merged['errors'][:3]}")
+    if len(trained) < len(ids):
+        run.note(f"freshness: {len(ids) - len(trained)} of {len(ids)} outcomes untrained "
+                 f"{wait_s:.0f} s after the load; counted with their age so far")  # fmt: skip
 
 
 def _trained_stamps(run: Run, ids: Sequence[int]) -> dict[int, float]:
@@ -295,12 +311,19 @@ def hourly_batch(run: Run, timeout: float) -> None:
     )
     if not status.get("ready"):
         run.note(f"hourly batch not finished after {timeout:.0f} s (state {status.get('state')})")
+    result = status.get("result")
+    if isinstance(result, dict):
+        run.results["hourly_batch_status"] = result.get("status")
+        per_god = result.get("results")
+        gods = per_god.values() if isinstance(per_god, dict) else []
+        work = sum(float(r.get("duration_s") or 0) for r in gods if isinstance(r, dict))
+        run.results["hourly_batch_work_seconds"] = work or math.nan
+        if result.get("status") != "success":
+            run.note(f"hourly batch answered {json.dumps(result)[:600]}")
 
 
 def route(run: Run, prompts: Sequence[str], seconds: float) -> None:
     """``POST /api/route`` latency at one client and throughput at four."""
-    import json
-
     bodies = [json.dumps({"prompt": p}).encode() for p in prompts]
     path = write_bodies(run.work_dir / "bodies-route.jsonl", bodies)
     url = run.web_url + "/api/route"

@@ -93,9 +93,34 @@ def consume(stack: Stack, queue: str, on: bool) -> None:
     app = stack.control_app()
     try:
         command = app.control.add_consumer if on else app.control.cancel_consumer
-        replies = command(queue, reply=True, timeout=5.0)
+        # limit=1: one worker runs here; without it the call waits the whole timeout.
+        replies = command(queue, reply=True, timeout=10.0, limit=1)
         if not replies:
             raise RuntimeError(f"no worker answered {'add' if on else 'cancel'}_consumer {queue}")
+    finally:
+        app.close()
+
+
+def queue_depth(app: Any, queue: str) -> int:
+    """Messages waiting in ``queue`` (0 when Redis has dropped the empty queue's key)."""
+    from amqp.exceptions import ChannelError  # type: ignore[import-untyped]
+
+    with app.connection_for_read() as conn:
+        try:
+            _, messages, _ = conn.default_channel.queue_declare(queue=queue, passive=True)
+        except ChannelError:
+            return 0
+        return int(messages)
+
+
+def purge(stack: Stack, queue: str) -> int:
+    """Drop every message waiting in ``queue`` of the stack's private broker; how many."""
+    from pantheon.worker.celery_app import create_celery
+
+    app = create_celery(stack.settings())
+    try:
+        with app.connection_for_write() as conn:
+            return int(conn.default_channel.queue_purge(queue) or 0)
     finally:
         app.close()
 

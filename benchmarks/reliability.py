@@ -126,13 +126,14 @@ def table(results: Sequence[RunResult]) -> list[tuple[str, ...]]:
         runs = groups[scenario]
         recov = [r.recovery_s for r in runs if r.recovery_s is not None]
         redel = [r.redelivery_s for r in runs if r.redelivery_s is not None]
+        unit = "" if runs[0].unit == "outcomes" else f" {runs[0].unit}"
         rows.append(
             (
                 f"{scenario} {runs[0].title}",
                 str(len(runs)),
-                str(sum(r.sent for r in runs)),
-                str(sum(r.accepted for r in runs)),
-                str(sum(r.trained_once for r in runs)),
+                f"{sum(r.sent for r in runs)}{unit}",
+                f"{sum(r.accepted for r in runs)}{unit}",
+                f"{sum(r.trained_once for r in runs)}{unit}",
                 str(sum(r.lost for r in runs)),
                 str(sum(r.duplicated for r in runs)),
                 _fmt(max(recov) if recov else None),

@@ -1,376 +1,78 @@
 """Real processes on private services, for fault-injection and benchmark runs.
 
-A :class:`Stack` owns a run directory, its own ``redis-server`` and (optionally) its own
-PostgreSQL cluster on free loopback ports, so killing or restarting them disturbs nothing
-else on the machine. It starts the product's real processes — ``pantheon serve``, a Celery
-worker, ``pantheon beat`` — with an environment built from those services, logs each to
-``<run_dir>/<name>.log``, waits until they answer, and kills them on demand::
+A :class:`Stack` owns a run directory, its own ``redis-server`` and (by default) its own
+PostgreSQL cluster on free loopback ports, so stopping or restarting them disturbs nothing
+else on the machine; ``rabbitmq=True`` adds a private vhost on the machine's RabbitMQ as
+the broker. It starts the product's real processes with an environment built from those
+services (plus any ``PANTHEON_*`` overrides), logs each to ``<run_dir>/<name>-<n>.log``,
+waits until they answer, and kills them on demand::
 
-    with Stack(run_dir, postgres=True) as stack:
-        stack.migrate()
-        web = stack.serve()
-        worker = stack.worker(concurrency=2)
-        stack.wait_worker(worker)
-        post(web.url + "/api/outcomes", ...)
-        worker.kill_pool_child()          # SIGKILL one prefork child
-        stack.redis.restart()             # broker blip
-        stack.postgres.restart()          # database blip
+    with Stack(run_dir) as stack:                      # private Redis + PostgreSQL
+        stack.migrate()                                # pantheon db upgrade
+        web = stack.serve({"PANTHEON_TASK_MODE": "celery"})   # waits for /api/health
+        worker = stack.worker(concurrency=2)           # celery worker, waits for ping
+        beat = stack.beat()
+        httpx.post(web.url + "/api/outcomes", json=...)
+        worker.kill_pool_child()                       # SIGKILL one prefork child
+        worker.kill() / worker.stop()                  # SIGKILL group / SIGTERM (warm)
+        stack.redis.restart(down_for=5)                # broker blip
+        stack.postgres.restart(mode="immediate")       # database crash
+        stack.new_database(); stack.reset_broker()     # a clean slate for the next run
 
-Everything is bounded: every wait has a timeout; :meth:`Stack.close` stops what it
-started (SIGTERM, then SIGKILL of the process group it created).
+Public pieces: :class:`Stack` (``serve``, ``worker``, ``pantheon_worker``, ``beat``,
+``migrate``, ``run_cli``, ``env``, ``settings``, ``ping``, ``active``, ``control_app``,
+``queue_depth``, ``kill_processes``, ``close``), :class:`Proc` (``pid``, ``alive``,
+``send``, ``kill``, ``stop``, ``pool_children``, ``kill_pool_child``, ``rss``,
+``log_text``), :class:`RedisServer`, :class:`PostgresCluster`, :class:`RabbitVhost`, and
+the helpers :func:`free_port`, :func:`wait_until`, :func:`descendants`, :func:`rss_bytes`.
+Everything is bounded: every wait has a timeout; :meth:`Stack.close` kills what it started
+(the process groups it created) and removes the private services.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-VENV_BIN = Path(sys.executable).parent
-QUEUES = ("training_fast", "training_batch", "training_slow")
-LOOPBACK = "127.0.0.1"
+from benchmarks.stack_procs import (
+    LOOPBACK,
+    QUEUES,
+    ROOT,
+    VENV_BIN,
+    Proc,
+    StackError,
+    descendants,
+    free_port,
+    port_open,
+    rss_bytes,
+    wait_until,
+)
+from benchmarks.stack_services import PostgresCluster, RabbitVhost, RedisServer
 
-
-# --- small helpers ------------------------------------------------------------------
-class StackError(RuntimeError):
-    """A process of the stack died or a service would not start: stop waiting at once."""
-
-
-def free_port() -> int:
-    """A TCP port free on the loopback interface right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
-
-
-def port_open(port: int, host: str = LOOPBACK, timeout: float = 0.5) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def wait_until(
-    predicate: Callable[[], Any], timeout: float, interval: float = 0.1, what: str = "condition"
-) -> Any:
-    """Poll ``predicate`` until it returns a truthy value; raise TimeoutError after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = predicate()
-        except StackError:
-            raise
-        except Exception:  # not ready yet (connection refused, timeout, ...)
-            value = None
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
-
-
-def _ppid(pid: int) -> int | None:
-    """Parent pid from /proc, None when gone or a zombie (dead, not yet reaped)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # The command name may contain spaces or parentheses: parse after the last ')'.
-    state, ppid = stat.rsplit(")", 1)[1].split()[:2]
-    return None if state in ("Z", "X") else int(ppid)
-
-
-def descendants(pid: int) -> list[int]:
-    """Every live descendant of ``pid`` (read from /proc), parents before children."""
-    parent_of: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            ppid = _ppid(int(entry.name))
-            if ppid is not None:
-                parent_of[int(entry.name)] = ppid
-    found: list[int] = []
-    frontier = [pid]
-    while frontier:
-        current = frontier.pop(0)
-        kids = sorted(p for p, pp in parent_of.items() if pp == current)
-        found.extend(kids)
-        frontier.extend(kids)
-    return found
-
-
-def rss_bytes(pid: int) -> int:
-    """Resident set size of one process, 0 when it is gone."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
-
-
-# --- a managed process --------------------------------------------------------------
-@dataclass
-class Proc:
-    """One process the stack started, in a session (process group) of its own."""
-
-    name: str
-    argv: list[str]
-    env: dict[str, str]
-    log_path: Path
-    url: str = ""
-    port: int = 0
-    popen: subprocess.Popen[bytes] | None = field(default=None, repr=False)
-
-    def start(self) -> Proc:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:
-            log.write(f"\n=== start {time.strftime('%H:%M:%S')}: {' '.join(self.argv)}\n".encode())
-            log.flush()
-            self.popen = subprocess.Popen(
-                self.argv,
-                env=self.env,
-                cwd=ROOT,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        return self
-
-    @property
-    def pid(self) -> int:
-        if self.popen is None:
-            raise RuntimeError(f"{self.name} was never started")
-        return self.popen.pid
-
-    def alive(self) -> bool:
-        return self.popen is not None and self.popen.poll() is None
-
-    def send(self, sig: int) -> None:
-        if self.alive():
-            os.kill(self.pid, sig)
-
-    def wait(self, timeout: float) -> int | None:
-        """Exit code, or None if still running after ``timeout`` seconds."""
-        if self.popen is None:
-            return None
-        try:
-            return self.popen.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return None
-
-    def kill(self) -> None:
-        """SIGKILL the whole process group (the process and its pool children)."""
-        if self.popen is None:
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, signal.SIGKILL)
-        self.wait(10)
-
-    def stop(self, timeout: float = 20.0) -> int | None:
-        """SIGTERM (warm shutdown for a worker), then SIGKILL after ``timeout``."""
-        if self.popen is None:
-            return None
-        if self.alive():
-            self.send(signal.SIGTERM)
-            code = self.wait(timeout)
-            if code is not None:
-                self._reap_group()
-                return code
-        self.kill()
-        return self.popen.returncode
-
-    def _reap_group(self) -> None:
-        # Pool children left behind by a parent that died get the group's SIGKILL.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, signal.SIGKILL)
-
-    def children(self) -> list[int]:
-        return descendants(self.pid) if self.alive() else []
-
-    def pool_children(self) -> list[int]:
-        """Leaf descendants: a prefork worker's pool processes."""
-        kids = self.children()
-        return [p for p in kids if not any(_ppid(q) == p for q in kids)]
-
-    def kill_pool_child(self, pid: int | None = None, sig: int = signal.SIGKILL) -> int:
-        """Signal one pool child (``pid`` or the first one); return its pid."""
-        target = pid if pid is not None else wait_until(self.pool_children, 30, what="pool")[0]
-        os.kill(target, sig)
-        return int(target)
-
-    def rss(self) -> int:
-        """RSS of the process and all its descendants, in bytes."""
-        if not self.alive():
-            return 0
-        return rss_bytes(self.pid) + sum(rss_bytes(p) for p in self.children())
-
-    def log_text(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-
-
-# --- private services ---------------------------------------------------------------
-class RedisServer:
-    """A private ``redis-server`` on a free port; ``persist`` keeps data across restarts."""
-
-    def __init__(self, run_dir: Path, persist: bool = False, port: int | None = None) -> None:
-        self.port = port or free_port()
-        self.dir = run_dir / "redis"
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.persist = persist
-        self.proc: Proc | None = None
-
-    def url(self, db: int = 0) -> str:
-        return f"redis://{LOOPBACK}:{self.port}/{db}"
-
-    def start(self, timeout: float = 15) -> None:
-        argv = [shutil.which("redis-server") or "redis-server", "--port", str(self.port)]
-        argv += ["--bind", LOOPBACK, "--dir", str(self.dir), "--save", ""]
-        argv += ["--appendonly", "yes" if self.persist else "no", "--protected-mode", "no"]
-        self.proc = Proc("redis", argv, dict(os.environ), self.dir.parent / "redis.log").start()
-        wait_until(lambda: port_open(self.port), timeout, what=f"redis on {self.port}")
-
-    def stop(self, hard: bool = False) -> None:
-        if self.proc is not None:
-            if hard:
-                self.proc.kill()
-            else:
-                self.proc.stop(10)
-            wait_until(lambda: not port_open(self.port), 10, what="redis to close")
-
-    def restart(self, down_for: float = 0.0, hard: bool = False) -> None:
-        self.stop(hard=hard)
-        time.sleep(down_for)
-        self.start()
-
-    def flush(self) -> None:
-        """Empty every database (queues, results, Beat locks) between runs."""
-        import redis
-
-        client = redis.Redis.from_url(self.url(0))
-        try:
-            client.flushall()
-        finally:
-            client.close()
-
-
-class PostgresCluster:
-    """A private PostgreSQL cluster (trust auth, loopback, free port) in a temp directory.
-
-    ``initdb`` refuses to run as root, so as root every command runs as ``postgres``.
-    """
-
-    def __init__(self, run_dir: Path, port: int | None = None) -> None:
-        bins = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
-        if not bins:
-            raise RuntimeError("no PostgreSQL binaries under /usr/lib/postgresql/*/bin")
-        self.bin = bins[-1].parent
-        self.port = port or free_port()
-        # A directory of its own, outside run_dir, owned by postgres (0700 is required).
-        self.base = Path(tempfile.mkdtemp(prefix="pantheon-pg-"))
-        self.data = self.base / "data"
-        # The server writes its log itself, so it lives where postgres may write.
-        self.log_path = self.base / "postgres.log"
-        self._as_root = os.geteuid() == 0
-        if self._as_root:
-            shutil.chown(self.base, "postgres")
-
-    def _run(self, *argv: str, timeout: float = 60) -> None:
-        cmd = [str(self.bin / argv[0]), *argv[1:]]
-        if self._as_root:
-            cmd = ["runuser", "-u", "postgres", "--", *cmd]
-        subprocess.run(cmd, check=True, timeout=timeout, capture_output=True, cwd=self.base)
-
-    def init(self) -> None:
-        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
-
-    def start(self, timeout: float = 60) -> None:
-        if not self.data.exists():
-            self.init()
-        opts = f"-p {self.port} -c listen_addresses={LOOPBACK} -k {self.base} -c fsync=off"
-        opts += " -c max_connections=200"
-        self._run(
-            "pg_ctl",
-            "-D",
-            str(self.data),
-            "-l",
-            str(self.log_path),
-            "-o",
-            opts,
-            "-w",
-            "-t",
-            str(int(timeout)),
-            "start",
-            timeout=timeout + 10,
-        )
-
-    def stop(self, mode: str = "fast") -> None:
-        """``fast`` (clients disconnected, clean) or ``immediate`` (a crash)."""
-        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
-
-    def restart(self, down_for: float = 0.0, mode: str = "fast") -> None:
-        self.stop(mode)
-        time.sleep(down_for)
-        self.start()
-
-    def server_url(self) -> str:
-        return f"postgresql+psycopg://postgres@{LOOPBACK}:{self.port}"
-
-    def create_database(self, name: str | None = None) -> str:
-        """Create a database; return its SQLAlchemy URL."""
-        name = name or f"pantheon_{uuid.uuid4().hex[:10]}"
-        self._run("createdb", "-h", LOOPBACK, "-p", str(self.port), "-U", "postgres", name)
-        return f"{self.server_url()}/{name}"
-
-    def destroy(self, keep_log: Path | None = None) -> None:
-        with contextlib.suppress(Exception):
-            self.stop("immediate")
-        if keep_log is not None:
-            with contextlib.suppress(OSError):
-                shutil.copyfile(self.log_path, keep_log)
-        shutil.rmtree(self.base, ignore_errors=True)
-
-
-class RabbitVhost:
-    """A private virtual host on the machine's RabbitMQ (:5672), deleted on :meth:`delete`,
-    so queues of one run never mix with another's."""
-
-    def __init__(self, port: int = 5672) -> None:
-        self.name = f"pantheon-{uuid.uuid4().hex[:10]}"
-        self.port = port
-        ctl = shutil.which("rabbitmqctl")
-        if ctl is None or not port_open(port):
-            raise StackError("RabbitMQ is not available (rabbitmqctl and :5672 needed)")
-        self.ctl = ctl
-        self._ctl("add_vhost", self.name)
-        self._ctl("set_permissions", "-p", self.name, "guest", ".*", ".*", ".*")
-
-    def _ctl(self, *args: str) -> None:
-        subprocess.run([self.ctl, *args], check=True, capture_output=True, timeout=60)
-
-    def url(self) -> str:
-        return f"amqp://guest:guest@{LOOPBACK}:{self.port}/{self.name}"
-
-    def delete(self) -> None:
-        with contextlib.suppress(Exception):
-            self._ctl("delete_vhost", self.name)
+__all__ = [
+    "LOOPBACK",
+    "QUEUES",
+    "ROOT",
+    "VENV_BIN",
+    "PostgresCluster",
+    "Proc",
+    "RabbitVhost",
+    "RedisServer",
+    "Stack",
+    "StackError",
+    "descendants",
+    "free_port",
+    "port_open",
+    "rss_bytes",
+    "wait_until",
+]
 
 
 # --- the stack ----------------------------------------------------------------------

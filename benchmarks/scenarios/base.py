@@ -35,7 +35,8 @@ FAST_ENV: dict[str, str] = {
     "PANTHEON_SCHEDULE_CLEANUP": "0 0 1 1 *",
     "PANTHEON_BEAT_LOCK_TIMEOUT": "6",
     "PANTHEON_MODE_CACHE_SECONDS": "1",
-    "PANTHEON_EMBEDDED_SCHEDULER": "false",
+    # The web's embedded scheduler stays on, as deployed: it stands by while Beat's lock
+    # is held and fires the slots itself when it is not.
 }
 
 
@@ -55,6 +56,8 @@ class RunResult:
     failures: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
     run_dir: str = ""
+    #: What sent/accepted/trained count: outcomes, slots (Beat), requests or tests.
+    unit: str = "outcomes"
 
     @property
     def ok(self) -> bool:

@@ -17,7 +17,7 @@ ENV = {"PANTHEON_SCHEDULE_HOURLY": f"every:{INTERVAL}"}
 
 
 def scenario_beat(stack: Stack, index: int = 0) -> list[RunResult]:
-    result = RunResult("4", "two Beats: one run per slot, failover, catch-up")
+    result = RunResult("4", "two Beats: one run per slot, failover, catch-up", unit="slots")
     with repetition(stack, f"s4-{index}") as rep:
         rep.start_worker(ENV)
         first = rep.start_beat(ENV)

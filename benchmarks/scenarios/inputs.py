@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -60,7 +61,7 @@ def _files_containing(word: str, under: str = "tests") -> list[str]:
 
 def scenario_inputs(stack: Stack, index: int = 0) -> list[RunResult]:
     results = []
-    body = RunResult("8a", "oversized body refused early (live web)")
+    body = RunResult("8a", "oversized body refused early (live web)", unit="requests")
     with repetition(stack, f"s8-{index}") as rep:
         web = rep.start_web()
         big = b'{"god_name": "zeus", "prompt": "' + b"x" * (9 * 2**20) + b'"}'
@@ -82,13 +83,15 @@ def scenario_inputs(stack: Stack, index: int = 0) -> list[RunResult]:
                 body.trained_once += 1
         body.check(not rep.auditor.all_outcome_ids(), "an oversized body stored an outcome")
     results.append(body)
-    fuzz = RunResult("8b", "schemathesis over the schema (>= 1,000 requests, no 5xx)")
+    fuzz = RunResult("8b", "schemathesis over the schema (>= 1,000 requests, no 5xx)", unit="tests")
     fuzz.run_dir = str(stack.run_dir)
     files = _files_containing("schemathesis")
     if fuzz.check(bool(files), "no schemathesis test module found under tests/"):
         _pytest(fuzz, "schemathesis", [*files, "-m", "slow or not slow"])
     results.append(fuzz)
-    props = RunResult("8c", "hypothesis properties: coordizer, kernel, checkpoint loader")
+    props = RunResult(
+        "8c", "hypothesis properties: coordizer, kernel, checkpoint loader", unit="tests"
+    )
     props.run_dir = str(stack.run_dir)
     files = [f for f in _files_containing("hypothesis") if "/unit/" in f]
     if props.check(bool(files), "no hypothesis test module found under tests/unit"):
@@ -97,8 +100,50 @@ def scenario_inputs(stack: Stack, index: int = 0) -> list[RunResult]:
     return results
 
 
+TOKEN = "live-token-" + "5e1f" * 6
+CRON = "live-cron-" + "9a7b" * 6
+WRONG = "live-wrong-" + "0c0d" * 6
+
+
+def _live_secrets(stack: Stack, index: int) -> RunResult:
+    """The real web process with a token and a cron secret: wrong and right secrets sent,
+    then its log file and every answer searched for them."""
+    result = RunResult("9b", "secrets absent from a live web's log and answers", unit="requests")
+    with repetition(stack, f"s9-{index}") as rep:
+        web = rep.start_web(
+            {"PANTHEON_API_TOKEN": TOKEN, "CRON_SECRET": CRON, "PANTHEON_LOG_LEVEL": "DEBUG"}
+        )
+        probes: list[tuple[str, dict[str, str], dict[str, object], int]] = [
+            ("/api/outcomes", {}, {}, 401),
+            ("/api/outcomes", {"Authorization": f"Bearer {WRONG}"}, {}, 401),
+            ("/api/route", {"Authorization": WRONG}, {"prompt": "x"}, 401),
+            ("/api/cron/wake", {"X-Cron-Secret": WRONG}, {"task_type": "hourly"}, 401),
+            ("/api/outcomes", {"Authorization": f"Bearer {TOKEN}"}, {"god_name": WRONG}, 422),
+            ("/api/training/nope", {"Authorization": f"Bearer {TOKEN}"}, {}, 422),
+        ]
+        answers = []
+        for path, headers, body, expected in probes:
+            resp = httpx.post(web.url + path, json=body, headers=headers, timeout=10)
+            answers.append(resp.text + str(dict(resp.headers)))
+            result.sent += 1
+            if result.check(
+                resp.status_code in (expected, 404),
+                f"{path}: {resp.status_code} (expected {expected})",
+            ):
+                result.accepted += 1
+        time.sleep(0.5)
+        text = web.log_text()
+        for secret in (TOKEN, CRON, WRONG):
+            result.check(secret not in text, f"secret {secret[:10]}... in the web log")
+            result.check(all(secret not in a for a in answers), f"{secret[:10]}... echoed")
+        result.trained_once = result.accepted if not result.failures else 0
+    return result
+
+
 def scenario_security(stack: Stack, index: int = 0) -> list[RunResult]:
-    result = RunResult("9", "security: tokens, cron secret, restore, no pickle, secrets")
+    result = RunResult(
+        "9", "security: tokens, cron secret, restore, no pickle, secrets", unit="tests"
+    )
     result.run_dir = str(stack.run_dir)
     _pytest(result, "security", ["tests/security", "-m", "slow or not slow"])
-    return [result]
+    return [result, _live_secrets(stack, index)]

@@ -88,9 +88,7 @@ class Settings(BaseSettings):
     online_coalesce_max: int = Field(256, validation_alias="PANTHEON_ONLINE_COALESCE_MAX", ge=1)
     #: After its own outcome, one online task keeps training the god's backlog this long
     #: (seconds), so one task can train many outcomes.
-    online_drain_seconds: float = Field(
-        2.0, validation_alias="PANTHEON_ONLINE_DRAIN_SECONDS", ge=0
-    )
+    online_drain_seconds: float = Field(2.0, validation_alias="PANTHEON_ONLINE_DRAIN_SECONDS", ge=0)
     #: The outbox sweep re-dispatches outcomes left untrained this long (seconds).
     outbox_sweep_after: float = Field(60.0, validation_alias="PANTHEON_OUTBOX_SWEEP_AFTER", ge=0)
 

@@ -4,11 +4,16 @@ path traversal, no foreign URIs."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from pantheon.errors import NotFoundError, ValidationError
 from pantheon.store.checkpoint_store import DirectoryStore
+from pantheon.store.migrate import ensure_schema
+from pantheon.store.models import checkpoints
+from pantheon.training.service import TrainingService
 from tests.security.conftest import TOKEN, MakeClient
 
 pytestmark = pytest.mark.unit
@@ -80,3 +85,34 @@ def test_directory_store_round_trip_still_works(tmp_path: Path) -> None:
     store = DirectoryStore(tmp_path)
     uri = store.put("zeus/1.ckpt", b"bytes")
     assert store.get(uri) == b"bytes"
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "file://../../etc/passwd",
+        "file:///etc/passwd",
+        "s3://bucket/zeus.ckpt",
+        "http://127.0.0.1:1/zeus.ckpt",
+        "db://1",
+        "file://zeus/../../../outside.bin",
+    ],
+)
+def test_restore_refuses_a_tampered_row(make_settings: Any, tmp_path: Path, uri: str) -> None:
+    """A checkpoint row pointing outside the store (a foreign scheme, a path out of its root)
+    is refused; the live kernel stays as it was."""
+    settings = make_settings(checkpoint_store="directory")
+    ensure_schema(settings)
+    service = TrainingService(settings)
+    try:
+        saved = service.save_checkpoint("zeus")
+        checkpoint_id = int(saved["checkpoint_id"])
+        (tmp_path / "outside.bin").write_bytes(b"not a checkpoint")
+        with service.database.session() as session:
+            session.execute(
+                sa.update(checkpoints).where(checkpoints.c.id == checkpoint_id).values(uri=uri)
+            )
+        with pytest.raises((NotFoundError, ValidationError)):
+            service.restore_checkpoint(checkpoint_id)
+    finally:
+        service.database.dispose()

@@ -60,7 +60,8 @@ class Batch:
             s_raw = np.array(successes, dtype=np.float64).reshape(-1)
         except (TypeError, ValueError) as exc:
             raise ValidationError(f"successes must be booleans: {exc}") from exc
-        _finite("successes", s_raw)
+        if not np.all((s_raw == 0.0) | (s_raw == 1.0)):
+            raise ValidationError("successes must be booleans (or 0/1)")
         w = (
             np.ones(n)
             if weights is None

@@ -116,7 +116,10 @@ def transfer(
     retired = False
     if kind == "evolution":
         new_target = blend(target, source, r)
-        scale = float(extra.get("mutation", 0.0))
+        try:
+            scale = float(extra.get("mutation", 0.0))
+        except (TypeError, ValueError) as exc:
+            raise TransferError("mutation scale must be a number") from exc
         if scale < 0 or not np.isfinite(scale):
             raise TransferError("mutation scale must be a finite number >= 0")
         if scale > 0:
@@ -128,8 +131,11 @@ def transfer(
         if partner is source or partner.name == source.name:
             raise TransferError("breeding needs two different parents")
         _check(partner, target, r)
-        # Child of the two parents: source weighted by ratio, partner by 1 - ratio.
-        new_target = blend(partner, source, r, name=target.name)
+        # Child of the two parents (source weighted by ratio, partner by 1 - ratio), kept
+        # under the target's identity (name, seed, step count).
+        child = blend(partner, source, r)
+        new_target = target.copy()
+        new_target.set_state(child.params, {k: child.fisher_of(k) for k in child.params})
     elif kind == "cannibalism":
         new_target = blend(target, source, r)
         retired = not bool(extra.get("keep_source", False))

@@ -109,8 +109,24 @@ def copy_insert(
             _copy(cursor, _STAGE, keyed, key_ids)
             cursor.execute(
                 f"INSERT INTO outcomes ({_COLS}) SELECT {_COLS} FROM {_STAGE} "  # noqa: S608 (constants)
-                "ON CONFLICT (outcome_key) DO NOTHING RETURNING id, outcome_key"
+                "ON CONFLICT (outcome_key) WHERE outcome_key IS NOT NULL "
+                "DO NOTHING RETURNING id, outcome_key"
             )
             stored = {str(k): int(i) for i, k in cursor.fetchall()}
             cursor.execute(f"TRUNCATE {_STAGE}")
     return ids[: len(keyless)], stored
+
+
+def copy_queue(session: Session, pairs: Sequence[tuple[int, str]]) -> None:
+    """Enqueue (outcome id, god) pairs for the hourly batch."""
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    with (
+        raw.cursor() as cursor,
+        cursor.copy(
+            "COPY outcome_batch_queue (outcome_id, god_name) FROM STDIN (FORMAT BINARY)"
+        ) as copy,
+    ):
+        copy.set_types(("int8", "varchar"))
+        for pair in pairs:
+            copy.write_row(pair)

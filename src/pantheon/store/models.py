@@ -49,8 +49,8 @@ class Outcome(Base):
 
     __tablename__ = "outcomes"
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    #: Client idempotency key: the same key twice is one outcome.
-    outcome_key: Mapped[str | None] = mapped_column(sa.String(200), unique=True)
+    #: Client idempotency key: the same key twice is one outcome (partial unique index).
+    outcome_key: Mapped[str | None] = mapped_column(sa.String(200))
     god_name: Mapped[str] = mapped_column(sa.String(120))
     prompt: Mapped[str] = mapped_column(sa.Text)
     response: Mapped[str] = mapped_column(sa.Text)
@@ -71,8 +71,15 @@ class Outcome(Base):
 
     __table_args__ = (
         sa.CheckConstraint(_in("source_type", SOURCE_TYPES), name="source_type"),
-        # Partial indexes: a claim scans only the god's pending rows, and a marked row
-        # leaves the index, so the indexes stay as small as the backlog.
+        # Only keyed rows are indexed: a row version written by a claim skips this index.
+        sa.Index(
+            "uq_outcomes_outcome_key",
+            "outcome_key",
+            unique=True,
+            postgresql_where=sa.text("outcome_key IS NOT NULL"),
+            sqlite_where=sa.text("outcome_key IS NOT NULL"),
+        ),
+        # The online claim scans only the god's pending rows; a marked row leaves the index.
         sa.Index(
             "ix_outcomes_pending_online",
             "god_name",
@@ -80,15 +87,28 @@ class Outcome(Base):
             postgresql_where=sa.text("trained_online_at IS NULL"),
             sqlite_where=sa.text("trained_online_at IS NULL"),
         ),
-        sa.Index(
-            "ix_outcomes_pending_batch",
-            "god_name",
-            "id",
-            postgresql_where=sa.text("batch_processed_at IS NULL"),
-            sqlite_where=sa.text("batch_processed_at IS NULL"),
-        ),
         sa.Index("ix_outcomes_god_name_created_at", "god_name", "created_at"),
+        # No index mentions batch_processed_at, and pages keep free space, so marking a
+        # batch is a HOT update on PostgreSQL (no index writes); pending batch rows are
+        # found through ``outcome_batch_queue`` instead.
+        {"postgresql_with": {"fillfactor": 70}},
     )
+
+
+class OutcomeBatchQueue(Base):
+    """Outcomes not yet batch-processed (one narrow row each, deleted by the claim).
+
+    Invariant: a row is here exactly while its outcome's ``batch_processed_at`` is NULL;
+    intake inserts it and the hourly claim deletes it, each in the same transaction as the
+    outcome change. Deleting a 2-column row costs a fraction of updating an indexed one.
+    """
+
+    __tablename__ = "outcome_batch_queue"
+    #: No foreign key: it would add a trigger check to every outcome update.
+    outcome_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    god_name: Mapped[str] = mapped_column(sa.String(120))
+
+    __table_args__ = (sa.Index("ix_outcome_batch_queue_god_name", "god_name", "outcome_id"),)
 
 
 class KernelRow(Base):
@@ -209,6 +229,7 @@ class TrainingHistory(Base):
 
 
 outcomes = cast(sa.Table, Outcome.__table__)
+outcome_batch_queue = cast(sa.Table, OutcomeBatchQueue.__table__)
 kernels = cast(sa.Table, KernelRow.__table__)
 checkpoints = cast(sa.Table, CheckpointRow.__table__)
 checkpoint_blobs = cast(sa.Table, CheckpointBlob.__table__)

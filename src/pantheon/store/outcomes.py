@@ -27,8 +27,8 @@ from numpy.typing import NDArray
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from pantheon.store._pg_copy import copy_insert
-from pantheon.store.models import outcomes
+from pantheon.store._pg_copy import copy_insert, copy_queue
+from pantheon.store.models import outcome_batch_queue, outcomes
 from pantheon.store.types import decode_basins, utcnow
 
 _IN_CHUNK = 1000
@@ -119,7 +119,22 @@ def insert_outcomes(
     for i, key in enumerate(keys):
         if key is not None:
             ids[i] = known[key]
-    return [int(i) for i in ids if i is not None], new
+    final = [int(i) for i in ids if i is not None]
+    enqueue_batch(session, [(oid, rows[i]["god_name"]) for i, oid in enumerate(final) if new[i]])
+    return final, new
+
+
+def enqueue_batch(session: Session, pairs: Sequence[tuple[int, str]]) -> None:
+    """Put new outcomes on the hourly batch queue (same transaction as their insert)."""
+    if not pairs:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        copy_queue(session, pairs)
+    else:
+        session.execute(
+            sa.insert(outcome_batch_queue),
+            [{"outcome_id": oid, "god_name": god} for oid, god in pairs],
+        )
 
 
 def _insert_many(
@@ -130,7 +145,9 @@ def _insert_many(
     if keyed:
         stmt = (
             _dialect_insert(session)
-            .on_conflict_do_nothing(index_elements=["outcome_key"])
+            .on_conflict_do_nothing(
+                index_elements=["outcome_key"], index_where=outcomes.c.outcome_key.is_not(None)
+            )
             .returning(outcomes.c.id, outcomes.c.outcome_key)
         )
         stored = {str(k): int(i) for i, k in session.execute(stmt, list(keyed))}
@@ -176,6 +193,11 @@ def claim(
     col = outcomes.c[column]
     values = {column: now or utcnow()}
     returning = (outcomes.c.id, outcomes.c.basin, outcomes.c.reward, outcomes.c.success)
+    if column == BATCH:
+        if include_id is not None:
+            raise ValueError("the batch claim takes no include_id")
+        ids = _dequeue_batch(session, god, limit)
+        return Claimed.from_rows(_mark_ids(session, ids, column, values, returning))
     rows: list[Any] = []
     if include_id is not None:
         rows += session.execute(
@@ -195,14 +217,8 @@ def claim(
         if session.get_bind().dialect.name == "postgresql":
             # Lock the pick first, then update by primary key: a join against the pick
             # would hash the whole table on every chunk.
-            ids = session.execute(pick.with_for_update(skip_locked=True)).scalars().all()
-            if ids:
-                target = outcomes.c.id == sa.any_(
-                    sa.bindparam("ids", list(ids), type_=postgresql.ARRAY(sa.BigInteger))
-                )
-                rows += session.execute(
-                    sa.update(outcomes).where(target).values(values).returning(*returning)
-                ).all()
+            picked_ids = session.execute(pick.with_for_update(skip_locked=True)).scalars()
+            rows += _mark_ids(session, list(picked_ids), column, values, returning)
         else:  # SQLite: BEGIN IMMEDIATE already excludes every other writer
             picked = pick.cte("picked")
             rows += session.execute(
@@ -212,6 +228,63 @@ def claim(
                 .returning(*returning)
             ).all()
     return Claimed.from_rows(rows)
+
+
+def _dequeue_batch(session: Session, god: str, limit: int) -> list[int]:
+    """Take up to ``limit`` of the god's ids off the batch queue (locked, then deleted)."""
+    q = outcome_batch_queue
+    pick = (
+        sa.select(q.c.outcome_id)
+        .where(q.c.god_name == god)
+        .order_by(q.c.outcome_id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    ids = [int(i) for i in session.execute(pick).scalars()]
+    if not ids:
+        return ids
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.delete(q).where(q.c.outcome_id == sa.any_(_id_array(ids))))
+    else:
+        for part in _chunks(ids):
+            session.execute(sa.delete(q).where(q.c.outcome_id.in_(part)))
+    return ids
+
+
+def _id_array(ids: Sequence[int]) -> sa.BindParameter[Any]:
+    # A real array parameter: PostgreSQL plans ``= ANY`` over its value (index probes).
+    return sa.bindparam("ids", list(ids), type_=postgresql.ARRAY(sa.BigInteger))
+
+
+def _mark_ids(
+    session: Session,
+    ids: Sequence[int],
+    column: str,
+    values: dict[str, Any],
+    returning: tuple[Any, ...],
+) -> list[Any]:
+    """Set the timescale column on still-unmarked ``ids``; returns the training columns."""
+    if not ids:
+        return []
+    col = outcomes.c[column]
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = (
+            sa.update(outcomes)
+            .where(outcomes.c.id == sa.any_(_id_array(ids)), col.is_(None))
+            .values(values)
+            .returning(*returning)
+        )
+        return list(session.execute(stmt).all())
+    rows: list[Any] = []
+    for part in _chunks(list(ids)):
+        stmt = (
+            sa.update(outcomes)
+            .where(outcomes.c.id.in_(part), col.is_(None))
+            .values(values)
+            .returning(*returning)
+        )
+        rows += session.execute(stmt).all()
+    return rows
 
 
 def count_pending(session: Session, god: str, column: str) -> int:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -51,6 +52,11 @@ HOURLY_CHUNK = 20_000
 CONSOLIDATION_WINDOW = timedelta(hours=24)
 CONSOLIDATION_MIN_VALUE = 0.2
 HOURLY_EPOCHS = 3
+#: The shadow makes one pass per hourly batch: a slower, smoother learner than its god.
+SHADOW_EPOCHS = 1
+#: Gods trained side by side by the ``*_all`` jobs on PostgreSQL: one god's SQL runs in
+#: the server while another's arithmetic runs here. SQLite has one writer: always 1.
+ALL_GODS_PARALLEL = 2
 
 
 def _disabled(**keys: Any) -> dict[str, Any]:
@@ -259,7 +265,8 @@ class TrainingService:
             saved: list[tuple[str, int, Kernel]] = []
             god_result: dict[str, Any] = {}
             for record, kernel in locked:
-                result = timescales.train_batch(kernel, batch, epochs=HOURLY_EPOCHS)
+                epochs = SHADOW_EPOCHS if record.kind == "shadow" else HOURLY_EPOCHS
+                result = timescales.train_batch(kernel, batch, epochs=epochs)
                 version = self.kernels.save(session, record, kernel, trigger="hourly_batch")
                 history.record_training(
                     session,
@@ -398,18 +405,16 @@ class TrainingService:
 
     # -- helpers ---------------------------------------------------------------------------
     def _for_each_god(self, op: Any) -> dict[str, Any]:
-        results: dict[str, Any] = {}
-        transient: DatabaseUnavailableError | None = None
-        for god in self.active_gods():
-            try:
-                results[god] = op(god)
-            except Exception as exc:  # isolate gods; logged and reported per god
-                log.exception("%s failed for %s", op.__name__, god)
-                results[god] = {"status": "error", "god_name": god, "error": str(exc)}
-                if isinstance(exc, DatabaseUnavailableError) and transient is None:
-                    transient = exc
-        if transient is not None and all(r["status"] == "error" for r in results.values()):
-            raise transient  # nothing got through: let the worker retry the whole job
+        gods = self.active_gods()
+        workers = 1 if self.database.is_sqlite else ALL_GODS_PARALLEL
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pantheon-god") as pool:
+            outcomes = list(pool.map(lambda god: self._isolated(op, god), gods))
+        results = dict(zip(gods, (r for r, _e in outcomes), strict=True))
+        errors = [e for _r, e in outcomes if e is not None]
+        if errors and len(errors) == len(gods):
+            transient = next((e for e in errors if isinstance(e, DatabaseUnavailableError)), None)
+            if transient is not None:
+                raise transient  # nothing got through: let the worker retry the whole job
         failed = [g for g, r in results.items() if r["status"] == "error"]
         return {
             "status": "error" if failed else "success",
@@ -417,3 +422,11 @@ class TrainingService:
             "failed": failed,
             "results": results,
         }
+
+    @staticmethod
+    def _isolated(op: Any, god: str) -> tuple[dict[str, Any], Exception | None]:
+        try:
+            return op(god), None
+        except Exception as exc:  # isolate gods; logged and reported per god
+            log.exception("%s failed for %s", getattr(op, "__name__", op), god)
+            return {"status": "error", "god_name": god, "error": str(exc)}, exc

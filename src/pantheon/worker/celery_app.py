@@ -81,11 +81,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_default_queue": queues.FAST,
         "task_routes": queues.task_routes(),
         "broker_transport_options": broker_options,
-        "result_backend_transport_options": {
-            "visibility_timeout": visibility,
-            # The web reads results; a dead Redis must not hang a request for 20 retries.
-            "retry_policy": {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
-        },
+        "result_backend_transport_options": {"visibility_timeout": visibility},
         "redis_socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
         "broker_connection_retry_on_startup": True,
         "broker_connection_timeout": REDIS_CONNECT_TIMEOUT,

@@ -164,3 +164,9 @@ def test_empty_batch_is_a_no_op(kind: str) -> None:
     kernel = Kernel("zeus", kind=kind)
     assert math.isnan(kernel.learn_many(Batch.empty()))
     assert kernel.step_count == 0
+
+
+@pytest.mark.parametrize("bad", [0.5, 2.0, np.nan])
+def test_successes_must_be_boolean(bad: float) -> None:
+    with pytest.raises(ValidationError):
+        Batch(np.ones((1, BASIN_DIM)) / BASIN_DIM, [0.1], [bad])

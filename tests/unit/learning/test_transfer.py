@@ -121,3 +121,16 @@ def test_bad_kind_self_and_pairing(trained) -> None:
 def test_kinds_listed_and_quality_of_fresh_is_half() -> None:
     assert set(TRANSFER_KINDS) == {"evolution", "breeding", "cannibalism", "shadow_sync"}
     assert quality(Kernel("zeus")) == pytest.approx(0.5)
+
+
+def test_breeding_child_keeps_the_target_identity(trained) -> None:
+    target = Kernel("hermes", seed=7, kind=trained.kind)
+    partner = Kernel("apollo", seed=3, kind=trained.kind)
+    child = transfer("breeding", trained, target, 0.5, partner=partner).target
+    assert (child.name, child.seed, child.step_count) == ("hermes", 7, 0)
+
+
+@pytest.mark.parametrize("mutation", [-0.1, float("inf"), "lots"])
+def test_bad_mutation_scale(trained, mutation) -> None:
+    with pytest.raises(TransferError):
+        transfer("evolution", trained, Kernel("hermes", kind=trained.kind), 0.5, mutation=mutation)

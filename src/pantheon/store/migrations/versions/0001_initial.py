@@ -1,4 +1,5 @@
-"""Initial schema: outcomes, kernels, checkpoints, blobs, schedule runs, audit tables.
+"""Initial schema: outcomes and their batch queue, kernels, checkpoints, blobs, schedule
+runs, audit tables.
 
 Revision ID: 0001
 Revises:
@@ -99,6 +100,18 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_knowledge_transfers")),
     )
     op.create_table(
+        "outcome_batch_queue",
+        sa.Column("outcome_id", ID, autoincrement=False, nullable=False),
+        sa.Column("god_name", sa.String(length=120), nullable=False),
+        sa.PrimaryKeyConstraint("outcome_id", name=op.f("pk_outcome_batch_queue")),
+    )
+    op.create_index(
+        "ix_outcome_batch_queue_god_name",
+        "outcome_batch_queue",
+        ["god_name", "outcome_id"],
+        unique=False,
+    )
+    op.create_table(
         "outcomes",
         sa.Column("id", ID, autoincrement=True, nullable=False),
         sa.Column("outcome_key", sa.String(length=200), nullable=True),
@@ -123,18 +136,10 @@ def upgrade() -> None:
             name=op.f("ck_outcomes_source_type"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outcomes")),
-        sa.UniqueConstraint("outcome_key", name=op.f("uq_outcomes_outcome_key")),
+        postgresql_with={"fillfactor": 70},
     )
     op.create_index(
         "ix_outcomes_god_name_created_at", "outcomes", ["god_name", "created_at"], unique=False
-    )
-    op.create_index(
-        "ix_outcomes_pending_batch",
-        "outcomes",
-        ["god_name", "id"],
-        unique=False,
-        postgresql_where=sa.text("batch_processed_at IS NULL"),
-        sqlite_where=sa.text("batch_processed_at IS NULL"),
     )
     op.create_index(
         "ix_outcomes_pending_online",
@@ -143,6 +148,14 @@ def upgrade() -> None:
         unique=False,
         postgresql_where=sa.text("trained_online_at IS NULL"),
         sqlite_where=sa.text("trained_online_at IS NULL"),
+    )
+    op.create_index(
+        "uq_outcomes_outcome_key",
+        "outcomes",
+        ["outcome_key"],
+        unique=True,
+        postgresql_where=sa.text("outcome_key IS NOT NULL"),
+        sqlite_where=sa.text("outcome_key IS NOT NULL"),
     )
     op.create_table(
         "schedule_runs",
@@ -202,19 +215,21 @@ def downgrade() -> None:
     op.drop_index("ix_schedule_runs_started_at", table_name="schedule_runs")
     op.drop_table("schedule_runs")
     op.drop_index(
+        "uq_outcomes_outcome_key",
+        table_name="outcomes",
+        postgresql_where=sa.text("outcome_key IS NOT NULL"),
+        sqlite_where=sa.text("outcome_key IS NOT NULL"),
+    )
+    op.drop_index(
         "ix_outcomes_pending_online",
         table_name="outcomes",
         postgresql_where=sa.text("trained_online_at IS NULL"),
         sqlite_where=sa.text("trained_online_at IS NULL"),
     )
-    op.drop_index(
-        "ix_outcomes_pending_batch",
-        table_name="outcomes",
-        postgresql_where=sa.text("batch_processed_at IS NULL"),
-        sqlite_where=sa.text("batch_processed_at IS NULL"),
-    )
     op.drop_index("ix_outcomes_god_name_created_at", table_name="outcomes")
     op.drop_table("outcomes")
+    op.drop_index("ix_outcome_batch_queue_god_name", table_name="outcome_batch_queue")
+    op.drop_table("outcome_batch_queue")
     op.drop_table("knowledge_transfers")
     op.drop_table("kernels")
     op.drop_index("ix_checkpoints_kernel_name_created_at", table_name="checkpoints")
