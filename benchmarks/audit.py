@@ -140,7 +140,10 @@ class Auditor:
         duplicated = sorted(i for i, n in listed.items() if n > 1 and i in wanted)
         excess = 0
         if not per_outcome:
-            excess = max(0, self._trained_total(timescale, history) - self._marked_total(column))
+            # Per god, so one god's shortfall cannot hide another god's double training.
+            trained = self._trained_by_god(timescale, history)
+            marked = self._marked_by_god(column)
+            excess = sum(max(0, n - marked.get(god, 0)) for god, n in trained.items())
         return Audit(
             accepted=len(ids),
             trained_once=len(ids) - len(lost) - len(duplicated),
@@ -150,27 +153,30 @@ class Auditor:
             per_outcome_ids=per_outcome,
         )
 
-    def _marked_total(self, column: str) -> int:
+    def _marked_by_god(self, column: str) -> dict[str, int]:
         t = self._table("outcomes")
+        query = (
+            sa.select(t.c.god_name, sa.func.count())
+            .where(t.c[column].is_not(None))
+            .group_by(t.c.god_name)
+        )
         with self.engine.connect() as conn:
-            return int(
-                conn.execute(
-                    sa.select(sa.func.count()).where(t.c[column].is_not(None))
-                ).scalar_one()
-            )
+            return {str(g): int(n) for g, n in conn.execute(query)}
 
-    def _trained_total(self, timescale: str, history: list[dict[str, Any]]) -> int:
+    def _trained_by_god(self, timescale: str, history: list[dict[str, Any]]) -> dict[str, int]:
+        """Outcomes each god's kernel says it trained on at ``timescale``."""
         if timescale == "online":
             k = self._table("kernels")
+            query = sa.select(k.c.god_name, k.c.outcomes_trained).where(k.c.kind == "god")
             with self.engine.connect() as conn:
-                query = sa.select(sa.func.coalesce(sa.func.sum(k.c.outcomes_trained), 0))
-                return int(conn.execute(query.where(k.c.kind == "god")).scalar_one())
-        # A god's shadow trains on the same chunk: count each chunk once, by the god's row.
-        return sum(
-            int(row.get("outcomes") or 0)
-            for row in history
-            if row.get("kernel_name") == row.get("god_name")
-        )
+                return {str(g): int(n or 0) for g, n in conn.execute(query)}
+        totals: dict[str, int] = {}
+        for row in history:
+            # A god's shadow trains on the same chunk: count each chunk once, by the god's row.
+            if row.get("kernel_name") == row.get("god_name"):
+                god = str(row["god_name"])
+                totals[god] = totals.get(god, 0) + int(row.get("outcomes") or 0)
+        return totals
 
     def schedule_runs(self, job: str | None = None) -> list[dict[str, Any]]:
         t = self._table("schedule_runs")

@@ -56,7 +56,7 @@ def run(server: str, rows: int) -> dict[str, float]:
     _admin(server, f'CREATE DATABASE "{name}"')
     try:
         with TemporaryDirectory() as tmp:
-            settings = Settings(  # type: ignore[call-arg]
+            settings = Settings(
                 env="test",
                 data_dir=Path(tmp),
                 database_url_raw=f"{server}/{name}",

@@ -7,23 +7,28 @@ else a private cluster), ``pantheon serve``, one Celery worker (``--concurrency 
 ``pantheon beat`` (benchmarks/stack.py), then measures, in this order, on real outcome rows
 (:mod:`benchmarks.pipeline_rows`):
 
-1. intake, batch: ``POST /api/outcomes/batch`` (1,000 a request, several client processes)
-   with the worker stopped, so the rows pile up as a backlog; baseline: binary COPY of the
-   same rows into a scratch table;
+0. warm-up: one batch, a few single outcomes and routes, trained by the worker; then the
+   worker stops consuming ``training_fast`` (Celery remote control, same process);
+1. intake, batch: ``POST /api/outcomes/batch`` (1,000 a request, several client processes),
+   the rows piling up as a backlog; baseline: binary COPY of the same rows, as intake
+   stores them, into a scratch copy of the outcomes table;
 2. intake, single: ``POST /api/outcomes`` at a few concurrencies; baseline: a no-op FastAPI
-   endpoint served by uvicorn the way ``pantheon serve`` serves the app;
-3. online training: the worker starts and drains the backlog; rate from the rows'
-   ``trained_online_at``; baseline: no-op tasks drained by a worker of the same settings;
-4. memory: web and worker RSS (with children) at start and after 100k outcomes;
+   endpoint served by uvicorn the way ``pantheon serve`` serves the app, same bodies;
+3. online training: the worker consumes again and drains the backlog; rate from the rows'
+   ``trained_online_at``; baseline: no-op tasks of a benchmark-only app drained by a worker
+   with ``pantheon worker``'s options and the product's Celery settings;
+4. memory: web and worker RSS (with children; and the main process alone) when warm, after
+   the 100k+ outcomes were taken in and trained, and at the end;
 5. freshness: 2xx → ``trained_online_at`` at a steady offered load of half the measured
-   maximum (the lower of the best single-intake rate and the online training rate);
+   maximum (the lower of the best single-intake rate and the online training rate), from an
+   empty queue: the tasks left queued after the drain are for outcomes already trained by
+   a coalesced step, and are dropped first (their number is reported);
 6. hourly batch: ``train_hourly_batch_all`` over every pending row, via the API and worker;
 7. routing: ``POST /api/route`` latency (one client) and throughput (four);
 8. consolidation at 10k/100k/1M outcomes, in-process (:mod:`benchmarks.pipeline_consolidation`).
 
 Beat runs throughout with its jobs moved to 1 January (so no scheduled batch or outbox sweep
-touches the measured rows); the web dispatches in ``celery`` mode (so outcomes queue while
-the worker is stopped). Everything is bounded in time and stops by itself.
+touches the measured rows); the web dispatches in ``celery`` mode. Everything is bounded in time and stops by itself.
 """
 
 from __future__ import annotations
@@ -172,8 +177,7 @@ def measure(
     wait_until(lambda: pending_online(run) == 0, 120, 0.5, what="warm-up outcomes trained")
     consume(stack, FAST, on=False)  # outcomes queue up from here: the drain is measured later
     time.sleep(2.0)
-    res["web_rss_start_mb"] = steady_rss_mb(web.pid)
-    res["worker_rss_start_mb"] = steady_rss_mb(worker.pid)
+    memory(res, "start", web.pid, worker.pid)
 
     log.info("intake, batch: %d outcomes", len(rows["batch"]))
     spy = maybe_profile(opts.profile, "web", web.pid, out)
@@ -190,7 +194,6 @@ def measure(
     noop.stop()
     log.info("intake single best %.0f/s; no-op %.0f/s", res["intake_single_per_s"],
              res["noop_web_per_s"])  # fmt: skip
-    res["web_rss_after_mb"] = steady_rss_mb(web.pid)
 
     log.info("online training: the worker drains the backlog")
     spy = maybe_profile(opts.profile, "worker", worker.pid, out)
@@ -199,7 +202,7 @@ def measure(
     log.info("online %.0f/s; 90 %% of %d in %.1f s (%s left)", res["online_trained_per_s"],
              res["online_backlog"], res["online_90pct_s"], res["online_left"])  # fmt: skip
     time.sleep(1.0)
-    res["worker_rss_after_mb"] = steady_rss_mb(worker.pid)
+    memory(res, "after", web.pid, worker.pid)  # after 100k+ outcomes taken in and trained
 
     if pending_online(run) == 0:
         # Every outcome is trained, so what still waits on the fast queue are tasks for
@@ -236,10 +239,17 @@ def measure(
     route(run, sorted({r["prompt"] for r in source})[:2000], opts.seconds)
     spy.stop()
     log.info("route p50 %.1f ms p99 %.1f ms", res["route_p50_ms"], res["route_p99_ms"])
-    res["web_rss_end_mb"] = steady_rss_mb(web.pid)
-    res["worker_rss_end_mb"] = steady_rss_mb(worker.pid)
+    memory(res, "end", web.pid, worker.pid)
     if not opts.skip_consolidation:
         consolidation(stack, run, opts, source)
+
+
+def memory(res: dict[str, Any], when: str, web: int, worker: int) -> None:
+    """Web and worker RSS (MB): with children (the figure), and the main process alone."""
+    for name, pid in (("web", web), ("worker", worker)):
+        tree, alone = steady_rss_mb(pid)
+        res[f"{name}_rss_{when}_mb"] = tree
+        res[f"{name}_main_rss_{when}_mb"] = alone
 
 
 def warm_up(run: Run, rows: list[dict[str, Any]], source: list[dict[str, Any]]) -> None:
@@ -293,7 +303,7 @@ def finish(
                                            res.get("copy_per_s", math.nan))  # fmt: skip
     res["online_training_ratio_noop"] = ratio(res.get("online_trained_per_s", math.nan),
                                               res.get("noop_task_per_s", math.nan))  # fmt: skip
-    for name in ("worker", "web"):
+    for name in ("worker", "web", "worker_main"):
         start, after = res.get(f"{name}_rss_start_mb"), res.get(f"{name}_rss_after_mb")
         res[f"{name}_rss_growth"] = ratio(after, start) - 1 if start and after else math.nan
     res["bench_seconds"] = time.time() - started

@@ -107,15 +107,16 @@ def copy_baseline(database_url: str, rows: Sequence[Mapping[str, Any]]) -> dict[
 # --- memory ------------------------------------------------------------------------------
 
 
-def process_rss(pid: int) -> int:
-    """Resident bytes of ``pid`` plus all its descendants (a worker's pool children)."""
+def process_rss(pid: int, children: bool = True) -> int:
+    """Resident bytes of ``pid`` plus (by default) all its descendants (pool children)."""
     try:
         import psutil  # type: ignore[import-untyped]
     except ImportError:
-        return sum(_proc_rss(p) for p in [pid, *_proc_descendants(pid)])
+        kids = _proc_descendants(pid) if children else []
+        return sum(_proc_rss(p) for p in [pid, *kids])
     try:
         root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
+        procs = [root, *(root.children(recursive=True) if children else [])]
     except psutil.NoSuchProcess:
         return 0
     total = 0

@@ -314,10 +314,6 @@ def hourly_batch(run: Run, timeout: float) -> None:
     result = status.get("result")
     if isinstance(result, dict):
         run.results["hourly_batch_status"] = result.get("status")
-        per_god = result.get("results")
-        gods = per_god.values() if isinstance(per_god, dict) else []
-        work = sum(float(r.get("duration_s") or 0) for r in gods if isinstance(r, dict))
-        run.results["hourly_batch_work_seconds"] = work or math.nan
         if result.get("status") != "success":
             run.note(f"hourly batch answered {json.dumps(result)[:600]}")
 

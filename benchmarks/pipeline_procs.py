@@ -125,14 +125,18 @@ def purge(stack: Stack, queue: str) -> int:
         app.close()
 
 
-def steady_rss_mb(pid: int, samples: int = 5, every: float = 0.2) -> float:
-    """Median RSS (process and children, MB) over a second: a pool child being replaced at
-    one instant does not make the figure."""
-    values = []
+def steady_rss_mb(pid: int, samples: int = 10, every: float = 0.2) -> tuple[float, float]:
+    """Median RSS in MB over two seconds: (process and all its children, process alone).
+
+    The median keeps a pool child caught mid-replacement from making the figure; the
+    process alone is the long-lived part, where a leak would accumulate.
+    """
+    tree, alone = [], []
     for _ in range(samples):
-        values.append(process_rss(pid) / 2**20)
+        tree.append(process_rss(pid) / 2**20)
+        alone.append(process_rss(pid, children=False) / 2**20)
         time.sleep(every)
-    return statistics.median(values)
+    return statistics.median(tree), statistics.median(alone)
 
 
 class Profiler:

@@ -166,6 +166,12 @@ TARGETS: tuple[Target, ...] = (
         lambda v: abs(v) <= 0.10,
     ),
     Target(
+        "worker_main_rss_growth",
+        "worker main process RSS growth (no children)",
+        "<= 10 %",
+        lambda v: abs(v) <= 0.10,
+    ),
+    Target(
         "web_rss_growth", "web RSS growth after 100k outcomes", "<= 10 %", lambda v: abs(v) <= 0.10
     ),
 )

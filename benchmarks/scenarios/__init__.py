@@ -8,6 +8,8 @@ table's scenario ids to them; ``benchmarks.reliability`` repeats them and prints
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from benchmarks.scenarios.base import RunResult
 from benchmarks.scenarios.beat import scenario_beat
 from benchmarks.scenarios.broker import scenario_duplicates, scenario_poison
@@ -15,9 +17,13 @@ from benchmarks.scenarios.inputs import scenario_inputs, scenario_security
 from benchmarks.scenarios.kills import scenario_kills
 from benchmarks.scenarios.memory import scenario_memory
 from benchmarks.scenarios.outages import scenario_postgres, scenario_redis
+from benchmarks.stack import Stack
+
+#: What every scenario function looks like: (stack, repetition index) -> its runs.
+Scenario = Callable[[Stack, int], list[RunResult]]
 
 #: scenario number -> (title, function, default repetitions)
-SCENARIOS = {
+SCENARIOS: dict[str, tuple[str, Scenario, int]] = {
     "1": ("worker kills (child online/hourly, SIGKILL, SIGTERM)", scenario_kills, 20),
     "2": ("Redis restart under load", scenario_redis, 5),
     "3": ("PostgreSQL restart under load", scenario_postgres, 5),
@@ -29,4 +35,4 @@ SCENARIOS = {
     "9": ("security checks", scenario_security, 1),
 }
 
-__all__ = ["SCENARIOS", "RunResult"]
+__all__ = ["SCENARIOS", "RunResult", "Scenario"]

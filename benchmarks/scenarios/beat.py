@@ -52,7 +52,22 @@ def scenario_beat(stack: Stack, index: int = 0) -> list[RunResult]:
         )
         time.sleep(INTERVAL * 2)
         _count_slots(rep, result, started)
+        _count_sends(rep, result)
     return [result]
+
+
+def _count_sends(rep: Rep, result: RunResult) -> None:
+    """Slots of the hourly job that more than one Beat sent (the lock should prevent it;
+    the ledger would turn the second into a no-op, but it should not come to that)."""
+    sends: Counter[str] = Counter()
+    for beat in rep.beats:
+        for line in beat.log_text().splitlines():
+            if "beat: sending training.tasks.train_hourly_batch_all for slot" in line:
+                sends[line.rsplit(" ", 1)[-1]] += 1
+    doubled = sorted(slot for slot, n in sends.items() if n > 1)
+    result.extra["slots_sent"] = len(sends)
+    result.extra["slots_sent_twice"] = doubled
+    result.check(not doubled, f"slots sent by two Beats: {doubled}")
 
 
 def _leader(*beats: Proc) -> Proc | None:

@@ -24,7 +24,10 @@ RATE = 15.0
 
 
 def scenario_redis(
-    stack: Stack, index: int = 0, modes: tuple[str, ...] = ("auto", "celery")
+    stack: Stack,
+    index: int = 0,
+    modes: tuple[str, ...] = ("auto", "celery"),
+    down_seconds: float = DOWN_SECONDS,
 ) -> list[RunResult]:
     """2a: ``auto`` mode (the web trains in-process while Redis is away); 2b: ``celery``
     mode (every dispatch during the outage fails, so only the outbox sweep recovers)."""
@@ -39,7 +42,7 @@ def scenario_redis(
             time.sleep(3)
             stack.redis.stop(hard=index % 2 == 1)  # odd repetitions: a crash; even: clean
             down_at = time.time()
-            probes = _probe_health(rep, DOWN_SECONDS, result)
+            probes = _probe_health(rep, down_seconds, result)
             stack.redis.start()
             up_at = time.time()
             result.extra["health_during_outage"] = dict(Counter(probes))

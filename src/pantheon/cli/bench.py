@@ -84,16 +84,14 @@ def run_routing(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(report.to_json(), indent=2))
         return 0
     result = report.result
-    table = Table(
-        title=f"Routing {result.prompts} test prompts",
-        caption=f"strong: {result.strong}; weak: {result.weak}",
-    )
+    table = Table(title=f"Routing {result.prompts} test prompts")
     for column in ("router", "APGR", "CPT(50%)", "CPT(80%)"):
         table.add_column(column, justify="left" if column == "router" else "right")
     for row in result.routers:
         table.add_row(row.router, f"{row.apgr:.3f}", f"{row.cpt50:.1%}", f"{row.cpt80:.1%}")
     out = Console(markup=False, highlight=False)
     out.print(table)
+    out.print(f"strong: {result.strong}; weak: {result.weak}")
     out.print(
         f"strong-only performance {result.strong_mean:.3f}, weak-only {result.weak_mean:.3f}; "
         f"trained on {report.train_outcomes} outcomes in {report.seconds:.0f}s"

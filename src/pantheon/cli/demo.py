@@ -96,15 +96,13 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     for row in god_rows(result):
         gods.add_row(*row)
     console.print(gods)
-    routing = Table(
-        title=f"Routing {result.routing.prompts} held-out prompts",
-        caption=f"strong: {result.strong}; weak: {result.weak}",
-    )
+    routing = Table(title=f"Routing {result.routing.prompts} held-out prompts")
     for header in ROUTING_HEADERS:
         routing.add_column(header, justify="left" if header == "router" else "right")
     for row in routing_rows(result):
         routing.add_row(*row)
     console.print(routing)
+    console.print(f"strong: {result.strong}; weak: {result.weak}")
     console.print(
         "APGR: area under the performance gap recovered over the share of strong calls "
         "(random 0.5); CPT(x): strong calls needed to recover x of the gap; accuracy: "

@@ -1,17 +1,22 @@
 """Outcome rows: idempotent bulk insert and set-based claims (no ORM object per row).
 
-A claim marks rows and returns what training needs, in two statements on PostgreSQL::
+A claim marks rows at one timescale and returns what training needs (id, basin, reward,
+success) inside the transaction that saves the trained kernel state, so the mark and the
+state commit together or not at all:
 
-    SELECT id FROM outcomes WHERE god_name = :god AND <timescale>_at IS NULL
-    ORDER BY id LIMIT :n FOR UPDATE SKIP LOCKED;
-    UPDATE outcomes SET <timescale>_at = :now WHERE id = ANY(:ids)
-    RETURNING id, basin, reward, success;
+- hourly batch: pending rows live in the narrow ``outcome_batch_queue``; PostgreSQL takes
+  them with one statement (``DELETE … WHERE outcome_id = ANY(ARRAY(SELECT … LIMIT n FOR
+  UPDATE SKIP LOCKED)) RETURNING`` feeding ``UPDATE outcomes … RETURNING``, see
+  ``_pg_bulk``);
+- online: ``SELECT id … FOR UPDATE SKIP LOCKED LIMIT n`` on the partial index of rows not
+  trained online, then ``UPDATE … WHERE id = ANY(:ids) RETURNING``;
+- consolidation: the most valuable recent rows, marked by id.
 
-(one ``UPDATE … FROM (picked CTE)`` on SQLite). It runs inside the transaction that saves
-the trained kernel state, so the mark and the state commit together or not at all.
-``SKIP LOCKED`` keeps two concurrent PostgreSQL claims disjoint; SQLite relies on
-``BEGIN IMMEDIATE`` serialising writers. Every row lock on a god's outcomes is taken while
-holding that god's kernel row lock, so claims never deadlock with each other.
+Never ``id IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)``: PostgreSQL may rescan that
+subquery and claim more than ``n`` rows. ``SKIP LOCKED`` keeps concurrent PostgreSQL
+claims disjoint; SQLite relies on ``BEGIN IMMEDIATE`` serialising writers. Every row lock
+on a god's outcomes is taken while holding that god's kernel row lock, so claims never
+deadlock with each other.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from numpy.typing import NDArray
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from pantheon.store._pg_copy import copy_insert, copy_queue
+from pantheon.store._pg_bulk import claim_batch, copy_insert, copy_queue
 from pantheon.store.models import outcome_batch_queue, outcomes
 from pantheon.store.types import decode_basins, utcnow
 
@@ -196,6 +201,8 @@ def claim(
     if column == BATCH:
         if include_id is not None:
             raise ValueError("the batch claim takes no include_id")
+        if session.get_bind().dialect.name == "postgresql":
+            return Claimed.from_rows(claim_batch(session, god, limit, values[column]))
         ids = _dequeue_batch(session, god, limit)
         return Claimed.from_rows(_mark_ids(session, ids, column, values, returning))
     rows: list[Any] = []
@@ -231,7 +238,8 @@ def claim(
 
 
 def _dequeue_batch(session: Session, god: str, limit: int) -> list[int]:
-    """Take up to ``limit`` of the god's ids off the batch queue (locked, then deleted)."""
+    """Take up to ``limit`` of the god's ids off the batch queue (SQLite; PostgreSQL uses
+    ``_pg_bulk.claim_batch``)."""
     q = outcome_batch_queue
     pick = (
         sa.select(q.c.outcome_id)
@@ -241,13 +249,8 @@ def _dequeue_batch(session: Session, god: str, limit: int) -> list[int]:
         .with_for_update(skip_locked=True)
     )
     ids = [int(i) for i in session.execute(pick).scalars()]
-    if not ids:
-        return ids
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.delete(q).where(q.c.outcome_id == sa.any_(_id_array(ids))))
-    else:
-        for part in _chunks(ids):
-            session.execute(sa.delete(q).where(q.c.outcome_id.in_(part)))
+    for part in _chunks(ids):
+        session.execute(sa.delete(q).where(q.c.outcome_id.in_(part)))
     return ids
 
 
@@ -309,26 +312,31 @@ def pending_online(
 
 
 def claim_for_consolidation(
-    session: Session, god: str, since: datetime, min_value: float
+    session: Session, god: str, since: datetime, min_value: float, limit: int
 ) -> Claimed:
-    """Mark and return the god's not-yet-consolidated outcomes created since ``since``
-    whose ``|reward|`` is at least ``min_value`` (the ones worth a consolidation pass).
+    """Mark and return the god's most valuable not-yet-consolidated outcomes since
+    ``since``: ``|reward| >= min_value``, the ``limit`` largest ``|reward|`` first.
 
-    One set-based statement; the mark commits with the consolidated kernel or not at all.
+    Only the rows returned are marked (the rest were not trained on); the mark commits
+    with the consolidated kernel or not at all.
     """
     col = outcomes.c[CONSOLIDATED]
-    stmt = (
-        sa.update(outcomes)
+    pick = (
+        sa.select(outcomes.c.id)
         .where(
             outcomes.c.god_name == god,
             outcomes.c.created_at >= since,
             col.is_(None),
             sa.func.abs(outcomes.c.reward) >= min_value,
         )
-        .values({CONSOLIDATED: utcnow()})
-        .returning(outcomes.c.id, outcomes.c.basin, outcomes.c.reward, outcomes.c.success)
+        .order_by(sa.func.abs(outcomes.c.reward).desc(), outcomes.c.id)
+        .limit(limit)
     )
-    return Claimed.from_rows(session.execute(stmt).all())
+    ids = [int(i) for i in session.execute(pick).scalars()]
+    returning = (outcomes.c.id, outcomes.c.basin, outcomes.c.reward, outcomes.c.success)
+    return Claimed.from_rows(
+        _mark_ids(session, ids, CONSOLIDATED, {CONSOLIDATED: utcnow()}, returning)
+    )
 
 
 def mark(session: Session, ids: Sequence[int], column: str, now: datetime | None = None) -> int:

@@ -12,8 +12,9 @@ the kernel keeps its previous version.
 Who trains what:
 - online (``train_from_outcome``): the god's kernel only, one step per chunk of coalesced
   pending outcomes; the call then keeps draining the god's backlog for a short budget.
-- hourly batch: the god's kernel *and* its shadow, over the same claimed rows — the shadow
-  learns only at this slower timescale, which keeps it a smoother second opinion.
+- hourly batch: the god's kernel (three passes) *and* its shadow (one pass), over the same
+  claimed rows — the shadow learns only here, which keeps it a slower, smoother second
+  opinion.
 - nightly consolidation: the god's kernel (curriculum + the last 24 h's valuable outcomes).
 - shadow sync (every 4 h): the shadow moves toward the god (Fisher-weighted blend).
 """
@@ -22,12 +23,11 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
 from pantheon.config import Settings
-from pantheon.errors import DatabaseUnavailableError, NotFoundError, PantheonError
+from pantheon.errors import NotFoundError, PantheonError
 from pantheon.learning import timescales
 from pantheon.learning.batch import Batch
 from pantheon.learning.curriculum import curriculum_batch
@@ -40,6 +40,7 @@ from pantheon.store.checkpoint_store import CheckpointStore, create_checkpoint_s
 from pantheon.store.db import Database, shared_database
 from pantheon.store.types import utcnow
 from pantheon.training import _checkpoints, _transfers
+from pantheon.training._fanout import for_each_god
 from pantheon.training._kernels import KernelAccess, finite
 
 log = logging.getLogger(__name__)
@@ -51,12 +52,12 @@ HOURLY_CHUNK = 20_000
 #: outcome carries too little signal to be worth a consolidation pass.
 CONSOLIDATION_WINDOW = timedelta(hours=24)
 CONSOLIDATION_MIN_VALUE = 0.2
+#: At most this many of them (largest |reward| first): bounds a night's time and memory
+#: however busy the day was.
+CONSOLIDATION_MAX_OUTCOMES = 100_000
 HOURLY_EPOCHS = 3
 #: The shadow makes one pass per hourly batch: a slower, smoother learner than its god.
 SHADOW_EPOCHS = 1
-#: Gods trained side by side by the ``*_all`` jobs on PostgreSQL: one god's SQL runs in
-#: the server while another's arithmetic runs here. SQLite has one writer: always 1.
-ALL_GODS_PARALLEL = 2
 
 
 def _disabled(**keys: Any) -> dict[str, Any]:
@@ -79,6 +80,7 @@ class TrainingService:
         self.store = checkpoint_store or create_checkpoint_store(settings, self.database)
         self.kernels = KernelAccess(self.database, self.store, settings.seed)
         self.hourly_chunk = HOURLY_CHUNK
+        self.consolidation_max = CONSOLIDATION_MAX_OUTCOMES
         self.drain_seconds = settings.online_drain_seconds
 
     @property
@@ -296,7 +298,7 @@ class TrainingService:
         """The hourly batch for every active god; one god's failure does not stop another."""
         if not self.enabled:
             return _disabled(kernels=0, results={})
-        return self._for_each_god(self.train_hourly_batch)
+        return for_each_god(self, self.train_hourly_batch)
 
     # -- nightly consolidation ------------------------------------------------------------
     def train_nightly_consolidation(self, god: str) -> dict[str, Any]:
@@ -311,7 +313,11 @@ class TrainingService:
         with self.database.session() as session:
             record, kernel = self.kernels.lock(session, name)
             rows = outcome_rows.claim_for_consolidation(
-                session, name, utcnow() - CONSOLIDATION_WINDOW, CONSOLIDATION_MIN_VALUE
+                session,
+                name,
+                utcnow() - CONSOLIDATION_WINDOW,
+                CONSOLIDATION_MIN_VALUE,
+                self.consolidation_max,
             )
             outcomes = Batch(rows.basins, rows.rewards, rows.successes, abs(rows.rewards))
             result = timescales.consolidate(kernel, curriculum, outcomes, seed=self.settings.seed)
@@ -356,7 +362,7 @@ class TrainingService:
     def train_nightly_consolidation_all(self) -> dict[str, Any]:
         if not self.enabled:
             return _disabled(kernels=0, results={})
-        return self._for_each_god(self.train_nightly_consolidation)
+        return for_each_god(self, self.train_nightly_consolidation)
 
     # -- transfer, shadows, checkpoints ---------------------------------------------------
     def knowledge_transfer(
@@ -402,31 +408,3 @@ class TrainingService:
         if not self.enabled:
             return _disabled(deleted=0, kept=0)
         return _checkpoints.cleanup_old_checkpoints(self)
-
-    # -- helpers ---------------------------------------------------------------------------
-    def _for_each_god(self, op: Any) -> dict[str, Any]:
-        gods = self.active_gods()
-        workers = 1 if self.database.is_sqlite else ALL_GODS_PARALLEL
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pantheon-god") as pool:
-            outcomes = list(pool.map(lambda god: self._isolated(op, god), gods))
-        results = dict(zip(gods, (r for r, _e in outcomes), strict=True))
-        errors = [e for _r, e in outcomes if e is not None]
-        if errors and len(errors) == len(gods):
-            transient = next((e for e in errors if isinstance(e, DatabaseUnavailableError)), None)
-            if transient is not None:
-                raise transient  # nothing got through: let the worker retry the whole job
-        failed = [g for g, r in results.items() if r["status"] == "error"]
-        return {
-            "status": "error" if failed else "success",
-            "kernels": len(results),
-            "failed": failed,
-            "results": results,
-        }
-
-    @staticmethod
-    def _isolated(op: Any, god: str) -> tuple[dict[str, Any], Exception | None]:
-        try:
-            return op(god), None
-        except Exception as exc:  # isolate gods; logged and reported per god
-            log.exception("%s failed for %s", getattr(op, "__name__", op), god)
-            return {"status": "error", "god_name": god, "error": str(exc)}, exc

@@ -19,8 +19,11 @@ def test_database_store_round_trip(db: Database) -> None:
         inside = store.put("zeus/b.ckpt", b"in a transaction", session=s)
     assert store.get(inside) == b"in a transaction"
     (first, second) = store.list_blobs()
-    assert first.uri == uri and first.size == 6 and second.uri == inside
-    assert store.delete(uri) is True and store.delete(uri) is False
+    assert first.uri == uri
+    assert first.size == 6
+    assert second.uri == inside
+    assert store.delete(uri) is True
+    assert store.delete(uri) is False
     assert store.list_uris() == [inside]
     with pytest.raises(NotFoundError):
         store.get(uri)
@@ -28,9 +31,14 @@ def test_database_store_round_trip(db: Database) -> None:
 
 def test_blob_of_a_rolled_back_transaction_is_gone(db: Database) -> None:
     store = DatabaseStore(db)
-    with pytest.raises(RuntimeError), db.session() as s:
-        store.put("zeus/c.ckpt", b"x", session=s)
-        raise RuntimeError("crash")
+
+    def crash_after_put() -> None:
+        with db.session() as s:
+            store.put("zeus/c.ckpt", b"x", session=s)
+            raise RuntimeError("crash")
+
+    with pytest.raises(RuntimeError):
+        crash_after_put()
     assert store.list_uris() == []
 
 

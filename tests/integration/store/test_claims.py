@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from pantheon.store import outcomes as outcome_rows
 from pantheon.store.db import Database
-from pantheon.store.models import outcomes
+from pantheon.store.models import outcome_batch_queue, outcomes
 from pantheon.store.types import encode_basins, utcnow
 
 pytestmark = pytest.mark.integration
@@ -65,9 +65,16 @@ def test_claim_with_include_id(db: Database) -> None:
 
 def test_rolled_back_claim_marks_nothing(db: Database) -> None:
     _insert(db, _rows(5))
-    with pytest.raises(RuntimeError), db.session() as s:
-        assert len(outcome_rows.claim(s, "zeus", outcome_rows.BATCH, 10)) == 5
-        raise RuntimeError("crash before commit")
+    claimed: list[int] = []
+
+    def crash_after_claim() -> None:
+        with db.session() as s:
+            claimed.extend(outcome_rows.claim(s, "zeus", outcome_rows.BATCH, 10).ids.tolist())
+            raise RuntimeError("crash before commit")
+
+    with pytest.raises(RuntimeError):
+        crash_after_claim()
+    assert len(claimed) == 5
     with db.session(write=False) as s:
         assert outcome_rows.count_pending(s, "zeus", outcome_rows.BATCH) == 5
 
@@ -109,7 +116,8 @@ def test_insert_is_idempotent_on_key(db: Database) -> None:
     first = _insert(db, _rows(5, key="k"))
     with db.session() as s:
         again, new = outcome_rows.insert_outcomes(s, _rows(7, key="k"))
-    assert again[:5] == first and new == [False] * 5 + [True] * 2
+    assert again[:5] == first
+    assert new == [False] * 5 + [True] * 2
     with db.session(write=False) as s:
         assert outcome_rows.counts(s)["outcomes"] == 7
 
@@ -118,9 +126,29 @@ def test_claim_for_consolidation_takes_valuable_recent_rows(db: Database) -> Non
     rows = _rows(6)
     rows[0]["reward"] = 0.05  # too little signal
     rows[1]["created_at"] = utcnow().replace(year=2020)  # too old
+    rows[2]["reward"] = -0.9  # most valuable: taken first
     _insert(db, rows)
     since = utcnow().replace(year=2025)
     with db.session() as s:
-        claimed = outcome_rows.claim_for_consolidation(s, "zeus", since, 0.2)
-        assert len(claimed) == 4
-        assert len(outcome_rows.claim_for_consolidation(s, "zeus", since, 0.2)) == 0
+        first = outcome_rows.claim_for_consolidation(s, "zeus", since, 0.2, 1)
+        assert first.rewards.tolist() == [-0.9]
+        claimed = outcome_rows.claim_for_consolidation(s, "zeus", since, 0.2, 100)
+        assert len(claimed) == 3
+        assert len(outcome_rows.claim_for_consolidation(s, "zeus", since, 0.2, 100)) == 0
+
+
+def test_batch_queue_mirrors_unprocessed_rows(db: Database) -> None:
+    _insert(db, _rows(12, key="q"))
+    _insert(db, _rows(3, key="q"))  # duplicates: nothing new queued
+    _insert(db, _rows(4, god="hera"))
+    with db.session() as s:
+        outcome_rows.claim(s, "zeus", outcome_rows.BATCH, 5)
+    with db.session(write=False) as s:
+        queued = set(s.execute(sa.select(outcome_batch_queue.c.outcome_id)).scalars())
+        pending = set(
+            s.execute(
+                sa.select(outcomes.c.id).where(outcomes.c.batch_processed_at.is_(None))
+            ).scalars()
+        )
+    assert queued == pending
+    assert len(pending) == 7 + 4

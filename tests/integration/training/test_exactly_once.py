@@ -86,7 +86,8 @@ def test_online_commit_failure(svc: TrainingService, failing_commit: Callable[[]
         svc.train_from_outcome(ids[0])
     assert _snapshot(svc, "zeus") == before
     result = svc.train_from_outcome(ids[0])
-    assert result["status"] == "success" and result["step_count"] == 1
+    assert result["status"] == "success"
+    assert result["step_count"] == 1
 
 
 def test_hourly_crash_in_second_chunk_keeps_first(

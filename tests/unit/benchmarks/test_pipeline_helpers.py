@@ -59,3 +59,21 @@ def test_results_json_has_no_nan_and_markdown_has_the_table(tmp_path: Path) -> N
     assert "| /api/route p99 (ms) | 12.5 |" in text
     assert "PASS" in text
     assert "- a note" in text
+
+
+def test_process_rss_counts_children_too() -> None:
+    import os
+    import subprocess
+    import sys
+
+    from benchmarks.pipeline_baselines import process_rss
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(5)"])
+    try:
+        alone = process_rss(os.getpid(), children=False)
+        with_children = process_rss(os.getpid())
+        assert alone > 0
+        assert with_children > alone
+    finally:
+        child.kill()
+        child.wait()

@@ -14,16 +14,22 @@ pytestmark = pytest.mark.unit
 def test_sqlite_pragmas_and_transactions(make_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     db = Database(make_settings(database_url_raw=f"sqlite:///{tmp_path / 'x.db'}"))
     try:
-        assert db.dialect_name == "sqlite" and db.ping()
+        assert db.dialect_name == "sqlite"
+        assert db.ping()
         with db.session() as s:
             assert s.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
             assert s.execute(sa.text("PRAGMA foreign_keys")).scalar() == 1
             assert s.execute(sa.text("PRAGMA busy_timeout")).scalar() == 30000
             s.execute(sa.text("CREATE TABLE t (x INTEGER)"))
             s.execute(sa.text("INSERT INTO t VALUES (1)"))
-        with pytest.raises(RuntimeError), db.session() as s:
-            s.execute(sa.text("INSERT INTO t VALUES (2)"))
-            raise RuntimeError("boom")
+
+        def insert_then_fail() -> None:
+            with db.session() as s:
+                s.execute(sa.text("INSERT INTO t VALUES (2)"))
+                raise RuntimeError("boom")
+
+        with pytest.raises(RuntimeError):
+            insert_then_fail()
         with db.session(write=False) as s:
             assert s.execute(sa.text("SELECT x FROM t")).scalars().all() == [1]
     finally:

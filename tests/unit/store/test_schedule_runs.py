@@ -46,8 +46,10 @@ def test_finish_and_last_success(runs: ScheduleRuns) -> None:
     assert runs.last_slot("hourly") == SLOT + timedelta(hours=2)
     row = runs.get("hourly", SLOT)
     assert row is not None
-    assert row["status"] == "success" and row["result"] == {"rows": 3}
-    assert row["duration_s"] is not None and row["duration_s"] >= 0
+    assert row["status"] == "success"
+    assert row["result"] == {"rows": 3}
+    assert row["duration_s"] is not None
+    assert row["duration_s"] >= 0
     recent = runs.recent("hourly")
     assert [r["slot"] for r in recent] == [SLOT + timedelta(hours=h) for h in (2, 1, 0)]
     assert recent[0]["error"] == "boom"
@@ -60,7 +62,9 @@ def test_failed_slot_can_be_retried_once(runs: ScheduleRuns) -> None:
     assert runs.retry_slot("cleanup", SLOT) is True
     assert runs.retry_slot("cleanup", SLOT) is False
     row = runs.get("cleanup", SLOT)
-    assert row is not None and row["attempts"] == 2 and row["status"] == "running"
+    assert row is not None
+    assert row["attempts"] == 2
+    assert row["status"] == "running"
 
 
 def test_bad_input_is_refused(runs: ScheduleRuns) -> None:

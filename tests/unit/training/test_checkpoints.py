@@ -22,7 +22,8 @@ PROBE = coordize("prompt number 2 about zeus")
 
 def test_save_is_deduplicated_per_version(svc: TrainingService) -> None:
     first = svc.save_checkpoint("Zeus")
-    assert first["status"] == "success" and first["uri"].startswith("file://zeus/")
+    assert first["status"] == "success"
+    assert first["uri"].startswith("file://zeus/")
     assert svc.save_checkpoint("zeus")["status"] == "duplicate"
     assert svc.save_checkpoint("zeus", trigger="hourly_batch")["status"] == "success"
     add(svc, "zeus", 3)
@@ -43,7 +44,8 @@ def test_restore_makes_a_new_live_version(svc: TrainingService) -> None:
     svc.train_hourly_batch("zeus")
     assert svc.get_kernel("zeus").predict_one(PROBE).p_success != pytest.approx(before)
     restored = svc.restore_checkpoint(saved["checkpoint_id"])
-    assert restored["status"] == "success" and restored["version"] > saved["version"]
+    assert restored["status"] == "success"
+    assert restored["version"] > saved["version"]
     assert svc.get_kernel("zeus").predict_one(PROBE).p_success == pytest.approx(before)
     undo = restored["previous_checkpoint_id"]
     assert undo is not None
@@ -84,7 +86,8 @@ def test_missing_kernel_is_restored_from_newest_good_checkpoint(svc: TrainingSer
     svc.kernels.forget()
     assert svc.get_kernel("zeus").predict_one(PROBE).p_success == pytest.approx(trained)
     info = queries.get_kernel_info(svc, "zeus")
-    assert info["exists"] and info["step_count"] > 0
+    assert info["exists"]
+    assert info["step_count"] > 0
 
 
 def test_cleanup_keeps_newest_pinned_and_young(make_service) -> None:  # type: ignore[no-untyped-def]
@@ -111,7 +114,9 @@ def test_cleanup_keeps_newest_pinned_and_young(make_service) -> None:  # type: i
         )
     result = svc.cleanup_old_checkpoints()
     assert result["status"] == "success"
-    assert result["deleted"] == 1 and result["kept"] == 4 and result["blobs_deleted"] == 1
+    assert result["deleted"] == 1
+    assert result["kept"] == 4
+    assert result["blobs_deleted"] == 1
     left = {c["id"] for c in queries.list_checkpoints(svc)}
     assert left == {ids[0], ids[1], ids[3], ids[4]}
     assert len(svc.store.list_uris()) == 4
@@ -127,4 +132,6 @@ def test_cleanup_sweeps_old_orphan_blobs_only(svc: TrainingService) -> None:
     result = svc.cleanup_old_checkpoints()
     assert result["orphans_deleted"] == 1
     uris = svc.store.list_uris()
-    assert young in uris and old not in uris and len(uris) == 2
+    assert young in uris
+    assert old not in uris
+    assert len(uris) == 2

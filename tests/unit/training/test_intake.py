@@ -44,13 +44,15 @@ def test_parse_names_the_bad_field(change: dict[str, object], message: str) -> N
 
 def test_parse_many_accepts_good_items() -> None:
     items = parse_many([BASE, {**BASE, "phi": 0.2, "basin_trajectory": [[1 / 64] * 64] * 3}])
-    assert len(items) == 2 and items[1].phi == 0.2
+    assert len(items) == 2
+    assert items[1].phi == 0.2
 
 
 def test_unknown_god_lists_valid_names(svc: TrainingService) -> None:
     with pytest.raises(UnknownGodError) as info:
         ingest(svc, [outcome("zeus", 0), outcome("odin", 1)])
-    assert "odin" in info.value.message and "zeus" in info.value.message
+    assert "odin" in info.value.message
+    assert "zeus" in info.value.message
     assert info.value.details["index"] == 1
 
 
@@ -72,7 +74,8 @@ def test_rejected_batch_stores_nothing(svc: TrainingService) -> None:
 def test_ingest_stores_basin_reward_and_canonical_god(svc: TrainingService) -> None:
     item = outcome("ZEUS", 0, prompt="Integrate x squared", phi=0.9, coherence_score=0.8)
     result = ingest(svc, [item])
-    assert result.accepted == 1 and result.duplicates == 0
+    assert result.accepted == 1
+    assert result.duplicates == 0
     assert result.ids_by_god == {"zeus": result.outcome_ids}
     with svc.database.session(write=False) as s:
         row = s.execute(sa.select(outcomes)).one()
@@ -81,7 +84,8 @@ def test_ingest_stores_basin_reward_and_canonical_god(svc: TrainingService) -> N
     np.testing.assert_allclose(
         decode_basins([row.basin])[0], coordize("Integrate x squared"), rtol=1e-6
     )
-    assert row.trained_online_at is None and row.created_at.tzinfo is not None
+    assert row.trained_online_at is None
+    assert row.created_at.tzinfo is not None
 
 
 def test_outcome_key_is_idempotent(svc: TrainingService) -> None:
@@ -94,7 +98,8 @@ def test_outcome_key_is_idempotent(svc: TrainingService) -> None:
             outcome("hera", 3, outcome_key="b"),
         ],
     )
-    assert again.accepted == 1 and again.duplicates == 2
+    assert again.accepted == 1
+    assert again.duplicates == 2
     assert again.outcome_ids[0] == first.outcome_ids[0]
     assert again.outcome_ids[1] == again.outcome_ids[2]
     assert again.new_ids == [again.outcome_ids[1]]

@@ -23,12 +23,16 @@ def test_list_kernels_covers_the_roster_and_trends(svc: TrainingService) -> None
     json.dumps(items)
     assert [i["god_name"] for i in items] == svc.roster.kernel_names
     zeus = next(i for i in items if i["god_name"] == "zeus")
-    assert zeus["kind"] == "god" and zeus["shadow"] == "zeus_shadow"
-    assert zeus["outcomes_trained"] == 6 and zeus["step_count"] > 1
-    assert len(zeus["loss_trend"]) == 2 and zeus["checkpoints"] == 1
+    assert zeus["kind"] == "god"
+    assert zeus["shadow"] == "zeus_shadow"
+    assert zeus["outcomes_trained"] == 6
+    assert zeus["step_count"] > 1
+    assert len(zeus["loss_trend"]) == 2
+    assert zeus["checkpoints"] == 1
     assert zeus["last_trained"] is not None
     hera = queries.get_kernel_info(svc, "HERA")
-    assert hera["exists"] is False and hera["step_count"] == 0
+    assert hera["exists"] is False
+    assert hera["step_count"] == 0
     assert queries.get_kernel_info(svc, "zeus_shadow")["kind"] == "shadow"
 
 
@@ -40,11 +44,14 @@ def test_history_counts_transfers_and_runs(svc: TrainingService) -> None:
     assert [h["timescale"] for h in hist] == ["online"]
     assert queries.training_history(svc, timescale="transfer")[0]["kernel_name"] == "hera"
     counts = queries.counts(svc)
-    assert counts["outcomes"] == 4 and counts["trained_online"] == 4
-    assert counts["pending_batch"] == 4 and counts["kernel_step_counts"]["zeus"] == 1
+    assert counts["outcomes"] == 4
+    assert counts["trained_online"] == 4
+    assert counts["pending_batch"] == 4
+    assert counts["kernel_step_counts"]["zeus"] == 1
     assert queries.list_transfers(svc)[0]["transfer_type"] == "evolution"
     assert isinstance(svc.database, Database)
     ScheduleRuns(svc.database).claim_slot("hourly", utcnow())
     runs = queries.schedule_runs(svc)
-    assert runs[0]["job"] == "hourly" and isinstance(runs[0]["slot"], str)
+    assert runs[0]["job"] == "hourly"
+    assert isinstance(runs[0]["slot"], str)
     json.dumps([hist, counts, runs, queries.list_checkpoints(svc)])

@@ -60,7 +60,10 @@ def test_explore_is_seeded_and_uses_uncertainty(svc: TrainingService) -> None:
     b = routing.rank(svc, "hi", explore=True, rng=np.random.default_rng(3))
     assert [r["god_name"] for r in a] == [r["god_name"] for r in b]
     orders = {
-        tuple(r["god_name"] for r in routing.rank(svc, "hi", explore=True, rng=np.random.default_rng(s)))
+        tuple(
+            r["god_name"]
+            for r in routing.rank(svc, "hi", explore=True, rng=np.random.default_rng(s))
+        )
         for s in range(5)
     }
     assert len(orders) > 1  # untrained gods are equally uncertain: draws reorder them

@@ -1,0 +1,54 @@
+"""Run one training operation for every active god, each isolated from the others."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from pantheon.errors import DatabaseUnavailableError
+
+if TYPE_CHECKING:
+    from pantheon.training.service import TrainingService
+
+log = logging.getLogger(__name__)
+
+#: Gods trained side by side on PostgreSQL: one god's SQL runs in the server while
+#: another's arithmetic runs here. SQLite has one writer, so there it is always 1.
+ALL_GODS_PARALLEL = 2
+
+Op = Callable[[str], dict[str, Any]]
+
+
+def _isolated(op: Op, god: str) -> tuple[dict[str, Any], Exception | None]:
+    try:
+        return op(god), None
+    except Exception as exc:  # isolate gods; logged and reported per god
+        log.exception("%s failed for %s", getattr(op, "__name__", op), god)
+        return {"status": "error", "god_name": god, "error": str(exc)}, exc
+
+
+def for_each_god(service: TrainingService, op: Op) -> dict[str, Any]:
+    """``{status, kernels, failed, results}``; one god's failure does not stop another.
+
+    When every god failed and one failure was a database outage, that error is raised
+    instead, so the task retries the whole job (safe: each god's work is exactly-once).
+    """
+    gods = service.active_gods()
+    workers = 1 if service.database.is_sqlite else ALL_GODS_PARALLEL
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pantheon-god") as pool:
+        outcomes = list(pool.map(lambda god: _isolated(op, god), gods))
+    results = dict(zip(gods, (r for r, _e in outcomes), strict=True))
+    errors = [e for _r, e in outcomes if e is not None]
+    if errors and len(errors) == len(gods):
+        transient = next((e for e in errors if isinstance(e, DatabaseUnavailableError)), None)
+        if transient is not None:
+            raise transient
+    failed = [g for g, r in results.items() if r["status"] == "error"]
+    return {
+        "status": "error" if failed else "success",
+        "kernels": len(results),
+        "failed": failed,
+        "results": results,
+    }
