@@ -28,7 +28,8 @@ else a private cluster), ``pantheon serve``, one Celery worker (``--concurrency 
 8. consolidation at 10k/100k/1M outcomes, in-process (:mod:`benchmarks.pipeline_consolidation`).
 
 Beat runs throughout with its jobs moved to 1 January (so no scheduled batch or outbox sweep
-touches the measured rows); the web dispatches in ``celery`` mode. Everything is bounded in time and stops by itself.
+touches the measured rows); the web dispatches in ``celery`` mode. Everything is bounded
+in time and stops by itself.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import shutil
 import sys
 import time
 import uuid
@@ -151,9 +153,17 @@ def run_pipeline(opts: argparse.Namespace) -> dict[str, Any]:
     try:
         with Stack(work / "stack", postgres=postgres, env=env) as stack:
             run = Run(web_url="", database_url=stack.database_url, work_dir=work / "load")
-            measure(stack, run, opts, levels, rows, source)
+            try:
+                measure(stack, run, opts, levels, rows, source)
+            except Exception as exc:  # what was measured is still written, and says so
+                log.exception("the benchmark stopped early")
+                run.note(f"stopped early: {type(exc).__name__}: {exc}"[:500])
+                run.results["stopped_early"] = True
     finally:
         drop_machine_database(machine_db)
+        # The request bodies and raw load records (~100 MB) served their purpose; the
+        # services' logs stay in work/stack.
+        shutil.rmtree(work / "load", ignore_errors=True)
     results = finish(run, opts, started, context)
     write_outputs(out, results, run, context)
     return results
@@ -291,8 +301,10 @@ def consolidation(stack: Stack, run: Run, opts: argparse.Namespace, source: list
     run.series["consolidation_service"] = service
     run.results["consolidation_exponent"] = service["exponent"]
     run.results["consolidation_r_squared"] = service["r_squared"]
-    for size, seconds in zip(sizes, service["seconds"], strict=True):
+    for size, seconds, result in zip(sizes, service["seconds"], service["results"], strict=True):
         run.results[f"consolidation_{size}_s"] = seconds
+        # How many outcomes the job actually trained on (the service caps the nightly set).
+        run.results[f"consolidation_{size}_trained"] = result.get("outcomes")
 
 
 def finish(
@@ -308,6 +320,7 @@ def finish(
         res[f"{name}_rss_growth"] = ratio(after, start) - 1 if start and after else math.nan
     res["bench_seconds"] = time.time() - started
     res["context"] = context
+    res["notes"] = list(run.notes)
     return res
 
 
@@ -325,6 +338,8 @@ def print_table(results: dict[str, Any], out: Path) -> None:
     widths = [max(len(r[i]) for r in [TABLE_HEADER, *rows]) for i in range(len(TABLE_HEADER))]
     for row in [TABLE_HEADER, *rows]:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
+    for note in results.get("notes") or []:
+        print(f"note: {note}")
     missed = sum(1 for r in rows if r[-1] == "MISS")
     print(f"\npipeline benchmark: {len(rows)} figures, {missed} missed; details in {out}")
 
@@ -339,7 +354,7 @@ def run_and_print(opts: argparse.Namespace) -> int:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     results = run_pipeline(opts)
     print_table(results, opts.out.resolve())
-    return 0
+    return 1 if results.get("stopped_early") else 0
 
 
 if __name__ == "__main__":

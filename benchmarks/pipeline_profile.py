@@ -39,13 +39,46 @@ def summarise(
     }
 
 
+#: Where a Celery worker's samples go, first match wins (frame substrings, leaf to root
+#: order does not matter). A forked child's stack starts inside the parent's fork call.
+WORKER_BUCKETS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("child: imports inside a task (lazy import after fork)", ("_find_and_load",)),
+    ("child: task body", ("run_operation",)),
+    ("child: celery/billiard around the task", ("Popen._launch",)),
+    ("parent: forking a new child (gc.collect + fork)", ("_create_worker_process",)),
+    ("parent: broker and event loop", ("asynloop",)),
+)
+
+
+def buckets(
+    stacks: list[tuple[list[str], int]],
+    rules: tuple[tuple[str, tuple[str, ...]], ...] = WORKER_BUCKETS,
+) -> list[tuple[str, float]]:
+    """Share of samples per bucket (the first rule with a frame containing a substring)."""
+    total = sum(n for _, n in stacks) or 1
+    counts: Counter[str] = Counter()
+    for frames, n in stacks:
+        label = next(
+            (name for name, keys in rules if any(k in f for f in frames for k in keys)),
+            "other",
+        )
+        counts[label] += n
+    return [(label, n / total) for label, n in counts.most_common()]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("profile", type=Path)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--match", default="", help="keep only stacks with a frame containing it")
+    parser.add_argument("--worker", action="store_true", help="split a Celery worker's time")
     args = parser.parse_args(argv)
-    summary = summarise(read_collapsed(args.profile), args.top, args.match)
+    stacks = read_collapsed(args.profile)
+    if args.worker:
+        for label, share in buckets(stacks):
+            print(f"{share:6.1%}  {label}")
+        return 0
+    summary = summarise(stacks, args.top, args.match)
     for title, rows in summary.items():
         print(f"-- {title} time")
         for frame, share in rows:

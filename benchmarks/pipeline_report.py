@@ -30,7 +30,7 @@ def markdown(results: Mapping[str, Any], notes: Sequence[str], context: Sequence
     lines = ["# Pipeline benchmark", ""]
     lines += [f"- {c}" for c in context]
     lines += ["", markdown_table(TABLE_HEADER, results_table(results)), ""]
-    detail_keys = sorted(k for k in results if k not in {"context"})
+    detail_keys = sorted(k for k in results if k not in {"context", "notes"})
     lines += ["## Every figure", "", "| key | value |", "| --- | --- |"]
     lines += [f"| {k} | {_short(results[k])} |" for k in detail_keys]
     if notes:

@@ -149,6 +149,17 @@ class Stack:
 
     def queue_depth(self, queue: str, purge: bool = False) -> int:
         """Messages ready in ``queue`` on the broker (optionally purging them)."""
+        if self.rabbit is None:  # Redis: a queue is a list, absent when empty
+            import redis
+
+            client = redis.Redis.from_url(self.broker_url)
+            try:
+                depth = int(client.llen(queue))
+                if purge:
+                    client.delete(queue)
+                return depth
+            finally:
+                client.close()
         from kombu.connection import Connection
 
         with Connection(self.broker_url, connect_timeout=5) as conn:  # type: ignore[no-untyped-call]

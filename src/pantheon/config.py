@@ -69,6 +69,17 @@ class Settings(BaseSettings):
     worker_max_tasks_per_child: int = Field(
         10, validation_alias="PANTHEON_WORKER_MAX_TASKS_PER_CHILD", ge=1
     )
+    #: A pool child whose resident memory passes this (KiB) is replaced after its task:
+    #: the recycling guard that does not cost a fork every few tasks.
+    worker_max_memory_per_child_kb: int = Field(
+        524288, validation_alias="PANTHEON_WORKER_MAX_MEMORY_PER_CHILD_KB", ge=1
+    )
+    #: Celery mode sends a god's online-training task only if none is pending for that god
+    #: (a Redis flag living this many seconds, cleared when the task starts); 0 sends one
+    #: task per outcome.
+    train_dispatch_coalesce_seconds: float = Field(
+        5.0, validation_alias="PANTHEON_TRAIN_DISPATCH_COALESCE_SECONDS", ge=0
+    )
     task_soft_time_limit: float = Field(
         300.0, validation_alias="PANTHEON_TASK_SOFT_TIME_LIMIT", gt=0
     )
@@ -80,6 +91,10 @@ class Settings(BaseSettings):
     slow_task_time_limit: float = Field(
         2100.0, validation_alias="PANTHEON_SLOW_TASK_TIME_LIMIT", gt=0
     )
+    #: How long (seconds) routing trusts the kernel versions it last read: a route between
+    #: refreshes touches no database, and routing lags training by at most this. 0 reads
+    #: the versions on every route.
+    route_cache_seconds: float = Field(1.0, validation_alias="PANTHEON_ROUTE_CACHE_SECONDS", ge=0)
     #: Multiplies the seed's retry delays (60/300/600 s); tests set it small.
     task_retry_delay_scale: float = Field(
         1.0, validation_alias="PANTHEON_TASK_RETRY_DELAY_SCALE", ge=0

@@ -6,21 +6,21 @@ translates the tree to HTTP in one place (``pantheon.api.errors``); Celery tasks
 
 ::
 
-    PantheonError                      (500)  base; never raised bare
-    ├── ConfigurationError             (500)  settings that cannot work (e.g. default secret in production)
-    ├── ValidationError                (422)  bad input from a caller; permanent, never retried
-    │   ├── UnknownGodError            (422)  a god name not in the roster (lists the valid ones)
-    │   ├── TransferError              (422)  bad transfer kind, ratio outside [0, 1], kernel into itself
-    │   └── ScheduleError              (422)  a schedule expression that cannot be parsed
-    ├── NotFoundError                  (404)  an id the store does not know (checkpoint, task, kernel)
-    ├── AuthError                      (401)  missing or wrong bearer token / cron secret
-    ├── CheckpointError                (500)  a checkpoint that cannot be read: corrupt, truncated,
-    │                                         wrong format version, checksum mismatch
-    ├── ConflictError                  (409)  optimistic-lock conflict that survived its retries
-    ├── TrainingDisabledError          (409)  TRAINING_ENABLED=false and the caller asked to train
-    └── UnavailableError               (503)  a dependency is down; transient, retried with backoff
-        ├── DatabaseUnavailableError   (503)
-        └── BrokerUnavailableError     (503)
+    PantheonError                  (500) base; never raised bare
+    ├── ConfigurationError         (500) settings that cannot work (default secret in production)
+    ├── ValidationError            (422) bad input from a caller; permanent, never retried
+    │   ├── UnknownGodError        (422) a god name not in the roster (lists the valid ones)
+    │   ├── TransferError          (422) bad transfer kind, ratio outside [0, 1], into itself
+    │   └── ScheduleError          (422) a schedule expression that cannot be parsed
+    ├── NotFoundError              (404) an id the store does not know (checkpoint, task, kernel)
+    ├── AuthError                  (401) missing or wrong bearer token / cron secret
+    ├── CheckpointError            (500) a checkpoint that cannot be read: corrupt, truncated,
+    │                                    wrong format version, checksum mismatch
+    ├── ConflictError              (409) optimistic-lock conflict that survived its retries
+    ├── TrainingDisabledError      (409) TRAINING_ENABLED=false and the caller asked to train
+    └── UnavailableError           (503) a dependency is down; transient, retried with backoff
+        ├── DatabaseUnavailableError (503)
+        └── BrokerUnavailableError   (503)
 """
 
 from __future__ import annotations

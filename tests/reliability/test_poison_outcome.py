@@ -2,7 +2,7 @@
 
 Found by the reliability suite (defect D2): the online step and the hourly batch coalesce a
 god's pending rows, so one bad row made every later step of that god fail, forever, and the
-outbox sweep re-dispatched it on every slot. Strict xfail until the store quarantines it.
+outbox sweep re-dispatched it on every slot. The claim now quarantines such a row.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ def outcome(prompt: str) -> OutcomeIn:
     return OutcomeIn(god_name="zeus", prompt=prompt, response="r", success=True)
 
 
-@pytest.mark.xfail(strict=True, reason="D2: an undecodable outcome wedges its god")
 def test_a_corrupt_row_does_not_block_the_gods_other_outcomes(
     database_url: str, make_settings: Any
 ) -> None:

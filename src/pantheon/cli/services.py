@@ -72,12 +72,15 @@ def run_worker(args: argparse.Namespace, settings: Settings) -> int:
     concurrency = args.concurrency or settings.worker_concurrency
     app = create_celery(settings)
     log.info(
-        "pantheon worker: queues=%s concurrency=%d broker=%s results=%s max_tasks_per_child=%d",
+        "pantheon worker: queues=%s concurrency=%d broker=%s results=%s max_tasks_per_child=%d "
+        "max_memory_per_child_kb=%d dispatch_coalesce_s=%g",
         ",".join(chosen),
         concurrency,
         _safe_url(settings.celery_broker_url),
         _safe_url(settings.celery_result_backend),
         settings.worker_max_tasks_per_child,
+        settings.worker_max_memory_per_child_kb,
+        settings.train_dispatch_coalesce_seconds,
     )
     app.worker_main(
         [

@@ -147,13 +147,16 @@ def _project(texts: list[str], vocab: Vocabulary) -> NDArray[np.float64]:
     keys, counts = np.unique(docs * width + np.asarray(ids, dtype=np.int64), return_counts=True)
     rows, cols = keys // width, keys % width
     idf = np.r_[vocab.idf, np.full(len(unknown), float(vocab.idf.max()))]
-    table = vocab.table
+    # Gather the rows each entry needs; stacking OOV rows onto the table would copy it whole.
+    known = cols < size
+    directions = np.empty((cols.size, BASIN_DIM), dtype=np.float64)
+    directions[known] = vocab.table[cols[known]]
     if unknown:
         extra = np.stack([_oov_direction(w) for w in unknown]) * _oov_scale(vocab)
-        table = np.vstack([table, extra])
+        directions[~known] = extra[cols[~known] - size]
     vals = np.sqrt(counts.astype(np.float64)) * idf[cols]
     vals = vals / np.sqrt(np.bincount(rows, weights=vals * vals, minlength=n))[rows]
-    return _ordered_row_sums(rows, vals[:, None] * table[cols], n)
+    return _ordered_row_sums(rows, vals[:, None] * directions, n)
 
 
 def _ordered_row_sums(

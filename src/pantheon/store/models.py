@@ -68,6 +68,10 @@ class Outcome(Base):
     trained_online_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     batch_processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     consolidated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Set (with ``error``) by the claim that found the row undecodable: every claim, the
+    #: outbox sweep and consolidation skip it from then on (migration 0002).
+    quarantined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(sa.Text)
 
     __table_args__ = (
         sa.CheckConstraint(_in("source_type", SOURCE_TYPES), name="source_type"),

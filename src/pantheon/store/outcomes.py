@@ -12,6 +12,12 @@ state commit together or not at all:
   trained online, then ``UPDATE … WHERE id = ANY(:ids) RETURNING``;
 - consolidation: the most valuable recent rows, marked by id.
 
+Every claim decodes row by row: a row that cannot become a training example (a basin
+that is not 64 finite, non-negative float32 values, a reward outside [-1, 1]) is
+quarantined in the claim's own transaction (``quarantined_at`` + ``error``, its timescale
+mark undone) and left out of the returned arrays, so one bad row never wedges its god.
+Claims, ``pending_online`` and consolidation skip quarantined rows; ``counts`` reports them.
+
 Never ``id IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)``: PostgreSQL may rescan that
 subquery and claim more than ``n`` rows. ``SKIP LOCKED`` keeps concurrent PostgreSQL
 claims disjoint; SQLite relies on ``BEGIN IMMEDIATE`` serialising writers. Every row lock
@@ -34,12 +40,15 @@ from sqlalchemy.orm import Session
 
 from pantheon.store._pg_bulk import claim_batch, copy_insert, copy_queue
 from pantheon.store.models import outcome_batch_queue, outcomes
+from pantheon.store.quarantine import quarantine, split_decodable
 from pantheon.store.types import decode_basins, utcnow
 
 _IN_CHUNK = 1000
 ONLINE = "trained_online_at"
 BATCH = "batch_processed_at"
 CONSOLIDATED = "consolidated_at"
+#: ``recent_prompts`` looks at this many newest rows per prompt wanted.
+RECENT_WINDOW = 50
 
 
 @dataclass(frozen=True)
@@ -50,20 +59,31 @@ class Claimed:
     basins: NDArray[np.float64]
     rewards: NDArray[np.float64]
     successes: NDArray[np.bool_]
+    #: Ids this claim found undecodable and quarantined (not in the arrays above).
+    quarantined: tuple[int, ...] = ()
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])
 
     @classmethod
-    def from_rows(cls, rows: Sequence[Any]) -> Claimed:
+    def from_rows(cls, rows: Sequence[Any], quarantined: Sequence[int] = ()) -> Claimed:
+        bad = tuple(int(i) for i in quarantined)
         if not rows:
-            return cls(np.zeros(0, np.int64), decode_basins([]), np.zeros(0), np.zeros(0, np.bool_))
+            empty = np.zeros(0, np.int64), decode_basins([]), np.zeros(0), np.zeros(0, np.bool_)
+            return cls(*empty, quarantined=bad)
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         order = np.argsort(ids, kind="stable")
         basins = decode_basins([r[1] for r in rows])
         rewards = np.fromiter((r[2] for r in rows), dtype=np.float64, count=len(rows))
         successes = np.fromiter((bool(r[3]) for r in rows), dtype=np.bool_, count=len(rows))
-        return cls(ids[order], basins[order], rewards[order], successes[order])
+        return cls(ids[order], basins[order], rewards[order], successes[order], quarantined=bad)
+
+
+def _claimed(session: Session, rows: Sequence[Any], column: str) -> Claimed:
+    good, bad = split_decodable(rows)
+    if bad:
+        quarantine(session, bad, column)
+    return Claimed.from_rows(good, quarantined=[oid for oid, _ in bad])
 
 
 def _dialect_insert(session: Session) -> Any:
@@ -202,14 +222,14 @@ def claim(
         if include_id is not None:
             raise ValueError("the batch claim takes no include_id")
         if session.get_bind().dialect.name == "postgresql":
-            return Claimed.from_rows(claim_batch(session, god, limit, values[column]))
+            return _claimed(session, claim_batch(session, god, limit, values[column]), column)
         ids = _dequeue_batch(session, god, limit)
-        return Claimed.from_rows(_mark_ids(session, ids, column, values, returning))
+        return _claimed(session, _mark_ids(session, ids, column, values, returning), column)
     rows: list[Any] = []
     if include_id is not None:
         rows += session.execute(
             sa.update(outcomes)
-            .where(outcomes.c.id == include_id, col.is_(None))
+            .where(outcomes.c.id == include_id, col.is_(None), _healthy())
             .values(values)
             .returning(*returning)
         ).all()
@@ -217,7 +237,7 @@ def claim(
     if limit > 0:
         pick = (
             sa.select(outcomes.c.id)
-            .where(outcomes.c.god_name == god, col.is_(None))
+            .where(outcomes.c.god_name == god, col.is_(None), _healthy())
             .order_by(outcomes.c.id)
             .limit(limit)
         )
@@ -234,7 +254,21 @@ def claim(
                 .values(values)
                 .returning(*returning)
             ).all()
-    return Claimed.from_rows(rows)
+    return _claimed(session, rows, column)
+
+
+def _healthy() -> sa.ColumnElement[bool]:
+    return outcomes.c.quarantined_at.is_(None)
+
+
+def quarantine_error(session: Session, outcome_id: int) -> str | None:
+    """Why the outcome was quarantined, or None when it is not."""
+    row = session.execute(
+        sa.select(outcomes.c.quarantined_at, outcomes.c.error).where(outcomes.c.id == outcome_id)
+    ).one_or_none()
+    if row is None or row[0] is None:
+        return None
+    return str(row[1] or "quarantined")
 
 
 def _dequeue_batch(session: Session, god: str, limit: int) -> list[int]:
@@ -292,7 +326,7 @@ def _mark_ids(
 
 def count_pending(session: Session, god: str, column: str) -> int:
     stmt = sa.select(sa.func.count()).where(
-        outcomes.c.god_name == god, outcomes.c[column].is_(None)
+        outcomes.c.god_name == god, outcomes.c[column].is_(None), _healthy()
     )
     return int(session.execute(stmt).scalar_one())
 
@@ -304,7 +338,11 @@ def pending_online(
     cutoff = utcnow() - timedelta(seconds=older_than_seconds)
     stmt = (
         sa.select(outcomes.c.id, outcomes.c.god_name)
-        .where(outcomes.c.trained_online_at.is_(None), outcomes.c.created_at <= cutoff)
+        .where(
+            outcomes.c.trained_online_at.is_(None),
+            outcomes.c.created_at <= cutoff,
+            _healthy(),
+        )
         .order_by(outcomes.c.id)
         .limit(limit)
     )
@@ -327,6 +365,7 @@ def claim_for_consolidation(
             outcomes.c.god_name == god,
             outcomes.c.created_at >= since,
             col.is_(None),
+            _healthy(),
             sa.func.abs(outcomes.c.reward) >= min_value,
         )
         .order_by(sa.func.abs(outcomes.c.reward).desc(), outcomes.c.id)
@@ -334,9 +373,8 @@ def claim_for_consolidation(
     )
     ids = [int(i) for i in session.execute(pick).scalars()]
     returning = (outcomes.c.id, outcomes.c.basin, outcomes.c.reward, outcomes.c.success)
-    return Claimed.from_rows(
-        _mark_ids(session, ids, CONSOLIDATED, {CONSOLIDATED: utcnow()}, returning)
-    )
+    rows = _mark_ids(session, ids, CONSOLIDATED, {CONSOLIDATED: utcnow()}, returning)
+    return _claimed(session, rows, CONSOLIDATED)
 
 
 def mark(session: Session, ids: Sequence[int], column: str, now: datetime | None = None) -> int:
@@ -352,20 +390,50 @@ def mark(session: Session, ids: Sequence[int], column: str, now: datetime | None
     return total
 
 
+def recent_prompts(session: Session, limit: int) -> list[str]:
+    """Distinct prompts of the newest outcomes, newest first.
+
+    Only the newest ``RECENT_WINDOW * limit`` rows are looked at (a primary-key scan
+    backwards), so the cost does not grow with the table; a burst of repeats of one
+    prompt can make the answer shorter than ``limit``.
+    """
+    window = (
+        sa.select(outcomes.c.id, outcomes.c.prompt)
+        .where(_healthy())
+        .order_by(outcomes.c.id.desc())
+        .limit(RECENT_WINDOW * limit)
+        .subquery()
+    )
+    stmt = (
+        sa.select(window.c.prompt)
+        .group_by(window.c.prompt)
+        .order_by(sa.func.max(window.c.id).desc())
+        .limit(limit)
+    )
+    return [str(p) for p in session.execute(stmt).scalars()]
+
+
 def counts(session: Session) -> dict[str, int]:
-    """Outcomes stored and trained per timescale (for metrics)."""
+    """Outcomes stored, trained per timescale and quarantined (for metrics).
+
+    Pending counts leave quarantined rows out: nothing will ever train them.
+    """
     stmt = sa.select(
         sa.func.count(),
         sa.func.count(outcomes.c.trained_online_at),
         sa.func.count(outcomes.c.batch_processed_at),
         sa.func.count(outcomes.c.consolidated_at),
+        sa.func.count(outcomes.c.quarantined_at),
+        sa.func.count(sa.case((_healthy(), None), else_=outcomes.c.trained_online_at)),
+        sa.func.count(sa.case((_healthy(), None), else_=outcomes.c.batch_processed_at)),
     )
-    total, online, batch, consolidated = session.execute(stmt).one()
+    total, online, batch, consolidated, bad, bad_online, bad_batch = session.execute(stmt).one()
     return {
         "outcomes": int(total),
         "trained_online": int(online),
         "batch_processed": int(batch),
         "consolidated": int(consolidated),
-        "pending_online": int(total) - int(online),
-        "pending_batch": int(total) - int(batch),
+        "quarantined": int(bad),
+        "pending_online": int(total) - int(online) - int(bad) + int(bad_online),
+        "pending_batch": int(total) - int(batch) - int(bad) + int(bad_batch),
     }

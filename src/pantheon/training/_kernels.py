@@ -60,6 +60,10 @@ class KernelAccess:
         self.seed = seed
         self._cache: dict[str, tuple[int, Kernel]] = {}
         self._lock = threading.Lock()
+        #: Bumped whenever this process commits a new kernel version (or forgets one):
+        #: routing re-reads versions at once instead of waiting out its cache TTL.
+        self.generation = 0
+        self._committed: dict[str, int] = {}
 
     # -- cache ----------------------------------------------------------------------------
     def take(self, record: KernelRecord) -> Kernel:
@@ -74,9 +78,13 @@ class KernelAccess:
         """Remember a committed kernel (call only after the transaction committed)."""
         with self._lock:
             self._cache[name] = (version, kernel)
+            if self._committed.get(name) != version:
+                self._committed[name] = version
+                self.generation += 1
 
     def forget(self, name: str | None = None) -> None:
         with self._lock:
+            self.generation += 1
             if name is None:
                 self._cache.clear()
             else:

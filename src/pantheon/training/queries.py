@@ -94,11 +94,28 @@ def training_history(
     timescale: str | None = None,
     limit: int = 500,
 ) -> list[dict[str, Any]]:
-    """History rows oldest first (the newest ``limit``), for learning-curve plots."""
+    """History rows oldest first (the newest ``limit``), for learning-curve plots.
+
+    ``details.outcome_ids`` (the audit's id lists) stay in the store: plots need only
+    ``outcome_count``, and 500 rows of id lists would dwarf the rest of the answer.
+    """
     name = service.kernel_name(kernel_name) if kernel_name else None
     with service.database.session(write=False) as session:
         rows = history.history(session, kernel_name=name, timescale=timescale, limit=limit)
+    for row in rows:
+        details = row.get("details")
+        if isinstance(details, dict) and "outcome_ids" in details:
+            row["details"] = {k: v for k, v in details.items() if k != "outcome_ids"}
     return [_jsonable(r) for r in rows]
+
+
+def recent_prompts(service: TrainingService, limit: int = 8) -> list[str]:
+    """The ``limit`` most recent distinct prompts of stored outcomes, newest first (for
+    the routing view); quarantined outcomes are left out."""
+    if limit <= 0:
+        return []
+    with service.database.session(write=False) as session:
+        return outcome_rows.recent_prompts(session, limit)
 
 
 def list_transfers(service: TrainingService, limit: int = 100) -> list[dict[str, Any]]:

@@ -1,14 +1,20 @@
 """Rank the gods for a prompt by their live kernels' predictions.
 
 Each process keeps the deserialised kernels it routes with, keyed by (name, version);
-one cheap query (every kernel's version) per request tells which ones changed, and only
-those are read again. A god without a kernel row routes with a fresh kernel (its prior).
+one cheap query (every kernel's version) tells which ones changed, and only those are read
+again. That query runs at most once per ``PANTHEON_ROUTE_CACHE_SECONDS``: between
+refreshes a route trusts the cached versions and touches no database, so routing is at
+most that many seconds behind training done elsewhere; a version committed by this
+process's own service is seen at once. A god without a kernel row routes with a fresh
+kernel (its prior).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,14 +30,26 @@ if TYPE_CHECKING:
 
 
 class RoutingCache:
-    """Kernels by name with the version they were read at; refreshed on version change."""
+    """Kernels by name with the version they were read at; refreshed on version change,
+    the versions themselves re-read at most once per ``route_cache_seconds``."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._kernels: dict[str, tuple[int, Kernel]] = {}
         self._lock = threading.Lock()
+        self._clock = clock
+        #: Every kernel's (version, retired) as last read, and when (``clock`` time).
+        self._versions: dict[str, tuple[int, bool]] | None = None
+        self._checked_at = 0.0
+        self._generation = -1
 
     def kernels(self, service: TrainingService, names: list[str] | None) -> dict[str, Kernel]:
-        """Kernels for ``names`` (default: every roster god not retired), best effort fresh."""
+        """Kernels for ``names`` (default: every roster god not retired), at most
+        ``route_cache_seconds`` old."""
+        cached = self._cached(service, names)
+        if cached is not None:
+            return cached
+        checked_at = self._clock()  # before the read: the age bound stays conservative
+        generation = service.kernels.generation
         with service.database.session(write=False) as session:
             versions = kernel_rows.version_map(session)
             if names is None:
@@ -54,7 +72,32 @@ class RoutingCache:
                     entry = (0, Kernel(name, seed=service.settings.seed))
                     self._kernels[name] = entry
                 out[name] = entry[1]
+            self._versions = dict(versions)
+            self._checked_at = checked_at
+            self._generation = generation
         return out
+
+    def _cached(
+        self, service: TrainingService, names: list[str] | None
+    ) -> dict[str, Kernel] | None:
+        """The kernels from memory alone while the versions are young enough and every
+        wanted kernel was read at them; None sends the caller to the database."""
+        ttl = service.settings.route_cache_seconds
+        with self._lock:
+            versions = self._versions
+            if versions is None or ttl <= 0 or self._clock() - self._checked_at >= ttl:
+                return None
+            if service.kernels.generation != self._generation:
+                return None  # this process committed a kernel since the versions were read
+            if names is None:
+                names = [g for g in service.roster.names if not versions.get(g, (0, False))[1]]
+            out: dict[str, Kernel] = {}
+            for name in names:
+                entry = self._kernels.get(name)
+                if entry is None or entry[0] != versions.get(name, (0, False))[0]:
+                    return None  # never read at the cached version (e.g. a new candidate)
+                out[name] = entry[1]
+            return out
 
 
 _caches: weakref.WeakKeyDictionary[Any, RoutingCache] = weakref.WeakKeyDictionary()

@@ -40,6 +40,12 @@ from pantheon.store.checkpoint_store import CheckpointStore, create_checkpoint_s
 from pantheon.store.db import Database, shared_database
 from pantheon.store.types import utcnow
 from pantheon.training import _checkpoints, _transfers
+from pantheon.training._audit import (
+    HOURLY_AUDIT_MAX_IDS,
+    audit_details,
+    p_spread,
+    quarantined_error,
+)
 from pantheon.training._fanout import for_each_god
 from pantheon.training._kernels import KernelAccess, finite
 
@@ -131,6 +137,9 @@ class TrainingService:
         first = self._online_step(outcome_id=int(outcome_id))
         if first is None:  # pragma: no cover - the outcome itself is always claimable
             raise NotFoundError(f"outcome {outcome_id} could not be claimed")
+        if first.pop("requested_quarantined", None):
+            # Its god's other rows trained and committed; the bad row never will.
+            raise quarantined_error(int(outcome_id), first.pop("reason", ""))
         if first["status"] != "success":
             return first
         result = dict(first)
@@ -167,6 +176,10 @@ class TrainingService:
             record, kernel = self.kernels.lock(session, god)
             if outcome_id is not None:
                 locked = outcome_rows.lock_outcome(session, outcome_id)
+                reason = outcome_rows.quarantine_error(session, outcome_id)
+                if reason is not None:
+                    self.kernels.keep(record.name, record.version, kernel)
+                    raise quarantined_error(outcome_id, reason)
                 if locked is not None and locked[1] is not None:
                     self.kernels.keep(record.name, record.version, kernel)
                     return {
@@ -176,17 +189,16 @@ class TrainingService:
                         "step_count": record.step_count,
                         "coalesced": 0,
                     }
-            claimed = outcome_rows.claim(
-                session,
-                god,
-                outcome_rows.ONLINE,
-                self.settings.online_coalesce_max,
-                include_id=outcome_id,
-            )
+            claimed = self._claim_online(session, god, outcome_id)
+            requested_bad = outcome_id is not None and outcome_id in claimed.quarantined
             if not len(claimed):
                 self.kernels.keep(record.name, record.version, kernel)
+                if requested_bad:
+                    reason = outcome_rows.quarantine_error(session, outcome_id or 0)
+                    return {"status": "success", "requested_quarantined": True, "reason": reason}
                 return None
             batch = Batch(claimed.basins, claimed.rewards, claimed.successes)
+            details = {**audit_details(claimed), "p_spread": p_spread(kernel, batch)}
             step = timescales.train_from_outcome(kernel, batch)
             version = self.kernels.save(
                 session, record, kernel, trigger="outcome", outcomes_delta=len(claimed)
@@ -205,6 +217,12 @@ class TrainingService:
                 step_count=kernel.step_count,
                 version=version,
                 duration_ms=(time.monotonic() - t0) * 1000,
+                details=details,
+            )
+            reason = (
+                outcome_rows.quarantine_error(session, outcome_id)
+                if requested_bad and outcome_id is not None
+                else None
             )
         self.kernels.keep(god, version, kernel)
         return {
@@ -218,7 +236,23 @@ class TrainingService:
             "step_count": int(step["step_count"]),
             "version": version,
             "coalesced": len(claimed),
+            **({"requested_quarantined": True, "reason": reason} if requested_bad else {}),
         }
+
+    def _claim_online(self, session: Any, god: str, outcome_id: int | None) -> outcome_rows.Claimed:
+        """The online claim; claims again while it found only quarantined rows, so a run
+        of bad rows at the head of the backlog does not end the drain."""
+        limit = self.settings.online_coalesce_max
+        claimed = outcome_rows.claim(
+            session, god, outcome_rows.ONLINE, limit, include_id=outcome_id
+        )
+        bad = list(claimed.quarantined)
+        while not len(claimed) and claimed.quarantined:
+            claimed = outcome_rows.claim(session, god, outcome_rows.ONLINE, limit)
+            bad += claimed.quarantined
+        return outcome_rows.Claimed(
+            claimed.ids, claimed.basins, claimed.rewards, claimed.successes, tuple(bad)
+        )
 
     # -- hourly batch ---------------------------------------------------------------------
     def train_hourly_batch(self, god: str) -> dict[str, Any]:
@@ -234,12 +268,12 @@ class TrainingService:
             chunk = self._hourly_chunk(name)
             if chunk is None:
                 break
-            n, chunk_steps, loss, reward = chunk
+            n, chunk_steps, loss, reward, taken = chunk
             size += n
             steps += chunk_steps
             loss_sum += (loss or 0.0) * n
             reward_sum += (reward or 0.0) * n
-            if n < self.hourly_chunk:
+            if taken < self.hourly_chunk:
                 break
         elapsed = time.monotonic() - started
         return {
@@ -253,12 +287,17 @@ class TrainingService:
             "rows_per_s": round(size / elapsed, 1) if size and elapsed > 0 else None,
         }
 
-    def _hourly_chunk(self, god: str) -> tuple[int, int, float | None, float | None] | None:
+    def _hourly_chunk(self, god: str) -> tuple[int, int, float | None, float | None, int] | None:
+        """(rows trained, steps, loss, reward, rows taken incl. quarantined) of one chunk."""
         t0 = time.monotonic()
         names = [god, shadow_of(god)]  # always this order: no lock-order deadlock
         with self.database.session() as session:
             locked = [self.kernels.lock(session, n) for n in names]
             claimed = outcome_rows.claim(session, god, outcome_rows.BATCH, self.hourly_chunk)
+            bad = len(claimed.quarantined)
+            while not len(claimed) and claimed.quarantined:  # only bad rows: take the next
+                claimed = outcome_rows.claim(session, god, outcome_rows.BATCH, self.hourly_chunk)
+                bad += len(claimed.quarantined)
             if not len(claimed):
                 for record, kernel in locked:
                     self.kernels.keep(record.name, record.version, kernel)
@@ -268,6 +307,13 @@ class TrainingService:
             god_result: dict[str, Any] = {}
             for record, kernel in locked:
                 epochs = SHADOW_EPOCHS if record.kind == "shadow" else HOURLY_EPOCHS
+                # Only the god's row lists ids: an audit over hourly rows then sees each
+                # outcome once, not once per kernel trained on it.
+                god_row = record.kind != "shadow"
+                details = audit_details(
+                    claimed, list_ids=god_row and len(claimed) <= HOURLY_AUDIT_MAX_IDS
+                )
+                details["p_spread"] = p_spread(kernel, batch)
                 result = timescales.train_batch(kernel, batch, epochs=epochs)
                 version = self.kernels.save(session, record, kernel, trigger="hourly_batch")
                 history.record_training(
@@ -282,6 +328,7 @@ class TrainingService:
                     step_count=kernel.step_count,
                     version=version,
                     duration_ms=(time.monotonic() - t0) * 1000,
+                    details=details,
                 )
                 saved.append((record.name, version, kernel))
                 god_result = god_result or result
@@ -292,6 +339,7 @@ class TrainingService:
             int(god_result["steps"]),
             finite(god_result["loss"]),
             finite(god_result["reward"]),
+            len(claimed) + bad,
         )
 
     def train_hourly_batch_all(self) -> dict[str, Any]:
@@ -320,6 +368,7 @@ class TrainingService:
                 self.consolidation_max,
             )
             outcomes = Batch(rows.basins, rows.rewards, rows.successes, abs(rows.rewards))
+            spread = p_spread(kernel, outcomes)
             result = timescales.consolidate(kernel, curriculum, outcomes, seed=self.settings.seed)
             live = result.kernel if result.kept else kernel
             version = record.version
@@ -339,7 +388,12 @@ class TrainingService:
                 step_count=live.step_count,
                 version=version,
                 duration_ms=(time.monotonic() - t0) * 1000,
-                details={"kept": bool(result.kept), "curriculum": len(curriculum)},
+                details={
+                    "kept": bool(result.kept),
+                    "curriculum": len(curriculum),
+                    "p_spread": spread,
+                    **audit_details(rows, list_ids=False),
+                },
             )
         self.kernels.keep(name, version, live)
         snapshot = _checkpoints.write_checkpoint(

@@ -23,6 +23,7 @@ from typing import Any, Literal
 from pantheon.config import Settings
 from pantheon.errors import BrokerUnavailableError, PantheonError
 from pantheon.worker import queues
+from pantheon.worker.coalesce import PendingFlags, god_of_outcome
 from pantheon.worker.operations import Context, run_operation
 from pantheon.worker.task_metrics import record_local
 
@@ -43,6 +44,9 @@ class DispatchResult:
     mode: Mode
     result: dict[str, Any] | None = None
     queue: str = ""
+    #: Not sent: a task already pending for the god will train it (``task_id`` is that
+    #: task's id, or ``None`` when it is not known).
+    coalesced: bool = False
 
 
 def _now() -> datetime:
@@ -91,6 +95,9 @@ class Dispatcher:
         self._checked_at = 0.0
         self._refreshing = False
         self.results = SyncResults()
+        self._flags: PendingFlags | None = None
+        #: Online-training dispatches in celery mode: sent, and skipped as coalesced.
+        self.outcome_dispatches = {"sent": 0, "coalesced": 0}
         # Batch and slow jobs run here in order, off the caller's thread.
         self._background = ThreadPoolExecutor(1, thread_name_prefix="pantheon-sync")
 
@@ -166,14 +173,24 @@ class Dispatcher:
         """
         queue = queues.queue_for(task_name)
         if self.mode_for(task_name) == "celery":
+            task_id = str(uuid.uuid4())
+            god = self._coalesce_god(task_name, kwargs)
+            if god is not None:
+                holder = self.flags.claim(god, task_id)
+                if holder is not None:
+                    self._count("coalesced")
+                    return DispatchResult(holder or None, "celery", None, queue, coalesced=True)
             try:
                 sent = self.app.send_task(
                     task_name,
                     kwargs=kwargs,
                     queue=queue,
+                    task_id=task_id,
                     retry=True,
                     retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.2},
                 )
+                if task_name == queues.TRAIN_FROM_OUTCOME:
+                    self._count("sent")
                 return DispatchResult(str(sent.id), "celery", None, queue)
             except Exception as exc:  # the broker died after the check: run it here instead
                 log.warning(
@@ -182,8 +199,32 @@ class Dispatcher:
                     type(exc).__name__,
                     exc,
                 )
+                if god is not None:  # no task behind the flag: later outcomes must send
+                    self.flags.clear(god)
                 self._mark_broker_down()
         return self._run_here(task_name, queue, kwargs, wait)
+
+    @property
+    def flags(self) -> PendingFlags:
+        with self._lock:
+            if self._flags is None:
+                self._flags = PendingFlags(self.settings)
+            return self._flags
+
+    def _coalesce_god(self, task_name: str, kwargs: Mapping[str, Any]) -> str | None:
+        """The god whose pending flag gates this send; ``None``: send without one."""
+        if task_name != queues.TRAIN_FROM_OUTCOME or set(kwargs) != {"outcome_id"}:
+            return None
+        if self.settings.train_dispatch_coalesce_seconds <= 0:
+            return None
+        outcome_id = kwargs["outcome_id"]
+        if isinstance(outcome_id, bool) or not isinstance(outcome_id, int):
+            return None  # the task rejects it; nothing to coalesce
+        return god_of_outcome(self.service, outcome_id)
+
+    def _count(self, key: str) -> None:
+        with self._lock:
+            self.outcome_dispatches[key] += 1
 
     def _run_here(
         self, task_name: str, queue: str, kwargs: dict[str, Any], wait: bool | None

@@ -18,6 +18,7 @@ from typing import Any
 from pantheon.config import Settings
 from pantheon.errors import ValidationError
 from pantheon.worker import queues
+from pantheon.worker.coalesce import god_of_outcome
 from pantheon.worker.schedule import JOBS_BY_TASK, expression_for, parse_slot
 from pantheon.worker.slots import SlotLedger, StoreLedger, run_in_slot
 
@@ -56,6 +57,8 @@ class Context:
     ledger: SlotLedger | None = None
     #: How the outbox sweep sends ``train_from_outcome_task`` (Celery or in-process).
     redispatch: Callable[[str, dict[str, Any]], Any] | None = None
+    #: Deletes a god's pending-dispatch flag (celery mode, :mod:`pantheon.worker.coalesce`).
+    clear_pending: Callable[[str], None] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -116,9 +119,32 @@ def _train_from_outcome(service: Any, kwargs: Mapping[str, Any], ctx: Context) -
                 f"{', '.join(missing)})"
             )
         outcome_id = _store_seed_outcome(service, kwargs, ctx)
+    god = None
+    if ctx.clear_pending is not None:
+        god = god_of_outcome(service, outcome_id)
+        # The flag goes BEFORE the claim: an outcome whose dispatch was skipped because of
+        # this flag committed before that failed SET, hence before this delete, hence before
+        # the claim below, which therefore sees it (see pantheon.worker.coalesce).
+        if god is not None:
+            ctx.clear_pending(god)
     result = dict(service.train_from_outcome(outcome_id))
     result.setdefault("outcome_id", outcome_id)
+    if god is not None and result.get("status") == "duplicate":
+        _train_skipped(service, god, result)
     return result
+
+
+def _train_skipped(service: Any, god: str, result: dict[str, Any]) -> None:
+    """Our own outcome was trained by another task, but outcomes whose dispatch was skipped
+    for our flag may still be pending: train the god's oldest one (it drains the rest)."""
+    pending = [i for i, g in _pending_online(service, 0.0, SWEEP_BATCH) if g == god]
+    if pending:
+        follow = dict(service.train_from_outcome(pending[0]))
+        result["followed_by"] = {
+            "outcome_id": pending[0],
+            "status": follow.get("status"),
+            "coalesced": follow.get("coalesced"),
+        }
 
 
 def _pending_online(service: Any, older_than: float, limit: int) -> list[tuple[int, str]]:

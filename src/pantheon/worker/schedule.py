@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from croniter import croniter  # type: ignore[import-untyped]
+from croniter import croniter
 
 from pantheon.config import Settings
 from pantheon.errors import ScheduleError

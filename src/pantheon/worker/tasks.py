@@ -23,6 +23,7 @@ from celery.signals import worker_process_init
 from pantheon.config import Settings
 from pantheon.errors import PantheonError
 from pantheon.worker import queues
+from pantheon.worker.coalesce import PendingFlags
 from pantheon.worker.operations import Context, run_operation
 
 log = logging.getLogger(__name__)
@@ -129,6 +130,8 @@ class ServiceHolder:
         self.factory = factory or _default_service
         self._service: Any = None
         self._lock = threading.Lock()
+        #: The per-god pending-dispatch flags this worker's tasks clear before claiming.
+        self.flags = PendingFlags(settings)
         ServiceHolder._all.add(self)
 
     def get(self) -> Any:
@@ -173,7 +176,12 @@ def _execute(
 
     try:
         kwargs = bind_positional(name, args, kwargs)
-        ctx = Context(settings=settings, task_id=task.request.id, redispatch=redispatch)
+        ctx = Context(
+            settings=settings,
+            task_id=task.request.id,
+            redispatch=redispatch,
+            clear_pending=holder.flags.clear if holder.flags.enabled else None,
+        )
         return run_operation(name, holder.get(), kwargs, ctx)
     except PermanentTaskError:
         raise

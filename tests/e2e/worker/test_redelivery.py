@@ -127,3 +127,30 @@ def test_pool_child_killed_mid_scheduled_run_takes_over_its_slot(
     assert run["status"] == "success"
     assert run["attempts"] == 2
     assert len(cluster.service.calls("train_hourly_batch_all")) == 1
+
+
+def test_whole_worker_killed_on_redis_is_resumed_by_the_outbox_sweep(
+    make_cluster: Any, redis_url: str, output_dir: Path
+) -> None:
+    """Redis holds a dead worker's task until the visibility timeout; the sweep does not
+    wait for it, and the late redelivery is a counted duplicate that changes nothing."""
+    cluster: Cluster = make_cluster(
+        PANTHEON_SCHEDULE_OUTBOX="every:2", PANTHEON_OUTBOX_SWEEP_AFTER="0", **SHORT_LIMITS
+    )
+    cluster.service.add_pending(2004)  # stored, untrained: what the sweep looks for
+    first = cluster.worker("w1")
+    original = _send(cluster, 2004)
+    wait_until(lambda: _deliveries(cluster, 2004), timeout=30)
+    killed = time.time()
+    first.stop(signal.SIGKILL)
+    assert cluster.service.trained() == []  # the kill rolled the step back
+    cluster.worker("w2")
+    cluster.beat()
+    wait_until(lambda: cluster.service.trained() == [2004], timeout=60, step=0.2)
+    (trained_at,) = cluster.service.db.rows("SELECT at FROM trained WHERE outcome_id = 2004")
+    _record(output_dir, "whole_worker_sigkill_redis_sweep_trained", float(trained_at[0]) - killed)
+    late = original.get(timeout=300)  # Redis redelivers the original after ~82 s + restore
+    _record(output_dir, "whole_worker_sigkill_redis_original_redelivered", time.time() - killed)
+    assert late["status"] == "duplicate"
+    assert cluster.service.trained() == [2004]
+    assert len(cluster.service.calls("train_from_outcome")) == 1  # one committed step

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 from benchmarks.pipeline_load import _answer_fields, check_loopback, merge
-from benchmarks.pipeline_profile import read_collapsed, summarise
+from benchmarks.pipeline_profile import buckets, read_collapsed, summarise
 from benchmarks.pipeline_report import markdown, write_json
 
 pytestmark = pytest.mark.unit
@@ -48,6 +48,19 @@ def test_profile_summary_own_and_inside_time(tmp_path: Path) -> None:
     assert dict(summary["inside"])["ingest"] == pytest.approx(0.4)
     only = summarise(read_collapsed(path), match="ingest")
     assert dict(only["own"])["coordize"] == pytest.approx(0.75)
+
+
+def test_worker_profile_buckets_first_rule_wins() -> None:
+    stacks = [
+        (["asynloop", "_create_worker_process", "Popen._launch", "run_operation", "q"], 6),
+        (["asynloop", "_create_worker_process", "Popen._launch", "ServiceHolder.get",
+          "_find_and_load"], 3),
+        (["asynloop", "_create_worker_process", "gc.collect"], 1),
+    ]  # fmt: skip
+    shares = dict(buckets(stacks))
+    assert shares["child: task body"] == pytest.approx(0.6)
+    assert shares["child: imports inside a task (lazy import after fork)"] == pytest.approx(0.3)
+    assert shares["parent: forking a new child (gc.collect + fork)"] == pytest.approx(0.1)
 
 
 def test_results_json_has_no_nan_and_markdown_has_the_table(tmp_path: Path) -> None:

@@ -1,7 +1,12 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
 import numpy as np
 import pytest
+import sqlalchemy as sa
 
 from pantheon.errors import UnknownGodError, ValidationError
 from pantheon.training import routing
@@ -39,14 +44,16 @@ def test_rank_prefers_the_god_that_succeeded(svc: TrainingService) -> None:
     assert set(algebra[0]) == {"god_name", "p_success", "expected_reward", "uncertainty"}
 
 
-def test_default_candidates_are_active_gods(svc: TrainingService) -> None:
+def test_default_candidates_are_active_gods(make_service: Any) -> None:
+    svc = make_service(route_cache_seconds=0.0)
     ranked = routing.rank(svc, "hello")
     assert sorted(r["god_name"] for r in ranked) == sorted(svc.roster.names)
     svc.knowledge_transfer("cannibalism", "hades", "zeus", 0.5)
     assert "hades" not in {r["god_name"] for r in routing.rank(svc, "hello")}
 
 
-def test_cache_follows_kernel_versions(svc: TrainingService) -> None:
+def test_cache_follows_kernel_versions(make_service: Any) -> None:
+    svc = make_service(route_cache_seconds=0.0)  # versions read on every route
     first = routing.rank(svc, "solve the algebra equation 1", candidates=["athena"])[0]
     _teach(svc)
     second = routing.rank(svc, "solve the algebra equation 1", candidates=["athena"])[0]
@@ -74,3 +81,76 @@ def test_bad_input(svc: TrainingService) -> None:
         routing.rank(svc, "  ")
     with pytest.raises(UnknownGodError):
         routing.rank(svc, "hi", candidates=["odin"])
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@contextmanager
+def statements(svc: TrainingService) -> Iterator[list[str]]:
+    """Every SQL statement the service's engine runs inside the block."""
+    seen: list[str] = []
+
+    def record(*args: Any) -> None:
+        seen.append(str(args[2]))
+
+    sa.event.listen(svc.database.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(svc.database.engine, "before_cursor_execute", record)
+
+
+def test_routes_within_the_ttl_touch_no_database(make_service: Any) -> None:
+    svc = make_service(route_cache_seconds=1.0)
+    clock = FakeClock()
+    cache = routing.RoutingCache(clock=clock)
+    cache.kernels(svc, None)  # the first read
+    with statements(svc) as seen:
+        clock.now += 0.9
+        kernels = cache.kernels(svc, None)
+        cache.kernels(svc, ["athena", "zeus"])
+    assert seen == []
+    assert sorted(kernels) == sorted(svc.roster.names)
+
+
+def test_versions_are_read_again_after_the_ttl(make_service: Any) -> None:
+    svc = make_service(route_cache_seconds=1.0)
+    clock = FakeClock()
+    cache = routing.RoutingCache(clock=clock)
+    before = cache.kernels(svc, ["athena"])["athena"]
+    _teach(make_service())  # another process's service on the same database
+    clock.now += 0.5
+    assert cache.kernels(svc, ["athena"])["athena"] is before  # still trusted
+    clock.now += 0.5
+    with statements(svc) as seen:
+        after = cache.kernels(svc, ["athena"])["athena"]
+    assert seen  # the version query (and the re-read of athena's state)
+    assert after is not before
+    assert after.step_count > before.step_count
+
+
+def test_a_zero_ttl_reads_versions_on_every_route(make_service: Any) -> None:
+    svc = make_service(route_cache_seconds=0.0)
+    cache = routing.RoutingCache(clock=FakeClock())
+    cache.kernels(svc, None)
+    with statements(svc) as seen:
+        cache.kernels(svc, None)
+    assert seen
+
+
+def test_a_version_committed_by_this_process_is_seen_at_once(make_service: Any) -> None:
+    svc = make_service(route_cache_seconds=3600.0)
+    cache = routing.RoutingCache(clock=FakeClock())
+    before = cache.kernels(svc, ["athena"])["athena"]
+    with statements(svc) as seen:
+        assert cache.kernels(svc, ["athena"])["athena"] is before
+    assert seen == []
+    _teach(svc)  # trains through this service: its kernel generation moves
+    after = cache.kernels(svc, ["athena"])["athena"]
+    assert after.step_count > before.step_count
