@@ -14,7 +14,8 @@ Nothing changes unless ``RELIABILITY_FAULT_DIR`` is set. Then, in every pool chi
 Points: ``start`` (before the task body), ``before_commit`` (the transaction's writes are
 done, COMMIT not yet sent: a kill here is a kill mid-transaction), ``after_commit``
 (committed, message not yet acknowledged: a kill here makes the broker deliver the task
-again).
+again). Both commit points count only transactions that wrote (INSERT/UPDATE/DELETE), so
+read-only lookups before the training step are not where a fault lands.
 
 The driver waits for the ``hit.*`` file, then kills that pid (see :mod:`benchmarks.stack`).
 """
@@ -120,14 +121,33 @@ def _on_failure(task_id: str, sender: Any = None, **_: Any) -> None:
     _record("failure_signal", getattr(sender, "name", "?"), task_id)
 
 
+_WRITES = ("INSERT", "UPDATE", "DELETE")
+_last_commit = {"wrote": False}  # whether the transaction just committed wrote anything
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _note_writes(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+    # Faults aim at transactions that write (a training step), not at read-only lookups.
+    if statement.lstrip()[:6].upper() in _WRITES:
+        conn.info["pantheon_faults_wrote"] = True
+
+
+@event.listens_for(Engine, "rollback")
+def _forget_writes(conn: Any) -> None:
+    conn.info.pop("pantheon_faults_wrote", None)
+
+
 @event.listens_for(Engine, "commit")
 def _before_commit(conn: Any) -> None:
-    _maybe_fault("before_commit")
+    _last_commit["wrote"] = bool(conn.info.pop("pantheon_faults_wrote", False))
+    if _last_commit["wrote"]:
+        _maybe_fault("before_commit")
 
 
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Any) -> None:
-    _maybe_fault("after_commit")
+    if _last_commit["wrote"]:
+        _maybe_fault("after_commit")
 
 
 # --- the driver's side --------------------------------------------------------------

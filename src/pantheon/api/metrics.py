@@ -57,6 +57,12 @@ def _counts(state: AppState) -> Iterator[Metric]:
     )
     pending.add_metric([], float(counts["pending_online"]))
     yield pending
+    quarantined = GaugeMetricFamily(
+        "pantheon_outcomes_quarantined",
+        "Stored outcomes that cannot be decoded, set aside instead of trained",
+    )
+    quarantined.add_metric([], float(counts.get("quarantined", 0)))
+    yield quarantined
 
 
 def _kernels(state: AppState) -> Iterator[Metric]:

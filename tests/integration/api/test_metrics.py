@@ -34,6 +34,7 @@ def test_metrics_parse_and_count_what_happened(client: TestClient) -> None:
     assert after[("pantheon_outcomes_trained_total", (("timescale", "online"),))] == 5
     assert after[("pantheon_outcomes_trained_total", (("timescale", "batch"),))] == 0
     assert after[("pantheon_outcomes_pending_online", ())] == 0
+    assert after[("pantheon_outcomes_quarantined", ())] == 0
     assert after[("pantheon_kernel_steps_total", (("kernel", "zeus"), ("kind", "god")))] >= 1
     assert after[("pantheon_kernel_outcomes_trained_total", (("kernel", "zeus"),))] == 5
     task = "training.tasks.train_from_outcome_task"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,9 +16,9 @@ pytestmark = pytest.mark.integration
 
 
 def test_no_worker_means_sync_and_depths_are_read(
-    make_settings,
+    make_settings: Any,
     redis_url: str,
-    tmp_path: Path,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
 ) -> None:
     settings = make_settings(task_mode="auto", redis_url=redis_url)
     service = FakeService(tmp_path / "fake.db")

@@ -37,8 +37,8 @@ def _wait_state(dispatcher: Dispatcher, task_id: str, timeout: float = 10.0) -> 
 
 
 def test_sync_mode_runs_fast_tasks_inline_and_keeps_results(
-    make_settings,
-    service: FakeService,  # type: ignore[no-untyped-def]
+    make_settings: Any,
+    service: FakeService,
 ) -> None:
     dispatcher = Dispatcher(make_settings(task_mode="sync"), service)
     sent = dispatcher.dispatch(queues.TRAIN_FROM_OUTCOME, outcome_id=3)
@@ -52,8 +52,8 @@ def test_sync_mode_runs_fast_tasks_inline_and_keeps_results(
 
 
 def test_sync_mode_runs_batch_jobs_in_the_background(
-    make_settings,
-    service: FakeService,  # type: ignore[no-untyped-def]
+    make_settings: Any,
+    service: FakeService,
 ) -> None:
     dispatcher = Dispatcher(make_settings(task_mode="sync"), service)
     sent = dispatcher.dispatch(queues.HOURLY_BATCH, god_name="zeus")
@@ -77,8 +77,8 @@ def test_sync_errors(make_settings, service: FakeService) -> None:  # type: igno
 
 
 def test_auto_mode_with_no_broker_runs_in_process(
-    make_settings,
-    service: FakeService,  # type: ignore[no-untyped-def]
+    make_settings: Any,
+    service: FakeService,
 ) -> None:
     settings = make_settings(task_mode="auto", redis_url=f"redis://127.0.0.1:{_closed_port()}/0")
     dispatcher = Dispatcher(settings, service)
@@ -105,8 +105,8 @@ class _DeadBrokerApp:
 
 
 def test_publish_failure_falls_back_to_in_process_exactly_once(
-    make_settings,
-    service: FakeService,  # type: ignore[no-untyped-def]
+    make_settings: Any,
+    service: FakeService,
 ) -> None:
     app = _DeadBrokerApp()
     dispatcher = Dispatcher(make_settings(task_mode="celery"), service, app=app)

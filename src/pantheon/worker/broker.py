@@ -1,0 +1,123 @@
+"""Read-only questions to the broker: live workers and their queues, queue depths, task
+results, whether a Beat holds the leader lock. Each answers "unknown" rather than raise
+when the broker is down (except a result read, which is the caller's question)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pantheon.errors import BrokerUnavailableError
+from pantheon.worker import queues
+
+log = logging.getLogger(__name__)
+
+#: Seconds a worker has to answer ``inspect active_queues``.
+INSPECT_TIMEOUT = 0.5
+
+
+def probe_consumed_queues(app: Any, timeout: float = INSPECT_TIMEOUT) -> frozenset[str]:
+    """Ping the broker, then ask workers which queues they consume (empty on any failure)."""
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0.1, timeout=2)
+        replies = app.control.inspect(timeout=timeout).active_queues() or {}
+    except Exception as exc:  # broker unreachable: that is the answer, not an error
+        log.debug("broker check failed: %s", exc)
+        return frozenset()
+    return frozenset(
+        str(queue.get("name")) for worker in replies.values() for queue in worker or ()
+    )
+
+
+def celery_task_result(app: Any, task_id: str, timeout: float | None) -> dict[str, Any]:
+    from celery.result import AsyncResult
+
+    result = AsyncResult(task_id, app=app)
+    try:
+        if timeout:
+            result.get(timeout=timeout, propagate=False, disable_sync_subtasks=False)
+        state = str(result.state)
+        value = result.result
+        name = getattr(result, "name", None)
+    except Exception as exc:
+        if type(exc).__name__ == "TimeoutError":
+            return {
+                "task_id": task_id,
+                "state": "PENDING",
+                "mode": "celery",
+                "result": None,
+                "error": None,
+                "task_name": None,
+            }
+        raise BrokerUnavailableError(f"result backend unreachable: {exc}") from exc
+    out: dict[str, Any] = {
+        "task_id": task_id,
+        "state": state,
+        "mode": "celery",
+        "task_name": name,
+        "result": None,
+        "error": None,
+    }
+    if state == "SUCCESS":
+        out["result"] = value if isinstance(value, dict) else {"value": value}
+    elif isinstance(value, BaseException):
+        out["error"] = f"{type(value).__name__}: {value}"
+    return out
+
+
+def queue_depths(app: Any) -> dict[str, int | None]:
+    """Messages waiting per queue; ``None`` for every queue when the broker is down."""
+    depths: dict[str, int | None] = dict.fromkeys(queues.QUEUES)
+    try:
+        with app.connection_for_read() as conn:
+            conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0.1, timeout=2)
+            for name in queues.QUEUES:
+                channel = conn.channel()
+                try:
+                    depths[name] = int(channel.queue_declare(queue=name, passive=True)[1])
+                except Exception:  # not declared yet: nobody ever sent to it
+                    depths[name] = 0
+                finally:
+                    try:
+                        channel.close()
+                    except Exception:  # a channel the broker already closed
+                        log.debug("closing an inspection channel failed", exc_info=True)
+    except Exception as exc:
+        log.debug("queue depth check failed: %s", exc)
+        return dict.fromkeys(queues.QUEUES)
+    return depths
+
+
+def workers(app: Any, timeout: float = INSPECT_TIMEOUT) -> list[dict[str, Any]] | None:
+    """Live workers and the queues each consumes; ``None`` when the broker is down."""
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0.1, timeout=2)
+        replies = app.control.inspect(timeout=timeout).active_queues() or {}
+    except Exception as exc:
+        log.debug("worker inspection failed: %s", exc)
+        return None
+    return [
+        {"name": name, "queues": sorted(str(q.get("name")) for q in consumed or ())}
+        for name, consumed in sorted(replies.items())
+    ]
+
+
+def beat_alive(app: Any) -> bool | None:
+    """True while a Beat holds the redbeat leader lock; ``None`` when Redis is down."""
+    import redis
+
+    conf = app.conf
+    lock_key = str(conf.get("redbeat_key_prefix", "redbeat")) + ":lock"
+    try:
+        client = redis.Redis.from_url(
+            str(conf.get("redbeat_redis_url")), socket_connect_timeout=1, socket_timeout=1
+        )
+        try:
+            return bool(client.exists(lock_key))
+        finally:
+            client.close()
+    except Exception as exc:
+        log.debug("beat lock check failed: %s", exc)
+        return None
