@@ -41,6 +41,7 @@ import shutil
 import sys
 import time
 import uuid
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +71,7 @@ from benchmarks.pipeline_procs import (
 )
 from benchmarks.pipeline_report import markdown, plots, write_json
 from benchmarks.pipeline_rows import expand, load_sample, roster_gods, sample_dir
-from benchmarks.pipeline_stats import TABLE_HEADER, ratio, results_table
+from benchmarks.pipeline_stats import TABLE_HEADER, local_slopes, ratio, results_table
 from benchmarks.stack import Stack, wait_until
 from pantheon.worker.queues import FAST
 
@@ -282,6 +283,10 @@ def consolidation(stack: Stack, run: Run, opts: argparse.Namespace, source: list
     engine = engine_scaling(base, sizes)
     run.series["consolidation_engine"] = engine
     run.results["consolidation_engine_exponent"] = engine["exponent"]
+    for (low, high), slope in zip(
+        pairwise(sizes), local_slopes(sizes, engine["seconds"]), strict=True
+    ):
+        run.results[f"consolidation_engine_slope_{low}_{high}"] = slope
     for size, seconds in zip(sizes, engine["seconds"], strict=True):
         run.results[f"consolidation_engine_{size}_s"] = seconds
     log.info("consolidation (service) at %s", sizes)
@@ -299,6 +304,10 @@ def consolidation(stack: Stack, run: Run, opts: argparse.Namespace, source: list
         run.results["consolidation_exponent"] = engine["exponent"]
         return
     run.series["consolidation_service"] = service
+    for (low, high), slope in zip(
+        pairwise(sizes), local_slopes(sizes, service["seconds"]), strict=True
+    ):
+        run.results[f"consolidation_slope_{low}_{high}"] = slope
     run.results["consolidation_exponent"] = service["exponent"]
     run.results["consolidation_r_squared"] = service["r_squared"]
     for size, seconds, result in zip(sizes, service["seconds"], service["results"], strict=True):

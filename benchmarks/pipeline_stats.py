@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 
@@ -104,6 +105,15 @@ def loglog_fit(sizes: Sequence[float], times: Sequence[float]) -> PowerFit:
     ss_res = sum((y - (intercept + slope * x)) ** 2 for x, y in pairs)
     r_squared = 1.0 - ss_res / ss_tot if ss_tot > 0 else 1.0
     return PowerFit(exponent=slope, coefficient=math.exp(intercept), r_squared=r_squared)
+
+
+def local_slopes(sizes: Sequence[float], times: Sequence[float]) -> list[float]:
+    """Log-log slope between each pair of neighbouring sizes (what one fit can hide)."""
+    pairs = list(zip(sizes, times, strict=True))
+    return [
+        math.log(t1 / t0) / math.log(s1 / s0) if t0 > 0 and t1 > 0 and s1 != s0 else math.nan
+        for (s0, t0), (s1, t1) in pairwise(pairs)
+    ]
 
 
 def latency_summary(latencies_s: Sequence[float], seconds: float) -> dict[str, float]:

@@ -189,6 +189,16 @@ def god_of_outcome(session: Session, outcome_id: int) -> str | None:
     ).scalar_one_or_none()
 
 
+def online_state(session: Session, outcome_id: int) -> tuple[str, datetime | None] | None:
+    """(god, trained_online_at) of one outcome, unlocked: a cheap duplicate pre-check."""
+    row = session.execute(
+        sa.select(outcomes.c.god_name, outcomes.c.trained_online_at).where(
+            outcomes.c.id == outcome_id
+        )
+    ).one_or_none()
+    return None if row is None else (row[0], row[1])
+
+
 def lock_outcome(session: Session, outcome_id: int) -> tuple[str, datetime | None] | None:
     """(god, trained_online_at) of one outcome, row-locked until commit (PostgreSQL)."""
     row = session.execute(
@@ -329,6 +339,15 @@ def count_pending(session: Session, god: str, column: str) -> int:
         outcomes.c.god_name == god, outcomes.c[column].is_(None), _healthy()
     )
     return int(session.execute(stmt).scalar_one())
+
+
+def first_pending_online(session: Session, god: str) -> int | None:
+    """The oldest healthy outcome of ``god`` not yet trained online, if any."""
+    stmt = sa.select(sa.func.min(outcomes.c.id)).where(
+        outcomes.c.god_name == god, outcomes.c.trained_online_at.is_(None), _healthy()
+    )
+    value = session.execute(stmt).scalar_one_or_none()
+    return None if value is None else int(value)
 
 
 def pending_online(

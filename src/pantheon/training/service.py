@@ -144,6 +144,7 @@ class TrainingService:
             return first
         result = dict(first)
         chunks = 1
+        drained = False
         while time.monotonic() - started < self.drain_seconds:
             try:
                 more = self._online_step(god=first["god_name"])
@@ -154,11 +155,19 @@ class TrainingService:
                 result["drain_error"] = exc.message
                 break
             if more is None:
+                drained = True
                 break
             chunks += 1
             result["coalesced"] += more["coalesced"]
             result["step_count"] = more["step_count"]
             result["version"] = more["version"]
+        if not drained and "drain_error" not in result:
+            # The time budget ran out with a backlog left: name an outcome of it so the
+            # caller can queue a follow-up instead of leaving it to the outbox sweep.
+            with self.database.session(write=False) as session:
+                result["next_outcome_id"] = outcome_rows.first_pending_online(
+                    session, first["god_name"]
+                )
         result["chunks"] = chunks
         result["duration_ms"] = round((time.monotonic() - started) * 1000, 3)
         return result
@@ -167,11 +176,24 @@ class TrainingService:
         self, *, outcome_id: int | None = None, god: str | None = None
     ) -> dict[str, Any] | None:
         t0 = time.monotonic()
-        with self.database.session() as session:
-            if outcome_id is not None:
-                god = outcome_rows.god_of_outcome(session, outcome_id)
-                if god is None:
+        if outcome_id is not None:
+            # Most redelivered or coalesced tasks find their outcome trained already: say so
+            # without locking or decoding the kernel. The locked re-check below stays the rule.
+            with self.database.session(write=False) as session:
+                state = outcome_rows.online_state(session, outcome_id)
+                if state is None:
                     raise NotFoundError(f"no outcome with id {outcome_id}", outcome_id=outcome_id)
+                god, trained_at = state
+                if trained_at is not None:
+                    current = kernel_rows.read(session, god, with_state=False)
+                    return {
+                        "status": "duplicate",
+                        "outcome_id": outcome_id,
+                        "god_name": god,
+                        "step_count": current.step_count if current else 0,
+                        "coalesced": 0,
+                    }
+        with self.database.session() as session:
             assert god is not None
             record, kernel = self.kernels.lock(session, god)
             if outcome_id is not None:

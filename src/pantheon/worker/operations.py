@@ -59,6 +59,9 @@ class Context:
     redispatch: Callable[[str, dict[str, Any]], Any] | None = None
     #: Deletes a god's pending-dispatch flag (celery mode, :mod:`pantheon.worker.coalesce`).
     clear_pending: Callable[[str], None] | None = None
+    #: Queues one more online task for (god, outcome id) unless one is pending; returns
+    #: its task id, or ``None`` when none was sent (celery mode only).
+    follow_up: Callable[[str, int], str | None] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -131,6 +134,11 @@ def _train_from_outcome(service: Any, kwargs: Mapping[str, Any], ctx: Context) -
     result.setdefault("outcome_id", outcome_id)
     if god is not None and result.get("status") == "duplicate":
         _train_skipped(service, god, result)
+    backlog = result.get("next_outcome_id")
+    if ctx.follow_up is not None and isinstance(backlog, int) and result.get("god_name"):
+        # The drain ran out of time with this god's backlog left: queue the rest now
+        # rather than leave it to the next outcome or the outbox sweep.
+        result["follow_up_task_id"] = ctx.follow_up(str(result["god_name"]), backlog)
     return result
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import uuid
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -164,6 +165,25 @@ def _fresh_service_per_child(**_: Any) -> None:
 worker_process_init.connect(_fresh_service_per_child, weak=False)
 
 
+def send_follow_up(app: Celery, flags: PendingFlags, god: str, outcome_id: int) -> str | None:
+    """One more online task for ``god`` unless one is pending (the dispatch flag's rule)."""
+    task_id = str(uuid.uuid4())
+    if flags.claim(god, task_id) is not None:
+        return None  # a pending task deletes the flag, then claims this backlog too
+    try:
+        app.send_task(
+            queues.TRAIN_FROM_OUTCOME,
+            kwargs={"outcome_id": outcome_id},
+            queue=queues.FAST,
+            task_id=task_id,
+        )
+    except Exception as exc:  # the outbox sweep still trains the backlog
+        flags.clear(god)
+        log.warning("follow-up online task for %s not sent: %s", god, exc)
+        return None
+    return task_id
+
+
 def _execute(
     task: Task, name: str, holder: ServiceHolder, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> dict[str, Any]:
@@ -174,6 +194,9 @@ def _execute(
     def redispatch(task_name: str, task_kwargs: dict[str, Any]) -> Any:
         return app.send_task(task_name, kwargs=task_kwargs, queue=queues.queue_for(task_name))
 
+    def follow_up(god: str, outcome_id: int) -> str | None:
+        return send_follow_up(app, holder.flags, god, outcome_id)
+
     try:
         kwargs = bind_positional(name, args, kwargs)
         ctx = Context(
@@ -181,6 +204,7 @@ def _execute(
             task_id=task.request.id,
             redispatch=redispatch,
             clear_pending=holder.flags.clear if holder.flags.enabled else None,
+            follow_up=follow_up,
         )
         return run_operation(name, holder.get(), kwargs, ctx)
     except PermanentTaskError:

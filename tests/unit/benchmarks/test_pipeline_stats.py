@@ -10,6 +10,7 @@ from benchmarks.pipeline_stats import (
     TARGETS,
     drain_rate,
     latency_summary,
+    local_slopes,
     loglog_fit,
     markdown_table,
     percentile,
@@ -56,6 +57,13 @@ def test_loglog_fit_of_noisy_points_is_least_squares() -> None:
     fit = loglog_fit(sizes, times)
     assert fit.exponent == pytest.approx(slope)
     assert 0.9 < fit.r_squared < 1.0
+
+
+def test_local_slopes_show_what_one_fit_hides() -> None:
+    # linear below a cap, flat above it
+    slopes = local_slopes([1e4, 1e5, 1e6], [0.2, 2.0, 2.0])
+    assert slopes == pytest.approx([1.0, 0.0])
+    assert math.isnan(local_slopes([1.0, 2.0], [0.0, 1.0])[0])
 
 
 def test_loglog_fit_needs_two_sizes() -> None:

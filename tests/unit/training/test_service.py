@@ -59,10 +59,13 @@ def test_coalesce_limit_and_drain(make_service) -> None:  # type: ignore[no-unty
     one = svc.train_from_outcome(ids[-1])
     assert one["coalesced"] == 4
     assert _marked(svc, "trained_online_at") == 4
+    # The budget ran out with a backlog: the result names its oldest pending outcome.
+    assert one["next_outcome_id"] == ids[3]  # ids[-1] and the three oldest were trained
     svc.drain_seconds = 30.0
     rest = svc.train_from_outcome(ids[5])
     assert rest["coalesced"] == 6
     assert rest["chunks"] == 2
+    assert "next_outcome_id" not in rest
     assert _kernel(svc, "zeus").step_count == 3
 
 

@@ -14,6 +14,7 @@ from pantheon.worker.celery_app import celery_config, prepare_parent_heap
 from pantheon.worker.coalesce import PendingFlags, pending_key
 from pantheon.worker.dispatch import Dispatcher
 from pantheon.worker.operations import Context, run_operation
+from pantheon.worker.tasks import send_follow_up
 from tests.e2e.worker.fakes import FakeService
 
 pytestmark = pytest.mark.unit
@@ -184,3 +185,35 @@ def test_worker_config_guards_memory_and_freezes_the_parent_heap(make_settings: 
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+def test_drain_out_of_time_queues_one_follow_up(make_settings: Any, tmp_path: Path) -> None:
+    class Backlogged(GodService):
+        def train_from_outcome(self, outcome_id: int) -> dict[str, Any]:
+            result = super().train_from_outcome(outcome_id)
+            return {**result, "god_name": "zeus", "next_outcome_id": 40}
+
+    asked: list[tuple[str, int]] = []
+
+    def follow_up(god: str, outcome_id: int) -> str:
+        asked.append((god, outcome_id))
+        return "task-next"
+
+    ctx = Context(settings=make_settings(), task_id="t", follow_up=follow_up)
+    service = Backlogged(tmp_path / "f.db")
+    result = run_operation(queues.TRAIN_FROM_OUTCOME, service, {"outcome_id": 2}, ctx)
+    assert asked == [("zeus", 40)]
+    assert result["follow_up_task_id"] == "task-next"
+
+
+def test_follow_up_is_sent_only_when_no_task_is_pending(make_settings: Any) -> None:
+    redis, app = FakeRedis(), RecordingApp()
+    flags = PendingFlags(make_settings(), client=redis)
+    sent = send_follow_up(app, flags, "zeus", 40)
+    assert sent is not None
+    assert app.sent == [(queues.TRAIN_FROM_OUTCOME, {"outcome_id": 40}, sent)]
+    assert send_follow_up(app, flags, "zeus", 41) is None
+    assert len(app.sent) == 1
+    flags.clear("zeus")
+    assert send_follow_up(RecordingApp(fail=True), flags, "zeus", 42) is None
+    assert pending_key("zeus") not in redis.data  # nothing sent: nothing may hold the flag
