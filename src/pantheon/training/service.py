@@ -186,13 +186,19 @@ class TrainingService:
                 god, trained_at = state
                 if trained_at is not None:
                     current = kernel_rows.read(session, god, with_state=False)
-                    return {
+                    duplicate: dict[str, Any] = {
                         "status": "duplicate",
                         "outcome_id": outcome_id,
                         "god_name": god,
                         "step_count": current.step_count if current else 0,
                         "coalesced": 0,
                     }
+                    # A coalesced dispatch may have left the god's newer outcomes to this
+                    # task: name the oldest so the caller trains it rather than the sweep.
+                    pending = outcome_rows.first_pending_online(session, god)
+                    if pending is not None:
+                        duplicate["next_outcome_id"] = pending
+                    return duplicate
         with self.database.session() as session:
             assert god is not None
             record, kernel = self.kernels.lock(session, god)

@@ -145,7 +145,14 @@ def _train_from_outcome(service: Any, kwargs: Mapping[str, Any], ctx: Context) -
 def _train_skipped(service: Any, god: str, result: dict[str, Any]) -> None:
     """Our own outcome was trained by another task, but outcomes whose dispatch was skipped
     for our flag may still be pending: train the god's oldest one (it drains the rest)."""
-    pending = [i for i, g in _pending_online(service, 0.0, SWEEP_BATCH) if g == god]
+    # The service names the god's oldest pending outcome with a duplicate; the cross-god
+    # list is the fallback for services that do not (it can miss under a large backlog).
+    named = result.pop("next_outcome_id", None)
+    pending = (
+        [named]
+        if isinstance(named, int)
+        else [i for i, g in _pending_online(service, 0.0, SWEEP_BATCH) if g == god]
+    )
     if pending:
         follow = dict(service.train_from_outcome(pending[0]))
         result["followed_by"] = {

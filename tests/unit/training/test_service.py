@@ -263,3 +263,13 @@ def test_consolidation_takes_the_most_valuable_first(svc: TrainingService) -> No
     assert _marked(svc, "consolidated_at") == 5
     assert svc.train_nightly_consolidation("athena")["outcomes"] == 5
     assert svc.train_nightly_consolidation("athena")["outcomes"] == 2
+
+
+def test_duplicate_names_the_gods_oldest_pending_outcome(make_service) -> None:  # type: ignore[no-untyped-def]
+    svc = make_service(online_coalesce_max=2)
+    ids = add(svc, "zeus", 5)
+    assert svc.train_from_outcome(ids[0])["coalesced"] == 2
+    again = svc.train_from_outcome(ids[1])
+    assert again["status"] == "duplicate"
+    assert again["next_outcome_id"] == ids[2]
+    assert _kernel(svc, "zeus").step_count == 1  # the duplicate itself trained nothing
