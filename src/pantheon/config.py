@@ -137,7 +137,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         8 * 1024 * 1024, validation_alias="PANTHEON_MAX_BODY_BYTES", ge=1024
     )
-    #: The embedded scheduler runs inside ``pantheon serve``/``up`` in sync mode only.
+    #: ``pantheon serve``/``up`` run an embedded scheduler unless the task mode is ``celery``;
+    #: it stands down while a Beat holds the leader lock, so the two never both fire.
     embedded_scheduler: bool = Field(True, validation_alias="PANTHEON_EMBEDDED_SCHEDULER")
 
     @model_validator(mode="after")
