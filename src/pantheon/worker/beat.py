@@ -12,16 +12,30 @@ import logging
 from datetime import datetime
 from typing import Any
 
+import redis.exceptions
 from celery.signals import beat_init
 from redbeat import RedBeatScheduler
+from redbeat.schedulers import LUA_EXTEND_TO_SCRIPT, get_redis
 
 from pantheon.worker.schedule import JOBS_BY_NAME, expression_for
 
 log = logging.getLogger(__name__)
 
+#: Redis failures a Beat outlives: connection loss, or a lock that expired or changed hands
+#: while Redis was away (a restarted Redis keeps nothing).
+REDIS_BLIPS = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    redis.exceptions.LockError,
+)
+#: Seconds between attempts while Redis is down or another Beat holds the lock.
+RETRY_INTERVAL = 1.0
+
 
 class PantheonScheduler(RedBeatScheduler):  # type: ignore[misc]
     """RedBeat with a ``slot`` keyword added to every scheduled message."""
+
+    lock: Any
 
     def slot_kwargs(self, entry: Any, now: datetime) -> dict[str, Any]:
         job = JOBS_BY_NAME.get(entry.name)
@@ -31,6 +45,32 @@ class PantheonScheduler(RedBeatScheduler):  # type: ignore[misc]
         settings = self.app.pantheon_settings
         kwargs["slot"] = expression_for(job, settings).slot_at(now).isoformat()
         return kwargs
+
+    def tick(self, min: Any = min, **kwargs: Any) -> float:
+        """RedBeat's tick, surviving Redis blips: redbeat lets them end the Beat process,
+        which would silence every job (the outbox sweep included) until a restart."""
+        try:
+            if self.lock_key and self.lock is None and not self._acquire_lock():
+                return RETRY_INTERVAL  # standby: another Beat leads
+            interval: float = super().tick(min=min, **kwargs)
+            return interval
+        except REDIS_BLIPS as exc:
+            log.warning("beat: Redis failed or the lock was lost (%s); retrying", exc)
+            self.lock = None  # re-acquired (or left to the other Beat) on a later tick
+            return RETRY_INTERVAL
+
+    def _acquire_lock(self) -> bool:
+        """Take the leader lock without waiting; on success re-install the schedule, which
+        a restarted Redis no longer holds (slots claimed in the store keep runs single)."""
+        client = get_redis(self.app)
+        lock = client.lock(self.lock_key, timeout=self.lock_timeout, sleep=RETRY_INTERVAL)
+        lock.lua_extend = client.register_script(LUA_EXTEND_TO_SCRIPT)
+        if not lock.acquire(blocking=False):
+            return False
+        self.lock = lock
+        log.info("beat: acquired the leader lock")
+        self.setup_schedule()
+        return True
 
     def apply_async(
         self, entry: Any, producer: Any = None, advance: bool = True, **kwargs: Any

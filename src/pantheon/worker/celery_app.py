@@ -29,6 +29,13 @@ log = logging.getLogger(__name__)
 RESULT_EXPIRES_SECONDS = 3600
 #: Connect timeout for Redis (broker and results), so a dead Redis fails fast.
 REDIS_CONNECT_TIMEOUT = 2.0
+#: At most ~1 s of retrying the result backend before the caller hears of the failure.
+RESULT_BACKEND_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 0.5,
+}
 
 
 def is_redis_url(url: str) -> bool:
@@ -85,7 +92,13 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_default_queue": queues.FAST,
         "task_routes": queues.task_routes(),
         "broker_transport_options": broker_options,
-        "result_backend_transport_options": {"visibility_timeout": visibility},
+        "result_backend_transport_options": {
+            "visibility_timeout": visibility,
+            # Celery's default retries a lost result backend 20 times, a second apart: an
+            # intake request would hang through a Redis outage. Give up fast; the outcome
+            # is already stored and the outbox sweep trains it whatever happens here.
+            "retry_policy": RESULT_BACKEND_RETRY_POLICY,
+        },
         "redis_socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
         "broker_connection_retry_on_startup": True,
         "broker_connection_timeout": REDIS_CONNECT_TIMEOUT,

@@ -19,6 +19,8 @@ import logging
 import threading
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
+
 from pantheon.config import Settings
 
 log = logging.getLogger(__name__)
@@ -91,6 +93,8 @@ class PendingFlags:
             return
         try:
             self._redis().delete(pending_key(god))
+        except SoftTimeLimitExceeded:  # the task's time is up: let it end
+            raise
         except Exception as exc:  # the flag expires on its own after ``ttl``
             log.warning("could not clear the pending flag of %s: %s", god, exc)
 
@@ -106,6 +110,8 @@ def god_of_outcome(service: Any, outcome_id: int) -> str | None:
 
         with service.database.session(write=False) as session:
             return outcome_rows.god_of_outcome(session, outcome_id)
+    except SoftTimeLimitExceeded:  # the task's time is up: let it end
+        raise
     except Exception as exc:  # no god, no flag: the task is sent as before
         log.debug("god of outcome %s unknown: %s", outcome_id, exc)
         return None

@@ -177,6 +177,8 @@ def send_follow_up(app: Celery, flags: PendingFlags, god: str, outcome_id: int) 
             queue=queues.FAST,
             task_id=task_id,
         )
+    except SoftTimeLimitExceeded:  # the task's time is up: let it end
+        raise
     except Exception as exc:  # the outbox sweep still trains the backlog
         flags.clear(god)
         log.warning("follow-up online task for %s not sent: %s", god, exc)

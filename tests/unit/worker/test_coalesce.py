@@ -217,3 +217,27 @@ def test_follow_up_is_sent_only_when_no_task_is_pending(make_settings: Any) -> N
     flags.clear("zeus")
     assert send_follow_up(RecordingApp(fail=True), flags, "zeus", 42) is None
     assert pending_key("zeus") not in redis.data  # nothing sent: nothing may hold the flag
+
+
+def test_a_soft_time_limit_is_never_swallowed_by_the_god_lookup() -> None:
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from pantheon.worker.coalesce import god_of_outcome
+
+    class TimedOut:
+        def god_of_outcome(self, outcome_id: int) -> str:
+            raise SoftTimeLimitExceeded()
+
+    with pytest.raises(SoftTimeLimitExceeded):
+        god_of_outcome(TimedOut(), 1)
+
+
+def test_result_backend_gives_up_fast_when_redis_is_down(make_settings: Any) -> None:
+    options = celery_config(make_settings())["result_backend_transport_options"]
+    policy = options["retry_policy"]
+    # Worst case of retry_over_time: the sum of the waits between attempts.
+    waits = [
+        min(policy["interval_start"] + i * policy["interval_step"], policy["interval_max"])
+        for i in range(policy["max_retries"])
+    ]
+    assert sum(waits) <= 2.0
