@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from pantheon.cli.progress import step_progress
 from pantheon.config import Settings
 
 #: Modules adding ``pantheon bench`` sub-commands besides ``routing`` (sibling benchmarks).
@@ -58,20 +58,7 @@ def run_routing(args: argparse.Namespace, settings: Settings) -> int:
     from pantheon.benchmarks_routing import ROUTELLM_PUBLISHED, run_routing_bench
 
     console = Console(stderr=True)
-    with Progress(
-        TextColumn("{task.description:<16}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as bar:
-        tasks: dict[str, Any] = {}
-
-        def progress(step: str, done: int, total: int) -> None:
-            if step not in tasks:
-                tasks[step] = bar.add_task(step, total=total)
-            bar.update(tasks[step], completed=done, total=total)
-
+    with step_progress(console, 16) as progress:
         report = run_routing_bench(
             settings,
             train=args.train,

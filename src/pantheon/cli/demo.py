@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from pantheon.cli.progress import step_progress
 from pantheon.config import Settings
 from pantheon.errors import ValidationError
 
@@ -66,20 +66,7 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
         temporary = not args.keep
     report_path: Path = args.report or Path("reports") / "pantheon-demo.html"
     try:
-        with Progress(
-            TextColumn("{task.description:<34}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-        ) as bar:
-            tasks: dict[str, Any] = {}
-
-            def progress(step: str, done: int, total: int) -> None:
-                if step not in tasks:
-                    tasks[step] = bar.add_task(step, total=total)
-                bar.update(tasks[step], completed=done, total=total)
-
+        with step_progress(console, 34) as progress:
             demo = Demo(settings, data_dir, progress)
             try:
                 result = demo.run()

@@ -19,7 +19,7 @@ from celery.signals import worker_init
 from kombu.entity import Queue
 
 from pantheon.config import Settings
-from pantheon.worker import queues, schedule
+from pantheon.worker import kombu_guard, queues, schedule
 from pantheon.worker import task_metrics as _task_metrics  # noqa: F401  (connects the run counters)
 from pantheon.worker.tasks import register_tasks
 
@@ -122,6 +122,7 @@ def create_celery(
     :class:`pantheon.training.service.TrainingService`); tests pass a double.
     """
     schedule.expressions(settings)  # a bad PANTHEON_SCHEDULE_* fails here, not in Beat
+    kombu_guard.install()
     app = Celery("pantheon", set_as_current=False)
     app.conf.update(celery_config(settings))
     app.pantheon_settings = settings
