@@ -14,7 +14,6 @@ import io
 import json
 import math
 import os
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -26,6 +25,7 @@ from numpy.lib import format as npformat
 from numpy.typing import NDArray
 
 from pantheon.errors import CheckpointError, ValidationError
+from pantheon.fileio import write_atomic
 
 from .kernel import Kernel
 
@@ -166,23 +166,7 @@ def loads(data: bytes, expect_kernel: str | None = None) -> tuple[Kernel, dict[s
 def save(kernel: Kernel, path: str | os.PathLike[str], **meta: Any) -> Path:
     """Write a checkpoint atomically: temp file in the same directory, fsync, rename, fsync."""
     target = Path(path)
-    data = dumps(kernel, **meta)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(target.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    write_atomic(target, dumps(kernel, **meta), temp_prefix=f".{target.name}.", temp_suffix=".tmp")
     return target
 
 

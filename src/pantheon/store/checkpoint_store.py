@@ -11,9 +11,7 @@ machine shares it; a Railway volume attaches to one service only).
 from __future__ import annotations
 
 import logging
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from pantheon.config import Settings
 from pantheon.errors import NotFoundError, ValidationError
+from pantheon.fileio import write_atomic
 from pantheon.store.db import Database
 from pantheon.store.models import checkpoint_blobs
 from pantheon.store.types import utcnow
@@ -89,17 +88,7 @@ class DirectoryStore:
     def put(self, key: str, data: bytes, *, session: Session | None = None) -> str:
         _check_key(key)
         path = self.root / key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(path, data, temp_prefix=".tmp-", temp_suffix=".part")
         return f"{self.scheme}://{key}"
 
     def get(self, uri: str) -> bytes:
