@@ -23,6 +23,7 @@ from celery.signals import worker_process_init
 
 from pantheon.config import Settings
 from pantheon.errors import PantheonError
+from pantheon.logs import log_context
 from pantheon.worker import queues
 from pantheon.worker.coalesce import PendingFlags
 from pantheon.worker.operations import Context, run_operation
@@ -208,7 +209,10 @@ def _execute(
             clear_pending=holder.flags.clear if holder.flags.enabled else None,
             follow_up=follow_up,
         )
-        return run_operation(name, holder.get(), kwargs, ctx)
+        with log_context(
+            outcome_id=kwargs.get("outcome_id"), god=kwargs.get("god_name") or kwargs.get("god")
+        ):
+            return run_operation(name, holder.get(), kwargs, ctx)
     except PermanentTaskError:
         raise
     except SoftTimeLimitExceeded as exc:
