@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 from celery._state import get_current_task
 from pythonjsonlogger.core import RESERVED_ATTRS
@@ -95,10 +95,10 @@ def resolve_format(settings: Settings) -> LogFormat:
     return settings.log_format
 
 
-def make_handler(log_format: LogFormat) -> logging.Handler:
-    # The real stderr: Celery later replaces sys.stderr with a proxy that logs what is
-    # written to it, which would loop back into this handler.
-    handler = logging.StreamHandler(sys.__stderr__ or sys.stderr)
+def make_handler(log_format: LogFormat, stream: TextIO | None = None) -> logging.Handler:
+    # The real stderr by default: Celery later replaces sys.stderr with a proxy that logs
+    # what is written to it, which would loop back into this handler.
+    handler = logging.StreamHandler(stream or sys.__stderr__ or sys.stderr)
     if log_format is LogFormat.JSON:
         handler.setFormatter(PantheonJsonFormatter())
     else:
@@ -116,6 +116,7 @@ def configure_logging(settings: Settings, level: str | int | None = None) -> Log
         root.removeHandler(old)
     root.addHandler(make_handler(log_format))
     root.setLevel(_level(level if level is not None else settings.log_level))
+    logging.captureWarnings(True)  # warnings become records too: one format on stderr
     for name in PROPAGATING_LOGGERS:
         logger = logging.getLogger(name)
         logger.handlers.clear()

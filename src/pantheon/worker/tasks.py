@@ -190,6 +190,15 @@ def send_follow_up(app: Celery, flags: PendingFlags, god: str, outcome_id: int) 
 def _execute(
     task: Task, name: str, holder: ServiceHolder, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> dict[str, Any]:
+    """Run the task with its outcome id and god on every record it logs (JSON logs)."""
+    god = kwargs.get("god_name") or kwargs.get("god")
+    with log_context(outcome_id=kwargs.get("outcome_id"), god=god):
+        return _execute_in_context(task, name, holder, args, kwargs)
+
+
+def _execute_in_context(
+    task: Task, name: str, holder: ServiceHolder, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> dict[str, Any]:
     settings = holder.settings
     policy = RETRY_POLICIES[name]
     app = task.app
@@ -209,10 +218,7 @@ def _execute(
             clear_pending=holder.flags.clear if holder.flags.enabled else None,
             follow_up=follow_up,
         )
-        with log_context(
-            outcome_id=kwargs.get("outcome_id"), god=kwargs.get("god_name") or kwargs.get("god")
-        ):
-            return run_operation(name, holder.get(), kwargs, ctx)
+        return run_operation(name, holder.get(), kwargs, ctx)
     except PermanentTaskError:
         raise
     except SoftTimeLimitExceeded as exc:
