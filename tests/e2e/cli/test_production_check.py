@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -122,3 +124,31 @@ def test_a_good_production_config_gets_past_the_check(tmp_path: Path) -> None:
     done = run(ENTRY_POINTS["db-current"], tmp_path, env)
     assert "refuses to start" not in done.stderr, done.stderr
     assert not (tmp_path / "data").exists()
+
+
+def test_a_platform_port_binds_every_interface(tmp_path: Path) -> None:
+    """Started as Railway starts it (``PORT`` set, no ``PANTHEON_HOST``), the web service
+    listens on 0.0.0.0, not on the container's loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    env = production_env(tmp_path / "data", PORT=str(port), PANTHEON_ENV="development")
+    log = tmp_path / "up.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [*PANTHEON, "up"],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while "Uvicorn running on" not in log.read_text() and time.monotonic() < deadline:
+            assert proc.poll() is None, log.read_text()
+            time.sleep(0.2)
+        assert f"Uvicorn running on http://0.0.0.0:{port}" in log.read_text(), log.read_text()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(30)
