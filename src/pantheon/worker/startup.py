@@ -7,7 +7,9 @@ redbeat writes to Redis). A refused start prints each problem and exits with sta
 
 Celery configures logging itself unless a ``setup_logging`` receiver exists; this one
 applies :func:`pantheon.logs.configure_logging` instead (Celery's documented way to keep
-its hands off the root logger), in the worker, its pool children and Beat.
+its hands off the root logger: "Celery won't configure the loggers if this signal is
+connected", docs.celeryq.dev/en/stable/userguide/signals.html#setup-logging), in the
+worker, its pool children and Beat.
 """
 
 from __future__ import annotations
