@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from celery._state import get_current_task
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
@@ -36,6 +35,17 @@ DROPPED_ATTRS = ("color_message",)
 PROPAGATING_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi", "celery")
 
 _context: ContextVar[dict[str, Any] | None] = ContextVar("pantheon_log_context", default=None)
+
+#: ``() -> (task id, task name) | None``: what task the current thread runs. The worker
+#: registers Celery's (:mod:`pantheon.worker.startup`), so this module needs no Celery and
+#: Celery's own records about a task (received, succeeded) carry its id too.
+TaskLookup = Callable[[], tuple[str, str] | None]
+_task_lookups: list[TaskLookup] = []
+
+
+def add_task_lookup(lookup: TaskLookup) -> None:
+    if lookup not in _task_lookups:
+        _task_lookups.append(lookup)
 
 
 @contextmanager
@@ -52,15 +62,13 @@ def log_context(**fields: Any) -> Iterator[None]:
 
 
 class ContextFilter(logging.Filter):
-    """Adds the Celery task's id and name and the :func:`log_context` fields to a record."""
+    """Adds the running task's id and name and the :func:`log_context` fields to a record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        task = get_current_task()
-        request = getattr(task, "request", None)
-        task_id = getattr(request, "id", None)
-        if task_id and not hasattr(record, "task_id"):
-            record.task_id = task_id
-            record.task = task.name
+        for lookup in _task_lookups:
+            found = lookup()
+            if found is not None and not hasattr(record, "task_id"):
+                record.task_id, record.task = found
         for key, value in (_context.get() or {}).items():
             if not hasattr(record, key):
                 setattr(record, key, value)

@@ -17,11 +17,12 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from celery._state import get_current_task
 from celery.signals import celeryd_init, setup_logging
 
 from pantheon.config import Role, Settings
 from pantheon.errors import ConfigurationError
-from pantheon.logs import configure_logging, configured_settings
+from pantheon.logs import add_task_lookup, configure_logging, configured_settings
 
 #: The exit status of a refused start (the CLI's for any PantheonError).
 REFUSED = 1
@@ -53,3 +54,15 @@ def _setup_logging(loglevel: Any = None, **_: Any) -> None:
 
 
 setup_logging.connect(_setup_logging, weak=False)
+
+
+def _current_task() -> tuple[str, str] | None:
+    """The Celery task this thread runs, for every record logged meanwhile."""
+    task = get_current_task()
+    task_id = getattr(getattr(task, "request", None), "id", None)
+    if task is None or not task_id:
+        return None
+    return str(task_id), str(task.name)
+
+
+add_task_lookup(_current_task)

@@ -192,7 +192,10 @@ def _execute(
 ) -> dict[str, Any]:
     """Run the task with its outcome id and god on every record it logs (JSON logs)."""
     god = kwargs.get("god_name") or kwargs.get("god")
-    with log_context(outcome_id=kwargs.get("outcome_id"), god=god):
+    # The task id and name too: threads the task starts (one per god) inherit them.
+    with log_context(
+        task_id=task.request.id, task=name, outcome_id=kwargs.get("outcome_id"), god=god
+    ):
         return _execute_in_context(task, name, holder, args, kwargs)
 
 
