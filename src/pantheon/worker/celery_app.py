@@ -20,6 +20,7 @@ from kombu.entity import Queue
 
 from pantheon.config import Settings
 from pantheon.worker import kombu_guard, queues, schedule
+from pantheon.worker import startup as _startup  # noqa: F401  (production check on worker start)
 from pantheon.worker import task_metrics as _task_metrics  # noqa: F401  (connects the run counters)
 from pantheon.worker.tasks import register_tasks
 
