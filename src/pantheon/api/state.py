@@ -153,12 +153,19 @@ class AppState:
                 self._probes[name] = probe
         return probe.get()  # type: ignore[no-any-return]
 
+    def forget(self, name: str) -> None:
+        """Drop the cached answer of probe ``name``: the next call asks again."""
+        with self._lock:
+            probe = self._probes.get(name)
+        if probe is not None:
+            probe.invalidate()
+
     # --- the blocking checks behind the probes (each runs in a probe thread) ---------
     def database_up(self) -> bool:
         return bool(self.database.ping())
 
     def celery_available(self) -> bool:
-        return bool(self.dispatcher.celery_available())
+        return bool(self.dispatcher.celery_available(recheck=True))
 
     def queue_depths(self) -> dict[str, int | None]:
         return dict(self.dispatcher.queue_depths())

@@ -54,6 +54,8 @@ __all__ = [
 Mode = Literal["celery", "sync", "deferred"]
 #: In-process results kept for ``GET /api/tasks/{id}`` (oldest dropped first).
 SYNC_RESULTS_KEPT = 10_000
+#: A negative answer younger than this is not asked again by a health recheck.
+RECHECK_AFTER = 0.5
 
 
 @dataclass(frozen=True)
@@ -173,9 +175,19 @@ class Dispatcher:
         queue = queues.queue_for(task_name)
         return "celery" if queue in self.consumed_queues() else "sync"
 
-    def celery_available(self) -> bool:
-        """True when every queue has a consumer (the seed's ``is_celery_available``)."""
-        return set(queues.QUEUES) <= self.consumed_queues()
+    def celery_available(self, *, recheck: bool = False) -> bool:
+        """True when every queue has a consumer (the seed's ``is_celery_available``).
+
+        ``recheck`` (health checks, off the request path) asks the workers again at once
+        when the cached answer says a queue has no consumer, so a worker that just became
+        ready is seen now rather than a cache period later.
+        """
+        covered = set(queues.QUEUES) <= self.consumed_queues()
+        with self._lock:
+            asked_recently = time.monotonic() - self._checked_at < RECHECK_AFTER
+        if not covered and recheck and not asked_recently:
+            covered = set(queues.QUEUES) <= self.consumed_queues(refresh=True)
+        return covered
 
     def _mark_broker_down(self) -> None:
         with self._lock:
