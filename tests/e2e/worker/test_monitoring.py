@@ -189,7 +189,8 @@ def _screenshot(url: str, user: str, password: str, target: Path, tmp: Path) -> 
         check=False,
         env={"HOME": str(tmp)},
     )
-    assert target.exists() and target.stat().st_size > 10_000, "no Flower screenshot"
+    assert target.exists(), "no Flower screenshot"
+    assert target.stat().st_size > 10_000
 
 
 def test_a_plain_celery_client_sending_by_name_without_a_queue_is_trained(
