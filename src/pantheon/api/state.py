@@ -170,6 +170,12 @@ class AppState:
     def queue_depths(self) -> dict[str, int | None]:
         return dict(self.dispatcher.queue_depths())
 
+    def unconsumed_waiting(self) -> dict[str, int]:
+        """Queues holding messages that no live worker consumes (e.g. Celery's ``celery``)."""
+        depths = self.dispatcher.queue_depths()
+        consumed = self.dispatcher.consumed_queues()
+        return {q: int(n) for q, n in depths.items() if n and q not in consumed}
+
     def worker_count(self) -> int | None:
         """Live workers; None when the broker does not answer."""
         found = self.dispatcher.workers()

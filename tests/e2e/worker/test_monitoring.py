@@ -214,6 +214,9 @@ def test_a_plain_celery_client_sending_by_name_without_a_queue_is_trained(
             return bool(body["broker"] == "ok" and body["queues"].get("celery") == 1)
 
         wait_until(waiting, timeout=20, step=0.3)
+        health = web.get("/api/health").json()
+        assert "1 message(s) on queue celery and no worker consumes it" in health["problems"]
+        assert health["status"] == "degraded"
         cluster.pantheon("worker", "worker").wait_for_log("ready.", timeout=60)
         assert _bindings(broker_url) == {name: {name} for name in queues.ALL_QUEUES}
         result = sent.get(timeout=60)

@@ -135,6 +135,14 @@ def health_report(state: AppState) -> HealthOut:
         problems.append(problem or "broker: no answer")
     elif not celery_available:
         problems.append("no worker consumes every training queue")
+    stuck: dict[str, int] = {}
+    if broker == "ok":
+        waiting, _ = _check(state, "unconsumed", state.unconsumed_waiting, 2.0)
+        stuck = dict(waiting or {})
+        if stuck:  # read again next time: a worker may take them any moment
+            state.forget("unconsumed")
+        for queue, count in sorted(stuck.items()):
+            problems.append(f"{count} message(s) on queue {queue} and no worker consumes it")
     if settings.task_mode == "auto" and not celery_available:
         mode = "sync"
         problems.append("tasks run in-process (sync mode): no broker or no worker")
@@ -160,7 +168,7 @@ def health_report(state: AppState) -> HealthOut:
             )
     if database == "down":
         status = "down"
-    elif mode == "sync" or beat == "silent" or not celery_available:
+    elif mode == "sync" or beat == "silent" or not celery_available or stuck:
         status = "degraded"
     else:
         status = "ok"
