@@ -184,9 +184,29 @@ class PantheonClient:
             base_url=base_url, headers=_headers(token), timeout=timeout, transport=transport
         )
 
-    def record_outcome(self, **outcome: Any) -> OutcomeAccepted:
-        """``POST /api/outcomes``; see :func:`outcome_body` for the fields."""
-        return _result(OutcomeAccepted, self._send("/api/outcomes", outcome_body(**outcome)))
+    def record_outcome(
+        self,
+        *,
+        god_name: str,
+        prompt: str,
+        response: str,
+        success: bool,
+        outcome_key: str | None = None,
+        decision_id: str | int | None = None,
+        **fields: Any,
+    ) -> OutcomeAccepted:
+        """``POST /api/outcomes``. ``fields``: ``phi``, ``kappa``, ``coherence_score``,
+        ``score``, ``basin_trajectory``, ``source_type``, ``source_id`` (as in the API)."""
+        body = outcome_body(
+            god_name=god_name,
+            prompt=prompt,
+            response=response,
+            success=success,
+            outcome_key=outcome_key,
+            decision_id=decision_id,
+            **fields,
+        )
+        return _result(OutcomeAccepted, self._send("/api/outcomes", body))
 
     def record_batch(self, outcomes: Iterable[Mapping[str, Any]]) -> BatchAccepted:
         """``POST /api/outcomes/batch``: stored in one transaction, each with its own key."""
@@ -241,9 +261,27 @@ class AsyncPantheonClient:
             base_url=base_url, headers=_headers(token), timeout=timeout, transport=transport
         )
 
-    async def record_outcome(self, **outcome: Any) -> OutcomeAccepted:
-        response = await self._send("/api/outcomes", outcome_body(**outcome))
-        return _result(OutcomeAccepted, response)
+    async def record_outcome(
+        self,
+        *,
+        god_name: str,
+        prompt: str,
+        response: str,
+        success: bool,
+        outcome_key: str | None = None,
+        decision_id: str | int | None = None,
+        **fields: Any,
+    ) -> OutcomeAccepted:
+        body = outcome_body(
+            god_name=god_name,
+            prompt=prompt,
+            response=response,
+            success=success,
+            outcome_key=outcome_key,
+            decision_id=decision_id,
+            **fields,
+        )
+        return _result(OutcomeAccepted, await self._send("/api/outcomes", body))
 
     async def record_batch(self, outcomes: Iterable[Mapping[str, Any]]) -> BatchAccepted:
         response = await self._send("/api/outcomes/batch", batch_body(outcomes))
