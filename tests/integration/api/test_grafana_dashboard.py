@@ -136,3 +136,9 @@ def test_histograms_and_every_dashboard_query(
         f"live /metrics scrape\n\n" + "\n".join(report) + "\n"
     )
     assert "pantheon_queue_depth" in checked
+    # Every family the scrape exports is documented in the README's metrics table.
+    readme = (REPO / "README.md").read_text()
+    # (``*_created``: prometheus_client's creation time of each histogram series.)
+    exported = [name for name in types if not name.endswith("_created")]
+    undocumented = sorted(name for name in exported if f"`{name}" not in readme)
+    assert not undocumented, f"README's Monitoring table lacks {undocumented}"

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from celery import Celery
+from celery.app.utils import find_app
 
 from pantheon.config import Settings
-from pantheon.worker import queues
+from pantheon.worker import celery_app, queues
 from pantheon.worker.celery_app import create_celery
 
 pytestmark = pytest.mark.unit
@@ -43,3 +45,14 @@ def test_a_task_sent_by_name_without_a_queue_is_routed_by_task_routes() -> None:
         route = app.amqp.router.route({}, name, (), {})
         assert route["queue"].name == queue
         assert route["queue"].exchange.name == queue
+
+
+def test_celery_finds_the_app_with_dash_a_pantheon(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``celery -A pantheon`` resolves the name with Celery's own ``find_app``."""
+    monkeypatch.setattr(celery_app, "_built", {})  # a fresh app from this environment
+    monkeypatch.setenv("CELERY_BROKER_URL", "memory://")
+    monkeypatch.setenv("CELERY_RESULT_BACKEND", "cache+memory://")
+    found = find_app("pantheon")
+    assert isinstance(found, Celery)
+    assert queues.TRAIN_FROM_OUTCOME in found.tasks
+    assert found.conf.worker_send_task_events is True
