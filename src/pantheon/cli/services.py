@@ -24,7 +24,7 @@ def register(sub: Any) -> None:
         "--queues",
         "-Q",
         default=None,
-        help=f"comma-separated queues to consume (default: {','.join(queues.QUEUES)})",
+        help=f"comma-separated queues to consume (default: {','.join(queues.ALL_QUEUES)})",
     )
     worker.add_argument(
         "--concurrency", "-c", type=int, default=None, help="pool processes (default 2)"
@@ -61,7 +61,7 @@ def _loglevel(args: argparse.Namespace, settings: Settings) -> str:
 
 def worker_name(chosen: list[str]) -> str:
     """``pantheon-fast-batch-slow-<pid>@<host>``: two workers on one host never share a name."""
-    short = "-".join(name.removeprefix("training_") for name in chosen)
+    short = "-".join(n.removeprefix("training_") for n in chosen if n in queues.QUEUES) or "default"
     return f"pantheon-{short}-{os.getpid()}@%h"
 
 
