@@ -1,14 +1,16 @@
-"""Routing: which god should answer a prompt, by predicted reward."""
+"""Routing: which god should answer a prompt; the decisions it recorded."""
 
 from __future__ import annotations
+
+from dataclasses import asdict
 
 from fastapi import APIRouter, Depends, Request
 
 from pantheon.api.routes.responses import errors
-from pantheon.api.schemas import RankItem, RouteIn, RouteOut
+from pantheon.api.schemas import DecisionOut, RankItem, RouteIn, RouteOut
 from pantheon.api.security import require_token
 from pantheon.api.state import get_state
-from pantheon.errors import ValidationError
+from pantheon.training import decisions
 
 router = APIRouter(prefix="/api", tags=["routing"])
 
@@ -18,14 +20,34 @@ router = APIRouter(prefix="/api", tags=["routing"])
     response_model=RouteOut,
     responses=errors(401, 413, 422, 503),
     dependencies=[Depends(require_token)],
-    summary="Rank the gods for a prompt; the first is the one to call",
+    summary="Choose the god to call for a prompt; the decision is recorded",
 )
 def route_prompt(body: RouteIn, request: Request) -> RouteOut:
-    from pantheon.training.routing import rank
+    decision = decisions.route(
+        get_state(request).service,
+        body.prompt,
+        candidates=body.candidates,
+        explore=body.explore,
+        cost_weight=body.cost_weight,
+    )
+    return RouteOut(
+        god_name=decision.god_name,
+        decision_id=decision.decision_id,
+        propensity=decision.propensity,
+        policy=decision.policy,
+        policy_params=decision.policy_params,
+        ranking=[RankItem.model_validate(asdict(r)) for r in decision.ranking],
+    )
 
-    state = get_state(request)
-    ranking = rank(state.service, body.prompt, candidates=body.candidates, explore=body.explore)
-    items = [RankItem.model_validate(item) for item in ranking]
-    if not items:
-        raise ValidationError("no candidate god to route to")
-    return RouteOut(god_name=items[0].god_name, ranking=items)
+
+@router.get(
+    "/decisions/{decision_id}",
+    response_model=DecisionOut,
+    responses=errors(404, 422, 503),
+    summary="One recorded routing decision and the outcome linked to it",
+)
+def get_decision(decision_id: str, request: Request) -> DecisionOut:
+    view = decisions.get_decision(get_state(request).service, decision_id)
+    body = asdict(view)
+    body["ranking"] = [RankItem.model_validate(r) for r in body["ranking"]]
+    return DecisionOut.model_validate(body)
