@@ -37,15 +37,56 @@ def feed(client: TestClient, god: str = "athena", n: int = 12) -> None:
 
 # --- routing ------------------------------------------------------------------------
 def test_route_ranks_every_god_best_first(client: TestClient) -> None:
-    response = client.post("/api/route", json={"prompt": "Prove Fermat's little theorem."})
+    feed(client, "athena")
+    response = client.post(
+        "/api/route", json={"prompt": "solve equation number 3 for x", "explore": False}
+    )
     assert response.status_code == 200
     body = response.json()
     ranking = body["ranking"]
     assert len(ranking) == 13
     assert body["god_name"] == ranking[0]["god_name"]
-    rewards = [r["expected_reward"] for r in ranking]
-    assert rewards == sorted(rewards, reverse=True)
+    assert body["propensity"] == 1.0
+    assert body["policy"] == "greedy"
+    scores = [r["score"] for r in ranking]
+    assert scores == sorted(scores, reverse=True)
     assert all(0.0 <= r["p_success"] <= 1.0 for r in ranking)
+
+
+def test_route_records_a_decision_and_links_its_outcome(client: TestClient) -> None:
+    body = client.post(
+        "/api/route", json={"prompt": "what is 2 + 2", "candidates": ["athena", "zeus"]}
+    ).json()
+    assert body["policy"] == "softmax"
+    assert sum(r["probability"] for r in body["ranking"]) == pytest.approx(1.0)
+    chosen = next(r for r in body["ranking"] if r["god_name"] == body["god_name"])
+    assert body["propensity"] == chosen["probability"]
+    decision = client.get(f"/api/decisions/{body['decision_id']}")
+    assert decision.status_code == 200
+    assert decision.json()["outcome_id"] is None
+    other = "zeus" if body["god_name"] == "athena" else "athena"
+    report = outcome(other, "what is 2 + 2", decision_id=body["decision_id"])
+    posted = client.post("/api/outcomes", json=report)
+    assert posted.status_code == 202
+    again = client.post("/api/outcomes", json={**report, "outcome_key": "another"})
+    assert again.status_code == 200
+    assert again.json()["outcome_id"] == posted.json()["outcome_id"]
+    linked = client.get(f"/api/decisions/{body['decision_id']}").json()
+    assert (linked["outcome_id"], linked["outcome_god"], linked["override"]) == (
+        posted.json()["outcome_id"],
+        other,
+        True,
+    )
+    batch = client.post(
+        "/api/outcomes/batch",
+        json={
+            "outcomes": [outcome("zeus", "x", decision_id="6f1c1b55-0000-4000-8000-000000000001")]
+        },
+    )
+    assert batch.status_code == 422
+    assert batch.json()["error"] == "validation_error"
+    assert client.get("/api/decisions/6f1c1b55-0000-4000-8000-000000000001").status_code == 404
+    assert client.get("/api/decisions/not-a-uuid").status_code == 422
 
 
 def test_route_among_candidates_and_explore(client: TestClient) -> None:
@@ -84,6 +125,9 @@ def test_route_learns_from_outcomes(client: TestClient) -> None:
         {},
         {"prompt": "x", "candidates": []},
         {"prompt": "x", "candidates": ["loki"]},
+        {"prompt": "x", "explore": 1.5},
+        {"prompt": "x", "explore": "sometimes"},
+        {"prompt": "x", "cost_weight": -1},
     ],
 )
 def test_route_refuses_bad_input(client: TestClient, body: dict[str, Any]) -> None:
