@@ -58,8 +58,9 @@ ARMS = ("bandit", "greedy", "random", "full_information")
 EXPLORE: dict[str, bool | float | None] = {"bandit": True, "greedy": False, "random": 1.0}
 DEFAULT_EVERY = 1000
 DEFAULT_HOURS = 24
-#: Prompts routed before their outcomes come back (one intake batch).
-CHUNK = 32
+#: Prompts routed before their outcomes come back (one intake batch, so one online step
+#: per god over its share of them).
+DEFAULT_CHUNK = 32
 
 
 @dataclass
@@ -79,6 +80,7 @@ class OnlineReport:
     test_prompts: int
     strong: str
     weak: str
+    chunk: int
     policy: dict[str, Any]
     arms: dict[str, ArmResult]
     ope_dr: offpolicy.Estimate
@@ -110,6 +112,7 @@ class OnlineReport:
             "strong": self.strong,
             "weak": self.weak,
             "policy": self.policy,
+            "chunk": self.chunk,
             "learning_curve": curve,
             "seconds": round(self.seconds, 1),
             "arm_seconds": {name: round(r.seconds, 1) for name, r in a.items()},
@@ -237,6 +240,7 @@ def run_online_bench(
     every: int = DEFAULT_EVERY,
     hours: int = DEFAULT_HOURS,
     limit: int | None = None,
+    chunk_size: int = DEFAULT_CHUNK,
     progress: Progress | None = None,
 ) -> OnlineReport:
     started = time.perf_counter()
@@ -266,8 +270,8 @@ def run_online_bench(
             try:
                 curve: list[tuple[int, float]] = []
                 done = 0
-                for start in range(0, len(stream), CHUNK):
-                    chunk = stream[start : start + CHUNK]
+                for start in range(0, len(stream), chunk_size):
+                    chunk = stream[start : start + chunk_size]
                     arm.feed(chunk)
                     before, done = done, done + len(chunk)
                     if done // per_hour > before // per_hour:
@@ -294,6 +298,7 @@ def run_online_bench(
         test_prompts=len(test_prompts),
         strong=strong,
         weak=weak,
+        chunk=chunk_size,
         policy={
             "kind": "softmax",
             "temperature": base.explore_temperature,

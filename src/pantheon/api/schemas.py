@@ -18,10 +18,12 @@ from pantheon.training.intake import OutcomeIn
 __all__ = [
     "BatchAccepted",
     "BatchIn",
+    "CalibrationOut",
     "CheckpointIn",
     "CronIn",
     "DecisionOut",
     "ErrorBody",
+    "EvaluationOut",
     "HealthOut",
     "JobAccepted",
     "OutcomeAccepted",
@@ -138,6 +140,36 @@ class DecisionOut(BaseModel):
     outcome_god: str | None
     override: bool | None = Field(description="the outcome came from another god")
     linked_at: datetime | None
+
+
+class EstimateOut(BaseModel):
+    value: float | None = Field(description="estimated success rate (null: no support)")
+    low: float | None = Field(description="95% interval, normal approximation")
+    high: float | None
+    n: int
+
+
+class PolicyEstimateOut(BaseModel):
+    policy: str = Field(description="logging, greedy, always:<god> or random")
+    ips: EstimateOut
+    snips: EstimateOut
+    dr: EstimateOut
+    expected_cost: float = Field(description="mean cost_per_call under the policy (exact)")
+
+
+class EvaluationOut(BaseModel):
+    decisions: int = Field(description="logged decisions with an outcome of the chosen god")
+    gods: list[str]
+    policies: list[PolicyEstimateOut]
+    note: str
+
+
+class CalibrationOut(BaseModel):
+    share: float
+    god_name: str = Field(description="the most expensive god")
+    cost_weight: float = Field(description="send it as cost_weight to POST /api/route")
+    achieved_share: float = Field(description="share of the recent prompts it sends there")
+    prompts: int
 
 
 class TaskStatus(BaseModel):

@@ -32,6 +32,9 @@ def register_bench(benchmarks: Any) -> None:
     online.add_argument("--every", type=int, default=1000, help="measure every N prompts")
     online.add_argument("--hours", type=int, default=24, help="simulated hours of traffic")
     online.add_argument("--limit", type=int, default=None, help="replay only N prompts")
+    online.add_argument(
+        "--chunk", type=int, default=32, help="prompts routed before their outcomes come back"
+    )
     online.add_argument("--json", action="store_true", help="print the figures as JSON")
     online.set_defaults(func=run_online)
 
@@ -50,6 +53,7 @@ def run_online(args: argparse.Namespace, settings: Settings) -> int:
             every=max(1, args.every),
             hours=max(1, args.hours),
             limit=args.limit,
+            chunk_size=max(1, args.chunk),
             progress=progress,
         )
     body = report.to_json()

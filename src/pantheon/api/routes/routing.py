@@ -1,16 +1,31 @@
-"""Routing: which god should answer a prompt; the decisions it recorded."""
+"""Routing: which god should answer a prompt; the decisions it recorded, their
+off-policy evaluation, and cost calibration."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict
+from datetime import timedelta
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from pantheon.api.routes.responses import errors
-from pantheon.api.schemas import DecisionOut, RankItem, RouteIn, RouteOut
+from pantheon.api.schemas import (
+    CalibrationOut,
+    DecisionOut,
+    EstimateOut,
+    EvaluationOut,
+    PolicyEstimateOut,
+    RankItem,
+    RouteIn,
+    RouteOut,
+)
 from pantheon.api.security import require_token
 from pantheon.api.state import get_state
-from pantheon.training import decisions
+from pantheon.learning.offpolicy import Estimate
+from pantheon.store.types import utcnow
+from pantheon.training import calibration, decisions, evaluation
+from pantheon.training.evaluation import DEFAULT_LIMIT
 
 router = APIRouter(prefix="/api", tags=["routing"])
 
@@ -51,3 +66,54 @@ def get_decision(decision_id: str, request: Request) -> DecisionOut:
     body = asdict(view)
     body["ranking"] = [RankItem.model_validate(r) for r in body["ranking"]]
     return DecisionOut.model_validate(body)
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _estimate(e: Estimate) -> EstimateOut:
+    return EstimateOut(value=_finite(e.value), low=_finite(e.low), high=_finite(e.high), n=e.n)
+
+
+@router.get(
+    "/evaluation",
+    response_model=EvaluationOut,
+    responses=errors(422, 503),
+    summary="Off-policy estimates of each routing policy's success on the logged decisions",
+)
+def get_evaluation(
+    request: Request,
+    days: float | None = Query(None, gt=0, le=3650, description="only decisions this recent"),
+    limit: int = Query(DEFAULT_LIMIT, ge=1, le=DEFAULT_LIMIT, description="newest N decisions"),
+) -> EvaluationOut:
+    since = utcnow() - timedelta(days=days) if days is not None else None
+    report = evaluation.evaluate(get_state(request).service, since=since, limit=limit)
+    return EvaluationOut(
+        decisions=report.decisions,
+        gods=report.gods,
+        policies=[
+            PolicyEstimateOut(
+                policy=p.policy,
+                ips=_estimate(p.ips),
+                snips=_estimate(p.snips),
+                dr=_estimate(p.dr),
+                expected_cost=p.expected_cost,
+            )
+            for p in report.policies
+        ],
+        note=report.note,
+    )
+
+
+@router.get(
+    "/calibration",
+    response_model=CalibrationOut,
+    responses=errors(422, 503),
+    summary="The cost_weight that sends a share of recent prompts to the most expensive god",
+)
+def get_calibration(
+    request: Request, share: float = Query(..., ge=0.0, le=1.0, allow_inf_nan=False)
+) -> CalibrationOut:
+    result = calibration.calibrate(get_state(request).service, share)
+    return CalibrationOut.model_validate(asdict(result))
