@@ -63,7 +63,13 @@ def _row(r: Any) -> DecisionRow:
     return DecisionRow(**{name: getattr(r, name) for name in DecisionRow.__dataclass_fields__})
 
 
-def insert(session: Session, row: dict[str, Any]) -> None:
+def insert(session: Session, row: dict[str, Any], *, wait_for_flush: bool = False) -> None:
+    """One INSERT. On PostgreSQL the commit does not wait for the WAL flush unless asked
+    (``synchronous_commit = off`` for this transaction only): the row is visible and
+    survives any restart of the web process at once; only a crash of the database
+    server itself within ~3 x ``wal_writer_delay`` (600 ms by default) could lose it."""
+    if not wait_for_flush and session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SET LOCAL synchronous_commit TO OFF"))
     session.execute(sa.insert(decisions), [row])
 
 
