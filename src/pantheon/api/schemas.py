@@ -107,11 +107,14 @@ class RouteIn(BaseModel):
         return v
 
 
-class RankItem(BaseModel):
+class GodPrediction(BaseModel):
     god_name: str
     p_success: float
     expected_reward: float
     uncertainty: float
+
+
+class RankItem(GodPrediction):
     cost: float = Field(description="the god's cost_per_call in the roster")
     score: float = Field(description="p_success - cost_weight * cost: what the policy ranks by")
     probability: float = Field(description="the probability the policy gave this god")
@@ -339,7 +342,7 @@ class ProbeRoute(BaseModel):
     prompt: str
     source: Literal["probe", "recent"]
     god_name: str
-    ranking: list[RankItem]
+    ranking: list[GodPrediction]
 
 
 class RoutingOverview(BaseModel):
