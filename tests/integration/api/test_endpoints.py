@@ -118,6 +118,33 @@ def test_route_learns_from_outcomes(client: TestClient) -> None:
     assert after["ares"] < before["ares"]
 
 
+def test_evaluation_and_calibration(client: TestClient) -> None:
+    empty = client.get("/api/evaluation")
+    assert empty.status_code == 200
+    assert empty.json()["decisions"] == 0
+    for i in range(30):
+        body = client.post(
+            "/api/route",
+            json={"prompt": f"question {i}", "candidates": ["athena", "zeus"], "explore": 1.0},
+        ).json()
+        report = outcome(body["god_name"], f"question {i}", decision_id=body["decision_id"])
+        assert client.post("/api/outcomes", json=report).status_code == 202
+    answer = client.get("/api/evaluation", params={"days": 1})
+    assert answer.status_code == 200
+    evaluation = answer.json()
+    assert evaluation["decisions"] == 30
+    names = {p["policy"] for p in evaluation["policies"]}
+    assert names == {"logging", "greedy", "always:athena", "always:zeus", "random"}
+    logging = next(p for p in evaluation["policies"] if p["policy"] == "logging")
+    assert logging["ips"]["value"] == pytest.approx(1.0)  # every reported outcome succeeded
+    # The default roster: every god costs the same, so no weight can move the share.
+    calibration = client.get("/api/calibration", params={"share": 0.3})
+    assert calibration.status_code == 422
+    assert "costs the same" in calibration.json()["detail"]
+    assert client.get("/api/calibration", params={"share": 2}).status_code == 422
+    assert client.get("/api/evaluation", params={"days": -1}).status_code == 422
+
+
 @pytest.mark.parametrize(
     "body",
     [
