@@ -110,7 +110,7 @@ def test_calibration_finds_the_weight_for_a_share(two_gods: TrainingService) -> 
         assert result.god_name == "big"
         assert result.achieved_share <= share + 1e-9
         assert result.prompts == 300
-        if 0 < result.cost_weight:
+        if result.cost_weight > 0:
             # a slightly smaller weight sends more than the share: the weight is the least
             more = calibration.calibrate(two_gods, min(1.0, result.achieved_share + 0.2))
             assert more.cost_weight <= result.cost_weight
