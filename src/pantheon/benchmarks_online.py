@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -123,24 +123,29 @@ def _verdict_success(record: Mapping[str, Any]) -> float:
     return 1.0 if record.get("success") else 0.0
 
 
-def load_train(
-    path: Path, strong: str, weak: str, seed: int
-) -> list[tuple[str, dict[str, dict[str, Any]]]]:
+Stream = list[tuple[str, dict[str, dict[str, Any]]]]
+
+
+def pair_records(records: Iterable[Mapping[str, Any]], strong: str, weak: str, seed: int) -> Stream:
     """(prompt, {god: record}) for prompts both gods answered, in a seeded order."""
     wanted = {canonical(strong), canonical(weak)}
     by_prompt: dict[str, dict[str, dict[str, Any]]] = {}
-    for line in iter_lines(path):
-        r = line.record
-        if r is None or not isinstance(r.get("prompt"), str):
+    for r in records:
+        if not isinstance(r.get("prompt"), str):
             continue
         god = canonical(str(r.get("god_name", "")))
         if god in wanted:
-            by_prompt.setdefault(r["prompt"], {}).setdefault(god, r)
+            by_prompt.setdefault(r["prompt"], {}).setdefault(god, dict(r))
     items = [(p, recs) for p, recs in by_prompt.items() if len(recs) == 2]
     if not items:
         raise ValidationError(f"no training prompt has outcomes of both {strong!r} and {weak!r}")
     order = np.random.default_rng(seed_int(seed, "bench-online")).permutation(len(items))
     return [items[i] for i in order]
+
+
+def load_train(path: Path, strong: str, weak: str, seed: int) -> Stream:
+    records = (line.record for line in iter_lines(path) if line.record is not None)
+    return pair_records(records, strong, weak, seed)
 
 
 def _outcome(record: Mapping[str, Any], decision_id: Any = None) -> OutcomeIn:
@@ -173,7 +178,7 @@ class Arm:
     def _run_task(self, task_name: str, **kwargs: Any) -> Any:
         return self.replayer.dispatcher.dispatch(task_name, wait=True, **kwargs)
 
-    def feed(self, chunk: list[tuple[str, dict[str, dict[str, Any]]]]) -> None:
+    def feed(self, chunk: Stream) -> None:
         """Route each prompt (recorded), then post the chosen verdicts as one batch."""
         explore = EXPLORE.get(self.name)
         outcomes: list[OutcomeIn] = []
@@ -230,6 +235,57 @@ def ope_check(
     return est, float((pi * verdicts).sum(axis=1).mean())
 
 
+@dataclass(frozen=True)
+class Heldout:
+    """Test prompts' basins and both gods' verdicts on them."""
+
+    basins: NDArray[np.float64]
+    perf_s: NDArray[np.float64]
+    perf_w: NDArray[np.float64]
+
+
+def open_arm(name: str, base: Settings, data_dir: Path, strong: str, weak: str) -> Arm:
+    """An arm on a fresh embedded database in ``data_dir`` with a two-god roster."""
+    roster = write_roster(data_dir / "roster.json", {strong: "strong", weak: "weak"})
+    return Arm(name, isolated_settings(base, data_dir, roster), strong, weak, base.seed)
+
+
+def replay_arm(
+    arm: Arm,
+    stream: Stream,
+    heldout: Heldout,
+    *,
+    every: int,
+    hours: int,
+    chunk_size: int = DEFAULT_CHUNK,
+    progress: Progress | None = None,
+) -> ArmResult:
+    """Replay ``stream`` through ``arm`` over ``hours`` simulated hours, measuring held-out
+    APGR every ``every`` prompts and at the end."""
+    started = time.perf_counter()
+    per_hour = max(1, len(stream) // hours)
+    curve: list[tuple[int, float]] = []
+    done = 0
+    for start in range(0, len(stream), chunk_size):
+        chunk = stream[start : start + chunk_size]
+        arm.feed(chunk)
+        before, done = done, done + len(chunk)
+        if done // per_hour > before // per_hour:
+            arm.schedule.advance(timedelta(hours=1))
+        if done // every > before // every or done == len(stream):
+            curve.append((done, arm.heldout_apgr(heldout.basins, heldout.perf_s, heldout.perf_w)))
+        if progress is not None:
+            progress(arm.name, done, len(stream))
+    return ArmResult(
+        arm=arm.name,
+        apgr=curve[-1][1],
+        success_rate=arm.successes / arm.routed if arm.routed else None,
+        strong_share=arm.chosen_strong / arm.routed if arm.routed else None,
+        curve=curve,
+        seconds=time.perf_counter() - started,
+    )
+
+
 def run_online_bench(
     base: Settings,
     *,
@@ -257,39 +313,25 @@ def run_online_bench(
         )
         for p, r in stream
     }
-    per_hour = max(1, len(stream) // hours)
     results: dict[str, ArmResult] = {}
     ope_est: offpolicy.Estimate | None = None
     ope_true = float("nan")
+    heldout = Heldout(basins, perf_s, perf_w)
     for name in ARMS:
-        arm_started = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="pantheon-online-") as tmp:
-            data_dir = Path(tmp)
-            roster = write_roster(data_dir / "roster.json", {strong: "strong", weak: "weak"})
-            arm = Arm(name, isolated_settings(base, data_dir, roster), strong, weak, base.seed)
+            arm = open_arm(name, base, Path(tmp), strong, weak)
             try:
-                curve: list[tuple[int, float]] = []
-                done = 0
-                for start in range(0, len(stream), chunk_size):
-                    chunk = stream[start : start + chunk_size]
-                    arm.feed(chunk)
-                    before, done = done, done + len(chunk)
-                    if done // per_hour > before // per_hour:
-                        arm.schedule.advance(timedelta(hours=1))
-                    if done // every > before // every or done == len(stream):
-                        curve.append((done, arm.heldout_apgr(basins, perf_s, perf_w)))
-                    if progress is not None:
-                        progress(name, done, len(stream))
+                results[name] = replay_arm(
+                    arm,
+                    stream,
+                    heldout,
+                    every=every,
+                    hours=hours,
+                    chunk_size=chunk_size,
+                    progress=progress,
+                )
                 if name == "bandit":
                     ope_est, ope_true = ope_check(arm, truth)
-                results[name] = ArmResult(
-                    arm=name,
-                    apgr=curve[-1][1],
-                    success_rate=arm.successes / arm.routed if arm.routed else None,
-                    strong_share=arm.chosen_strong / arm.routed if arm.routed else None,
-                    curve=curve,
-                    seconds=time.perf_counter() - arm_started,
-                )
             finally:
                 arm.close()
     assert ope_est is not None
