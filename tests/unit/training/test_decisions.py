@@ -17,6 +17,8 @@ from pantheon.store.types import utcnow
 from pantheon.training import decisions
 from pantheon.training.intake import ingest
 from pantheon.training.service import TrainingService
+from pantheon.worker import queues
+from pantheon.worker.operations import Context, run_operation
 from tests.unit.training.conftest import outcome
 
 pytestmark = pytest.mark.unit
@@ -194,3 +196,28 @@ def test_routing_follows_training(svc: TrainingService) -> None:
     after = decisions.route(svc, "solve the algebra equation 3", candidates=["athena", "ares"])
     assert {r.god_name: r.p_success for r in after.ranking}["athena"] > before["athena"]
     assert np.isfinite([r.score for r in after.ranking]).all()
+
+
+def test_the_celery_task_takes_a_decision_id(svc: TrainingService) -> None:
+    """``train_from_outcome_task`` with the seed's outcome fields and ``decision_id``: the
+    outcome is stored, linked and trained; an unknown id is a permanent validation error."""
+    d = decisions.route(svc, "task-borne prompt", candidates=["athena"])
+    kwargs = {
+        "god_name": "athena",
+        "prompt": "task-borne prompt",
+        "response": "r",
+        "success": True,
+        "decision_id": str(d.decision_id),
+    }
+    result = run_operation(queues.TRAIN_FROM_OUTCOME, svc, kwargs, Context(svc.settings, "t-1"))
+    assert result["status"] == "success"
+    view = decisions.get_decision(svc, d.decision_id)
+    assert view.outcome_id == result["outcome_id"]
+    assert view.override is False
+    with pytest.raises(ValidationError, match="unknown decision_id"):
+        run_operation(
+            queues.TRAIN_FROM_OUTCOME,
+            svc,
+            {**kwargs, "decision_id": str(uuid.uuid4())},
+            Context(svc.settings, "t-2"),
+        )
