@@ -63,14 +63,22 @@ def _row(r: Any) -> DecisionRow:
     return DecisionRow(**{name: getattr(r, name) for name in DecisionRow.__dataclass_fields__})
 
 
-def insert(session: Session, row: dict[str, Any], *, wait_for_flush: bool = False) -> None:
-    """One INSERT. On PostgreSQL the commit does not wait for the WAL flush unless asked
-    (``synchronous_commit = off`` for this transaction only): the row is visible and
-    survives any restart of the web process at once; only a crash of the database
-    server itself within ~3 x ``wal_writer_delay`` (600 ms by default) could lose it."""
-    if not wait_for_flush and session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.text("SET LOCAL synchronous_commit TO OFF"))
+def insert(session: Session, row: dict[str, Any]) -> None:
+    """One INSERT in the caller's transaction (SQLite, tests)."""
     session.execute(sa.insert(decisions), [row])
+
+
+def insert_autocommit(connection: sa.Connection, row: dict[str, Any]) -> None:
+    """One statement, its own transaction (PostgreSQL, the request path): no BEGIN, no
+    COMMIT round trip, and ``synchronous_commit`` off for this statement only
+    (``set_config(..., true)`` is local to its transaction). The row is visible and
+    survives any restart of the web process at once; only a crash of the database server
+    itself within ~3 x ``wal_writer_delay`` (600 ms by default) could lose it."""
+    names = list(row)
+    values = [sa.bindparam(n, value=row[n], type_=decisions.c[n].type) for n in names]
+    local = sa.select(sa.func.set_config("synchronous_commit", "off", sa.true())).subquery()
+    stmt = sa.insert(decisions).from_select(names, sa.select(*values).select_from(local))
+    connection.execute(stmt)
 
 
 def get(session: Session, decision_id: uuid.UUID) -> DecisionRow | None:

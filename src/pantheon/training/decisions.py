@@ -26,9 +26,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from sqlalchemy import exc as sa_exc
 
 from pantheon.config import Settings
-from pantheon.errors import NotFoundError, ValidationError
+from pantheon.errors import DatabaseUnavailableError, NotFoundError, ValidationError
 from pantheon.learning.coordizer import coordize
 from pantheon.learning.policy import Policy, PolicyKind, RandomSource, choose
 from pantheon.learning.seeds import seed_int
@@ -187,8 +188,7 @@ def route(
         "policy_params": params,
         "kernel_versions": {name: int(version) for name, (version, _k) in entries.items()},
     }
-    with service.database.session() as session:
-        decision_rows.insert(session, row)
+    _record(service, row)
     return RouteDecision(
         decision_id=decision_id,
         god_name=chosen.god_name,
@@ -197,6 +197,24 @@ def route(
         policy_params=params,
         ranking=ranking,
     )
+
+
+def _record(service: TrainingService, row: dict[str, Any]) -> None:
+    """The decision's one INSERT, committed before the route answers."""
+    database = service.database
+    if database.dialect_name != "postgresql":
+        with database.session() as session:
+            decision_rows.insert(session, row)
+        return
+    try:
+        with database.engine.connect() as conn:
+            decision_rows.insert_autocommit(
+                conn.execution_options(isolation_level="AUTOCOMMIT"), row
+            )
+    except (sa_exc.OperationalError, sa_exc.InterfaceError) as err:
+        raise DatabaseUnavailableError(
+            "database unavailable", dialect=database.dialect_name
+        ) from err
 
 
 def _score(
