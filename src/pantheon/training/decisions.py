@@ -100,8 +100,7 @@ def policy_for(settings: Settings, explore: Explore) -> Policy:
 
 
 class _LockedSource:
-    """A seeded generator shared by a process's request threads (numpy's is not
-    thread-safe); each process draws its own stream (seed, pid-independent per service)."""
+    """A generator shared by a process's request threads (numpy's is not thread-safe)."""
 
     def __init__(self, seed: int) -> None:
         self._rng = np.random.default_rng(seed)
