@@ -319,10 +319,13 @@ def hourly_batch(run: Run, timeout: float) -> None:
 
 
 def route(run: Run, prompts: Sequence[str], seconds: float) -> None:
-    """``POST /api/route`` latency at one client and throughput at four."""
+    """``POST /api/route`` latency at one client and throughput at four; every answered
+    route records its decision (one INSERT, committed before the answer), which
+    ``route_decisions`` counts."""
     bodies = [json.dumps({"prompt": p}).encode() for p in prompts]
     path = write_bodies(run.work_dir / "bodies-route.jsonl", bodies)
     url = run.web_url + "/api/route"
+    decisions_before = int(sql_scalar(run, "SELECT count(*) FROM decisions"))
     for concurrency in (1, 4):
         merged = closed_loop(run, url, path, concurrency, seconds, cycle=True)
         lat, errors = latencies_of(merged)
@@ -339,4 +342,5 @@ def route(run: Run, prompts: Sequence[str], seconds: float) -> None:
         route_p50_ms=run.results["route_c1_p50_ms"],
         route_p99_ms=run.results["route_c1_p99_ms"],
         route_per_s=run.results["route_c4_per_s"],
+        route_decisions=int(sql_scalar(run, "SELECT count(*) FROM decisions")) - decisions_before,
     )

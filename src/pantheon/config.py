@@ -21,6 +21,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pantheon.errors import ConfigurationError
+from pantheon.learning.policy import PolicyKind
 
 #: Secrets that ship in docs and examples; production refuses to start with any of them.
 DEFAULT_SECRETS = frozenset(
@@ -178,6 +179,21 @@ class Settings(BaseSettings):
     #: ``json``: one JSON object per line (level, time, logger, message, task id, god,
     #: outcome id); ``text``: readable lines; ``auto``: json in production, else text.
     log_format: LogFormat = Field(LogFormat.AUTO, validation_alias="PANTHEON_LOG_FORMAT")
+
+    # --- routing decisions, exploration and cost -------------------------------------
+    #: How ``POST /api/route`` chooses when a request does not say: ``softmax`` explores
+    #: (every candidate keeps at least ``PANTHEON_EXPLORE_RATE / K``), ``greedy`` never does.
+    route_policy: PolicyKind = Field(PolicyKind.SOFTMAX, validation_alias="PANTHEON_ROUTE_POLICY")
+    #: Softmax temperature over the scores (predicted success, 0..1): lower is greedier.
+    explore_temperature: float = Field(
+        0.1, validation_alias="PANTHEON_EXPLORE_TEMPERATURE", gt=0, allow_inf_nan=False
+    )
+    #: Share of the choice spread uniformly over the candidates (the propensity floor × K).
+    explore_rate: float = Field(
+        0.1, validation_alias="PANTHEON_EXPLORE_RATE", ge=0, le=1, allow_inf_nan=False
+    )
+    #: Routing decisions older than this many days are deleted by the cleanup job.
+    decision_keep_days: int = Field(30, validation_alias="PANTHEON_DECISION_KEEP_DAYS", ge=1)
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

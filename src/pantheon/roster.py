@@ -5,13 +5,19 @@ the shadow of ``zeus`` named ``zeus_shadow``. Display names keep the roster's sp
 
 A deployment replaces the default roster with a JSON file (``PANTHEON_ROSTER_FILE``)::
 
-    {"gods": [{"name": "gpt-4-1106-preview", "domain": "strong general model"},
-              {"name": "mixtral-8x7b", "domain": "fast open model"}]}
+    {"gods": [{"name": "gpt-4-1106-preview", "domain": "strong general model",
+               "cost_per_call": 10},
+              {"name": "mixtral-8x7b", "domain": "fast open model", "cost_per_call": 0.6}]}
+
+``cost_per_call`` is in any unit the deployment likes (dollars per 1,000 calls, say), only
+ratios matter; it defaults to 1, and every god of the default roster costs 1 (they are
+agents of one kind), so without costs in the roster cost-aware routing changes nothing.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +26,7 @@ from pathlib import Path
 from pantheon.errors import ConfigurationError, UnknownGodError
 
 SHADOW_SUFFIX = "_shadow"
+DEFAULT_COST = 1.0
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._/:-]{0,119}$")
 
 DEFAULT_GODS: tuple[tuple[str, str], ...] = (
@@ -63,10 +70,21 @@ class God:
     name: str  # canonical
     display_name: str
     domain: str
+    #: What one call costs (any unit, the same for every god); cost-aware routing uses it.
+    cost_per_call: float = DEFAULT_COST
 
     @property
     def shadow(self) -> str:
         return self.name + SHADOW_SUFFIX
+
+
+def _cost(value: object, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"cost_per_call of {name!r} must be a number")
+    cost = float(value)
+    if not math.isfinite(cost) or cost < 0:
+        raise ValueError(f"cost_per_call of {name!r} must be finite and not negative")
+    return cost
 
 
 class Roster:
@@ -94,7 +112,12 @@ class Roster:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
             entries = data["gods"] if isinstance(data, dict) else data
             gods = [
-                God(canonical(str(e["name"])), str(e["name"]).strip(), str(e.get("domain", "")))
+                God(
+                    canonical(str(e["name"])),
+                    str(e["name"]).strip(),
+                    str(e.get("domain", "")),
+                    _cost(e.get("cost_per_call", DEFAULT_COST), str(e["name"])),
+                )
                 for e in entries
             ]
         except (OSError, ValueError, KeyError, TypeError) as exc:

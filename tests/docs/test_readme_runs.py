@@ -28,9 +28,16 @@ RUN_PREFIXES = (
 )
 
 
+#: Minutes-long on the full split; parsed by ``test_doc_commands``, run small by
+#: ``tests/e2e/cli/test_bench_online.py``.
+NOT_RUN = ("pantheon bench online",)
+
+
 def readme_data_commands() -> list[str]:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    return [c for c in shell_commands(text) if c.startswith(RUN_PREFIXES)]
+    return [
+        c for c in shell_commands(text) if c.startswith(RUN_PREFIXES) and not c.startswith(NOT_RUN)
+    ]
 
 
 def test_readme_data_commands_run(routellm_dir: Path, tmp_path: Path, output_dir: Path) -> None:

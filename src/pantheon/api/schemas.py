@@ -6,19 +6,24 @@ web layer and the worker validate outcomes with the same rules.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from pantheon.learning.policy import PolicyKind
 from pantheon.training.intake import OutcomeIn
 
 __all__ = [
     "BatchAccepted",
     "BatchIn",
+    "CalibrationOut",
     "CheckpointIn",
     "CronIn",
+    "DecisionOut",
     "ErrorBody",
+    "EvaluationOut",
     "HealthOut",
     "JobAccepted",
     "OutcomeAccepted",
@@ -81,19 +86,93 @@ class RouteIn(BaseModel):
     candidates: list[str] | None = Field(
         None, min_length=1, description="gods to choose from; all gods when omitted"
     )
-    explore: bool = Field(False, description="sample by uncertainty instead of the best mean")
+    explore: bool | float | None = Field(
+        None,
+        description="null: the configured policy (PANTHEON_ROUTE_POLICY); false: greedy; "
+        "true: softmax with PANTHEON_EXPLORE_RATE; a number in [0, 1]: softmax with that rate "
+        "(every candidate gets at least rate / K)",
+    )
+    cost_weight: float = Field(
+        0.0,
+        ge=0.0,
+        allow_inf_nan=False,
+        description="willingness to pay: score = predicted success - cost_weight * cost_per_call",
+    )
+
+    @field_validator("explore")
+    @classmethod
+    def _rate(cls, v: bool | float | None) -> bool | float | None:
+        if v is not None and not isinstance(v, bool) and not (0.0 <= v <= 1.0):
+            raise ValueError("explore must be true, false, null or a rate in [0, 1]")
+        return v
 
 
-class RankItem(BaseModel):
+class GodPrediction(BaseModel):
     god_name: str
     p_success: float
     expected_reward: float
     uncertainty: float
 
 
+class RankItem(GodPrediction):
+    cost: float = Field(description="the god's cost_per_call in the roster")
+    score: float = Field(description="p_success - cost_weight * cost: what the policy ranks by")
+    probability: float = Field(description="the probability the policy gave this god")
+
+
 class RouteOut(BaseModel):
+    god_name: str = Field(description="the chosen god: call this one")
+    decision_id: uuid.UUID = Field(description="send it back with the outcome")
+    propensity: float = Field(description="the probability with which god_name was chosen")
+    policy: PolicyKind
+    policy_params: dict[str, float]
+    ranking: list[RankItem] = Field(description="every candidate, best score first")
+
+
+class DecisionOut(BaseModel):
+    decision_id: uuid.UUID
+    created_at: datetime
+    prompt_sha256: str = Field(description="sha256 of the prompt; the text is not kept")
     god_name: str
+    propensity: float
+    policy: str
+    policy_params: dict[str, float]
+    kernel_versions: dict[str, int]
     ranking: list[RankItem]
+    outcome_id: int | None
+    outcome_god: str | None
+    override: bool | None = Field(description="the outcome came from another god")
+    linked_at: datetime | None
+
+
+class EstimateOut(BaseModel):
+    value: float | None = Field(description="estimated success rate (null: no support)")
+    low: float | None = Field(description="95% interval, normal approximation")
+    high: float | None
+    n: int
+
+
+class PolicyEstimateOut(BaseModel):
+    policy: str = Field(description="logging, greedy, always:<god> or random")
+    ips: EstimateOut
+    snips: EstimateOut
+    dr: EstimateOut
+    expected_cost: float = Field(description="mean cost_per_call under the policy (exact)")
+
+
+class EvaluationOut(BaseModel):
+    decisions: int = Field(description="logged decisions with an outcome of the chosen god")
+    gods: list[str]
+    policies: list[PolicyEstimateOut]
+    note: str
+
+
+class CalibrationOut(BaseModel):
+    share: float
+    god_name: str = Field(description="the most expensive god")
+    cost_weight: float = Field(description="send it as cost_weight to POST /api/route")
+    achieved_share: float = Field(description="share of the recent prompts it sends there")
+    prompts: int
 
 
 class TaskStatus(BaseModel):
@@ -267,7 +346,7 @@ class ProbeRoute(BaseModel):
     prompt: str
     source: Literal["probe", "recent"]
     god_name: str
-    ranking: list[RankItem]
+    ranking: list[GodPrediction]
 
 
 class RoutingOverview(BaseModel):

@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "pantheon.cli.data",
     "pantheon.cli.demo",
     "pantheon.cli.bench",
+    "pantheon.cli.decisions",
 )
 
 log = logging.getLogger("pantheon.cli")

@@ -20,7 +20,7 @@ from pantheon.cli.progress import step_progress
 from pantheon.config import Settings
 
 #: Modules adding ``pantheon bench`` sub-commands besides ``routing`` (sibling benchmarks).
-BENCH_MODULES: tuple[str, ...] = ("pantheon.cli.bench_pipeline",)
+BENCH_MODULES: tuple[str, ...] = ("pantheon.cli.bench_pipeline", "pantheon.cli.bench_online")
 
 
 def register(sub: Any) -> None:

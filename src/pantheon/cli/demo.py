@@ -126,6 +126,12 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
         "held-out verdicts predicted right (p >= 0.5), beside always predicting the "
         "god's majority verdict."
     )
+    if result.live is not None:
+        console.print(
+            f"live traffic (routed, own choices only): held-out APGR {result.live.apgr:.3f} "
+            f"vs {result.curve[-1].apgr:.3f} with full information; "
+            f"{result.live.strong_share:.0%} of prompts sent to {result.strong}"
+        )
     console.print(f"demo finished in {result.seconds:.1f}s")
     console.print(f"report: {report_path.resolve()}")
     return 0

@@ -111,6 +111,44 @@ def plot_curve(result: DemoResult) -> str:
     return _png(fig)
 
 
+def plot_live(result: DemoResult) -> str:
+    """Held-out APGR by prompts seen: full information vs learning from own choices."""
+    fig, ax = plt.subplots(figsize=(5.4, 4))
+    ax.plot(
+        [p.outcomes / 2 for p in result.curve],
+        [p.apgr for p in result.curve],
+        marker="s",
+        label="full information (both verdicts)",
+    )
+    if result.live is not None:
+        xs, ys = zip(*result.live.curve, strict=True)
+        ax.plot(xs, ys, marker="o", label="own choices only (bandit feedback)")
+    ax.axhline(0.5, color="#999", linestyle=":", label="random routing")
+    ax.set_xlabel("training prompts seen")
+    ax.set_ylabel("held-out APGR")
+    ax.set_title("Learning from its own decisions")
+    ax.legend(loc="lower right", fontsize=8)
+    return _png(fig)
+
+
+def live_section(result: DemoResult) -> str:
+    live = result.live
+    if live is None:
+        return ""
+    share = f"{live.strong_share:.0%}" if live.strong_share is not None else "–"
+    success = f"{live.success_rate:.3f}" if live.success_rate is not None else "–"
+    return f"""<h2>Learning from its own decisions</h2>
+<p>The same training prompts as live traffic on a second database: each prompt routed by
+the exploring policy (softmax over predicted success with a uniform floor; the decision
+and its propensity recorded), and only the chosen god's verdict posted back with the
+decision id. It sent {share} of the prompts to {html.escape(result.strong)}, with a mean
+verdict of {success} while learning; held-out APGR at the end {live.apgr:.3f}, against
+{result.curve[-1].apgr if result.curve else float("nan"):.3f} with both verdicts of every
+prompt.</p>
+<div class="grid"><img alt="plot" src="data:image/png;base64,{plot_live(result)}"></div>
+"""
+
+
 def short(name: str) -> str:
     """``mistralai/Mixtral-8x7B-Instruct-v0.1`` → ``Mixtral-8x7B-Instruct-v0.1``."""
     return name.rsplit("/", 1)[-1]
@@ -239,7 +277,7 @@ recovered over the share of strong calls (random = 0.5); CPT(x): the share of st
 needed to recover x of the gap.</p>
 {_table(ROUTING_HEADERS, routing_rows(result))}
 <div class="grid">{images}</div>
-<h2>Steps</h2>
+{live_section(result)}<h2>Steps</h2>
 {steps}
 <p>{result.checkpoints} checkpoints kept after cleanup. Data directory:
 <code>{html.escape(str(result.data_dir))}</code>{"" if kept else TEMPORARY_NOTE}</p>

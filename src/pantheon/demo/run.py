@@ -13,6 +13,11 @@ from the real clock as usual instead of skipping every slot up to a future one. 
 and a checkpoint of every kernel are sent directly, as ``POST /api/transfer`` and
 ``POST /api/checkpoints`` would. 80 % of the sample's prompts are replayed; the other 20 %
 are never trained on, and every figure is measured on them.
+
+A last section replays the same training prompts as live traffic on a second database
+(:mod:`pantheon.benchmarks_online`): each prompt is routed by the exploring policy, only the
+chosen god's verdict goes back with the decision id, and held-out APGR is measured after
+each simulated hour, beside the full-information curve above.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from pantheon.benchmarks_online import ArmResult, Heldout, open_arm, pair_records, replay_arm
 from pantheon.benchmarks_routing import (
     RoutingResult,
     evaluate_routing,
@@ -50,6 +56,8 @@ ROSTER_FILE = SAMPLE_DIR / "roster.json"
 HOURS = 4
 TRAIN_FRACTION = 0.8
 TRANSFER_RATIO = 0.3
+#: Live-traffic section: prompts routed before their verdicts come back.
+LIVE_CHUNK = 64
 #: The simulated clock's start: half an hour before the first hourly slot of a day.
 CLOCK_START = (23, 30)
 #: Settings of the schedule, pinned so the demo's timeline does not follow the environment.
@@ -126,6 +134,8 @@ class DemoResult:
     checkpoints: int
     seconds: float = 0.0
     transfer: dict[str, Any] = field(default_factory=dict)
+    #: The same training prompts as live traffic: routed, only the chosen verdict learnt.
+    live: ArmResult | None = None
 
 
 def load_sample(path: Path = SAMPLE_FILE) -> list[dict[str, Any]]:
@@ -297,6 +307,7 @@ class Demo:
             transfer=transfer,
         )
         self.progress("evaluate", 1, 1)
+        result.live = self.live_traffic(train, heldout, strong, weak)
         result.seconds = time.perf_counter() - started
         return result
 
@@ -348,6 +359,35 @@ class Demo:
             checkpoints=checkpoints,
             transfer=transfer,
         )
+
+    def live_traffic(
+        self,
+        train: list[dict[str, Any]],
+        heldout: list[dict[str, Any]],
+        strong: str,
+        weak: str,
+    ) -> ArmResult:
+        """The training prompts again, as live traffic on a second database: each one routed
+        (exploring policy, decision recorded), only the chosen god's verdict posted back
+        with its decision id, the schedule on its own simulated clock."""
+        stream = pair_records(train, strong, weak, self.settings.seed)
+        prompts, perf_s, perf_w = paired_verdicts(heldout, strong, weak)
+        held = Heldout(coordize_many(prompts), perf_s, perf_w)
+        live_dir = self.data_dir / "live"
+        live_dir.mkdir(parents=True, exist_ok=True)
+        arm = open_arm("bandit", self.settings, live_dir, strong, weak)
+        try:
+            return replay_arm(
+                arm,
+                stream,
+                held,
+                every=max(1, len(stream) // HOURS),
+                hours=HOURS,
+                chunk_size=LIVE_CHUNK,
+                progress=lambda _arm, done, total: self.progress("live traffic", done, total),
+            )
+        finally:
+            arm.close()
 
     def close(self) -> None:
         if self.replayer is not None:

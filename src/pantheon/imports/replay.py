@@ -95,7 +95,12 @@ def register_gods(settings: Settings, names: Iterable[str]) -> tuple[Settings, l
     Roster(gods)  # refuses invalid names before anything is written
     target = settings.roster_file or settings.data_dir / REGISTERED_ROSTER_NAME
     target.parent.mkdir(parents=True, exist_ok=True)
-    body = {"gods": [{"name": g.display_name, "domain": g.domain} for g in gods]}
+    body = {
+        "gods": [
+            {"name": g.display_name, "domain": g.domain, "cost_per_call": g.cost_per_call}
+            for g in gods
+        ]
+    }
     tmp = target.with_name(target.name + ".tmp")
     tmp.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
     tmp.replace(target)

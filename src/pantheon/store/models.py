@@ -6,6 +6,7 @@ statements; the ORM classes serve the low-volume paths and migrations' autogener
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any, cast
 
@@ -232,6 +233,40 @@ class TrainingHistory(Base):
     )
 
 
+class Decision(Base):
+    """One routing decision: what was chosen, with which probability, from what.
+
+    The prompt's text is not kept (prompts are user data): its basin (what every kernel
+    saw) and a sha256 of it are, which is all evaluation and audit need. One INSERT per
+    route; the link columns are set once, by the first outcome that names the decision.
+    """
+
+    __tablename__ = "decisions"
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    prompt_sha256: Mapped[str] = mapped_column(sa.String(64))
+    #: 64 little-endian float32, like ``outcomes.basin``.
+    basin: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    #: Candidate gods in score order (best first), with their scores and probabilities.
+    candidates: Mapped[list[str]] = mapped_column(JSONType)
+    scores: Mapped[list[float]] = mapped_column(JSONType)
+    probabilities: Mapped[list[float]] = mapped_column(JSONType)
+    #: Each candidate's predicted success and cost, as routed.
+    predictions: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    chosen_god: Mapped[str] = mapped_column(sa.String(120))
+    propensity: Mapped[float] = mapped_column(sa.Float)
+    policy: Mapped[str] = mapped_column(sa.String(20))
+    policy_params: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    kernel_versions: Mapped[dict[str, int]] = mapped_column(JSONType, default=dict)
+    outcome_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    outcome_god: Mapped[str | None] = mapped_column(sa.String(120))
+    #: The outcome came from another god than the chosen one (the chat app overrode it).
+    override: Mapped[bool | None] = mapped_column(sa.Boolean)
+    linked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (sa.Index("ix_decisions_created_at", "created_at"),)
+
+
 outcomes = cast(sa.Table, Outcome.__table__)
 outcome_batch_queue = cast(sa.Table, OutcomeBatchQueue.__table__)
 kernels = cast(sa.Table, KernelRow.__table__)
@@ -240,3 +275,4 @@ checkpoint_blobs = cast(sa.Table, CheckpointBlob.__table__)
 schedule_runs = cast(sa.Table, ScheduleRun.__table__)
 knowledge_transfers = cast(sa.Table, KnowledgeTransfer.__table__)
 training_history = cast(sa.Table, TrainingHistory.__table__)
+decisions = cast(sa.Table, Decision.__table__)

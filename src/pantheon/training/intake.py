@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -30,6 +31,7 @@ from pantheon.roster import Roster
 from pantheon.store import outcomes as outcome_rows
 from pantheon.store.db import Database
 from pantheon.store.types import encode_basins, utcnow
+from pantheon.training.decisions import insert_linked
 
 if TYPE_CHECKING:
     from pantheon.training.service import TrainingService
@@ -67,6 +69,8 @@ class OutcomeIn(BaseModel):
     outcome_key: str | None = Field(None, min_length=1, max_length=200)
     source_type: SourceType = "chat"
     source_id: str | None = Field(None, max_length=200)
+    #: The ``POST /api/route`` decision this outcome answers (optional).
+    decision_id: uuid.UUID | None = None
 
     @field_validator("prompt")
     @classmethod
@@ -195,7 +199,7 @@ def ingest(target: TrainingService | Database, outcomes: Sequence[OutcomeIn]) ->
             }
         )
     with database.session() as session:
-        ids, new = outcome_rows.insert_outcomes(session, rows)
+        ids, new = insert_linked(session, [o.decision_id for o in outcomes], rows)
     new_ids = [i for i, fresh in zip(ids, new, strict=True) if fresh]
     by_god: dict[str, list[int]] = {}
     for oid, fresh, god in zip(ids, new, gods, strict=True):

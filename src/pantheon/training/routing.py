@@ -45,6 +45,12 @@ class RoutingCache:
     def kernels(self, service: TrainingService, names: list[str] | None) -> dict[str, Kernel]:
         """Kernels for ``names`` (default: every roster god not retired), at most
         ``route_cache_seconds`` old."""
+        return {name: kernel for name, (_v, kernel) in self.entries(service, names).items()}
+
+    def entries(
+        self, service: TrainingService, names: list[str] | None
+    ) -> dict[str, tuple[int, Kernel]]:
+        """Like :meth:`kernels`, each with the version it was read at (0: a fresh prior)."""
         cached = self._cached(service, names)
         if cached is not None:
             return cached
@@ -61,7 +67,7 @@ class RoutingCache:
                     if n in versions and self._kernels.get(n, (None,))[0] != versions[n][0]
                 ]
             fresh = kernel_rows.read_many(session, stale) if stale else {}
-        out: dict[str, Kernel] = {}
+        out: dict[str, tuple[int, Kernel]] = {}
         with self._lock:
             for name, record in fresh.items():
                 kernel, _meta = checkpoint.loads(record.state, expect_kernel=name)
@@ -71,7 +77,7 @@ class RoutingCache:
                 if entry is None or (name not in versions and entry[0] != 0):
                     entry = (0, Kernel(name, seed=service.settings.seed))
                     self._kernels[name] = entry
-                out[name] = entry[1]
+                out[name] = entry
             self._versions = dict(versions)
             self._checked_at = checked_at
             self._generation = generation
@@ -79,7 +85,7 @@ class RoutingCache:
 
     def _cached(
         self, service: TrainingService, names: list[str] | None
-    ) -> dict[str, Kernel] | None:
+    ) -> dict[str, tuple[int, Kernel]] | None:
         """The kernels from memory alone while the versions are young enough and every
         wanted kernel was read at them; None sends the caller to the database."""
         ttl = service.settings.route_cache_seconds
@@ -91,12 +97,12 @@ class RoutingCache:
                 return None  # this process committed a kernel since the versions were read
             if names is None:
                 names = [g for g in service.roster.names if not versions.get(g, (0, False))[1]]
-            out: dict[str, Kernel] = {}
+            out: dict[str, tuple[int, Kernel]] = {}
             for name in names:
                 entry = self._kernels.get(name)
                 if entry is None or entry[0] != versions.get(name, (0, False))[0]:
                     return None  # never read at the cached version (e.g. a new candidate)
-                out[name] = entry[1]
+                out[name] = entry
             return out
 
 

@@ -40,6 +40,7 @@ from pantheon.store.checkpoint_store import CheckpointStore, create_checkpoint_s
 from pantheon.store.db import Database, shared_database
 from pantheon.store.types import utcnow
 from pantheon.training import _checkpoints, _transfers
+from pantheon.training import decisions as _decisions
 from pantheon.training._audit import (
     HOURLY_AUDIT_MAX_IDS,
     audit_details,
@@ -486,7 +487,8 @@ class TrainingService:
         return _checkpoints.restore_checkpoint(self, int(checkpoint_id))
 
     def cleanup_old_checkpoints(self) -> dict[str, Any]:
-        """Retention: newest N per kernel, pinned ones and young ones stay; orphans go."""
+        """Retention: newest N per kernel, pinned ones and young ones stay; orphans go;
+        routing decisions older than ``PANTHEON_DECISION_KEEP_DAYS`` go too."""
         if not self.enabled:
             return _disabled(deleted=0, kept=0)
-        return _checkpoints.cleanup_old_checkpoints(self)
+        return {**_checkpoints.cleanup_old_checkpoints(self), **_decisions.expire(self)}

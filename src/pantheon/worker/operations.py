@@ -38,7 +38,9 @@ SEED_OUTCOME_FIELDS = frozenset(
     }
 )
 #: Optional intake fields a seed-style call may add.
-EXTRA_OUTCOME_FIELDS = frozenset({"score", "outcome_key", "source_type", "source_id"})
+EXTRA_OUTCOME_FIELDS = frozenset(
+    {"score", "outcome_key", "source_type", "source_id", "decision_id"}
+)
 #: The sweep dispatches at most this many outcomes per run; the next slot takes the rest.
 SWEEP_BATCH = 1000
 

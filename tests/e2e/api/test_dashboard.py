@@ -193,6 +193,9 @@ def test_dashboard_shows_the_replayed_outcomes(
     # In-process tasks by configuration (embedded mode): the badge says OK, not DEGRADED.
     assert 'data-status="ok"' in dom
     assert "DEGRADED" not in dom
+    # Policy evaluation: replayed outcomes name no routing decision, and the panel says so.
+    evaluation = dom.split('id="evaluation"', 1)[1].split("</table>", 1)[0]
+    assert "no decision has an outcome yet" in evaluation
 
     screenshot = output_dir / "dashboard.png"
     screenshot.unlink(missing_ok=True)

@@ -37,15 +37,56 @@ def feed(client: TestClient, god: str = "athena", n: int = 12) -> None:
 
 # --- routing ------------------------------------------------------------------------
 def test_route_ranks_every_god_best_first(client: TestClient) -> None:
-    response = client.post("/api/route", json={"prompt": "Prove Fermat's little theorem."})
+    feed(client, "athena")
+    response = client.post(
+        "/api/route", json={"prompt": "solve equation number 3 for x", "explore": False}
+    )
     assert response.status_code == 200
     body = response.json()
     ranking = body["ranking"]
     assert len(ranking) == 13
     assert body["god_name"] == ranking[0]["god_name"]
-    rewards = [r["expected_reward"] for r in ranking]
-    assert rewards == sorted(rewards, reverse=True)
+    assert body["propensity"] == 1.0
+    assert body["policy"] == "greedy"
+    scores = [r["score"] for r in ranking]
+    assert scores == sorted(scores, reverse=True)
     assert all(0.0 <= r["p_success"] <= 1.0 for r in ranking)
+
+
+def test_route_records_a_decision_and_links_its_outcome(client: TestClient) -> None:
+    body = client.post(
+        "/api/route", json={"prompt": "what is 2 + 2", "candidates": ["athena", "zeus"]}
+    ).json()
+    assert body["policy"] == "softmax"
+    assert sum(r["probability"] for r in body["ranking"]) == pytest.approx(1.0)
+    chosen = next(r for r in body["ranking"] if r["god_name"] == body["god_name"])
+    assert body["propensity"] == chosen["probability"]
+    decision = client.get(f"/api/decisions/{body['decision_id']}")
+    assert decision.status_code == 200
+    assert decision.json()["outcome_id"] is None
+    other = "zeus" if body["god_name"] == "athena" else "athena"
+    report = outcome(other, "what is 2 + 2", decision_id=body["decision_id"])
+    posted = client.post("/api/outcomes", json=report)
+    assert posted.status_code == 202
+    again = client.post("/api/outcomes", json={**report, "outcome_key": "another"})
+    assert again.status_code == 200
+    assert again.json()["outcome_id"] == posted.json()["outcome_id"]
+    linked = client.get(f"/api/decisions/{body['decision_id']}").json()
+    assert (linked["outcome_id"], linked["outcome_god"], linked["override"]) == (
+        posted.json()["outcome_id"],
+        other,
+        True,
+    )
+    batch = client.post(
+        "/api/outcomes/batch",
+        json={
+            "outcomes": [outcome("zeus", "x", decision_id="6f1c1b55-0000-4000-8000-000000000001")]
+        },
+    )
+    assert batch.status_code == 422
+    assert batch.json()["error"] == "validation_error"
+    assert client.get("/api/decisions/6f1c1b55-0000-4000-8000-000000000001").status_code == 404
+    assert client.get("/api/decisions/not-a-uuid").status_code == 422
 
 
 def test_route_among_candidates_and_explore(client: TestClient) -> None:
@@ -77,6 +118,33 @@ def test_route_learns_from_outcomes(client: TestClient) -> None:
     assert after["ares"] < before["ares"]
 
 
+def test_evaluation_and_calibration(client: TestClient) -> None:
+    empty = client.get("/api/evaluation")
+    assert empty.status_code == 200
+    assert empty.json()["decisions"] == 0
+    for i in range(30):
+        body = client.post(
+            "/api/route",
+            json={"prompt": f"question {i}", "candidates": ["athena", "zeus"], "explore": 1.0},
+        ).json()
+        report = outcome(body["god_name"], f"question {i}", decision_id=body["decision_id"])
+        assert client.post("/api/outcomes", json=report).status_code == 202
+    answer = client.get("/api/evaluation", params={"days": 1})
+    assert answer.status_code == 200
+    evaluation = answer.json()
+    assert evaluation["decisions"] == 30
+    names = {p["policy"] for p in evaluation["policies"]}
+    assert names == {"logging", "greedy", "always:athena", "always:zeus", "random"}
+    logging = next(p for p in evaluation["policies"] if p["policy"] == "logging")
+    assert logging["ips"]["value"] == pytest.approx(1.0)  # every reported outcome succeeded
+    # The default roster: every god costs the same, so no weight can move the share.
+    calibration = client.get("/api/calibration", params={"share": 0.3})
+    assert calibration.status_code == 422
+    assert "costs the same" in calibration.json()["detail"]
+    assert client.get("/api/calibration", params={"share": 2}).status_code == 422
+    assert client.get("/api/evaluation", params={"days": -1}).status_code == 422
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -84,6 +152,9 @@ def test_route_learns_from_outcomes(client: TestClient) -> None:
         {},
         {"prompt": "x", "candidates": []},
         {"prompt": "x", "candidates": ["loki"]},
+        {"prompt": "x", "explore": 1.5},
+        {"prompt": "x", "explore": "sometimes"},
+        {"prompt": "x", "cost_weight": -1},
     ],
 )
 def test_route_refuses_bad_input(client: TestClient, body: dict[str, Any]) -> None:

@@ -101,7 +101,8 @@ def test_report_is_self_contained_and_shows_the_figures(
     small_result: DemoResult, tmp_path: Path
 ) -> None:
     page = render(small_result)
-    assert len(re.findall(r'src="data:image/png;base64,[A-Za-z0-9+/=]{1000,}"', page)) == 4
+    # Four plots of the replay, one of the live-traffic section.
+    assert len(re.findall(r'src="data:image/png;base64,[A-Za-z0-9+/=]{1000,}"', page)) == 5
     assert "http://" not in page
     assert "https://" not in page
     pantheon = small_result.routing.figures("pantheon")
@@ -110,7 +111,7 @@ def test_report_is_self_contained_and_shows_the_figures(
         assert f"<td>{god.accuracy:.3f}</td>" in page
     written = write_report(small_result, tmp_path / "r" / "report.html").read_text("utf-8")
     assert written.startswith("<!doctype html>")
-    assert written.count("data:image/png;base64,") == 4
+    assert written.count("data:image/png;base64,") == 5
 
 
 @pytest.mark.parametrize(
@@ -152,3 +153,11 @@ def test_plots_use_the_simulated_clock(small_result: DemoResult) -> None:
     assert (max(times.values()) - min(times.values())) >= timedelta(hours=HOURS)
     hours = [(p.at - first) for p in small_result.curve]
     assert hours == [timedelta(hours=h) for h in range(1, HOURS + 1)]
+
+
+def test_the_live_traffic_section(small_result: DemoResult) -> None:
+    page = render(small_result)
+    assert small_result.live is not None
+    assert "Learning from its own decisions" in page
+    assert f"held-out APGR at the end {small_result.live.apgr:.3f}" in page
+    assert small_result.live.curve[-1][0] > 0

@@ -1,14 +1,31 @@
-"""Routing: which god should answer a prompt, by predicted reward."""
+"""Routing: which god should answer a prompt; the decisions it recorded, their
+off-policy evaluation, and cost calibration."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+import math
+from dataclasses import asdict
+from datetime import timedelta
+
+from fastapi import APIRouter, Depends, Query, Request
 
 from pantheon.api.routes.responses import errors
-from pantheon.api.schemas import RankItem, RouteIn, RouteOut
+from pantheon.api.schemas import (
+    CalibrationOut,
+    DecisionOut,
+    EstimateOut,
+    EvaluationOut,
+    PolicyEstimateOut,
+    RankItem,
+    RouteIn,
+    RouteOut,
+)
 from pantheon.api.security import require_token
 from pantheon.api.state import get_state
-from pantheon.errors import ValidationError
+from pantheon.learning.offpolicy import Estimate
+from pantheon.store.types import utcnow
+from pantheon.training import calibration, decisions, evaluation
+from pantheon.training.evaluation import DEFAULT_LIMIT
 
 router = APIRouter(prefix="/api", tags=["routing"])
 
@@ -18,14 +35,85 @@ router = APIRouter(prefix="/api", tags=["routing"])
     response_model=RouteOut,
     responses=errors(401, 413, 422, 503),
     dependencies=[Depends(require_token)],
-    summary="Rank the gods for a prompt; the first is the one to call",
+    summary="Choose the god to call for a prompt; the decision is recorded",
 )
 def route_prompt(body: RouteIn, request: Request) -> RouteOut:
-    from pantheon.training.routing import rank
+    decision = decisions.route(
+        get_state(request).service,
+        body.prompt,
+        candidates=body.candidates,
+        explore=body.explore,
+        cost_weight=body.cost_weight,
+    )
+    return RouteOut(
+        god_name=decision.god_name,
+        decision_id=decision.decision_id,
+        propensity=decision.propensity,
+        policy=decision.policy,
+        policy_params=decision.policy_params,
+        ranking=[RankItem.model_validate(asdict(r)) for r in decision.ranking],
+    )
 
-    state = get_state(request)
-    ranking = rank(state.service, body.prompt, candidates=body.candidates, explore=body.explore)
-    items = [RankItem.model_validate(item) for item in ranking]
-    if not items:
-        raise ValidationError("no candidate god to route to")
-    return RouteOut(god_name=items[0].god_name, ranking=items)
+
+@router.get(
+    "/decisions/{decision_id}",
+    response_model=DecisionOut,
+    responses=errors(404, 422, 503),
+    summary="One recorded routing decision and the outcome linked to it",
+)
+def get_decision(decision_id: str, request: Request) -> DecisionOut:
+    view = decisions.get_decision(get_state(request).service, decision_id)
+    body = asdict(view)
+    body["ranking"] = [RankItem.model_validate(r) for r in body["ranking"]]
+    return DecisionOut.model_validate(body)
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _estimate(e: Estimate) -> EstimateOut:
+    return EstimateOut(value=_finite(e.value), low=_finite(e.low), high=_finite(e.high), n=e.n)
+
+
+@router.get(
+    "/evaluation",
+    response_model=EvaluationOut,
+    responses=errors(422, 503),
+    summary="Off-policy estimates of each routing policy's success on the logged decisions",
+)
+def get_evaluation(
+    request: Request,
+    days: float | None = Query(None, gt=0, le=3650, description="only decisions this recent"),
+    limit: int = Query(DEFAULT_LIMIT, ge=1, le=DEFAULT_LIMIT, description="newest N decisions"),
+) -> EvaluationOut:
+    since = utcnow() - timedelta(days=days) if days is not None else None
+    report = evaluation.evaluate(get_state(request).service, since=since, limit=limit)
+    return EvaluationOut(
+        decisions=report.decisions,
+        gods=report.gods,
+        policies=[
+            PolicyEstimateOut(
+                policy=p.policy,
+                ips=_estimate(p.ips),
+                snips=_estimate(p.snips),
+                dr=_estimate(p.dr),
+                expected_cost=p.expected_cost,
+            )
+            for p in report.policies
+        ],
+        note=report.note,
+    )
+
+
+@router.get(
+    "/calibration",
+    response_model=CalibrationOut,
+    responses=errors(422, 503),
+    summary="The cost_weight that sends a share of recent prompts to the most expensive god",
+)
+def get_calibration(
+    request: Request, share: float = Query(..., ge=0.0, le=1.0, allow_inf_nan=False)
+) -> CalibrationOut:
+    result = calibration.calibrate(get_state(request).service, share)
+    return CalibrationOut.model_validate(asdict(result))

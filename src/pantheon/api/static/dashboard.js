@@ -333,6 +333,23 @@
     setRows("tasks", rows.length ? rows : [emptyRow(5, "no task dispatched yet")]);
   }
 
+  function renderEvaluation(e) {
+    var rows = (e.policies || []).map(function (p) {
+      return el("tr", null, [
+        el("td", { text: p.policy }),
+        el("td", { cls: "num", text: fmt(p.ips.value, 3) }),
+        el("td", { cls: "num", text: fmt(p.snips.value, 3) }),
+        el("td", { cls: "num", text: fmt(p.dr.value, 3) }),
+        el("td", { cls: "num muted", text: fmt(p.dr.low, 3) + " – " + fmt(p.dr.high, 3) }),
+        el("td", { cls: "num", text: fmt(p.expected_cost, 2) }),
+      ]);
+    });
+    $("evaluation-note").textContent = e.decisions
+      ? plural(e.decisions, "logged decision") + " with an outcome; " + e.note
+      : e.note;
+    setRows("evaluation", rows.length ? rows : [emptyRow(6, "no decision has an outcome yet")]);
+  }
+
   /* --- polling ---------------------------------------------------------------------- */
   var views = [
     ["/api/health", function (res) { renderHealth(res); }, true],
@@ -343,6 +360,7 @@
     ["/api/routing/overview?recent=6", renderRouting],
     ["/api/schedule", renderSchedule],
     ["/api/tasks", renderTasks],
+    ["/api/evaluation?limit=5000", renderEvaluation],
   ];
 
   function refresh() {
