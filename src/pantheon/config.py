@@ -141,6 +141,13 @@ class Settings(BaseSettings):
     #: it stands down while a Beat holds the leader lock, so the two never both fire.
     embedded_scheduler: bool = Field(True, validation_alias="PANTHEON_EMBEDDED_SCHEDULER")
 
+    # -- basins follow the coordizer ---------------------------------------------------------
+    #: Prompt basins each process keeps (LRU by prompt digest): routing and training encode
+    #: a prompt seen recently only once. 0 turns the cache off.
+    basin_cache_size: int = Field(4096, validation_alias="PANTHEON_BASIN_CACHE_SIZE", ge=0)
+    #: Outcomes per ``coordize_many`` call and per transaction of ``pantheon db recoordize``.
+    recoordize_batch: int = Field(512, validation_alias="PANTHEON_RECOORDIZE_BATCH", ge=1)
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.task_soft_time_limit >= self.task_time_limit:

@@ -21,9 +21,10 @@ import numpy as np
 
 from pantheon.errors import ValidationError
 from pantheon.learning import checkpoint
-from pantheon.learning.coordizer import coordize
 from pantheon.learning.kernel import Kernel
 from pantheon.store import kernels as kernel_rows
+from pantheon.training._kernels import is_stale
+from pantheon.training.basins import route_basin
 
 if TYPE_CHECKING:
     from pantheon.training.service import TrainingService
@@ -64,7 +65,10 @@ class RoutingCache:
         out: dict[str, Kernel] = {}
         with self._lock:
             for name, record in fresh.items():
-                kernel, _meta = checkpoint.loads(record.state, expect_kernel=name)
+                if is_stale(record):  # never mix two representations: route on the prior
+                    kernel = Kernel(name, seed=service.settings.seed)
+                else:
+                    kernel, _meta = checkpoint.loads(record.state, expect_kernel=name)
                 self._kernels[name] = (record.version, kernel)
             for name in names:
                 entry = self._kernels.get(name)
@@ -130,7 +134,7 @@ def rank(
         raise ValidationError(f"prompt longer than {service.settings.max_prompt_chars} characters")
     names = list(dict.fromkeys(service.god_name(c) for c in candidates)) if candidates else None
     kernels = cache_for(service).kernels(service, names)
-    basin = coordize(prompt)
+    basin = route_basin(prompt, service.basin_cache)
     rows: list[dict[str, Any]] = []
     for name, kernel in kernels.items():
         pred = kernel.predict_one(basin)
