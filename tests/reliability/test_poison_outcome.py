@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from pantheon.api.schemas import OutcomeIn
 from pantheon.store.migrate import ensure_schema
 from pantheon.store.models import outcomes
-from pantheon.training.intake import ingest
 from pantheon.training.basins import current_version
+from pantheon.training.intake import ingest
 from pantheon.training.service import TrainingService
 
 pytestmark = [pytest.mark.reliability, pytest.mark.integration]
