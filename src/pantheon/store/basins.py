@@ -135,3 +135,37 @@ def count_stale(session: Session, version: str) -> dict[str, int]:
     )
     row = session.execute(sa.select(missing, other).where(healthy)).one()
     return {"missing": int(row[0]), "other_version": int(row[1])}
+
+
+def trained_page(
+    session: Session, god: str, *, shadow: bool, after_id: int, limit: int
+) -> list[Any]:
+    """``(id, basin, reward, success, coordizer_version)`` of up to ``limit`` healthy
+    outcomes of ``god`` after ``after_id`` that its kernel has already learned: batch-
+    processed ones for a shadow (it learns only in the hourly batch), batch-processed or
+    trained online ones for the god. The rows a rebuild retrains a kernel on."""
+    learned = (
+        outcomes.c.batch_processed_at.is_not(None)
+        if shadow
+        else sa.or_(
+            outcomes.c.batch_processed_at.is_not(None), outcomes.c.trained_online_at.is_not(None)
+        )
+    )
+    stmt = (
+        sa.select(
+            outcomes.c.id,
+            outcomes.c.basin,
+            outcomes.c.reward,
+            outcomes.c.success,
+            outcomes.c.coordizer_version,
+        )
+        .where(
+            outcomes.c.god_name == god,
+            outcomes.c.id > after_id,
+            outcomes.c.quarantined_at.is_(None),
+            learned,
+        )
+        .order_by(outcomes.c.id)
+        .limit(limit)
+    )
+    return list(session.execute(stmt).all())

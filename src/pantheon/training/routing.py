@@ -24,7 +24,7 @@ from pantheon.learning import checkpoint
 from pantheon.learning.kernel import Kernel
 from pantheon.store import kernels as kernel_rows
 from pantheon.training._kernels import is_stale
-from pantheon.training.basins import route_basin
+from pantheon.training.basins import current_version, route_basin
 
 if TYPE_CHECKING:
     from pantheon.training.service import TrainingService
@@ -42,6 +42,8 @@ class RoutingCache:
         self._versions: dict[str, tuple[int, bool]] | None = None
         self._checked_at = 0.0
         self._generation = -1
+        #: The coordizer version the cached kernels were judged against (stale or not).
+        self._coordizer = ""
 
     def kernels(self, service: TrainingService, names: list[str] | None) -> dict[str, Kernel]:
         """Kernels for ``names`` (default: every roster god not retired), at most
@@ -88,6 +90,10 @@ class RoutingCache:
         wanted kernel was read at them; None sends the caller to the database."""
         ttl = service.settings.route_cache_seconds
         with self._lock:
+            if self._coordizer != current_version():  # another representation: start over
+                self._coordizer = current_version()
+                self._kernels.clear()
+                self._versions = None
             versions = self._versions
             if versions is None or ttl <= 0 or self._clock() - self._checked_at >= ttl:
                 return None

@@ -14,6 +14,7 @@ from pantheon.api.schemas import (
     HealthOut,
     ProbeRoute,
     QueueDepths,
+    RepresentationOut,
     RoutingOverview,
     ScheduleJob,
     ScheduleOut,
@@ -133,9 +134,22 @@ def health_report(state: AppState) -> HealthOut:
             problems.append(
                 f"slots over {settings.beat_silence_seconds:.0f}s overdue: {', '.join(late)}"
             )
+    representation = None
+    if database == "ok":
+        found, problem = _check(state, "representation", state.representation, 3.0)
+        if found is not None:
+            representation = RepresentationOut(
+                coordizer_version=found.coordizer_version, stale_kernels=found.stale_kernels
+            )
+            if found.stale_kernels:
+                problems.append(
+                    f"{len(found.stale_kernels)} kernels trained on another coordizer version "
+                    "(not trained or routed with): run `pantheon db recoordize`"
+                )
+    stale = representation is not None and bool(representation.stale_kernels)
     if database == "down":
         status = "down"
-    elif mode == "sync" or beat == "silent" or not celery_available:
+    elif mode == "sync" or beat == "silent" or not celery_available or stale:
         status = "degraded"
     else:
         status = "ok"
@@ -151,6 +165,7 @@ def health_report(state: AppState) -> HealthOut:
         version=__version__,
         checked_at=utcnow(),
         problems=problems,
+        representation=representation,
     )
 
 
