@@ -92,9 +92,12 @@ def status(service: TrainingService, *, count_basins: bool = False) -> Represent
     return Representation(version, stale, counts["missing"], counts["other_version"])
 
 
-def recoordize_basins(service: TrainingService, progress: Progress | None = None) -> int:
+def recoordize_basins(
+    service: TrainingService, progress: Progress | None = None, deadline: float | None = None
+) -> tuple[int, bool]:
     """Recompute every healthy stored basin that is missing or of another version;
-    returns how many rows were written."""
+    returns (rows written, finished). With ``deadline`` (``time.monotonic()``) it stops
+    after the page that passes it, unfinished; the next call resumes."""
     version = current_version()
     size = service.settings.recoordize_batch
     with service.database.session(write=False) as session:
@@ -105,6 +108,8 @@ def recoordize_basins(service: TrainingService, progress: Progress | None = None
     if progress is not None:
         progress("basins", 0, total)
     while True:
+        if deadline is not None and time.monotonic() >= deadline:
+            return written, False
         with service.database.session(write=False) as session:
             page = basin_rows.stale_page(session, version, after, size)
         if not page:
@@ -117,7 +122,7 @@ def recoordize_basins(service: TrainingService, progress: Progress | None = None
         done += len(page)
         if progress is not None:
             progress("basins", done, max(total, done))
-    return written
+    return written, True
 
 
 def rebuild_kernel(service: TrainingService, name: str) -> dict[str, object] | None:
@@ -204,7 +209,7 @@ def recoordize(service: TrainingService, progress: Progress | None = None) -> Re
     """Basins first, then every stale kernel (god before its shadow, in name order)."""
     t0 = time.monotonic()
     result = RecoordizeResult(coordizer_version=current_version())
-    result.basins_written = recoordize_basins(service, progress)
+    result.basins_written, _finished = recoordize_basins(service, progress)
     with service.database.session(write=False) as session:
         records = kernel_rows.list_all(session)
     stale = [r.name for r in records if is_stale(r)]
@@ -218,3 +223,21 @@ def recoordize(service: TrainingService, progress: Progress | None = None) -> Re
             progress("kernels", i, len(stale))
     result.duration_s = round(time.monotonic() - t0, 3)
     return result
+
+
+def heal(service: TrainingService, budget_seconds: float) -> dict[str, object] | None:
+    """The hourly batch's self-repair after a coordizer change: when some kernel is stale,
+    recompute stored basins for up to ``budget_seconds`` and, once none is left, rebuild
+    the stale kernels. None (one query of the kernels table) when every kernel is current.
+    ``pantheon db recoordize`` does the same at once, without a budget."""
+    if not status(service).stale_kernels:
+        return None
+    deadline = time.monotonic() + budget_seconds
+    written, finished = recoordize_basins(service, deadline=deadline)
+    rebuilt: list[str] = []
+    if finished:
+        result = recoordize(service)  # basins: nothing left but newcomers; then kernels
+        written += result.basins_written
+        rebuilt = result.kernels_rebuilt
+    log.info("recoordize step: %d basins, kernels rebuilt: %s", written, rebuilt or "none")
+    return {"basins_written": written, "finished": finished, "kernels_rebuilt": rebuilt}

@@ -39,7 +39,7 @@ from pantheon.store.basins import Encoder
 from pantheon.store.checkpoint_store import CheckpointStore, create_checkpoint_store
 from pantheon.store.db import Database, shared_database
 from pantheon.store.types import utcnow
-from pantheon.training import _checkpoints, _transfers, basins, online
+from pantheon.training import _checkpoints, _transfers, basins, online, representation
 from pantheon.training._audit import (
     HOURLY_AUDIT_MAX_IDS,
     audit_details,
@@ -234,10 +234,16 @@ class TrainingService:
         )
 
     def train_hourly_batch_all(self) -> dict[str, Any]:
-        """The hourly batch for every active god; one god's failure does not stop another."""
+        """The hourly batch for every active god; one god's failure does not stop another.
+
+        After a coordizer change it first spends up to half the soft time limit bringing
+        stored basins and stale kernels to the running version (``representation.heal``).
+        """
         if not self.enabled:
             return _disabled(kernels=0, results={})
-        return for_each_god(self, self.train_hourly_batch)
+        healed = representation.heal(self, self.settings.task_soft_time_limit / 2)
+        result = for_each_god(self, self.train_hourly_batch)
+        return {**result, "recoordize": healed} if healed is not None else result
 
     # -- nightly consolidation ------------------------------------------------------------
     def train_nightly_consolidation(self, god: str) -> dict[str, Any]:

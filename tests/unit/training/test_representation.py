@@ -266,3 +266,27 @@ def test_a_missing_kernel_is_not_restored_from_a_checkpoint_of_another_coordizer
         row = s.execute(sa.select(kernels).where(kernels.c.name == "zeus")).one()
     assert row.coordizer_version == "test-coordizer-2"
     assert row.metrics["origin"] == "fresh"
+
+
+def test_the_hourly_batch_heals_stale_kernels_within_its_budget(
+    svc: TrainingService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add(svc, "zeus", 6)
+    svc.train_hourly_batch("zeus")
+    assert "recoordize" not in svc.train_hourly_batch_all()  # nothing stale: no extra work
+    _new_coordizer(monkeypatch, coordizer.coordize_many)
+    add(svc, "zeus", 3, start=10)
+    assert representation.heal(svc, budget_seconds=0.0) == {
+        "basins_written": 0,
+        "finished": False,
+        "kernels_rebuilt": [],
+    }
+    assert "zeus" in representation.status(svc).stale_kernels
+    result = svc.train_hourly_batch_all()
+    healed = result["recoordize"]
+    assert healed["finished"] is True
+    assert healed["basins_written"] == 9
+    assert {"zeus", "zeus_shadow"} <= set(healed["kernels_rebuilt"])
+    assert result["results"]["zeus"]["batch_size"] == 3
+    assert result["failed"] == []
+    assert representation.status(svc).stale_kernels == []
