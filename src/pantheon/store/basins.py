@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from pantheon.store.models import LEGACY_COORDIZER_VERSION, outcomes
+from pantheon.store.models import LEGACY_COORDIZER_VERSION, outcome_batch_queue, outcomes
 
 _CHUNK = 1000
 
@@ -169,3 +169,25 @@ def trained_page(
         .limit(limit)
     )
     return list(session.execute(stmt).all())
+
+
+def pending_batch_page(
+    session: Session, god: str, version: str, after_id: int, limit: int
+) -> list[tuple[int, str]]:
+    """(id, prompt) of up to ``limit`` of the god's rows waiting for the hourly batch
+    whose basin is missing or of another version, after ``after_id``: what the batch
+    encodes before it takes the kernel lock."""
+    q = outcome_batch_queue
+    stmt = (
+        sa.select(outcomes.c.id, outcomes.c.prompt)
+        .select_from(q.join(outcomes, outcomes.c.id == q.c.outcome_id))
+        .where(
+            q.c.god_name == god,
+            q.c.outcome_id > after_id,
+            outcomes.c.quarantined_at.is_(None),
+            _other_version(version),
+        )
+        .order_by(q.c.outcome_id)
+        .limit(limit)
+    )
+    return [(int(i), str(p)) for i, p in session.execute(stmt)]

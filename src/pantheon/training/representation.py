@@ -125,6 +125,29 @@ def recoordize_basins(
     return written, True
 
 
+def prefill_batch(service: TrainingService, god: str, limit: int) -> int:
+    """Encode the basins the god's next hourly chunk lacks (up to ``limit`` rows), a page
+    per transaction, before the batch takes the kernel lock: with an encoder at tens of
+    prompts per second, a chunk encoded under the lock would hold it for minutes and
+    could outlast the task's time limit. Pages commit as they go, so a task stopped
+    midway keeps its progress. Returns the rows written."""
+    version = current_version()
+    size = min(service.settings.recoordize_batch, limit)
+    written = seen = after = 0
+    while seen < limit:
+        with service.database.session(write=False) as session:
+            page = basin_rows.pending_batch_page(session, god, version, after, size)
+        if not page:
+            break
+        blobs = encode_prompts([prompt for _oid, prompt in page], service.basin_cache)
+        with service.database.session() as session:
+            made = {oid: blob for (oid, _prompt), blob in zip(page, blobs, strict=True)}
+            written += basin_rows.write_if_stale(session, made, version)
+        after = page[-1][0]
+        seen += len(page)
+    return written
+
+
 def rebuild_kernel(service: TrainingService, name: str) -> dict[str, object] | None:
     """Retrain a stale kernel from scratch on the stored outcomes it had learned; None
     when it is current already (nothing changes)."""

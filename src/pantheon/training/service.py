@@ -176,6 +176,8 @@ class TrainingService:
     def _hourly_chunk(self, god: str) -> tuple[int, int, float | None, float | None, int] | None:
         """(rows trained, steps, loss, reward, rows taken incl. quarantined) of one chunk."""
         t0 = time.monotonic()
+        # Basins first, outside the kernel lock; the claim encodes only late arrivals.
+        representation.prefill_batch(self, god, self.hourly_chunk)
         names = [god, shadow_of(god)]  # always this order: no lock-order deadlock
         with self.database.session() as session:
             locked = [self.kernels.lock(session, n) for n in names]

@@ -187,8 +187,8 @@ def test_a_stale_kernel_is_refused_for_training_and_routing(
     assert info["coordizer_version"] == before
     state = representation.status(svc, count_basins=True)
     assert {"zeus", "zeus_shadow"} <= set(state.stale_kernels)
-    assert state.basins_other_version == 8
-    assert state.basins_missing == 1
+    # The refused batch had already encoded its pending row (before the kernel lock).
+    assert (state.basins_missing, state.basins_other_version) == (0, 8)
 
 
 def test_recoordize_converts_rebuilds_and_is_idempotent(
@@ -290,3 +290,21 @@ def test_the_hourly_batch_heals_stale_kernels_within_its_budget(
     assert result["results"]["zeus"]["batch_size"] == 3
     assert result["failed"] == []
     assert representation.status(svc).stale_kernels == []
+
+
+def test_the_hourly_batch_encodes_its_chunk_in_pages_before_locking(
+    make_service: Callable[..., TrainingService], counting: Counting
+) -> None:
+    svc = make_service(recoordize_batch=8)
+    add(svc, "zeus", 30)
+    locked_during: list[int] = []
+    real_lock = svc.kernels.lock
+
+    def spying_lock(session, name, **kw):  # type: ignore[no-untyped-def]
+        locked_during.append(len(counting.calls))
+        return real_lock(session, name, **kw)
+
+    svc.kernels.lock = spying_lock  # type: ignore[method-assign]
+    assert svc.train_hourly_batch("zeus")["batch_size"] == 30
+    assert [len(c) for c in counting.calls] == [8, 8, 8, 6]  # pages, each prompt once
+    assert locked_during[0] == 4  # every page was encoded before the kernel lock
