@@ -1,7 +1,10 @@
 """The ``pantheon`` command line: one sub-command module per area.
 
 Each module in :data:`COMMAND_MODULES` exposes ``register(subparsers)``; it adds its
-sub-commands with ``set_defaults(func=...)``, where ``func(args, settings) -> int``.
+sub-commands with ``set_defaults(func=...)``, where ``func(args, settings) -> int``. A
+command that runs a service or writes to a deployment also sets ``production_role`` (a
+:class:`~pantheon.config.Role`): :func:`main` runs the production check for it before the
+command touches anything.
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ import sys
 from collections.abc import Sequence
 
 from pantheon import __version__
-from pantheon.config import Settings
+from pantheon.config import Role, Settings
 from pantheon.errors import PantheonError
+from pantheon.logs import configure_logging
 
 COMMAND_MODULES: tuple[str, ...] = (
     "pantheon.cli.db",
@@ -46,14 +50,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -62,8 +58,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # pydantic's ValidationError: say which variable is wrong
         print(f"pantheon: invalid configuration: {exc}", file=sys.stderr)
         return 2
-    configure_logging(args.log_level or settings.log_level)
+    configure_logging(settings, args.log_level)
     try:
+        role: Role | None = getattr(args, "production_role", None)
+        if role is not None:
+            settings.require_safe_for_production(role)
         return int(args.func(args, settings))
     except PantheonError as exc:
         print(f"pantheon: {exc.message}", file=sys.stderr)
