@@ -27,6 +27,7 @@ def test_a_kernel_of_another_coordizer_is_flagged_refused_and_rebuilt(
         assert client.post("/api/outcomes", json=body).status_code == 202
     saved = client.post("/api/checkpoints", json={"god_name": "zeus"}).json()["result"]
     health = client.get("/api/health").json()
+    assert health["representation"] is not None, health
     assert health["representation"]["stale_kernels"] == []
     old_version = health["representation"]["coordizer_version"]
 

@@ -88,6 +88,21 @@ def overdue_jobs(rows: list[dict[str, Any]], now: datetime, silence: float) -> l
     return late
 
 
+def _representation(state: AppState, problems: list[str]) -> RepresentationOut | None:
+    """The running coordizer and the stale kernels (a problem while any is stale)."""
+    found, _problem = _check(state, "representation", state.representation, 3.0)
+    if found is None:
+        return None
+    if found.stale_kernels:
+        problems.append(
+            f"{len(found.stale_kernels)} kernels trained on another coordizer version "
+            "(not trained or routed with): run `pantheon db recoordize`"
+        )
+    return RepresentationOut(
+        coordizer_version=found.coordizer_version, stale_kernels=found.stale_kernels
+    )
+
+
 def health_report(state: AppState) -> HealthOut:
     """Database, broker, workers, Beat: each checked in bounded time and cached briefly.
 
@@ -103,10 +118,12 @@ def health_report(state: AppState) -> HealthOut:
     database = "ok" if problem is None and db_ok is not False else "down"
     if database == "down":
         problems.append(problem or "database: ping failed")
+    representation = _representation(state, problems) if database == "ok" else None
+    stale = representation is not None and bool(representation.stale_kernels)
 
     if settings.task_mode == "sync":
         return HealthOut(
-            status="ok" if database == "ok" else "down",
+            status="down" if database != "ok" else ("degraded" if stale else "ok"),
             mode="embedded",
             celery_available=False,
             database=database,
@@ -117,6 +134,7 @@ def health_report(state: AppState) -> HealthOut:
             version=__version__,
             checked_at=utcnow(),
             problems=problems,
+            representation=representation,
         )
 
     mode, celery_available, broker, workers, beat = "unknown", False, "unused", 0, "unknown"
@@ -167,19 +185,6 @@ def health_report(state: AppState) -> HealthOut:
             problems.append(
                 f"slots over {settings.beat_silence_seconds:.0f}s overdue: {', '.join(late)}"
             )
-    representation = None
-    if database == "ok":
-        found, problem = _check(state, "representation", state.representation, 3.0)
-        if found is not None:
-            representation = RepresentationOut(
-                coordizer_version=found.coordizer_version, stale_kernels=found.stale_kernels
-            )
-            if found.stale_kernels:
-                problems.append(
-                    f"{len(found.stale_kernels)} kernels trained on another coordizer version "
-                    "(not trained or routed with): run `pantheon db recoordize`"
-                )
-    stale = representation is not None and bool(representation.stale_kernels)
     if database == "down":
         status = "down"
     elif mode == "sync" or beat == "silent" or not celery_available or stuck or stale:
