@@ -195,6 +195,13 @@ class Settings(BaseSettings):
     #: Routing decisions older than this many days are deleted by the cleanup job.
     decision_keep_days: int = Field(30, validation_alias="PANTHEON_DECISION_KEEP_DAYS", ge=1)
 
+    # -- basins follow the coordizer ---------------------------------------------------------
+    #: Prompt basins each process keeps (LRU by prompt digest): routing and training encode
+    #: a prompt seen recently only once. 0 turns the cache off.
+    basin_cache_size: int = Field(4096, validation_alias="PANTHEON_BASIN_CACHE_SIZE", ge=0)
+    #: Outcomes per ``coordize_many`` call and per transaction of ``pantheon db recoordize``.
+    recoordize_batch: int = Field(512, validation_alias="PANTHEON_RECOORDIZE_BATCH", ge=1)
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.task_soft_time_limit >= self.task_time_limit:

@@ -18,6 +18,8 @@ translates the tree to HTTP in one place (``pantheon.api.errors``); Celery tasks
     │                                    wrong format version, checksum mismatch
     ├── ConflictError              (409) optimistic-lock conflict that survived its retries
     ├── TrainingDisabledError      (409) TRAINING_ENABLED=false and the caller asked to train
+    ├── RepresentationMismatchError (409) a kernel or checkpoint trained on basins of another
+    │                                    coordizer version (permanent until recoordized)
     └── UnavailableError           (503) a dependency is down; transient, retried with backoff
         ├── DatabaseUnavailableError (503)
         └── BrokerUnavailableError   (503)
@@ -97,6 +99,15 @@ class ConflictError(PantheonError):
 class TrainingDisabledError(PantheonError):
     status_code = 409
     code = "training_disabled"
+
+
+class RepresentationMismatchError(PantheonError):
+    """A kernel or checkpoint whose basins came from another ``COORDIZER_VERSION``: using
+    it with today's basins would mix two representations. ``pantheon db recoordize``
+    rebuilds such kernels; such checkpoints cannot be restored."""
+
+    status_code = 409
+    code = "representation_mismatch"
 
 
 class UnavailableError(PantheonError):

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from pantheon.api.schemas import OutcomeIn
 from pantheon.store.migrate import ensure_schema
 from pantheon.store.models import outcomes
+from pantheon.training.basins import current_version
 from pantheon.training.intake import ingest
 from pantheon.training.service import TrainingService
 
@@ -35,7 +36,9 @@ def test_a_corrupt_row_does_not_block_the_gods_other_outcomes(
         bad = ingest(service, [outcome("the row that gets corrupted")]).new_ids[0]
         with service.database.session() as session:
             session.execute(
-                sa.update(outcomes).where(outcomes.c.id == bad).values(basin=b"\x00\x01\x02")
+                sa.update(outcomes)
+                .where(outcomes.c.id == bad)
+                .values(basin=b"\x00\x01\x02", coordizer_version=current_version())
             )
         good = ingest(service, [outcome("a healthy outcome")]).new_ids[0]
         result = service.train_from_outcome(good)

@@ -219,6 +219,17 @@ class CronIn(BaseModel):
     )
 
 
+class RepresentationOut(BaseModel):
+    """The running coordizer and the kernels trained on another version of it."""
+
+    coordizer_version: str
+    stale_kernels: list[str] = Field(
+        default_factory=list,
+        description="kernels trained on another coordizer version: neither trained nor "
+        "routed with until `pantheon db recoordize` rebuilds them",
+    )
+
+
 class HealthOut(BaseModel):
     status: Literal["ok", "degraded", "down"]
     mode: Literal["celery", "sync", "embedded", "unknown"] = Field(
@@ -235,6 +246,9 @@ class HealthOut(BaseModel):
     version: str
     checked_at: datetime
     problems: list[str] = Field(default_factory=list)
+    representation: RepresentationOut | None = Field(
+        None, description="null while the database does not answer"
+    )
 
 
 class _Open(BaseModel):
@@ -258,6 +272,14 @@ class KernelInfo(_Open):
     updated_at: datetime | None = None
     checkpoints: int = 0
     shadow: str | None = Field(None, description="the god's shadow kernel; null for a shadow")
+    coordizer_version: str | None = Field(
+        None, description="the coordizer version its state was trained on"
+    )
+    stale: bool = Field(
+        False,
+        description="trained on another coordizer version than the running one: not trained "
+        "or routed with (its god routes on the prior) until `pantheon db recoordize`",
+    )
 
 
 class KernelList(BaseModel):

@@ -23,6 +23,8 @@ from fastapi import Request
 
 from pantheon.config import Settings
 from pantheon.roster import Roster
+from pantheon.training.representation import Representation
+from pantheon.training.representation import status as representation_status
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +168,10 @@ class AppState:
 
     def celery_available(self) -> bool:
         return bool(self.dispatcher.celery_available(recheck=True))
+
+    def representation(self) -> Representation:
+        """The running coordizer and the stale kernels (the kernels table only)."""
+        return representation_status(self.service)
 
     def queue_depths(self) -> dict[str, int | None]:
         return dict(self.dispatcher.queue_depths())

@@ -1,12 +1,18 @@
-"""``pantheon db upgrade|downgrade|current``: the store's schema migrations."""
+"""``pantheon db upgrade|downgrade|current|recoordize``: schema migrations, and stored
+basins and kernels brought to the running coordizer (``training.representation``)."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
+from rich.console import Console
+
+from pantheon.cli.progress import step_progress
 from pantheon.config import Role, Settings
 from pantheon.store import migrate
+from pantheon.training import representation
+from pantheon.training.service import TrainingService
 
 
 def _upgrade(args: argparse.Namespace, settings: Settings) -> int:
@@ -35,6 +41,25 @@ def _current(_args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _recoordize(_args: argparse.Namespace, settings: Settings) -> int:
+    rev = migrate.current(settings)
+    if rev != migrate.head_revision():
+        print(
+            f"database at {rev or 'base'}, not {migrate.head_revision()}: run `pantheon db upgrade`"
+        )
+        return 2
+    service = TrainingService(settings)
+    with step_progress(Console(stderr=True), label_width=8) as progress:
+        result = representation.recoordize(service, progress)
+    rebuilt = ", ".join(result.kernels_rebuilt) or "none"
+    print(
+        f"coordizer {result.coordizer_version}: {result.basins_written} basins recomputed; "
+        f"kernels rebuilt: {rebuilt}; {result.kernels_current} already current "
+        f"({result.duration_s:.1f} s)"
+    )
+    return 0
+
+
 def register(subparsers: Any) -> None:
     db = subparsers.add_parser("db", help="database schema migrations")
     # Every db action, present and future, is checked: in production none may fall back
@@ -49,3 +74,9 @@ def register(subparsers: Any) -> None:
     down.set_defaults(func=_downgrade)
     cur = sub.add_parser("current", help="print the database's schema revision")
     cur.set_defaults(func=_current)
+    rec = sub.add_parser(
+        "recoordize",
+        help="recompute stored basins of another coordizer version and rebuild kernels "
+        "trained on one (idempotent, resumable)",
+    )
+    rec.set_defaults(func=_recoordize)

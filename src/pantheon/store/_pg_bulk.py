@@ -31,6 +31,7 @@ COLUMNS = (
     "kappa",
     "coherence_score",
     "basin",
+    "coordizer_version",
     "reward",
     "source_type",
     "source_id",
@@ -48,6 +49,7 @@ TYPES = (
     "float8",
     "float8",
     "bytea",
+    "varchar",
     "float8",
     "varchar",
     "varchar",
@@ -83,7 +85,8 @@ def _copy(cursor: Any, table: str, rows: Sequence[dict[str, Any]], ids: Sequence
                     row.get("phi"),
                     row.get("kappa"),
                     row.get("coherence_score"),
-                    row["basin"],
+                    row.get("basin"),
+                    row.get("coordizer_version"),
                     row["reward"],
                     row.get("source_type", "chat"),
                     row.get("source_id"),
@@ -144,7 +147,7 @@ WITH taken AS (
     RETURNING outcome_id)
 UPDATE outcomes SET batch_processed_at = %(now)s
 WHERE id = ANY(ARRAY(SELECT outcome_id FROM taken)) AND batch_processed_at IS NULL
-RETURNING id, basin, reward, success
+RETURNING id, basin, reward, success, coordizer_version
 """
 
 

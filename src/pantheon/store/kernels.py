@@ -32,6 +32,7 @@ _INFO_COLUMNS = (
     kernels.c.retired,
     kernels.c.created_at,
     kernels.c.updated_at,
+    kernels.c.coordizer_version,
 )
 
 
@@ -48,6 +49,8 @@ class KernelRecord:
     created_at: datetime
     updated_at: datetime
     state: bytes = field(default=b"", repr=False)
+    #: The coordizer version the state was trained on (``kernels.coordizer_version``).
+    coordizer_version: str | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> KernelRecord:
@@ -64,6 +67,7 @@ class KernelRecord:
             created_at=m["created_at"],
             updated_at=m["updated_at"],
             state=bytes(m["state"]) if "state" in m else b"",
+            coordizer_version=m.get("coordizer_version"),
         )
 
 
@@ -111,6 +115,7 @@ def insert_if_absent(
     kind: str,
     state: bytes,
     step_count: int,
+    coordizer_version: str,
     metrics: dict[str, Any] | None = None,
 ) -> bool:
     """Create the kernel row unless another writer did; True when this call created it."""
@@ -131,6 +136,7 @@ def insert_if_absent(
             retired=False,
             created_at=now,
             updated_at=now,
+            coordizer_version=coordizer_version,
         )
         .on_conflict_do_nothing(index_elements=["name"])
         .returning(kernels.c.id)
@@ -145,13 +151,17 @@ def save_state(
     read_version: int,
     state: bytes,
     step_count: int,
+    coordizer_version: str,
     outcomes_trained_delta: int = 0,
     metrics: dict[str, Any] | None = None,
     retired: bool | None = None,
 ) -> int:
-    """Write a new live state as version ``read_version + 1``; returns the new version."""
+    """Write a new live state as version ``read_version + 1``; returns the new version.
+
+    ``coordizer_version``: the version of the basins that state was trained on."""
     values: dict[str, Any] = {
         "state": state,
+        "coordizer_version": coordizer_version,
         "version": read_version + 1,
         "step_count": step_count,
         "outcomes_trained": kernels.c.outcomes_trained + outcomes_trained_delta,

@@ -26,6 +26,12 @@ CHECKPOINT_TRIGGERS = (
     "restore",
 )
 RUN_STATUSES = ("running", "success", "failed", "skipped")
+#: Width of the ``coordizer_version`` columns (a method name plus a digest).
+COORDIZER_VERSION_LENGTH = 100
+#: The coordizer version every basin and kernel stored before migration 0004 was made
+#: with (the bundled ``vocab-svd64-1`` table of that time); the migration writes it on
+#: existing kernel rows, and a checkpoint without a recorded version is taken to be it.
+LEGACY_COORDIZER_VERSION = "vocab-svd64-1:e6a7437db45d"
 TIMESCALES = ("online", "hourly_batch", "nightly_consolidation", "transfer", "restore")
 
 NAMING = {
@@ -60,8 +66,13 @@ class Outcome(Base):
     phi: Mapped[float | None] = mapped_column(sa.Float)
     kappa: Mapped[float | None] = mapped_column(sa.Float)
     coherence_score: Mapped[float | None] = mapped_column(sa.Float)
-    #: 64 little-endian float32 (see ``pantheon.store.types``).
-    basin: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    #: 64 little-endian float32 (see ``pantheon.store.types``), made by the coordizer named
+    #: in ``coordizer_version``. NULL until the first claim that trains the row computes it:
+    #: intake stores the text and never waits on the encoder (migration 0004).
+    basin: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    #: ``COORDIZER_VERSION`` that made ``basin``; NULL: no basin, or one stored before
+    #: versions were recorded. A basin of another version is recomputed before training.
+    coordizer_version: Mapped[str | None] = mapped_column(sa.String(COORDIZER_VERSION_LENGTH))
     reward: Mapped[float] = mapped_column(sa.Float)
     source_type: Mapped[str] = mapped_column(sa.String(20), default="chat")
     source_id: Mapped[str | None] = mapped_column(sa.String(200))
@@ -133,6 +144,10 @@ class KernelRow(Base):
     retired: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: ``COORDIZER_VERSION`` of the basins the live state was trained on (migration 0004).
+    #: Another version than the running coordizer's: the kernel is *stale*, neither trained
+    #: nor routed with until ``pantheon db recoordize`` rebuilds it.
+    coordizer_version: Mapped[str | None] = mapped_column(sa.String(COORDIZER_VERSION_LENGTH))
 
     __table_args__ = (sa.CheckConstraint(_in("kind", KERNEL_KINDS), name="kind"),)
 

@@ -39,6 +39,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from pantheon.store._pg_bulk import claim_batch, copy_insert, copy_queue
+from pantheon.store.basins import Encoder, fill_claimed
 from pantheon.store.models import outcome_batch_queue, outcomes
 from pantheon.store.quarantine import quarantine, split_decodable
 from pantheon.store.types import decode_basins, utcnow
@@ -79,8 +80,22 @@ class Claimed:
         return cls(ids[order], basins[order], rewards[order], successes[order], quarantined=bad)
 
 
-def _claimed(session: Session, rows: Sequence[Any], column: str) -> Claimed:
-    good, bad = split_decodable(rows)
+#: What a claim returns per row: training columns plus the basin's coordizer version.
+_RETURNING = (
+    outcomes.c.id,
+    outcomes.c.basin,
+    outcomes.c.reward,
+    outcomes.c.success,
+    outcomes.c.coordizer_version,
+)
+
+
+def _claimed(
+    session: Session, rows: Sequence[Any], column: str, encoder: Encoder | None
+) -> Claimed:
+    # Basins first (missing or of another coordizer version, one encode per claim), then
+    # the per-row checks: a row still without a usable basin is quarantined.
+    good, bad = split_decodable(fill_claimed(session, rows, encoder))
     if bad:
         quarantine(session, bad, column)
     return Claimed.from_rows(good, quarantined=[oid for oid, _ in bad])
@@ -217,6 +232,7 @@ def claim(
     *,
     include_id: int | None = None,
     now: datetime | None = None,
+    encoder: Encoder | None = None,
 ) -> Claimed:
     """Mark up to ``limit`` of the god's pending rows at one timescale and return them.
 
@@ -224,17 +240,20 @@ def claim(
     and counts towards ``limit``. The mark becomes visible only when the caller commits.
     The pick is its own statement: inside ``id IN (SELECT … LIMIT n FOR UPDATE SKIP
     LOCKED)`` PostgreSQL may rescan the subquery and update more than ``n`` rows.
+    ``encoder`` computes the claimed rows' missing basins (see ``store.basins``).
     """
     col = outcomes.c[column]
     values = {column: now or utcnow()}
-    returning = (outcomes.c.id, outcomes.c.basin, outcomes.c.reward, outcomes.c.success)
+    returning = _RETURNING
     if column == BATCH:
         if include_id is not None:
             raise ValueError("the batch claim takes no include_id")
         if session.get_bind().dialect.name == "postgresql":
-            return _claimed(session, claim_batch(session, god, limit, values[column]), column)
+            taken = claim_batch(session, god, limit, values[column])
+            return _claimed(session, taken, column, encoder)
         ids = _dequeue_batch(session, god, limit)
-        return _claimed(session, _mark_ids(session, ids, column, values, returning), column)
+        taken = _mark_ids(session, ids, column, values, returning)
+        return _claimed(session, taken, column, encoder)
     rows: list[Any] = []
     if include_id is not None:
         rows += session.execute(
@@ -264,7 +283,7 @@ def claim(
                 .values(values)
                 .returning(*returning)
             ).all()
-    return _claimed(session, rows, column)
+    return _claimed(session, rows, column, encoder)
 
 
 def _healthy() -> sa.ColumnElement[bool]:
@@ -369,7 +388,13 @@ def pending_online(
 
 
 def claim_for_consolidation(
-    session: Session, god: str, since: datetime, min_value: float, limit: int
+    session: Session,
+    god: str,
+    since: datetime,
+    min_value: float,
+    limit: int,
+    *,
+    encoder: Encoder | None = None,
 ) -> Claimed:
     """Mark and return the god's most valuable not-yet-consolidated outcomes since
     ``since``: ``|reward| >= min_value``, the ``limit`` largest ``|reward|`` first.
@@ -391,9 +416,9 @@ def claim_for_consolidation(
         .limit(limit)
     )
     ids = [int(i) for i in session.execute(pick).scalars()]
-    returning = (outcomes.c.id, outcomes.c.basin, outcomes.c.reward, outcomes.c.success)
+    returning = _RETURNING
     rows = _mark_ids(session, ids, CONSOLIDATED, {CONSOLIDATED: utcnow()}, returning)
-    return _claimed(session, rows, CONSOLIDATED)
+    return _claimed(session, rows, CONSOLIDATED, encoder)
 
 
 def mark(session: Session, ids: Sequence[int], column: str, now: datetime | None = None) -> int:

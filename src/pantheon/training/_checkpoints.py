@@ -13,7 +13,12 @@ import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from pantheon.errors import CheckpointError, NotFoundError, ValidationError
+from pantheon.errors import (
+    CheckpointError,
+    NotFoundError,
+    RepresentationMismatchError,
+    ValidationError,
+)
 from pantheon.learning import checkpoint
 from pantheon.learning.kernel import Kernel
 from pantheon.roster import god_of
@@ -23,7 +28,12 @@ from pantheon.store import kernels as kernel_rows
 from pantheon.store.checkpoint_store import safe_key_part
 from pantheon.store.models import CHECKPOINT_TRIGGERS
 from pantheon.store.types import utcnow
-from pantheon.training._kernels import kernel_metrics, sha256_hex
+from pantheon.training._kernels import (
+    kernel_metrics,
+    meta_coordizer_version,
+    sha256_hex,
+)
+from pantheon.training.basins import current_version
 
 if TYPE_CHECKING:
     from pantheon.training.service import TrainingService
@@ -48,11 +58,14 @@ def write_checkpoint(
     trigger: str,
     *,
     dedupe: bool = False,
+    coordizer_version: str | None = None,
 ) -> dict[str, Any]:
     """Store a snapshot of ``kernel`` (live version ``version``) and record its row.
 
     With ``dedupe``, an existing checkpoint of the same kernel version and trigger is
     returned instead (``status: duplicate``), so a repeated call adds nothing.
+    ``coordizer_version`` (default: the running one) is recorded in the metadata: a
+    checkpoint of another version is never restored.
     """
     if trigger not in CHECKPOINT_TRIGGERS:
         raise ValidationError(
@@ -69,7 +82,11 @@ def write_checkpoint(
                         "uri": row["uri"],
                         "version": version,
                     }
-    metrics = {**kernel_metrics(kernel), "version": version}
+    metrics = {
+        **kernel_metrics(kernel),
+        "version": version,
+        "coordizer_version": coordizer_version or current_version(),
+    }
     data = checkpoint.dumps(kernel, trigger=trigger, metrics=metrics)
     digest = sha256_hex(data)
     safe = safe_key_part(name)
@@ -105,14 +122,24 @@ def write_checkpoint(
 def save_checkpoint(service: TrainingService, god: str, trigger: str) -> dict[str, Any]:
     name = service.kernel_name(god)
     with service.database.session() as session:
-        record, kernel = service.kernels.lock(session, name)
+        # A stale kernel may still be snapshotted; its checkpoint records its own version.
+        record, kernel = service.kernels.lock(session, name, allow_stale=True)
     service.kernels.keep(record.name, record.version, kernel)
     snapshot = service.kernels.decode(record)
-    return write_checkpoint(service, name, snapshot, record.version, trigger, dedupe=True)
+    return write_checkpoint(
+        service,
+        name,
+        snapshot,
+        record.version,
+        trigger,
+        dedupe=True,
+        coordizer_version=record.coordizer_version,
+    )
 
 
 def read_checkpoint(service: TrainingService, checkpoint_id: int) -> tuple[dict[str, Any], Kernel]:
-    """The checkpoint row and its verified kernel; refuses blobs the store does not know."""
+    """The checkpoint row and its verified kernel; refuses blobs the store does not know
+    and (409) a kernel trained on another coordizer version."""
     with service.database.session(write=False) as session:
         row = checkpoint_rows.get(session, checkpoint_id)
     if row is None:
@@ -123,7 +150,16 @@ def read_checkpoint(service: TrainingService, checkpoint_id: int) -> tuple[dict[
             f"checkpoint {checkpoint_id} does not match its recorded sha256",
             checkpoint_id=checkpoint_id,
         )
-    kernel, _meta = checkpoint.loads(data, expect_kernel=row["kernel_name"])
+    kernel, meta = checkpoint.loads(data, expect_kernel=row["kernel_name"])
+    found = meta_coordizer_version(meta)
+    if found != current_version():
+        raise RepresentationMismatchError(
+            f"checkpoint {checkpoint_id} of {row['kernel_name']!r} was trained on coordizer "
+            f"{found}, not the running {current_version()}: it cannot be restored",
+            checkpoint_id=checkpoint_id,
+            coordizer_version=found,
+            current_coordizer_version=current_version(),
+        )
     return row, kernel
 
 
@@ -137,10 +173,16 @@ def restore_checkpoint(service: TrainingService, checkpoint_id: int) -> dict[str
     if current is not None:
         # Snapshot what the restore replaces, so a restore can itself be undone.
         safety = write_checkpoint(
-            service, name, service.kernels.decode(current), current.version, "restore"
+            service,
+            name,
+            service.kernels.decode(current),
+            current.version,
+            "restore",
+            coordizer_version=current.coordizer_version,
         )
     with service.database.session() as session:
-        record, _live = service.kernels.lock(session, name)
+        # The restored state replaces a stale one too (it was checked to be current).
+        record, _live = service.kernels.lock(session, name, allow_stale=True)
         version = service.kernels.save(
             session,
             record,

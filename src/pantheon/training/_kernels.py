@@ -18,7 +18,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from pantheon.errors import CheckpointError, NotFoundError, ValidationError
+from pantheon.errors import (
+    CheckpointError,
+    NotFoundError,
+    RepresentationMismatchError,
+    ValidationError,
+)
 from pantheon.learning import checkpoint
 from pantheon.learning.kernel import Kernel
 from pantheon.roster import god_of, is_shadow
@@ -27,6 +32,8 @@ from pantheon.store import kernels as kernel_rows
 from pantheon.store.checkpoint_store import CheckpointStore
 from pantheon.store.db import Database
 from pantheon.store.kernels import KernelRecord
+from pantheon.store.models import LEGACY_COORDIZER_VERSION
+from pantheon.training.basins import current_version
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +56,30 @@ def kernel_metrics(kernel: Kernel) -> dict[str, Any]:
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def meta_coordizer_version(meta: dict[str, Any]) -> str:
+    """The coordizer version a checkpoint records (one written before versions were
+    recorded was trained on the legacy coordizer)."""
+    metrics = meta.get("metrics")
+    found = metrics.get("coordizer_version") if isinstance(metrics, dict) else None
+    return str(found) if found else LEGACY_COORDIZER_VERSION
+
+
+def is_stale(record: KernelRecord) -> bool:
+    """True when the kernel was trained on basins of another coordizer version."""
+    return record.coordizer_version != current_version()
+
+
+def mismatch(name: str, found: str | None, what: str = "kernel") -> RepresentationMismatchError:
+    current = current_version()
+    return RepresentationMismatchError(
+        f"{what} {name!r} was trained on coordizer {found or 'unknown'}, not the running "
+        f"{current}; run `pantheon db recoordize` to rebuild kernels from stored outcomes",
+        kernel=name,
+        coordizer_version=found,
+        current_coordizer_version=current,
+    )
 
 
 class KernelAccess:
@@ -105,16 +136,30 @@ class KernelAccess:
                 data = self.store.get(row["uri"])
                 if sha256_hex(data) != row["sha256"]:
                     raise CheckpointError("checkpoint blob does not match its recorded sha256")
-                kernel, _meta = checkpoint.loads(data, expect_kernel=name)
-            except (CheckpointError, NotFoundError, ValidationError) as exc:
+                kernel, meta = checkpoint.loads(data, expect_kernel=name)
+                if meta_coordizer_version(meta) != current_version():
+                    raise mismatch(name, meta_coordizer_version(meta), "checkpoint of")
+            except (
+                CheckpointError,
+                NotFoundError,
+                ValidationError,
+                RepresentationMismatchError,
+            ) as exc:
                 log.warning("skipping checkpoint %s of %s: %s", row["id"], name, exc)
                 continue
             log.info("kernel %s restored from checkpoint %s", name, row["id"])
             return kernel, {"origin": "checkpoint", "checkpoint_id": int(row["id"])}
         return Kernel(name, seed=self.seed), {"origin": "fresh"}
 
-    def lock(self, session: Session, name: str) -> tuple[KernelRecord, Kernel]:
-        """Lock ``name``'s row (creating it when missing) and take its kernel."""
+    def lock(
+        self, session: Session, name: str, *, allow_stale: bool = False
+    ) -> tuple[KernelRecord, Kernel]:
+        """Lock ``name``'s row (creating it when missing) and take its kernel.
+
+        A kernel trained on another coordizer version raises
+        :class:`RepresentationMismatchError` unless ``allow_stale`` (checkpoints, rebuild):
+        training it on today's basins would mix two representations.
+        """
         record = kernel_rows.lock(session, name)
         if record is None:
             kernel, origin = self.initial(name)
@@ -123,8 +168,11 @@ class KernelAccess:
                 name=name,
                 god_name=god_of(name),
                 kind="shadow" if is_shadow(name) else "god",
-                state=checkpoint.dumps(kernel, trigger="create"),
+                state=checkpoint.dumps(
+                    kernel, trigger="create", metrics={"coordizer_version": current_version()}
+                ),
                 step_count=kernel.step_count,
+                coordizer_version=current_version(),
                 metrics={**kernel_metrics(kernel), **origin},
             )
             if created:
@@ -132,6 +180,8 @@ class KernelAccess:
             record = kernel_rows.lock(session, name)
             if record is None:  # pragma: no cover - the insert or a rival's is visible now
                 raise NotFoundError(f"kernel {name!r} could not be created", kernel=name)
+        if not allow_stale and is_stale(record):
+            raise mismatch(name, record.coordizer_version)
         return record, self.take(record)
 
     def save(
@@ -147,12 +197,16 @@ class KernelAccess:
     ) -> int:
         """Write ``kernel`` as the next live version of ``record``; returns that version."""
         metrics = {**record.metrics, **kernel_metrics(kernel), **(extra_metrics or {})}
+        # Every state saved here was trained on today's basins (``lock`` refuses a stale
+        # kernel; a rebuild or a restore brings a state of the running version).
+        version = current_version()
         return kernel_rows.save_state(
             session,
             record.name,
             read_version=record.version,
-            state=checkpoint.dumps(kernel, trigger=trigger),
+            state=checkpoint.dumps(kernel, trigger=trigger, metrics={"coordizer_version": version}),
             step_count=kernel.step_count,
+            coordizer_version=version,
             outcomes_trained_delta=outcomes_delta,
             metrics=metrics,
             retired=retired,

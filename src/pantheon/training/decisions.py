@@ -30,12 +30,12 @@ from sqlalchemy import exc as sa_exc
 
 from pantheon.config import Settings
 from pantheon.errors import DatabaseUnavailableError, NotFoundError, ValidationError
-from pantheon.learning.coordizer import coordize
 from pantheon.learning.policy import Policy, PolicyKind, RandomSource, choose
 from pantheon.learning.seeds import seed_int
 from pantheon.store import decisions as decision_rows
 from pantheon.store import outcomes as outcome_rows
 from pantheon.store.types import decode_basins, encode_basins, utcnow
+from pantheon.training.basins import route_basin
 from pantheon.training.routing import cache_for
 
 if TYPE_CHECKING:
@@ -153,7 +153,7 @@ def route(
     entries = cache_for(service).entries(service, names)
     if not entries:
         raise ValidationError("no candidate god to route to")
-    basin = coordize(prompt)
+    basin = route_basin(prompt, service.basin_cache)
     ranked = _score(service, basin, entries, cost_weight)
     scores = np.array([r[5] for r in ranked], dtype=np.float64)
     choice = choose(policy, scores, source or _source_for(service))

@@ -1,7 +1,12 @@
-"""Outcome intake: validate, coordize in batch, compute rewards, store in one transaction.
+"""Outcome intake: validate, compute rewards, store in one transaction; never encode.
 
-The stored basin is always ``coordize(prompt)``: routing predicts from the prompt alone,
-so the kernel must learn on the same coordinates it is later asked about. A client's
+The basin an outcome trains on is always ``coordize(prompt)``: routing predicts from the
+prompt alone, so the kernel must learn on the same coordinates it is later asked about.
+Intake does not compute it: the encoder may take milliseconds per prompt, and a 202 must
+not wait on it. The row is stored with its text and no basin; the claim that first trains
+it computes the basin (one ``coordize_many`` per claim, ``store.basins``) and stores it
+with its ``COORDIZER_VERSION``. Only a basin already in the process's cache (the prompt
+was just routed) is stored at intake, since it costs nothing. A client's
 ``basin_trajectory`` (the seed's field; coordinates from the client's own space) is
 validated (N x 64, finite, non-negative) so a malformed one is refused, then dropped:
 it is neither stored nor trained on.
@@ -25,12 +30,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pantheon.config import Settings
 from pantheon.errors import UnknownGodError, ValidationError
-from pantheon.learning.coordizer import BASIN_DIM, coordize_many
+from pantheon.learning.coordizer import BASIN_DIM
 from pantheon.learning.reward import compute_reward
 from pantheon.roster import Roster
 from pantheon.store import outcomes as outcome_rows
 from pantheon.store.db import Database
-from pantheon.store.types import encode_basins, utcnow
+from pantheon.store.types import utcnow
+from pantheon.training.basins import BasinCache, cached_basin
 from pantheon.training.decisions import insert_linked
 
 if TYPE_CHECKING:
@@ -142,10 +148,12 @@ class IngestResult:
     ids_by_god: dict[str, list[int]] = field(default_factory=dict)
 
 
-def _context(target: TrainingService | Database) -> tuple[Database, Settings, Roster]:
+def _context(
+    target: TrainingService | Database,
+) -> tuple[Database, Settings, Roster, BasinCache | None]:
     if isinstance(target, Database):
-        return target, target.settings, Roster.load(target.settings.roster_file)
-    return target.database, target.settings, target.roster
+        return target, target.settings, Roster.load(target.settings.roster_file), None
+    return target.database, target.settings, target.roster, target.basin_cache
 
 
 def validate_batch(outcomes: Sequence[OutcomeIn], settings: Settings, roster: Roster) -> list[str]:
@@ -172,14 +180,14 @@ def validate_batch(outcomes: Sequence[OutcomeIn], settings: Settings, roster: Ro
 
 def ingest(target: TrainingService | Database, outcomes: Sequence[OutcomeIn]) -> IngestResult:
     """Store a batch of outcomes in one transaction (all or nothing); idempotent on key."""
-    database, settings, roster = _context(target)
+    database, settings, roster, cache = _context(target)
     if not outcomes:
         return IngestResult(0, 0, [], [])
     gods = validate_batch(outcomes, settings, roster)
-    blobs = encode_basins(coordize_many([o.prompt for o in outcomes]))
     now = utcnow()
     rows = []
-    for o, god, blob in zip(outcomes, gods, blobs, strict=True):
+    for o, god in zip(outcomes, gods, strict=True):
+        blob, version = cached_basin(o.prompt, cache) or (None, None)
         rows.append(
             {
                 "outcome_key": o.outcome_key,
@@ -192,6 +200,7 @@ def ingest(target: TrainingService | Database, outcomes: Sequence[OutcomeIn]) ->
                 "kappa": o.kappa,
                 "coherence_score": o.coherence_score,
                 "basin": blob,
+                "coordizer_version": version,
                 "reward": compute_reward(o.success, o.phi, o.coherence_score, o.score),
                 "source_type": o.source_type,
                 "source_id": o.source_id,

@@ -17,7 +17,7 @@ from pantheon.store import outcomes as outcome_rows
 from pantheon.store.kernels import KernelRecord
 from pantheon.store.schedule_runs import ScheduleRuns
 from pantheon.training._checkpoints import list_checkpoints as _list_checkpoints
-from pantheon.training._kernels import finite
+from pantheon.training._kernels import finite, is_stale
 
 if TYPE_CHECKING:
     from pantheon.training.service import TrainingService
@@ -61,6 +61,8 @@ def _kernel_item(
         "checkpoints": checkpoints,
         "shadow": None if shadow else shadow_of(name),
         "exists": record is not None,
+        "coordizer_version": record.coordizer_version if record else None,
+        "stale": record is not None and is_stale(record),
     }
 
 

@@ -21,9 +21,10 @@ import numpy as np
 
 from pantheon.errors import ValidationError
 from pantheon.learning import checkpoint
-from pantheon.learning.coordizer import coordize
 from pantheon.learning.kernel import Kernel
 from pantheon.store import kernels as kernel_rows
+from pantheon.training._kernels import is_stale
+from pantheon.training.basins import current_version, route_basin
 
 if TYPE_CHECKING:
     from pantheon.training.service import TrainingService
@@ -41,6 +42,8 @@ class RoutingCache:
         self._versions: dict[str, tuple[int, bool]] | None = None
         self._checked_at = 0.0
         self._generation = -1
+        #: The coordizer version the cached kernels were judged against (stale or not).
+        self._coordizer = ""
 
     def kernels(self, service: TrainingService, names: list[str] | None) -> dict[str, Kernel]:
         """Kernels for ``names`` (default: every roster god not retired), at most
@@ -70,7 +73,10 @@ class RoutingCache:
         out: dict[str, tuple[int, Kernel]] = {}
         with self._lock:
             for name, record in fresh.items():
-                kernel, _meta = checkpoint.loads(record.state, expect_kernel=name)
+                if is_stale(record):  # never mix two representations: route on the prior
+                    kernel = Kernel(name, seed=service.settings.seed)
+                else:
+                    kernel, _meta = checkpoint.loads(record.state, expect_kernel=name)
                 self._kernels[name] = (record.version, kernel)
             for name in names:
                 entry = self._kernels.get(name)
@@ -90,6 +96,10 @@ class RoutingCache:
         wanted kernel was read at them; None sends the caller to the database."""
         ttl = service.settings.route_cache_seconds
         with self._lock:
+            if self._coordizer != current_version():  # another representation: start over
+                self._coordizer = current_version()
+                self._kernels.clear()
+                self._versions = None
             versions = self._versions
             if versions is None or ttl <= 0 or self._clock() - self._checked_at >= ttl:
                 return None
@@ -136,7 +146,7 @@ def rank(
         raise ValidationError(f"prompt longer than {service.settings.max_prompt_chars} characters")
     names = list(dict.fromkeys(service.god_name(c) for c in candidates)) if candidates else None
     kernels = cache_for(service).kernels(service, names)
-    basin = coordize(prompt)
+    basin = route_basin(prompt, service.basin_cache)
     rows: list[dict[str, Any]] = []
     for name, kernel in kernels.items():
         pred = kernel.predict_one(basin)

@@ -27,7 +27,6 @@ from datetime import timedelta
 from typing import Any
 
 from pantheon.config import Settings
-from pantheon.errors import NotFoundError, PantheonError
 from pantheon.learning import timescales
 from pantheon.learning.batch import Batch
 from pantheon.learning.curriculum import curriculum_batch
@@ -36,19 +35,20 @@ from pantheon.roster import Roster, shadow_of
 from pantheon.store import history
 from pantheon.store import kernels as kernel_rows
 from pantheon.store import outcomes as outcome_rows
+from pantheon.store.basins import Encoder
 from pantheon.store.checkpoint_store import CheckpointStore, create_checkpoint_store
 from pantheon.store.db import Database, shared_database
 from pantheon.store.types import utcnow
-from pantheon.training import _checkpoints, _transfers
+from pantheon.training import _checkpoints, _transfers, basins, online, representation
 from pantheon.training import decisions as _decisions
 from pantheon.training._audit import (
     HOURLY_AUDIT_MAX_IDS,
     audit_details,
     p_spread,
-    quarantined_error,
 )
 from pantheon.training._fanout import for_each_god
 from pantheon.training._kernels import KernelAccess, finite
+from pantheon.training.basins import BasinCache
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,11 @@ class TrainingService:
         self.hourly_chunk = HOURLY_CHUNK
         self.consolidation_max = CONSOLIDATION_MAX_OUTCOMES
         self.drain_seconds = settings.online_drain_seconds
+        self.basin_cache = BasinCache(settings.basin_cache_size)
+
+    def encoder(self) -> Encoder:
+        """The running coordizer for claims (missing basins, through the cache)."""
+        return basins.encoder(self.basin_cache)
 
     @property
     def enabled(self) -> bool:
@@ -128,160 +133,13 @@ class TrainingService:
             retired = {r.name for r in kernel_rows.list_all(session) if r.retired}
         return [g for g in self.roster.names if g not in retired]
 
-    # -- online ---------------------------------------------------------------------------
+    # -- online (``training.online``) -----------------------------------------------------
     def train_from_outcome(self, outcome_id: int) -> dict[str, Any]:
         """One online step for the outcome (coalesced with the god's other pending ones),
         then more steps over the god's backlog for up to ``drain_seconds``."""
         if not self.enabled:
             return _disabled(outcome_id=outcome_id)
-        started = time.monotonic()
-        first = self._online_step(outcome_id=int(outcome_id))
-        if first is None:  # pragma: no cover - the outcome itself is always claimable
-            raise NotFoundError(f"outcome {outcome_id} could not be claimed")
-        if first.pop("requested_quarantined", None):
-            # Its god's other rows trained and committed; the bad row never will.
-            raise quarantined_error(int(outcome_id), first.pop("reason", ""))
-        if first["status"] != "success":
-            return first
-        result = dict(first)
-        chunks = 1
-        drained = False
-        while time.monotonic() - started < self.drain_seconds:
-            try:
-                more = self._online_step(god=first["god_name"])
-            except PantheonError as exc:
-                # The requested outcome is committed; the rest stays pending for the next
-                # task or the outbox sweep. Reported, not swallowed.
-                log.warning("online drain of %s stopped: %s", first["god_name"], exc)
-                result["drain_error"] = exc.message
-                break
-            if more is None:
-                drained = True
-                break
-            chunks += 1
-            result["coalesced"] += more["coalesced"]
-            result["step_count"] = more["step_count"]
-            result["version"] = more["version"]
-        if not drained and "drain_error" not in result:
-            # The time budget ran out with a backlog left: name an outcome of it so the
-            # caller can queue a follow-up instead of leaving it to the outbox sweep.
-            with self.database.session(write=False) as session:
-                result["next_outcome_id"] = outcome_rows.first_pending_online(
-                    session, first["god_name"]
-                )
-        result["chunks"] = chunks
-        result["duration_ms"] = round((time.monotonic() - started) * 1000, 3)
-        return result
-
-    def _online_step(
-        self, *, outcome_id: int | None = None, god: str | None = None
-    ) -> dict[str, Any] | None:
-        t0 = time.monotonic()
-        if outcome_id is not None:
-            # Most redelivered or coalesced tasks find their outcome trained already: say so
-            # without locking or decoding the kernel. The locked re-check below stays the rule.
-            with self.database.session(write=False) as session:
-                state = outcome_rows.online_state(session, outcome_id)
-                if state is None:
-                    raise NotFoundError(f"no outcome with id {outcome_id}", outcome_id=outcome_id)
-                god, trained_at = state
-                if trained_at is not None:
-                    current = kernel_rows.read(session, god, with_state=False)
-                    duplicate: dict[str, Any] = {
-                        "status": "duplicate",
-                        "outcome_id": outcome_id,
-                        "god_name": god,
-                        "step_count": current.step_count if current else 0,
-                        "coalesced": 0,
-                    }
-                    # A coalesced dispatch may have left the god's newer outcomes to this
-                    # task: name the oldest so the caller trains it rather than the sweep.
-                    pending = outcome_rows.first_pending_online(session, god)
-                    if pending is not None:
-                        duplicate["next_outcome_id"] = pending
-                    return duplicate
-        with self.database.session() as session:
-            assert god is not None
-            record, kernel = self.kernels.lock(session, god)
-            if outcome_id is not None:
-                locked = outcome_rows.lock_outcome(session, outcome_id)
-                reason = outcome_rows.quarantine_error(session, outcome_id)
-                if reason is not None:
-                    self.kernels.keep(record.name, record.version, kernel)
-                    raise quarantined_error(outcome_id, reason)
-                if locked is not None and locked[1] is not None:
-                    self.kernels.keep(record.name, record.version, kernel)
-                    return {
-                        "status": "duplicate",
-                        "outcome_id": outcome_id,
-                        "god_name": god,
-                        "step_count": record.step_count,
-                        "coalesced": 0,
-                    }
-            claimed = self._claim_online(session, god, outcome_id)
-            requested_bad = outcome_id is not None and outcome_id in claimed.quarantined
-            if not len(claimed):
-                self.kernels.keep(record.name, record.version, kernel)
-                if requested_bad:
-                    reason = outcome_rows.quarantine_error(session, outcome_id or 0)
-                    return {"status": "success", "requested_quarantined": True, "reason": reason}
-                return None
-            batch = Batch(claimed.basins, claimed.rewards, claimed.successes)
-            details = {**audit_details(claimed), "p_spread": p_spread(kernel, batch)}
-            step = timescales.train_from_outcome(kernel, batch)
-            version = self.kernels.save(
-                session, record, kernel, trigger="outcome", outcomes_delta=len(claimed)
-            )
-            history.record_training(
-                session,
-                kernel_name=god,
-                god_name=god,
-                timescale="online",
-                outcomes=len(claimed),
-                steps=1,
-                loss=finite(step["loss"]),
-                reward=finite(step["reward"]),
-                phi_before=finite(step["phi_before"]),
-                phi_after=finite(step["phi_after"]),
-                step_count=kernel.step_count,
-                version=version,
-                duration_ms=(time.monotonic() - t0) * 1000,
-                details=details,
-            )
-            reason = (
-                outcome_rows.quarantine_error(session, outcome_id)
-                if requested_bad and outcome_id is not None
-                else None
-            )
-        self.kernels.keep(god, version, kernel)
-        return {
-            "status": "success",
-            "outcome_id": outcome_id,
-            "god_name": god,
-            "loss": finite(step["loss"]),
-            "reward": finite(step["reward"]),
-            "phi_before": finite(step["phi_before"]),
-            "phi_after": finite(step["phi_after"]),
-            "step_count": int(step["step_count"]),
-            "version": version,
-            "coalesced": len(claimed),
-            **({"requested_quarantined": True, "reason": reason} if requested_bad else {}),
-        }
-
-    def _claim_online(self, session: Any, god: str, outcome_id: int | None) -> outcome_rows.Claimed:
-        """The online claim; claims again while it found only quarantined rows, so a run
-        of bad rows at the head of the backlog does not end the drain."""
-        limit = self.settings.online_coalesce_max
-        claimed = outcome_rows.claim(
-            session, god, outcome_rows.ONLINE, limit, include_id=outcome_id
-        )
-        bad = list(claimed.quarantined)
-        while not len(claimed) and claimed.quarantined:
-            claimed = outcome_rows.claim(session, god, outcome_rows.ONLINE, limit)
-            bad += claimed.quarantined
-        return outcome_rows.Claimed(
-            claimed.ids, claimed.basins, claimed.rewards, claimed.successes, tuple(bad)
-        )
+        return online.train_from_outcome(self, outcome_id)
 
     # -- hourly batch ---------------------------------------------------------------------
     def train_hourly_batch(self, god: str) -> dict[str, Any]:
@@ -319,13 +177,20 @@ class TrainingService:
     def _hourly_chunk(self, god: str) -> tuple[int, int, float | None, float | None, int] | None:
         """(rows trained, steps, loss, reward, rows taken incl. quarantined) of one chunk."""
         t0 = time.monotonic()
+        # Basins first, outside the kernel lock; the claim encodes only late arrivals.
+        representation.prefill_batch(self, god, self.hourly_chunk)
         names = [god, shadow_of(god)]  # always this order: no lock-order deadlock
         with self.database.session() as session:
             locked = [self.kernels.lock(session, n) for n in names]
-            claimed = outcome_rows.claim(session, god, outcome_rows.BATCH, self.hourly_chunk)
+            encoder = self.encoder()
+            claimed = outcome_rows.claim(
+                session, god, outcome_rows.BATCH, self.hourly_chunk, encoder=encoder
+            )
             bad = len(claimed.quarantined)
             while not len(claimed) and claimed.quarantined:  # only bad rows: take the next
-                claimed = outcome_rows.claim(session, god, outcome_rows.BATCH, self.hourly_chunk)
+                claimed = outcome_rows.claim(
+                    session, god, outcome_rows.BATCH, self.hourly_chunk, encoder=encoder
+                )
                 bad += len(claimed.quarantined)
             if not len(claimed):
                 for record, kernel in locked:
@@ -372,10 +237,16 @@ class TrainingService:
         )
 
     def train_hourly_batch_all(self) -> dict[str, Any]:
-        """The hourly batch for every active god; one god's failure does not stop another."""
+        """The hourly batch for every active god; one god's failure does not stop another.
+
+        After a coordizer change it first spends up to half the soft time limit bringing
+        stored basins and stale kernels to the running version (``representation.heal``).
+        """
         if not self.enabled:
             return _disabled(kernels=0, results={})
-        return for_each_god(self, self.train_hourly_batch)
+        healed = representation.heal(self, self.settings.task_soft_time_limit / 2)
+        result = for_each_god(self, self.train_hourly_batch)
+        return {**result, "recoordize": healed} if healed is not None else result
 
     # -- nightly consolidation ------------------------------------------------------------
     def train_nightly_consolidation(self, god: str) -> dict[str, Any]:
@@ -395,6 +266,7 @@ class TrainingService:
                 utcnow() - CONSOLIDATION_WINDOW,
                 CONSOLIDATION_MIN_VALUE,
                 self.consolidation_max,
+                encoder=self.encoder(),
             )
             outcomes = Batch(rows.basins, rows.rewards, rows.successes, abs(rows.rewards))
             spread = p_spread(kernel, outcomes)

@@ -32,7 +32,7 @@ def test_0002_keeps_rows_and_adds_nullable_columns(settings: Settings) -> None:
                 {"b": basin, "t": utcnow()},
             )
         assert "quarantined_at" not in _columns(db)
-        migrate.upgrade(settings)
+        migrate.upgrade(settings, "0002")
         assert migrate.current(settings) == "0002"
         db.dispose()
         assert {"quarantined_at", "error"} <= _columns(db)

@@ -42,6 +42,30 @@ def train_outcomes(
         db.dispose()
 
 
+def train_outcomes_following(
+    url: str, root: str, ids: list[int], overrides: dict[str, Any], barrier: Any
+) -> list[dict[str, Any]]:
+    """As :func:`train_outcomes`, then train each ``next_outcome_id`` a call names (a drain
+    out of time with a backlog left, or a duplicate while the god has pending outcomes),
+    as the worker's follow-up does."""
+    settings = build_settings(url, Path(root), **overrides)
+    db = Database(settings)
+    try:
+        service = TrainingService(settings, database=db)
+        _warm_up(service, barrier)
+        results = []
+        todo = list(ids)
+        while todo:
+            result = service.train_from_outcome(todo.pop(0))
+            results.append(result)
+            backlog = result.get("next_outcome_id")
+            if isinstance(backlog, int):
+                todo.insert(0, backlog)
+        return results
+    finally:
+        db.dispose()
+
+
 def hourly_batch(url: str, root: str, god: str, chunk: int, barrier: Any) -> dict[str, Any]:
     settings = build_settings(url, Path(root))
     db = Database(settings)

@@ -94,8 +94,9 @@ def test_two_processes_coalescing_train_each_outcome_once(
     svc = make_service()
     ids = _ingest(svc, "athena", N * 3)
     overrides = {"online_coalesce_max": 7, "online_drain_seconds": 0.5}
+    # Follow-ups as the worker sends them: under load a drain can run out of time.
     a, b = _two(
-        procs.train_outcomes,
+        procs.train_outcomes_following,
         (database_url, str(tmp_path), ids[::9], overrides),
         (database_url, str(tmp_path), ids[4::9], overrides),
     )

@@ -7,6 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from pantheon.errors import UnknownGodError, ValidationError
+from pantheon.learning import coordizer
 from pantheon.learning.coordizer import coordize
 from pantheon.learning.reward import compute_reward
 from pantheon.store.models import outcomes
@@ -71,7 +72,7 @@ def test_rejected_batch_stores_nothing(svc: TrainingService) -> None:
         assert s.execute(sa.select(sa.func.count()).select_from(outcomes)).scalar() == 0
 
 
-def test_ingest_stores_basin_reward_and_canonical_god(svc: TrainingService) -> None:
+def test_ingest_stores_text_reward_and_canonical_god_and_no_basin(svc: TrainingService) -> None:
     item = outcome("ZEUS", 0, prompt="Integrate x squared", phi=0.9, coherence_score=0.8)
     result = ingest(svc, [item])
     assert result.accepted == 1
@@ -81,11 +82,19 @@ def test_ingest_stores_basin_reward_and_canonical_god(svc: TrainingService) -> N
         row = s.execute(sa.select(outcomes)).one()
     assert row.god_name == "zeus"
     assert row.reward == pytest.approx(compute_reward(True, 0.9, 0.8, None))
+    assert row.prompt == "Integrate x squared"
+    # The encoder is not on the intake path: the claim that trains the row computes it.
+    assert row.basin is None
+    assert row.coordizer_version is None
+    assert row.trained_online_at is None
+    assert row.created_at.tzinfo is not None
+    svc.train_from_outcome(result.new_ids[0])
+    with svc.database.session(write=False) as s:
+        row = s.execute(sa.select(outcomes)).one()
     np.testing.assert_allclose(
         decode_basins([row.basin])[0], coordize("Integrate x squared"), rtol=1e-6
     )
-    assert row.trained_online_at is None
-    assert row.created_at.tzinfo is not None
+    assert row.coordizer_version == coordizer.COORDIZER_VERSION
 
 
 def test_outcome_key_is_idempotent(svc: TrainingService) -> None:

@@ -12,6 +12,7 @@ from pantheon.errors import PantheonError, ValidationError
 from pantheon.store import outcomes as outcome_rows
 from pantheon.store.models import kernels, outcomes
 from pantheon.training import queries
+from pantheon.training.basins import current_version
 from pantheon.training.intake import pending_online
 from pantheon.training.service import TrainingService
 from tests.unit.training.conftest import add
@@ -20,8 +21,14 @@ pytestmark = pytest.mark.unit
 
 
 def _corrupt(svc: TrainingService, oid: int, basin: bytes = b"\x00\x01\x02") -> None:
+    # Recorded as made by the running coordizer: a basin of another version (or none) is
+    # recomputed from the prompt before training, so only this one is poison.
     with svc.database.session() as s:
-        s.execute(sa.update(outcomes).where(outcomes.c.id == oid).values(basin=basin))
+        s.execute(
+            sa.update(outcomes)
+            .where(outcomes.c.id == oid)
+            .values(basin=basin, coordizer_version=current_version())
+        )
 
 
 def _marks(svc: TrainingService, oid: int) -> tuple[object, object, object]:

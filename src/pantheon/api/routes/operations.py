@@ -14,6 +14,7 @@ from pantheon.api.schemas import (
     HealthOut,
     ProbeRoute,
     QueueDepths,
+    RepresentationOut,
     RoutingOverview,
     ScheduleJob,
     ScheduleOut,
@@ -87,6 +88,21 @@ def overdue_jobs(rows: list[dict[str, Any]], now: datetime, silence: float) -> l
     return late
 
 
+def _representation(state: AppState, problems: list[str]) -> RepresentationOut | None:
+    """The running coordizer and the stale kernels (a problem while any is stale)."""
+    found, _problem = _check(state, "representation", state.representation, 3.0)
+    if found is None:
+        return None
+    if found.stale_kernels:
+        problems.append(
+            f"{len(found.stale_kernels)} kernels trained on another coordizer version "
+            "(not trained or routed with): run `pantheon db recoordize`"
+        )
+    return RepresentationOut(
+        coordizer_version=found.coordizer_version, stale_kernels=found.stale_kernels
+    )
+
+
 def health_report(state: AppState) -> HealthOut:
     """Database, broker, workers, Beat: each checked in bounded time and cached briefly.
 
@@ -102,10 +118,12 @@ def health_report(state: AppState) -> HealthOut:
     database = "ok" if problem is None and db_ok is not False else "down"
     if database == "down":
         problems.append(problem or "database: ping failed")
+    representation = _representation(state, problems) if database == "ok" else None
+    stale = representation is not None and bool(representation.stale_kernels)
 
     if settings.task_mode == "sync":
         return HealthOut(
-            status="ok" if database == "ok" else "down",
+            status="down" if database != "ok" else ("degraded" if stale else "ok"),
             mode="embedded",
             celery_available=False,
             database=database,
@@ -116,6 +134,7 @@ def health_report(state: AppState) -> HealthOut:
             version=__version__,
             checked_at=utcnow(),
             problems=problems,
+            representation=representation,
         )
 
     mode, celery_available, broker, workers, beat = "unknown", False, "unused", 0, "unknown"
@@ -168,7 +187,7 @@ def health_report(state: AppState) -> HealthOut:
             )
     if database == "down":
         status = "down"
-    elif mode == "sync" or beat == "silent" or not celery_available or stuck:
+    elif mode == "sync" or beat == "silent" or not celery_available or stuck or stale:
         status = "degraded"
     else:
         status = "ok"
@@ -184,6 +203,7 @@ def health_report(state: AppState) -> HealthOut:
         version=__version__,
         checked_at=utcnow(),
         problems=problems,
+        representation=representation,
     )
 
 

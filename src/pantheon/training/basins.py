@@ -1,0 +1,121 @@
+"""The running coordizer for the service: its version, batch encoding and a prompt cache.
+
+``coordize`` may be slow (a sentence encoder takes milliseconds per prompt), so the
+service encodes only where it trains (a claim's missing basins in one ``coordize_many``
+call) and routing encodes one prompt per request. :class:`BasinCache` keeps the newest
+basins by prompt digest in each process (bounded, LRU): a prompt routed and then posted
+as an outcome, or the same prompt sent to several gods, is encoded once per process.
+
+The coordizer module is read at call time (``coordizer.COORDIZER_VERSION``), never bound
+at import, so a process always pairs a basin with the version that made it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from pantheon.learning import coordizer
+from pantheon.store.basins import Encoder
+from pantheon.store.types import decode_basins, encode_basins
+
+#: Basins cached per process when the setting is not given (~1.3 MB at 4,096).
+DEFAULT_CACHE_SIZE = 4096
+
+
+def current_version() -> str:
+    """``COORDIZER_VERSION`` of the coordizer this process runs."""
+    return str(coordizer.COORDIZER_VERSION)
+
+
+def _digest(version: str, prompt: str) -> bytes:
+    h = hashlib.blake2b(digest_size=16)
+    h.update(version.encode("utf-8") + b"\0")
+    h.update(prompt.encode("utf-8", "surrogatepass"))
+    return h.digest()
+
+
+class BasinCache:
+    """Basin blobs by (coordizer version, prompt) digest; at most ``size`` kept."""
+
+    def __init__(self, size: int = DEFAULT_CACHE_SIZE) -> None:
+        self.size = max(0, int(size))
+        self._items: OrderedDict[bytes, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, version: str, prompt: str) -> bytes | None:
+        if not self.size:
+            return None
+        key = _digest(version, prompt)
+        with self._lock:
+            blob = self._items.get(key)
+            if blob is None:
+                self.misses += 1
+                return None
+            self._items.move_to_end(key)
+            self.hits += 1
+            return blob
+
+    def put(self, version: str, prompt: str, blob: bytes) -> None:
+        if not self.size:
+            return
+        key = _digest(version, prompt)
+        with self._lock:
+            self._items[key] = blob
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+
+def encode_prompts(prompts: Sequence[str], cache: BasinCache | None = None) -> list[bytes]:
+    """One basin blob per prompt at the current version: cached ones from ``cache``, the
+    rest (each distinct prompt once) from one ``coordize_many`` call."""
+    version = current_version()
+    out: list[bytes | None] = [None] * len(prompts)
+    todo: dict[str, list[int]] = {}
+    for i, prompt in enumerate(prompts):
+        blob = cache.get(version, prompt) if cache is not None else None
+        if blob is None:
+            todo.setdefault(prompt, []).append(i)
+        else:
+            out[i] = blob
+    if todo:
+        texts = list(todo)
+        blobs = encode_basins(coordizer.coordize_many(texts))
+        for text, blob in zip(texts, blobs, strict=True):
+            if cache is not None:
+                cache.put(version, text, blob)
+            for i in todo[text]:
+                out[i] = blob
+    return [b for b in out if b is not None]
+
+
+def encoder(cache: BasinCache | None = None) -> Encoder:
+    """The store's view of the running coordizer (what claims fill basins with)."""
+    return Encoder(version=current_version(), encode=lambda prompts: encode_prompts(prompts, cache))
+
+
+def route_basin(prompt: str, cache: BasinCache | None = None) -> NDArray[np.float64]:
+    """The basin of one prompt for routing (through the cache)."""
+    basin: NDArray[np.float64] = decode_basins(encode_prompts([prompt], cache))[0]
+    return basin
+
+
+def cached_basin(prompt: str, cache: BasinCache | None) -> tuple[bytes, str] | None:
+    """(blob, version) of a prompt already in the cache, else None (never encodes)."""
+    if cache is None:
+        return None
+    version = current_version()
+    blob = cache.get(version, prompt)
+    return None if blob is None else (blob, version)
