@@ -11,11 +11,12 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from pantheon import __version__
 from pantheon.api.errors import install_error_handlers
+from pantheon.api.inputs import reject_bad_text
 from pantheon.api.limits import BodyLimitMiddleware
 from pantheon.api.metrics import router as metrics_router
 from pantheon.api.routes import ROUTERS
@@ -60,6 +61,7 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        dependencies=[Depends(reject_bad_text)],
     )
     app.state.pantheon = app_state
     install_error_handlers(app)

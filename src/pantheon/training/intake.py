@@ -30,6 +30,7 @@ from pantheon.roster import Roster
 from pantheon.store import outcomes as outcome_rows
 from pantheon.store.db import Database
 from pantheon.store.types import encode_basins, utcnow
+from pantheon.text import Identifier, Text
 
 if TYPE_CHECKING:
     from pantheon.training.service import TrainingService
@@ -55,18 +56,18 @@ class OutcomeIn(BaseModel):
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
 
-    god_name: str = Field(min_length=1, max_length=120)
-    prompt: str
-    response: str
+    god_name: Identifier = Field(min_length=1, max_length=120)
+    prompt: Text
+    response: Text
     success: bool
     phi: float | None = None
     kappa: float | None = None
     coherence_score: float | None = None
     score: float | None = None
     basin_trajectory: list[list[float]] | None = None
-    outcome_key: str | None = Field(None, min_length=1, max_length=200)
+    outcome_key: Identifier | None = Field(None, min_length=1, max_length=200)
     source_type: SourceType = "chat"
-    source_id: str | None = Field(None, max_length=200)
+    source_id: Identifier | None = Field(None, max_length=200)
 
     @field_validator("prompt")
     @classmethod
