@@ -18,6 +18,7 @@ from pantheon import __version__
 from pantheon.api.errors import install_error_handlers
 from pantheon.api.inputs import reject_bad_text
 from pantheon.api.limits import BodyLimitMiddleware
+from pantheon.api.longpoll import WaitGate
 from pantheon.api.metrics import router as metrics_router
 from pantheon.api.routes import ROUTERS
 from pantheon.api.routes.cron import DeprecationHeadersMiddleware
@@ -64,6 +65,7 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> FastAPI:
         dependencies=[Depends(reject_bad_text)],
     )
     app.state.pantheon = app_state
+    app.state.task_waiters = WaitGate(settings.max_task_waiters)
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
@@ -71,7 +73,11 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(DeprecationHeadersMiddleware)
     # Outermost: an oversized body is refused before anything else reads it.
-    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        body_read_timeout=settings.body_read_timeout,
+    )
     return app
 
 
