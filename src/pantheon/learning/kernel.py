@@ -90,7 +90,12 @@ def _check_groups(groups: dict[str, Params], step_count: int) -> None:
 
 def _count(value: Any, name: str) -> int:
     """A non-negative integer count (bool and non-integral floats refused)."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value != int(value)
+    ):
         raise ValidationError(f"kernel {name} must be an integer, got {value!r}")
     if value < 0:
         raise ValidationError(f"kernel {name} must be >= 0, got {value}")
@@ -371,6 +376,8 @@ class Kernel:
                 new_f = np.array(fisher[k], dtype=np.float64)
                 if new_p.shape != self.params[k].shape or new_f.shape != self._fisher[k].shape:
                     raise ValidationError(f"kernel state {k} has the wrong shape; refused")
+                if not np.all(np.isfinite(new_p)):  # checked before clipping hides it
+                    raise ValidationError(f"kernel state param.{k} is non-finite; refused")
                 self.params[k] = np.clip(new_p, -WEIGHT_BOUND, WEIGHT_BOUND)
                 self._fisher[k] = new_f
 
