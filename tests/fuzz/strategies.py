@@ -37,7 +37,9 @@ nasty_text = st.one_of(
     st.lists(
         st.one_of(st.sampled_from(NASTY_CHARS), st.text(max_size=5)), min_size=1, max_size=8
     ).map("".join),
-    st.builds(lambda c, n: c * n, st.sampled_from(["a", "\x00", "é", "\ud800"]), st.integers(0, 5000)),
+    st.builds(
+        lambda c, n: c * n, st.sampled_from(["a", "\x00", "é", "\ud800"]), st.integers(0, 5000)
+    ),
 )
 
 nasty_numbers = st.one_of(
@@ -65,8 +67,12 @@ json_values = st.one_of(
         ),
         max_leaves=12,
     ),
-    st.integers(50, 3000).map(_deep),
+    st.integers(50, 400).map(_deep),
 )
+
+
+#: Raw JSON bodies nested far deeper than any parser's recursion limit.
+deep_raw = st.integers(500, 200_000).map(lambda n: b'{"a":' * n + b"1" + b"}" * n)
 
 
 def maybe(value: st.SearchStrategy[Any], other: st.SearchStrategy[Any] = json_values) -> Any:

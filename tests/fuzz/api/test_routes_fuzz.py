@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from pantheon.api import create_app
 from pantheon.store.migrate import ensure_schema
-from tests.fuzz.strategies import json_values, maybe, nasty_numbers, nasty_text, outcomes
+from tests.fuzz.strategies import deep_raw, json_values, maybe, nasty_numbers, nasty_text, outcomes
 from tests.fuzz_profiles import count, examples
 
 pytestmark = pytest.mark.integration
@@ -94,7 +94,7 @@ def requests(draw: Any) -> tuple[str, str, dict[str, Any], Any]:
     if kind == 12:
         params = {"recent": draw(maybe(st.integers(0, 3), nasty_numbers))}
         return "GET", "/api/routing/overview", params, None
-    raw = draw(st.one_of(st.binary(max_size=200), json_values.map(lambda v: json.dumps(v))))
+    raw = draw(st.one_of(st.binary(max_size=200), deep_raw, json_values.map(json.dumps)))
     path = draw(st.sampled_from(["/api/outcomes", "/api/route", "/api/transfer"]))
     return "POST", path, {}, raw if isinstance(raw, bytes) else raw.encode()
 
