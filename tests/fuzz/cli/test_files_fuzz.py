@@ -148,7 +148,8 @@ def test_roster_files_are_valid_or_one_configuration_error(tmp_path: Path) -> No
             return
         assert len(roster) >= 1
         for god in roster:
-            assert god.name and god.name == god.name.strip().lower()
+            assert god.name
+            assert god.name == god.name.strip().lower()
             assert god.name not in ("none", "null", "true", "false")
 
     check()
@@ -178,10 +179,7 @@ def test_checkpoint_files_load_sane_or_are_refused(tmp_path: Path) -> None:
         prefix, key = array.split(".")
         groups = {"param": crafted.params, "fisher": crafted._fisher, "adam_v": crafted._adam_v}
         groups[prefix][key] = arr
-        try:
-            crafted.step_count = state["meta"]["step_count"]
-        except Exception:  # noqa: BLE001 - any value at all, as a crafted file would hold
-            pass
+        crafted.step_count = state["meta"]["step_count"]  # any value, as a crafted file holds
         try:
             blob = checkpoint.dumps(crafted)
         except (PantheonError, TypeError, ValueError, OverflowError):
@@ -239,6 +237,8 @@ def test_settings_are_valid_or_one_clear_line(
                 Settings()
             except (pydantic.ValidationError, PantheonError) as exc:
                 status, line = exit_for(exc)
-                assert status != 0 and line and "Traceback" not in line
+                assert status != 0
+                assert line
+                assert "Traceback" not in line
 
     check()
