@@ -181,3 +181,26 @@ def test_item9_database_down_503_names_no_host_or_port(make_settings: Any) -> No
             text = resp.text
             for leak in ("127.0.0.1", "9/", "port", "pantheon_gone", "postgresql", "psycopg"):
                 assert leak not in text, (path, leak, text)
+
+
+def test_recent_prompts_need_the_token(make_settings: Any, sqlite_url: str) -> None:
+    """Prompts are user data: the routing overview shows recent ones only with the token."""
+    token = "a-token-of-sufficient-length-0123"
+    settings = make_settings(database_url_raw=sqlite_url, api_token=token)
+    ensure_schema(settings)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        auth = {"Authorization": f"Bearer {token}"}
+        secret = "my private medical question"
+        assert (
+            client.post("/api/outcomes", json=outcome(prompt=secret), headers=auth).status_code
+            == 202
+        )
+        public = client.get("/api/routing/overview")
+        assert public.status_code == 200
+        assert secret not in public.text
+        assert client.get("/api/routing/overview", params={"recent": 5}).status_code == 401
+        private = client.get("/api/routing/overview", params={"recent": 5}, headers=auth)
+        assert private.status_code == 200
+        assert secret in private.text
+        for path in ("/api/tasks", "/api/history", "/api/kernels", "/api/stats", "/metrics"):
+            assert secret not in client.get(path).text, path
