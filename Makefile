@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint fmt reliability bench install clean
+.PHONY: demo test lint fmt reliability bench install clean lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,13 @@ reliability: $(VENV)/.dev
 ## Pipeline benchmark with same-run baselines (writes bench-results/).
 bench: $(VENV)/.dev
 	$(BIN)/pantheon bench pipeline
+
+## Regenerate requirements.lock (every runtime dependency, pinned with hashes, for Python
+## 3.11) after changing a dependency in pyproject.toml; the Railway builds install from it.
+lock: $(VENV)/.dev
+	$(BIN)/uv pip compile pyproject.toml deploy/railway/build-requirements.in \
+		--universal --python-version 3.11 --generate-hashes \
+		--custom-compile-command "make lock" --quiet -o requirements.lock
 
 clean:
 	rm -rf $(VENV) .pantheon bench-results test-output .mypy_cache .ruff_cache .pytest_cache

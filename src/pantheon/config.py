@@ -12,6 +12,7 @@ each variable.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -25,6 +26,36 @@ from pantheon.errors import ConfigurationError
 DEFAULT_SECRETS = frozenset(
     {"", "changeme", "change-me", "secret", "dev", "development", "pantheon", "example"}
 )
+#: A platform (``PORT`` set) or production listens on every interface of its container.
+ALL_INTERFACES = "0.0.0.0"  # noqa: S104
+#: The shortest secret production accepts.
+MIN_SECRET_CHARS = 16
+
+
+class LogFormat(StrEnum):
+    """``PANTHEON_LOG_FORMAT``: ``auto`` is ``json`` in production, ``text`` elsewhere."""
+
+    AUTO = "auto"
+    JSON = "json"
+    TEXT = "text"
+
+
+class Role(StrEnum):
+    """What a process is about to do; production checks each against the same rules."""
+
+    WEB = "web"  # serve, up, the web app
+    WORKER = "worker"  # pantheon worker, celery -A ... worker
+    BEAT = "beat"  # pantheon beat, celery -A ... beat
+    MIGRATE = "db"  # pantheon db ...: writes the schema
+    WRITER = "writer"  # pantheon replay: writes outcomes into the deployment's database
+
+
+#: Roles that consume or feed the broker: they need one configured, not the loopback default.
+BROKER_ROLES = frozenset({Role.WORKER, Role.BEAT})
+
+
+def _weak(secret: str) -> bool:
+    return secret.strip().lower() in DEFAULT_SECRETS or len(secret) < MIN_SECRET_CHARS
 
 
 #: The log levels PANTHEON_LOG_LEVEL accepts (any case).
@@ -139,7 +170,9 @@ class Settings(BaseSettings):
     seed: int = Field(0, validation_alias="PANTHEON_SEED")
 
     # --- web ------------------------------------------------------------------------
-    host: str = Field("127.0.0.1", validation_alias="PANTHEON_HOST")
+    #: Unset: 0.0.0.0 when ``PORT`` is set (a platform routes to it) or in production,
+    #: else 127.0.0.1 (a laptop's dashboard stays private). See :attr:`bind_host`.
+    host: str | None = Field(None, validation_alias="PANTHEON_HOST")
     port: int = Field(8000, validation_alias="PORT")
     api_token: SecretStr | None = Field(None, validation_alias="PANTHEON_API_TOKEN")
     cron_secret: SecretStr | None = Field(None, validation_alias="CRON_SECRET")
@@ -152,6 +185,11 @@ class Settings(BaseSettings):
     #: ``pantheon serve``/``up`` run an embedded scheduler unless the task mode is ``celery``;
     #: it stands down while a Beat holds the leader lock, so the two never both fire.
     embedded_scheduler: bool = Field(True, validation_alias="PANTHEON_EMBEDDED_SCHEDULER")
+
+    # --- operations: logs -----------------------------------------------------------
+    #: ``json``: one JSON object per line (level, time, logger, message, task id, god,
+    #: outcome id); ``text``: readable lines; ``auto``: json in production, else text.
+    log_format: LogFormat = Field(LogFormat.AUTO, validation_alias="PANTHEON_LOG_FORMAT")
 
     # --- hostile input: request cost bounds -----------------------------------------
     #: Seconds a request body may take to arrive (from the first read to the last byte);
@@ -229,29 +267,65 @@ class Settings(BaseSettings):
         return "directory" if self.is_sqlite else "database"
 
     @property
+    def bind_host(self) -> str:
+        """Where the web service listens: ``PANTHEON_HOST``, else what the platform needs."""
+        if self.host:
+            return self.host
+        if self.env == "production" or "port" in self.model_fields_set:
+            return ALL_INTERFACES
+        return "127.0.0.1"
+
+    @property
     def broker_visibility_timeout(self) -> int:
         """Above the longest hard limit, so Redis never redelivers a task still running."""
         return int(max(self.task_time_limit, self.slow_task_time_limit) * 1.5) + 60
 
-    def require_safe_for_production(self) -> None:
-        """Refuse to run production with a missing or default secret."""
+    def production_problems(self, role: Role = Role.WEB) -> list[str]:
+        """Each missing or weak setting that production refuses for ``role``, in words.
+
+        Empty outside ``PANTHEON_ENV=production``. The one check every entry point runs
+        (``serve``, ``up``, ``worker``, ``beat``, ``db``, ``replay``, the web app and the
+        Celery worker and Beat however started), before it touches a file, a database or
+        a queue. Messages name the variable, never its value.
+        """
         if self.env != "production":
-            return
-        token = self.api_token.get_secret_value() if self.api_token else ""
-        if token.strip().lower() in DEFAULT_SECRETS or len(token) < 16:
-            raise ConfigurationError(
-                "PANTHEON_ENV=production needs PANTHEON_API_TOKEN set to a non-default secret "
-                "of at least 16 characters"
-            )
-        if self.cron_secret is not None:
-            secret = self.cron_secret.get_secret_value()
-            if secret.strip().lower() in DEFAULT_SECRETS or len(secret) < 16:
-                raise ConfigurationError(
-                    "CRON_SECRET is a default or short secret; unset it (disables the cron "
-                    "route) or set at least 16 characters"
-                )
+            return []
+        problems: list[str] = []
         if self.embedded_database:
-            raise ConfigurationError("PANTHEON_ENV=production needs DATABASE_URL (PostgreSQL)")
+            problems.append(
+                "DATABASE_URL is not set (production needs PostgreSQL; unset means an "
+                "embedded SQLite file)"
+            )
+        elif self.is_sqlite:
+            problems.append("DATABASE_URL points at SQLite (production needs PostgreSQL)")
+        if self.api_token is None:
+            problems.append("PANTHEON_API_TOKEN is not set")
+        elif _weak(self.api_token.get_secret_value()):
+            problems.append(
+                f"PANTHEON_API_TOKEN is a default or shorter than {MIN_SECRET_CHARS} characters"
+            )
+        if self.cron_secret is not None and _weak(self.cron_secret.get_secret_value()):
+            problems.append(
+                f"CRON_SECRET is a default or shorter than {MIN_SECRET_CHARS} characters "
+                "(unset it to disable the cron route)"
+            )
+        if role in BROKER_ROLES and not (
+            self.celery_broker_url_raw or "redis_url" in self.model_fields_set
+        ):
+            problems.append(
+                "no broker: set REDIS_URL or CELERY_BROKER_URL (the default "
+                f"{self.redis_url} is this container's loopback)"
+            )
+        return problems
+
+    def require_safe_for_production(self, role: Role = Role.WEB) -> None:
+        """Raise :class:`ConfigurationError` naming every problem of :meth:`production_problems`."""
+        problems = self.production_problems(role)
+        if problems:
+            raise ConfigurationError(
+                f"PANTHEON_ENV=production refuses to start {role.value}: " + "; ".join(problems),
+                problems=problems,
+            )
 
 
 def get_settings(**overrides: object) -> Settings:

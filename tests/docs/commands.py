@@ -18,7 +18,7 @@ import shlex
 from pathlib import Path
 
 from pantheon.cli import build_parser
-from pantheon.worker.queues import QUEUES
+from pantheon.worker.queues import ALL_QUEUES as QUEUES
 
 ROOT = Path(__file__).resolve().parents[2]
 EXTERNAL = {
@@ -135,7 +135,12 @@ def resolve_celery(argv: list[str]) -> None:
     if attribute:
         assert hasattr(module, attribute), f"{where}: {module_name} has no {attribute}"
     else:
-        assert hasattr(module, "app") or hasattr(module, "celery"), f"{where}: no Celery app"
+        # Celery's own search: the module's app/celery, then its submodule ``celery``.
+        found = hasattr(module, "app") or hasattr(module, "celery")
+        if not found and hasattr(module, "__path__"):
+            with contextlib.suppress(ImportError):
+                found = hasattr(importlib.import_module(f"{module_name}.celery"), "app")
+        assert found, f"{where}: no Celery app"
     assert _CELERY_SUBCOMMANDS & set(argv), f"{where}: no known celery sub-command"
 
 

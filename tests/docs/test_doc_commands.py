@@ -91,6 +91,15 @@ def test_readme_keeps_the_two_commands_verbatim() -> None:
     resolve("make test")
 
 
+def test_readme_commands_run_without_the_virtualenv_on_path() -> None:
+    """After ``make demo`` only ``.venv/bin/pantheon`` exists: a bare ``pantheon`` in the
+    README would answer "command not found" to a new user."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    programs = [argv[0] for command in shell_commands(readme) for argv in pipeline(command)]
+    assert ".venv/bin/pantheon" in programs
+    assert "pantheon" not in programs, "write .venv/bin/pantheon (or a make target)"
+
+
 def test_readme_configuration_table_lists_every_setting() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     rows = set(re.findall(r"^\| `([A-Z][A-Z0-9_]*)` \|", readme, flags=re.MULTILINE))

@@ -1,7 +1,9 @@
 """The README's data commands, run verbatim in a checkout-shaped sandbox.
 
-The sandbox has the repository's ``src`` and the shared RouteLLM data at ``../shared`` (as
-in the development checkout), so the commands run exactly as printed. The routing figures
+The sandbox has the repository's ``src``, the ``.venv/bin/pantheon`` that ``make demo``
+installs, and the shared RouteLLM data at ``../shared`` (as in the development checkout),
+and the virtualenv is NOT on ``PATH``: the commands run exactly as printed, as they would
+for someone who just ran ``make demo`` (a bare ``pantheon`` would not be found). The routing figures
 are written to ``test-output/readme_routing_bench.txt``.
 """
 
@@ -19,7 +21,11 @@ from tests.docs.test_doc_commands import shell_commands
 
 pytestmark = pytest.mark.e2e
 
-RUN_PREFIXES = ("pantheon import", "pantheon bench", "pantheon replay")
+RUN_PREFIXES = (
+    ".venv/bin/pantheon import",
+    ".venv/bin/pantheon bench",
+    ".venv/bin/pantheon replay",
+)
 
 
 def readme_data_commands() -> list[str]:
@@ -30,21 +36,23 @@ def readme_data_commands() -> list[str]:
 def test_readme_data_commands_run(routellm_dir: Path, tmp_path: Path, output_dir: Path) -> None:
     commands = readme_data_commands()
     assert [pipeline(c)[0][:2] for c in commands] == [
-        ["pantheon", "import"],
-        ["pantheon", "bench"],
-        ["pantheon", "replay"],
+        [".venv/bin/pantheon", "import"],
+        [".venv/bin/pantheon", "bench"],
+        [".venv/bin/pantheon", "replay"],
     ]
     repo = tmp_path / "repo"
-    repo.mkdir()
+    (repo / ".venv" / "bin").mkdir(parents=True)
     (repo / "src").symlink_to(ROOT / "src")
+    (repo / ".venv" / "bin" / "pantheon").symlink_to(Path(sys.executable).parent / "pantheon")
     (tmp_path / "shared").symlink_to(routellm_dir.parents[1])
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("PANTHEON_", "CELERY_")) and k not in {"DATABASE_URL", "REDIS_URL"}
     }
+    venv_bin = str(Path(sys.executable).parent)
     env.update(
-        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+        PATH=os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p != venv_bin),
         PANTHEON_DATA_DIR=str(tmp_path / "data"),
         PANTHEON_TASK_MODE="sync",
         PANTHEON_LOG_LEVEL="WARNING",

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from pantheon.api import create_app
-from pantheon.config import DEFAULT_SECRETS, Settings
+from pantheon.config import DEFAULT_SECRETS, Role, Settings
 from pantheon.errors import ConfigurationError
 
 pytestmark = pytest.mark.unit
@@ -69,3 +69,64 @@ def test_settings_repr_hides_secrets(tmp_path: Path) -> None:
     settings = prod(tmp_path, cron_secret="cron-secret-" + "9" * 16)
     assert GOOD not in repr(settings)
     assert "9" * 16 not in repr(settings)
+
+
+def test_every_problem_is_named_at_once(tmp_path: Path) -> None:
+    settings = prod(tmp_path, database_url_raw=None, api_token=None, cron_secret="short")
+    problems = settings.production_problems(Role.WORKER)
+    assert len(problems) == 4, problems
+    with pytest.raises(ConfigurationError) as info:
+        settings.require_safe_for_production(Role.WORKER)
+    for variable in ("DATABASE_URL", "PANTHEON_API_TOKEN", "CRON_SECRET", "REDIS_URL"):
+        assert variable in info.value.message
+
+
+def test_sqlite_in_production_is_refused_even_when_spelled_out(tmp_path: Path) -> None:
+    settings = prod(tmp_path, database_url_raw=f"sqlite:///{tmp_path / 'x.db'}")
+    assert settings.production_problems() == [
+        "DATABASE_URL points at SQLite (production needs PostgreSQL)"
+    ]
+
+
+@pytest.mark.parametrize("role", [Role.WORKER, Role.BEAT])
+def test_worker_and_beat_need_a_broker_configured(tmp_path: Path, role: Role) -> None:
+    assert any("REDIS_URL" in p for p in prod(tmp_path).production_problems(role))
+    assert prod(tmp_path, redis_url="redis://redis.internal:6379/0").production_problems(role) == []
+    assert prod(tmp_path, celery_broker_url_raw="amqp://mq//").production_problems(role) == []
+    # The web service falls back to in-process training; it does not need a broker.
+    assert prod(tmp_path).production_problems(Role.WEB) == []
+
+
+def test_the_broker_from_the_environment_counts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REDIS_URL", "redis://redis.internal:6379/0")
+    settings = Settings(env="production", database_url_raw=PG, api_token=GOOD)  # type: ignore[arg-type]
+    assert settings.production_problems(Role.WORKER) == []
+
+
+def test_outside_production_nothing_is_refused(tmp_path: Path) -> None:
+    settings = prod(tmp_path, env="development", database_url_raw=None, api_token=None)
+    assert settings.production_problems(Role.WORKER) == []
+    settings.require_safe_for_production(Role.BEAT)
+
+
+@pytest.mark.parametrize(
+    ("values", "env", "expected"),
+    [
+        ({}, {}, "127.0.0.1"),
+        ({}, {"PORT": "8080"}, "0.0.0.0"),
+        ({"env": "production"}, {}, "0.0.0.0"),
+        ({"port": 9000}, {}, "0.0.0.0"),
+        ({"host": "10.0.0.5"}, {"PORT": "8080"}, "10.0.0.5"),
+    ],
+)
+def test_bind_host_follows_the_platform(
+    monkeypatch: pytest.MonkeyPatch, values: dict[str, Any], env: dict[str, str], expected: str
+) -> None:
+    """A service started by Railway (``PORT`` set) must not listen on loopback only."""
+    for name in ("PORT", "PANTHEON_HOST", "PANTHEON_ENV"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert Settings(**values).bind_host == expected

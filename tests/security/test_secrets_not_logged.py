@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import io
+import json
 import logging
+from collections.abc import Iterator
 
 import pytest
 
+from pantheon.config import LogFormat
+from pantheon.logs import make_handler
 from tests.security.conftest import CRON, TOKEN, WRONG_CRON, WRONG_TOKEN, MakeClient
 
 pytestmark = pytest.mark.unit
@@ -13,8 +18,21 @@ pytestmark = pytest.mark.unit
 SECRETS = (TOKEN, CRON, WRONG_TOKEN, WRONG_CRON)
 
 
+@pytest.fixture
+def json_lines() -> Iterator[io.StringIO]:
+    """Every record also written as a production JSON line (pantheon.logs' own handler)."""
+    stream = io.StringIO()
+    handler = make_handler(LogFormat.JSON, stream)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield stream
+    finally:
+        root.removeHandler(handler)
+
+
 def test_no_secret_in_logs_or_bodies(
-    make_client: MakeClient, caplog: pytest.LogCaptureFixture
+    make_client: MakeClient, caplog: pytest.LogCaptureFixture, json_lines: io.StringIO
 ) -> None:
     caplog.set_level(logging.DEBUG)
     client = make_client()
@@ -43,7 +61,10 @@ def test_no_secret_in_logs_or_bodies(
     assert resp.status_code == 422
     bodies.append(client.get("/api/health").text)
     bodies.append(client.get("/metrics").text)
-    logged = caplog.text + "\n".join(r.getMessage() for r in caplog.records)
+    records = [json.loads(line) for line in json_lines.getvalue().splitlines()]
+    assert records, "no JSON line was written"
+    assert all({"level", "time", "logger", "message"} <= set(r) for r in records)
+    logged = caplog.text + "\n".join(r.getMessage() for r in caplog.records) + json_lines.getvalue()
     for secret in SECRETS:
         assert secret not in logged, f"secret {secret[:6]}... was logged"
         for text in bodies:

@@ -19,8 +19,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
+    HistogramMetricFamily,
     Metric,
-    SummaryMetricFamily,
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -133,14 +133,16 @@ def _tasks(state: AppState) -> Iterator[Metric]:
     outcomes = CounterMetricFamily(
         "pantheon_task_results", "Task runs by result", labels=["task", "result"]
     )
-    durations = SummaryMetricFamily(
+    durations = HistogramMetricFamily(
         "pantheon_task_duration_seconds", "Run time of finished tasks", labels=["task"]
     )
     for task, row in sorted(snapshot.items()):
         for result in ("success", "failure", "retry", "duplicate"):
             outcomes.add_metric([task, result], float(row.get(result, 0)))
         durations.add_metric(
-            [task], int(row.get("duration_count", 0)), float(row.get("duration_sum", 0.0))
+            [task],
+            task_metrics.cumulative_buckets(row),
+            float(row.get("duration_sum", 0.0)),
         )
     yield from (outcomes, durations)
 
@@ -180,6 +182,9 @@ class PantheonCollector:
                 log.warning("metrics section %s failed: %s", name, type(exc).__name__)
                 errors.add_metric([name], 1.0)
                 continue
+            # 0 for a section that worked: a series that exists before the first failure
+            # is one an alert (or a dashboard panel) can read.
+            errors.add_metric([name], 0.0)
             yield from metrics
         yield errors
 

@@ -145,7 +145,11 @@ class CronIn(BaseModel):
 
 class HealthOut(BaseModel):
     status: Literal["ok", "degraded", "down"]
-    mode: Literal["celery", "sync", "unknown"]
+    mode: Literal["celery", "sync", "embedded", "unknown"] = Field(
+        description="celery: workers take the tasks; embedded: in-process by configuration "
+        "(PANTHEON_TASK_MODE=sync, as in `pantheon up`); sync: in-process because no worker "
+        "answers (auto mode, degraded)"
+    )
     celery_available: bool
     database: Literal["ok", "down"]
     broker: Literal["ok", "down", "unused"]

@@ -153,15 +153,28 @@ class AppState:
                 self._probes[name] = probe
         return probe.get()  # type: ignore[no-any-return]
 
+    def forget(self, name: str) -> None:
+        """Drop the cached answer of probe ``name``: the next call asks again."""
+        with self._lock:
+            probe = self._probes.get(name)
+        if probe is not None:
+            probe.invalidate()
+
     # --- the blocking checks behind the probes (each runs in a probe thread) ---------
     def database_up(self) -> bool:
         return bool(self.database.ping())
 
     def celery_available(self) -> bool:
-        return bool(self.dispatcher.celery_available())
+        return bool(self.dispatcher.celery_available(recheck=True))
 
     def queue_depths(self) -> dict[str, int | None]:
         return dict(self.dispatcher.queue_depths())
+
+    def unconsumed_waiting(self) -> dict[str, int]:
+        """Queues holding messages that no live worker consumes (e.g. Celery's ``celery``)."""
+        depths = self.dispatcher.queue_depths()
+        consumed = self.dispatcher.consumed_queues()
+        return {q: int(n) for q, n in depths.items() if n and q not in consumed}
 
     def worker_count(self) -> int | None:
         """Live workers; None when the broker does not answer."""

@@ -1,7 +1,10 @@
 """The ``pantheon`` command line: one sub-command module per area.
 
 Each module in :data:`COMMAND_MODULES` exposes ``register(subparsers)``; it adds its
-sub-commands with ``set_defaults(func=...)``, where ``func(args, settings) -> int``.
+sub-commands with ``set_defaults(func=...)``, where ``func(args, settings) -> int``. A
+command that runs a service or writes to a deployment also sets ``production_role`` (a
+:class:`~pantheon.config.Role`): :func:`main` runs the production check for it before the
+command touches anything.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ import pydantic
 from sqlalchemy import exc as sa_exc
 
 from pantheon import __version__
-from pantheon.config import Settings, parse_log_level
+from pantheon.config import Role, Settings, parse_log_level
 from pantheon.errors import ConfigurationError, PantheonError
+from pantheon.logs import configure_logging
 
 COMMAND_MODULES: tuple[str, ...] = (
     "pantheon.cli.db",
@@ -47,14 +51,6 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         module.register(sub)
     return parser
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
 
 
 def _settings_problem(exc: pydantic.ValidationError) -> str:
@@ -98,7 +94,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = Settings()
-        configure_logging(parse_log_level(args.log_level or settings.log_level))
+        if args.log_level is not None:
+            parse_log_level(args.log_level)  # a bad --log-level is one clear line too
+        configure_logging(settings, args.log_level)
+        role: Role | None = getattr(args, "production_role", None)
+        if role is not None:
+            settings.require_safe_for_production(role)
         return int(args.func(args, settings))
     except (Exception, KeyboardInterrupt) as exc:
         status, line = exit_for(exc)

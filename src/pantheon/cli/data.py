@@ -9,7 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from pantheon.config import Settings
+from pantheon.config import Role, Settings
 from pantheon.errors import ValidationError
 
 #: Bad lines listed one by one before the summary only counts the rest.
@@ -34,7 +34,7 @@ def register(sub: Any) -> None:
     replay.add_argument(
         "--chunk", type=int, default=500, help="outcomes stored per transaction (default 500)"
     )
-    replay.set_defaults(func=run_replay)
+    replay.set_defaults(func=run_replay, production_role=Role.WRITER)
 
     imports = sub.add_parser("import", help="convert other projects' outcome data to JSON Lines")
     formats = imports.add_subparsers(dest="format", required=True, metavar="FORMAT")

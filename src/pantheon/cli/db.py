@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from pantheon.config import Settings
+from pantheon.config import Role, Settings
 from pantheon.store import migrate
 
 
@@ -37,6 +37,9 @@ def _current(_args: argparse.Namespace, settings: Settings) -> int:
 
 def register(subparsers: Any) -> None:
     db = subparsers.add_parser("db", help="database schema migrations")
+    # Every db action, present and future, is checked: in production none may fall back
+    # to a local SQLite file.
+    db.set_defaults(production_role=Role.MIGRATE)
     sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     up = sub.add_parser("upgrade", help="migrate to the newest schema (idempotent)")
     up.add_argument("--revision", default="head", help="target revision (default: head)")

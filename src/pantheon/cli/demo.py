@@ -3,17 +3,45 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
 from pantheon.cli.progress import step_progress
 from pantheon.config import Settings
 from pantheon.errors import ValidationError
+
+#: The demo's console shows its progress and figures; routine records (migrations, task
+#: starts) stay below this unless ``--log-level`` asks for them.
+DEMO_LOG_LEVEL = logging.WARNING
+#: Width of the tables when stdout is not a terminal and COLUMNS is unset: wide enough
+#: for every column, so a log file or a pipe gets whole rows instead of Rich's 80.
+UNBOUNDED_WIDTH = 1000
+
+
+def demo_console() -> Console:
+    """A terminal gets its own width; a pipe or file gets whole tables (see
+    :func:`print_whole`)."""
+    console = Console(markup=False, highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(markup=False, highlight=False, width=UNBOUNDED_WIDTH)
+    return console
+
+
+def print_whole(console: Console, table: Table) -> None:
+    """Print ``table`` at its natural width (never cut or wrapped off a terminal)."""
+    if console.is_terminal or "COLUMNS" in os.environ:
+        console.print(table)
+        return
+    natural = Measurement.get(console, console.options, table).maximum
+    console.print(table, width=min(natural, UNBOUNDED_WIDTH))
 
 
 def register(sub: Any) -> None:
@@ -54,7 +82,9 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     )
     from pantheon.demo.run import Demo
 
-    console = Console(markup=False, highlight=False)
+    console = demo_console()
+    if args.log_level is None:
+        logging.getLogger().setLevel(max(logging.getLogger().level, DEMO_LOG_LEVEL))
     if args.data_dir is not None:
         data_dir: Path = args.data_dir
         if data_dir.exists() and any(data_dir.iterdir()):
@@ -82,13 +112,13 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
         gods.add_column(header, justify="left" if header == "god" else "right")
     for row in god_rows(result):
         gods.add_row(*row)
-    console.print(gods)
+    print_whole(console, gods)
     routing = Table(title=f"Routing {result.routing.prompts} held-out prompts")
     for header in ROUTING_HEADERS:
         routing.add_column(header, justify="left" if header == "router" else "right")
     for row in routing_rows(result):
         routing.add_row(*row)
-    console.print(routing)
+    print_whole(console, routing)
     console.print(f"strong: {result.strong}; weak: {result.weak}")
     console.print(
         "APGR: area under the performance gap recovered over the share of strong calls "

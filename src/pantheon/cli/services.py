@@ -12,7 +12,7 @@ import logging
 import os
 from typing import Any
 
-from pantheon.config import Settings
+from pantheon.config import Role, Settings
 from pantheon.worker import queues
 
 log = logging.getLogger(__name__)
@@ -24,29 +24,29 @@ def register(sub: Any) -> None:
         "--queues",
         "-Q",
         default=None,
-        help=f"comma-separated queues to consume (default: {','.join(queues.QUEUES)})",
+        help=f"comma-separated queues to consume (default: {','.join(queues.ALL_QUEUES)})",
     )
     worker.add_argument(
         "--concurrency", "-c", type=int, default=None, help="pool processes (default 2)"
     )
     worker.add_argument("--loglevel", "-l", default=None, help="Celery log level (default INFO)")
-    worker.set_defaults(func=run_worker)
+    worker.set_defaults(func=run_worker, production_role=Role.WORKER)
 
     beat = sub.add_parser("beat", help="run Celery Beat (one leader; others wait as standby)")
     beat.add_argument("--loglevel", "-l", default=None, help="Celery log level (default INFO)")
-    beat.set_defaults(func=run_beat)
+    beat.set_defaults(func=run_beat, production_role=Role.BEAT)
 
     serve = sub.add_parser("serve", help="run the web service (uvicorn)")
     serve.add_argument("--host", default=None, help="bind address (default PANTHEON_HOST)")
     serve.add_argument("--port", type=int, default=None, help="port (default $PORT, else 8000)")
-    serve.set_defaults(func=run_serve)
+    serve.set_defaults(func=run_serve, production_role=Role.WEB)
 
     up = sub.add_parser(
         "up", help="embedded mode: web + in-process tasks + scheduler, SQLite by default"
     )
     up.add_argument("--host", default=None, help="bind address (default PANTHEON_HOST)")
     up.add_argument("--port", type=int, default=None, help="port (default $PORT, else 8000)")
-    up.set_defaults(func=run_up)
+    up.set_defaults(func=run_up, production_role=Role.WEB)
 
 
 def _safe_url(url: str) -> str:
@@ -61,7 +61,7 @@ def _loglevel(args: argparse.Namespace, settings: Settings) -> str:
 
 def worker_name(chosen: list[str]) -> str:
     """``pantheon-fast-batch-slow-<pid>@<host>``: two workers on one host never share a name."""
-    short = "-".join(name.removeprefix("training_") for name in chosen)
+    short = "-".join(n.removeprefix("training_") for n in chosen if n in queues.QUEUES) or "default"
     return f"pantheon-{short}-{os.getpid()}@%h"
 
 
@@ -112,7 +112,7 @@ def run_beat(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _bind(args: argparse.Namespace, settings: Settings) -> tuple[str, int]:
-    return args.host or settings.host, int(args.port or settings.port)
+    return args.host or settings.bind_host, int(args.port or settings.port)
 
 
 def _dispatcher_of(web_app: Any, settings: Settings) -> Any:
@@ -141,7 +141,10 @@ def serve(settings: Settings, host: str, port: int, *, embedded: bool) -> int:
         scheduler = EmbeddedScheduler(settings, _LazyDispatcher(web_app, settings))
         scheduler.start()
     try:
-        uvicorn.run(web_app, host=host, port=port, log_level=settings.log_level.lower())
+        # log_config=None: uvicorn's loggers propagate to the one handler of pantheon.logs.
+        uvicorn.run(
+            web_app, host=host, port=port, log_level=settings.log_level.lower(), log_config=None
+        )
     finally:
         if scheduler is not None:
             scheduler.stop()

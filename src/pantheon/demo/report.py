@@ -6,7 +6,7 @@ import base64
 import html
 import io
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display: render to memory only
 import matplotlib.pyplot as plt
+from matplotlib.ticker import FuncFormatter
 
 from pantheon import __version__
 from pantheon.demo.run import DemoResult
@@ -50,14 +51,60 @@ def plot_pgr(result: DemoResult) -> str:
     return _png(fig)
 
 
+#: Every time axis of the report is the demo's simulated clock, shown as UTC hours.
+SIMULATED_AXIS = "simulated time (UTC)"
+
+
+def _origin(result: DemoResult) -> datetime:
+    return result.steps[0].start if result.steps else datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _hours(at: datetime, origin: datetime) -> float:
+    return (at - origin).total_seconds() / 3600.0
+
+
+def _time_axis(ax: Any, origin: datetime) -> None:
+    """x values are hours after ``origin``; the ticks show the simulated clock."""
+    ax.xaxis.set_major_formatter(
+        FuncFormatter(lambda x, _pos: f"{origin + timedelta(hours=float(x)):%H:%M}")
+    )
+    ax.set_xlabel(SIMULATED_AXIS)
+
+
+def simulated_times(result: DemoResult) -> dict[int, datetime]:
+    """The simulated time of every training-history row: the time of the step that wrote
+    it; rows of a replayed hour are spread evenly over that hour, in the order written."""
+    times: dict[int, datetime] = {}
+    ids = sorted(int(row["id"]) for row in result.history)
+    previous = 0
+    for step in result.steps:
+        written = [i for i in ids if previous < i <= step.history_upto]
+        span = step.end - step.start
+        for n, row_id in enumerate(written):
+            times[row_id] = step.start + span * ((n + 0.5) / len(written))
+        previous = max(previous, step.history_upto)
+    return times
+
+
 def plot_curve(result: DemoResult) -> str:
     fig, ax = plt.subplots(figsize=(5.4, 4))
-    xs = [p.outcomes for p in result.curve]
+    origin = _origin(result)
+    xs = [_hours(p.at, origin) for p in result.curve]
     for god in result.curve[0].accuracy if result.curve else []:
         accuracy = [p.accuracy[god] for p in result.curve]
         ax.plot(xs, accuracy, marker="o", label=f"accuracy {short(god)}")
     ax.plot(xs, [p.apgr for p in result.curve], marker="s", color="#2f6fdf", label="APGR")
-    ax.set_xlabel("outcomes replayed")
+    for x, point in zip(xs, result.curve, strict=True):
+        ax.annotate(
+            f"{point.outcomes}",
+            (x, point.apgr),
+            fontsize=7,
+            textcoords="offset points",
+            xytext=(0, 6),
+            ha="center",
+        )
+    _time_axis(ax, origin)
+    ax.set_xlabel(f"{SIMULATED_AXIS}; labels: outcomes replayed")
     ax.set_ylabel("held-out figure")
     ax.set_title("Learning, hour by hour")
     ax.legend(loc="lower right", fontsize=8)
@@ -70,17 +117,23 @@ def short(name: str) -> str:
 
 
 def plot_loss(result: DemoResult) -> str:
-    """Loss of every step batch of the gods' own kernels, in the order they ran."""
+    """Loss of every step batch of the gods' own kernels, at the simulated time it ran."""
     fig, ax = plt.subplots(figsize=(5.4, 4))
-    series: dict[tuple[str, str], list[tuple[int, float]]] = defaultdict(list)
-    for order, row in enumerate(result.history):
-        if row.get("loss") is not None and not str(row["kernel_name"]).endswith("_shadow"):
-            series[(row["kernel_name"], row["timescale"])].append((order, float(row["loss"])))
+    times = simulated_times(result)
+    origin = _origin(result)
+    series: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
+    for row in result.history:
+        at = times.get(int(row["id"]))
+        if at is None or row.get("loss") is None or str(row["kernel_name"]).endswith("_shadow"):
+            continue
+        series[(row["kernel_name"], row["timescale"])].append(
+            (_hours(at, origin), float(row["loss"]))
+        )
     for (kernel, timescale), points in sorted(series.items()):
         xs, ys = zip(*points, strict=True)
         style = "-" if timescale == "online" else "o"
         ax.plot(xs, ys, style, ms=5, lw=1, label=f"{short(kernel)}: {timescale}")
-    ax.set_xlabel("training step batches, in order")
+    _time_axis(ax, origin)
     ax.set_ylabel("log loss")
     ax.set_title("Training loss")
     ax.legend(fontsize=7)

@@ -6,7 +6,10 @@ intake and trained by tasks sent through the :class:`~pantheon.worker.dispatch.D
 :class:`~pantheon.worker.embedded.EmbeddedScheduler` on a simulated clock that starts at
 23:30 UTC and moves one hour after each quarter of the replay: hourly batches at 00:00 …
 04:00, shadow syncs at 00:00 and 04:00, the nightly consolidation at 03:00, checkpoint
-cleanup at 04:00, each recorded once per slot in ``schedule_runs``. A knowledge transfer
+cleanup at 04:00, each recorded once per slot in ``schedule_runs``. The simulated night is
+the most recent one that ended before the demo started (:func:`clock_start`), so no
+record lies in the future: a later ``pantheon up`` on the demo's data runs its schedule
+from the real clock as usual instead of skipping every slot up to a future one. A knowledge transfer
 and a checkpoint of every kernel are sent directly, as ``POST /api/transfer`` and
 ``POST /api/checkpoints`` would. 80 % of the sample's prompts are replayed; the other 20 %
 are never trained on, and every figure is measured on them.
@@ -61,11 +64,22 @@ SCHEDULE_FIELDS = (
 Progress = Callable[[str, int, int], None]
 
 
+def clock_start(now: datetime) -> datetime:
+    """The latest 23:30 UTC whose whole simulated run (until 04:30) is over by ``now``."""
+    start = now.astimezone(UTC).replace(
+        hour=CLOCK_START[0], minute=CLOCK_START[1], second=0, microsecond=0
+    )
+    while start + timedelta(hours=HOURS + 1) > now:
+        start -= timedelta(days=1)
+    return start
+
+
 @dataclass
 class CurvePoint:
-    """Held-out figures after one simulated hour."""
+    """Held-out figures after one simulated hour (``at``: the simulated time)."""
 
     hour: int
+    at: datetime
     outcomes: int
     accuracy: dict[str, float]
     apgr: float
@@ -85,9 +99,15 @@ class GodRow:
 
 @dataclass
 class StepRecord:
+    """One step; ``start``/``end``: the simulated time it covers; ``history_upto``: the
+    last training-history id it had written, so each history row gets a simulated time."""
+
     name: str
     seconds: float
     summary: str
+    start: datetime
+    end: datetime
+    history_upto: int = 0
 
 
 @dataclass
@@ -123,8 +143,7 @@ class Demo:
         isolated = isolated_settings(base, data_dir, ROSTER_FILE)
         defaults = {name: Settings.model_fields[name].default for name in SCHEDULE_FIELDS}
         self.settings = Settings(**{**isolated.model_dump(), **defaults})
-        today = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-        self.now = today.replace(hour=CLOCK_START[0], minute=CLOCK_START[1])
+        self.now = clock_start(datetime.now(UTC))
         self.data_dir = data_dir
         self.progress = progress or (lambda step, done, total: None)
         self.roster = Roster.from_file(ROSTER_FILE)
@@ -137,15 +156,32 @@ class Demo:
         assert self.replayer is not None
         return self.replayer.service
 
-    def task(self, step: str, task_name: str, **kwargs: Any) -> dict[str, Any]:
-        """Run one task through the dispatcher (in-process), timed and reported."""
+    def last_history_id(self) -> int:
+        from pantheon.training import queries
+
+        rows = queries.training_history(self.service, limit=1)
+        return int(rows[-1]["id"]) if rows else 0
+
+    def task(
+        self, step: str, task_name: str, at: datetime | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        """Run one task through the dispatcher (in-process), timed and reported; ``at`` is
+        the simulated time it is for (default: the clock)."""
         assert self.replayer is not None
         self.progress(step, 0, 1)
         started = time.perf_counter()
         job = self.replayer.dispatcher.dispatch(task_name, wait=True, **kwargs)
         result: dict[str, Any] = job.result or {}
+        moment = at or self.now
         self.steps.append(
-            StepRecord(step, time.perf_counter() - started, str(result.get("status", "?")))
+            StepRecord(
+                step,
+                time.perf_counter() - started,
+                str(result.get("status", "?")),
+                start=moment,
+                end=moment,
+                history_upto=self.last_history_id(),
+            )
         )
         self.progress(step, 1, 1)
         return result
@@ -179,7 +215,16 @@ class Demo:
         summary = f"{report.accepted} stored, {report.dispatched} online tasks"
         if report.bad:
             summary += f", {len(report.bad)} refused"
-        self.steps.append(StepRecord(step, time.perf_counter() - started, summary))
+        self.steps.append(
+            StepRecord(
+                step,
+                time.perf_counter() - started,
+                summary,
+                start=self.now,
+                end=self.now + timedelta(hours=1),  # the hour these outcomes arrived in
+                history_upto=self.last_history_id(),
+            )
+        )
         return report.accepted
 
     def predictions(self, heldout: list[dict[str, Any]]) -> dict[str, tuple[Any, Any]]:
@@ -222,6 +267,7 @@ class Demo:
             curve.append(
                 CurvePoint(
                     hour=hour,
+                    at=self.now,
                     outcomes=replayed,
                     accuracy={g: float(np.mean((p >= 0.5) == y)) for g, (p, y) in preds.items()},
                     apgr=self.routing(heldout, strong, weak).figures("pantheon").apgr,
@@ -322,7 +368,7 @@ class _Waiting:
     def dispatch(self, task_name: str, *, wait: bool | None = None, **kwargs: Any) -> Any:
         job = JOBS_BY_TASK[task_name]
         slot = datetime.fromisoformat(str(kwargs["slot"]))
-        return self.demo.task(f"{slot:%H:%M} {job.name}", task_name, **kwargs)
+        return self.demo.task(f"{slot:%H:%M} {job.name}", task_name, at=slot, **kwargs)
 
     def beat_alive(self) -> bool:
         return False

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from pantheon.errors import DatabaseUnavailableError
+from pantheon.logs import log_context
 
 if TYPE_CHECKING:
     from pantheon.training.service import TrainingService
@@ -23,7 +25,8 @@ Op = Callable[[str], dict[str, Any]]
 
 def _isolated(op: Op, god: str) -> tuple[dict[str, Any], Exception | None]:
     try:
-        return op(god), None
+        with log_context(god=god):  # every record of this god's work names it
+            return op(god), None
     except Exception as exc:  # isolate gods; logged and reported per god
         log.exception("%s failed for %s", getattr(op, "__name__", op), god)
         return {"status": "error", "god_name": god, "error": str(exc)}, exc
@@ -37,8 +40,11 @@ def for_each_god(service: TrainingService, op: Op) -> dict[str, Any]:
     """
     gods = service.active_gods()
     workers = 1 if service.database.is_sqlite else ALL_GODS_PARALLEL
+    # Pool threads start with an empty context: each god's run gets a copy of the caller's
+    # (its task id and name for the logs).
+    caller = contextvars.copy_context()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pantheon-god") as pool:
-        outcomes = list(pool.map(lambda god: _isolated(op, god), gods))
+        outcomes = list(pool.map(lambda god: caller.copy().run(_isolated, op, god), gods))
     results = dict(zip(gods, (r for r, _e in outcomes), strict=True))
     errors = [e for _r, e in outcomes if e is not None]
     if errors and len(errors) == len(gods):

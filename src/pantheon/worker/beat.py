@@ -17,7 +17,9 @@ from celery.signals import beat_init
 from redbeat import RedBeatScheduler
 from redbeat.schedulers import LUA_EXTEND_TO_SCRIPT, get_redis
 
+from pantheon.config import Role
 from pantheon.worker.schedule import JOBS_BY_NAME, expression_for
+from pantheon.worker.startup import exit_if_unsafe
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,11 @@ class PantheonScheduler(RedBeatScheduler):  # type: ignore[misc]
     """RedBeat with a ``slot`` keyword added to every scheduled message."""
 
     lock: Any
+
+    def __init__(self, app: Any, *args: Any, **kwargs: Any) -> None:
+        # Before redbeat's own set-up writes the schedule to Redis.
+        exit_if_unsafe(getattr(app, "pantheon_settings", None), Role.BEAT)
+        super().__init__(app, *args, **kwargs)
 
     def slot_kwargs(self, entry: Any, now: datetime) -> dict[str, Any]:
         job = JOBS_BY_NAME.get(entry.name)

@@ -71,12 +71,13 @@ def celery_task_result(app: Any, task_id: str, timeout: float | None) -> dict[st
 
 
 def queue_depths(app: Any) -> dict[str, int | None]:
-    """Messages waiting per queue; ``None`` for every queue when the broker is down."""
-    depths: dict[str, int | None] = dict.fromkeys(queues.QUEUES)
+    """Messages waiting per queue (Celery's default ``celery`` queue included); ``None``
+    for every queue when the broker is down."""
+    depths: dict[str, int | None] = dict.fromkeys(queues.ALL_QUEUES)
     try:
         with app.connection_for_read() as conn:
             conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0.1, timeout=2)
-            for name in queues.QUEUES:
+            for name in queues.ALL_QUEUES:
                 channel = conn.channel()
                 try:
                     depths[name] = int(channel.queue_declare(queue=name, passive=True)[1])
@@ -89,7 +90,7 @@ def queue_depths(app: Any) -> dict[str, int | None]:
                         log.debug("closing an inspection channel failed", exc_info=True)
     except Exception as exc:
         log.debug("queue depth check failed: %s", exc)
-        return dict.fromkeys(queues.QUEUES)
+        return dict.fromkeys(queues.ALL_QUEUES)
     return depths
 
 

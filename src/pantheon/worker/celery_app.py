@@ -16,10 +16,11 @@ from typing import Any
 
 from celery import Celery
 from celery.signals import worker_init
-from kombu.entity import Queue
+from kombu.entity import Exchange, Queue
 
 from pantheon.config import Settings
 from pantheon.worker import kombu_guard, queues, schedule
+from pantheon.worker import startup as _startup  # noqa: F401  (production check on worker start)
 from pantheon.worker import task_metrics as _task_metrics  # noqa: F401  (connects the run counters)
 from pantheon.worker.tasks import register_tasks
 
@@ -56,6 +57,16 @@ def beat_loop_interval(settings: Settings) -> float:
     return max(1.0, min(5.0, settings.beat_lock_timeout / 3.0))
 
 
+def declared_queues() -> list[Queue]:
+    """Each queue bound to its own direct exchange of the same name, routing key = name
+    (as in https://docs.celeryq.dev/en/stable/userguide/routing.html#manual-routing).
+    ``celery`` matches what a plain Celery client declares for its default queue."""
+    return [
+        Queue(name, Exchange(name, type="direct"), routing_key=name)  # type: ignore[no-untyped-call]
+        for name in queues.ALL_QUEUES
+    ]
+
+
 def celery_config(settings: Settings) -> dict[str, Any]:
     """Every Celery setting Pantheon uses, derived from ``settings`` (JSON only, UTC)."""
     visibility = settings.broker_visibility_timeout
@@ -75,6 +86,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "accept_content": ["json"],
         "result_accept_content": ["json"],
         "event_serializer": "json",
+        # Task events on by default, so Flower and ``celery events`` see every task
+        # (https://docs.celeryq.dev/en/stable/userguide/monitoring.html#events).
+        "worker_send_task_events": True,
+        "task_send_sent_event": True,
         "timezone": "UTC",
         "enable_utc": True,
         "worker_prefetch_multiplier": 1,
@@ -88,8 +103,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_track_started": True,
         "task_soft_time_limit": settings.task_soft_time_limit,
         "task_time_limit": settings.task_time_limit,
-        "task_queues": [Queue(name, routing_key=name) for name in queues.QUEUES],  # type: ignore[no-untyped-call]
+        "task_queues": declared_queues(),
         "task_default_queue": queues.FAST,
+        "task_default_exchange": queues.FAST,
+        "task_default_routing_key": queues.FAST,
         "task_routes": queues.task_routes(),
         "broker_transport_options": broker_options,
         "result_backend_transport_options": {

@@ -54,6 +54,8 @@ __all__ = [
 Mode = Literal["celery", "sync", "deferred"]
 #: In-process results kept for ``GET /api/tasks/{id}`` (oldest dropped first).
 SYNC_RESULTS_KEPT = 10_000
+#: A negative answer younger than this is not asked again by a health recheck.
+RECHECK_AFTER = 0.5
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,8 @@ class Dispatcher:
         self._app = app
         self._lock = threading.Lock()
         self._consumed: frozenset[str] | None = None
+        #: The workers behind ``_consumed`` (one inspection answers both); None: broker down.
+        self._workers: list[dict[str, Any]] | None = None
         self._checked_at = 0.0
         self._refreshing = False
         self.results = SyncResults()
@@ -157,10 +161,12 @@ class Dispatcher:
         return self._refresh()
 
     def _refresh(self) -> frozenset[str]:
-        consumed = probe_consumed_queues(self.app)
+        found = workers(self.app)
+        consumed = frozenset(q for worker in found or () for q in worker["queues"])
         with self._lock:
             changed = self._consumed is not None and consumed != self._consumed
             self._consumed = consumed
+            self._workers = found
             self._checked_at = time.monotonic()
             self._refreshing = False
         if changed:
@@ -173,13 +179,24 @@ class Dispatcher:
         queue = queues.queue_for(task_name)
         return "celery" if queue in self.consumed_queues() else "sync"
 
-    def celery_available(self) -> bool:
-        """True when every queue has a consumer (the seed's ``is_celery_available``)."""
-        return set(queues.QUEUES) <= self.consumed_queues()
+    def celery_available(self, *, recheck: bool = False) -> bool:
+        """True when every queue has a consumer (the seed's ``is_celery_available``).
+
+        ``recheck`` (health checks, off the request path) asks the workers again at once
+        when the cached answer says a queue has no consumer, so a worker that just became
+        ready is seen now rather than a cache period later.
+        """
+        covered = set(queues.QUEUES) <= self.consumed_queues()
+        with self._lock:
+            asked_recently = time.monotonic() - self._checked_at < RECHECK_AFTER
+        if not covered and recheck and not asked_recently:
+            covered = set(queues.QUEUES) <= self.consumed_queues(refresh=True)
+        return covered
 
     def _mark_broker_down(self) -> None:
         with self._lock:
             self._consumed = frozenset()
+            self._workers = None
             self._checked_at = time.monotonic()
 
     # --- dispatch ------------------------------------------------------------------
@@ -301,7 +318,14 @@ class Dispatcher:
         return queue_depths(self.app)
 
     def workers(self) -> list[dict[str, Any]] | None:
-        return workers(self.app)
+        """Live workers and their queues: the answer the mode decision last used (so health
+        never says "celery available" beside "0 workers"); None when the broker is down."""
+        with self._lock:
+            known = self._consumed is not None
+        if not known:
+            self._refresh()
+        with self._lock:
+            return None if self._workers is None else list(self._workers)
 
     def beat_alive(self) -> bool | None:
         return beat_alive(self.app)

@@ -13,6 +13,12 @@ FAST: Final = "training_fast"
 BATCH: Final = "training_batch"
 SLOW: Final = "training_slow"
 QUEUES: Final[tuple[str, ...]] = (FAST, BATCH, SLOW)
+#: Celery's default queue: where a plain Celery client puts ``send_task(name)`` without a
+#: ``queue=`` (its own ``task_routes`` know nothing of Pantheon's). Workers consume it by
+#: default so such a message is trained, not left unseen.
+DEFAULT: Final = "celery"
+#: Every queue a worker may consume and ``/api/queues`` reports.
+ALL_QUEUES: Final[tuple[str, ...]] = (*QUEUES, DEFAULT)
 
 TRAIN_FROM_OUTCOME: Final = "training.tasks.train_from_outcome_task"
 SAVE_CHECKPOINT: Final = "training.tasks.save_checkpoint_task"
@@ -57,11 +63,12 @@ def task_routes() -> dict[str, dict[str, str]]:
 
 
 def parse_queues(text: str | None) -> list[str]:
-    """``"training_fast,training_slow"`` → a validated list; empty or ``None`` → all three."""
+    """``"training_fast,training_slow"`` → a validated list; empty or ``None`` → all four
+    (the three training queues and Celery's default ``celery``)."""
     if not text:
-        return list(QUEUES)
+        return list(ALL_QUEUES)
     names = [part.strip() for part in text.split(",") if part.strip()]
-    unknown = [name for name in names if name not in QUEUES]
+    unknown = [name for name in names if name not in ALL_QUEUES]
     if unknown:
-        raise ValueError(f"unknown queue(s) {', '.join(unknown)}; known: {', '.join(QUEUES)}")
+        raise ValueError(f"unknown queue(s) {', '.join(unknown)}; known: {', '.join(ALL_QUEUES)}")
     return names

@@ -1,4 +1,4 @@
-"""Task counters: successes, failures, retries, duplicates and run time per task name.
+"""Task counters: successes, failures, retries, duplicates and a run-time histogram per task.
 
 Workers record through Celery signals into one Redis hash (:data:`REDIS_KEY`), so the web
 process, which serves ``/metrics``, can read what every worker did; in-process (sync) runs
@@ -22,6 +22,11 @@ log = logging.getLogger(__name__)
 
 REDIS_KEY = "pantheon:task_metrics"
 COUNTERS = ("success", "failure", "retry", "duplicate")
+#: Upper bounds (seconds) of the run-time histogram: a fast task takes milliseconds, a
+#: nightly consolidation up to the slow queue's hard limit (30 min by default).
+DURATION_BUCKETS: tuple[float, ...] = (
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 1800.0
+)  # fmt: skip
 #: Results with one of these statuses did no work: a redelivery, a second Beat, a retry.
 DUPLICATE_STATUSES = frozenset({"duplicate", "skipped"})
 
@@ -42,7 +47,28 @@ def _fields(task: str, outcome: str, duration: float | None, result: Any) -> dic
     if duration is not None and outcome != "retry":
         fields[f"{task}|duration_sum"] = duration
         fields[f"{task}|duration_count"] = 1.0
+        # One count in the first bucket that holds it (made cumulative when read).
+        fields[f"{task}|{bucket_field(duration)}"] = 1.0
     return fields
+
+
+def bucket_field(duration: float) -> str:
+    """``le_<bound>`` of the first bucket whose bound is at least ``duration``."""
+    for bound in DURATION_BUCKETS:
+        if duration <= bound:
+            return f"le_{bound:g}"
+    return "le_inf"
+
+
+def cumulative_buckets(row: dict[str, float]) -> list[tuple[str, float]]:
+    """Prometheus ``(le, count)`` pairs, cumulative, ending with ``+Inf`` = the count."""
+    out: list[tuple[str, float]] = []
+    total = 0.0
+    for bound in DURATION_BUCKETS:
+        total += row.get(f"le_{bound:g}", 0.0)
+        out.append((f"{bound:g}", total))
+    out.append(("+Inf", total + row.get("le_inf", 0.0)))
+    return out
 
 
 def record_local(task: str, outcome: str, duration: float | None, result: Any = None) -> None:
@@ -118,7 +144,8 @@ def _empty() -> dict[str, float]:
 
 
 def snapshot(settings: Settings | None = None) -> dict[str, dict[str, float]]:
-    """Per task name: success, failure, retry, duplicate, duration_sum, duration_count.
+    """Per task name: success, failure, retry, duplicate, duration_sum, duration_count,
+    and one ``le_<bound>`` count per histogram bucket that holds runs (not cumulative).
 
     Worker counts come from Redis when ``settings`` is given and Redis answers; this
     process's in-process runs are added on top.
@@ -132,8 +159,8 @@ def snapshot(settings: Settings | None = None) -> dict[str, dict[str, float]]:
             raw = {}
         for key, value in raw.items():
             name, _, field = key.decode().partition("|")
-            if name in out and field in out[name]:
-                out[name][field] += float(value)
+            if name in out and (field in out[name] or field.startswith("le_")):
+                out[name][field] = out[name].get(field, 0.0) + float(value)
     with _local_lock:
         for name, fields in _local.items():
             target = out.setdefault(name, _empty())

@@ -23,6 +23,7 @@ from celery.signals import worker_process_init
 
 from pantheon.config import Settings
 from pantheon.errors import PantheonError, public_reason
+from pantheon.logs import log_context
 from pantheon.worker import queues
 from pantheon.worker.coalesce import PendingFlags
 from pantheon.worker.operations import Context, run_operation
@@ -187,6 +188,18 @@ def send_follow_up(app: Celery, flags: PendingFlags, god: str, outcome_id: int) 
 
 
 def _execute(
+    task: Task, name: str, holder: ServiceHolder, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> dict[str, Any]:
+    """Run the task with its outcome id and god on every record it logs (JSON logs)."""
+    god = kwargs.get("god_name") or kwargs.get("god")
+    # The task id and name too: threads the task starts (one per god) inherit them.
+    with log_context(
+        task_id=task.request.id, task=name, outcome_id=kwargs.get("outcome_id"), god=god
+    ):
+        return _execute_in_context(task, name, holder, args, kwargs)
+
+
+def _execute_in_context(
     task: Task, name: str, holder: ServiceHolder, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> dict[str, Any]:
     settings = holder.settings

@@ -190,6 +190,9 @@ def test_dashboard_shows_the_replayed_outcomes(
     assert "hourly_batch" in dom
     assert "train_hourly_batch_all" in dom
     assert "db ok" in dom
+    # In-process tasks by configuration (embedded mode): the badge says OK, not DEGRADED.
+    assert 'data-status="ok"' in dom
+    assert "DEGRADED" not in dom
 
     screenshot = output_dir / "dashboard.png"
     screenshot.unlink(missing_ok=True)

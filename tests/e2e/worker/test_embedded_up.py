@@ -35,6 +35,11 @@ def test_pantheon_up_trains_in_process_and_runs_the_schedule(
     web.wait_for_log("Uvicorn running", timeout=60)
     assert "Celery available: False" in web.text()
     base = f"http://127.0.0.1:{port}"
+    # The recommended embedded mode is a healthy deployment, not a degraded one.
+    health = httpx.get(f"{base}/api/health", timeout=30).json()
+    assert health["status"] == "ok", health
+    assert health["mode"] == "embedded"
+    assert health["problems"] == []
     body = {
         "god_name": "athena",
         "prompt": "is this proof sound",

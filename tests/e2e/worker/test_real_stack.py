@@ -72,7 +72,7 @@ def test_cli_worker_and_beat_on_postgres(make_cluster: Any, postgres_url: str) -
     service = _service(settings)
     worker = cluster.pantheon("worker", "worker")
     worker.wait_for_log("ready.", timeout=60)
-    assert "queues=training_fast,training_batch,training_slow concurrency=2" in worker.text()
+    assert "queues=training_fast,training_batch,training_slow,celery concurrency=2" in worker.text()
     registered = cluster.celery_cli("inspect", "registered", "--timeout", "5", app=REAL_APP)
     assert all(name in registered for name in queues.TASK_QUEUES), registered
 

@@ -26,7 +26,7 @@ def test_no_worker_means_sync_and_depths_are_read(
     assert dispatcher.dispatch(queues.TRAIN_FROM_OUTCOME, outcome_id=1).mode == "sync"
     assert dispatcher.workers() == []
     assert dispatcher.beat_alive() is False
-    assert dispatcher.queue_depths() == dict.fromkeys(queues.QUEUES, 0)
+    assert dispatcher.queue_depths() == dict.fromkeys(queues.ALL_QUEUES, 0)
     app = create_celery(settings)
     for _ in range(3):
         app.send_task(queues.HOURLY_BATCH_ALL, queue=queues.BATCH)
@@ -36,7 +36,7 @@ def test_no_worker_means_sync_and_depths_are_read(
 def test_queue_depths_on_rabbitmq(make_settings, rabbitmq_url: str, redis_url: str) -> None:  # type: ignore[no-untyped-def]
     settings = make_settings(celery_broker_url_raw=rabbitmq_url, redis_url=redis_url)
     depths = Dispatcher(settings).queue_depths()
-    assert set(depths) == set(queues.QUEUES)
+    assert set(depths) == set(queues.ALL_QUEUES)
     assert all(isinstance(v, int) and v >= 0 for v in depths.values())
 
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pantheon.config import Settings
-from pantheon.demo.report import render, write_report
-from pantheon.demo.run import HOURS, SAMPLE_FILE, Demo, DemoResult
+from pantheon.demo.report import render, simulated_times, write_report
+from pantheon.demo.run import HOURS, SAMPLE_FILE, Demo, DemoResult, clock_start
 from pantheon.imports.jsonl import iter_lines, write_lines
 from pantheon.training import queries
 
@@ -110,3 +111,44 @@ def test_report_is_self_contained_and_shows_the_figures(
     written = write_report(small_result, tmp_path / "r" / "report.html").read_text("utf-8")
     assert written.startswith("<!doctype html>")
     assert written.count("data:image/png;base64,") == 4
+
+
+@pytest.mark.parametrize(
+    "now",
+    [
+        datetime(2026, 11, 30, 8, 30, tzinfo=UTC),
+        datetime(2026, 11, 30, 4, 29, tzinfo=UTC),
+        datetime(2026, 11, 30, 4, 30, tzinfo=UTC),
+        datetime(2026, 11, 30, 23, 59, tzinfo=UTC),
+        datetime(2026, 12, 1, 0, 5, tzinfo=UTC),
+    ],
+)
+def test_the_simulated_night_ends_before_the_real_clock(now: datetime) -> None:
+    """Every slot the demo records lies in the past, so a later ``pantheon up`` trusts none
+    that is still to come; and it is the most recent such night."""
+    start = clock_start(now)
+    assert (start.hour, start.minute) == (23, 30)
+    end = start + timedelta(hours=HOURS + 1)
+    assert end <= now
+    assert end + timedelta(days=1) > now
+
+
+def test_the_runs_records_lie_in_the_past(
+    small_run: tuple[DemoResult, Steps, list[dict[str, Any]]],
+) -> None:
+    now = datetime.now(UTC)
+    slots = [datetime.fromisoformat(str(r["slot"])) for r in small_run[2]]
+    assert slots
+    assert max(slots) <= now
+
+
+def test_plots_use_the_simulated_clock(small_result: DemoResult) -> None:
+    times = simulated_times(small_result)
+    first, last = small_result.steps[0].start, small_result.steps[-1].end
+    assert (first.hour, first.minute) == (23, 30)
+    assert len(times) == len(small_result.history)
+    assert all(first <= at <= last for at in times.values())
+    # Spread over the simulated night, not packed into the run's few wall-clock seconds.
+    assert (max(times.values()) - min(times.values())) >= timedelta(hours=HOURS)
+    hours = [(p.at - first) for p in small_result.curve]
+    assert hours == [timedelta(hours=h) for h in range(1, HOURS + 1)]

@@ -1,8 +1,11 @@
 """Railway configuration, checked without a Railway account.
 
-``.railway/railway.py`` is evaluated as the Railway CLI would (``main(ctx)``) and its graph
-inspected; the legacy config-as-code JSON files may only use keys of Railway's schema;
-every start command in either resolves against this repository.
+The default path is config as code, one file per service under ``deploy/railway/`` (each
+selected by its service's config file path), with no root ``railway.json``/``railway.toml``
+that Railway would apply to every service. The alternative, ``deploy/railway/railway.py``
+(infrastructure as code), is evaluated as the Railway CLI would (``main(ctx)``) and must
+describe the same services; it stays out of ``.railway/``, where the CLI would find it on
+its own. Both build from the hashed lock file; every command resolves in this repository.
 """
 
 from __future__ import annotations
@@ -16,12 +19,15 @@ import pytest
 from railway_sdk import create_railway_context
 
 from pantheon.worker.queues import QUEUES
-from tests.docs.commands import parse_pantheon, resolve, split
+from tests.docs.commands import parse_pantheon, pipeline, resolve, split
 
 pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[3]
-JSON_FILES = ("railway.json", "railway-celery-worker.json", "railway-celery-beat.json")
+DEPLOY = ROOT / "deploy" / "railway"
+SERVICES = ("web", "worker", "beat")
+JSON_FILES = tuple(f"deploy/railway/{name}.json" for name in SERVICES)
+IAC_FILE = DEPLOY / "railway.py"
 
 # Keys of Railway's config-as-code schema (https://railway.com/railway.schema.json).
 TOP_KEYS = {"$schema", "build", "deploy", "environments"}
@@ -68,9 +74,7 @@ INTEGER_KEYS = {
 
 
 def load_railway_module() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "railway_config", ROOT / ".railway" / "railway.py"
-    )
+    spec = importlib.util.spec_from_file_location("railway_config", IAC_FILE)
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -96,7 +100,7 @@ def test_graph_has_the_two_resources_and_three_services(graph: dict[str, Any]) -
     databases = {n["engine"] for n in nodes.values() if n["type"] == "database"}
     services = {name for name, n in nodes.items() if n["type"] == "service"}
     assert databases == {"postgres", "redis"}
-    assert services == {"web", "worker", "beat"}
+    assert services == set(SERVICES)
 
 
 def test_start_commands_and_deploy_settings(graph: dict[str, Any]) -> None:
@@ -192,11 +196,47 @@ def test_config_as_code_commands_resolve(name: str) -> None:
 
 def test_config_as_code_matches_the_iac_file(graph: dict[str, Any]) -> None:
     nodes = by_name(graph)
-    for name, service in zip(JSON_FILES, ("web", "worker", "beat"), strict=True):
-        deploy = json.loads((ROOT / name).read_text(encoding="utf-8"))["deploy"]
-        iac = nodes[service]["deploy"]
-        for key in ("startCommand", "restartPolicyType", "drainingSeconds", "healthcheckPath"):
+    for name, service in zip(JSON_FILES, SERVICES, strict=True):
+        config = json.loads((ROOT / name).read_text(encoding="utf-8"))
+        deploy, iac = config["deploy"], nodes[service]["deploy"]
+        for key in (
+            "startCommand",
+            "preDeployCommand",
+            "restartPolicyType",
+            "restartPolicyMaxRetries",
+            "drainingSeconds",
+            "healthcheckPath",
+            "healthcheckTimeout",
+            "numReplicas",
+        ):
             assert deploy.get(key) == iac.get(key), f"{name} and railway.py differ on {key}"
+        assert config["build"] == nodes[service]["build"], f"{name}: another build than IaC"
+
+
+def test_no_config_file_applies_to_every_service_by_itself() -> None:
+    """Railway reads a root ``railway.json``/``railway.toml`` for a service with no config
+    file path set (docs.railway.com/config-as-code/reference), and the CLI finds
+    ``.railway/railway.py`` by itself (docs.railway.com/cli/config): neither may exist, so
+    each service is managed by exactly the path its operator chose."""
+    for name in ("railway.json", "railway.toml", ".railway/railway.py", ".railway/railway.ts"):
+        assert not (ROOT / name).exists(), f"{name} would apply without being chosen"
+
+
+@pytest.mark.parametrize("name", JSON_FILES)
+def test_every_build_installs_the_hashed_lock(name: str) -> None:
+    build = json.loads((ROOT / name).read_text(encoding="utf-8"))["build"]
+    assert build["builder"] == "RAILPACK"
+    steps = pipeline(build["buildCommand"])
+    lock_install = steps[0]
+    assert lock_install[:4] == ["python", "-m", "pip", "install"]
+    assert "--require-hashes" in lock_install
+    assert lock_install[lock_install.index("-r") + 1] == "requirements.lock"
+    assert (ROOT / "requirements.lock").is_file()
+    # The package itself after the lock, adding nothing the lock does not pin.
+    assert steps[1][:4] == ["python", "-m", "pip", "install"]
+    assert "--no-deps" in steps[1]
+    assert steps[1][-1] == "."
+    resolve(build["buildCommand"])
 
 
 def test_a_broken_command_is_caught() -> None:

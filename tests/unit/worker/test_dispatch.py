@@ -86,7 +86,7 @@ def test_auto_mode_with_no_broker_runs_in_process(
     assert sent.mode == "sync"
     assert service.trained() == [9]
     assert dispatcher.celery_available() is False
-    assert dispatcher.queue_depths() == dict.fromkeys(queues.QUEUES)
+    assert dispatcher.queue_depths() == dict.fromkeys(queues.ALL_QUEUES)
     assert dispatcher.workers() is None
     assert dispatcher.beat_alive() is None
     with pytest.raises(BrokerUnavailableError):

@@ -36,10 +36,12 @@ def test_queue_for_unknown_task_names_the_known_ones() -> None:
 
 
 def test_parse_queues_defaults_to_all_and_rejects_unknown() -> None:
-    assert queues.parse_queues(None) == list(queues.QUEUES)
+    # Celery's default queue is consumed by default: a plain client's message lands there.
+    assert queues.parse_queues(None) == [*queues.QUEUES, "celery"]
     assert queues.parse_queues(" training_slow , training_fast") == [
         "training_slow",
         "training_fast",
     ]
-    with pytest.raises(ValueError, match="celery"):
-        queues.parse_queues("training_fast,celery")
+    assert queues.parse_queues("training_fast,celery") == ["training_fast", "celery"]
+    with pytest.raises(ValueError, match="training_fast, training_batch"):
+        queues.parse_queues("training_fast,other")

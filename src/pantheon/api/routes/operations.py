@@ -90,7 +90,13 @@ def overdue_jobs(rows: list[dict[str, Any]], now: datetime, silence: float) -> l
 
 
 def health_report(state: AppState) -> HealthOut:
-    """Database, broker, workers, Beat: each checked in bounded time and cached briefly."""
+    """Database, broker, workers, Beat: each checked in bounded time and cached briefly.
+
+    Embedded mode (``PANTHEON_TASK_MODE=sync``: ``pantheon up``, or a web service run on its
+    own by choice) is healthy when its database answers: tasks run in-process by design.
+    A missing worker is never cached: the next check asks the broker again, so a worker is
+    seen as soon as it answers (its ``ready`` line), not a cache period later.
+    """
     settings = state.settings
     problems: list[str] = []
 
@@ -99,23 +105,50 @@ def health_report(state: AppState) -> HealthOut:
     if database == "down":
         problems.append(problem or "database: ping failed")
 
+    if settings.task_mode == "sync":
+        return HealthOut(
+            status="ok" if database == "ok" else "down",
+            mode="embedded",
+            celery_available=False,
+            database=database,
+            broker="unused",
+            workers=0,
+            beat="unused",
+            training_enabled=settings.training_enabled,
+            version=__version__,
+            checked_at=utcnow(),
+            problems=problems,
+        )
+
     mode, celery_available, broker, workers, beat = "unknown", False, "unused", 0, "unknown"
-    if settings.task_mode != "sync":
-        available, problem = _check(state, "celery", state.celery_available, timeout=2.0)
-        celery_available = bool(available)
-        if problem:
-            problems.append(problem)
-        found, problem = _check(state, "workers", state.worker_count, 2.0)
-        broker = "down" if found is None else "ok"
-        workers = int(found or 0)
-        if broker == "down":
-            problems.append(problem or "broker: no answer")
-        elif not celery_available:
-            problems.append("no worker consumes every training queue")
-    if settings.task_mode == "sync" or (settings.task_mode == "auto" and not celery_available):
+    available, problem = _check(state, "celery", state.celery_available, timeout=2.0)
+    celery_available = bool(available)
+    if problem:
+        problems.append(problem)
+    found, problem = _check(state, "workers", state.worker_count, 2.0)
+    if found is not None and not celery_available:
+        # The broker answers but a queue lacks a worker: ask again next time (a worker may
+        # be starting now). A dead broker's answer stays cached.
+        state.forget("celery")
+        state.forget("workers")
+    broker = "down" if found is None else "ok"
+    workers = int(found or 0)
+    if broker == "down":
+        problems.append(problem or "broker: no answer")
+    elif not celery_available:
+        problems.append("no worker consumes every training queue")
+    stuck: dict[str, int] = {}
+    if broker == "ok":
+        waiting, _ = _check(state, "unconsumed", state.unconsumed_waiting, 2.0)
+        stuck = dict(waiting or {})
+        if stuck:  # read again next time: a worker may take them any moment
+            state.forget("unconsumed")
+        for queue, count in sorted(stuck.items()):
+            problems.append(f"{count} message(s) on queue {queue} and no worker consumes it")
+    if settings.task_mode == "auto" and not celery_available:
         mode = "sync"
         problems.append("tasks run in-process (sync mode): no broker or no worker")
-    elif celery_available or settings.task_mode == "celery":
+    else:
         mode = "celery"
     if mode == "sync":
         beat = "unused"  # the embedded scheduler fires the slots in sync mode
@@ -137,7 +170,7 @@ def health_report(state: AppState) -> HealthOut:
             )
     if database == "down":
         status = "down"
-    elif mode == "sync" or beat == "silent" or not celery_available:
+    elif mode == "sync" or beat == "silent" or not celery_available or stuck:
         status = "degraded"
     else:
         status = "ok"
@@ -178,7 +211,7 @@ def get_schedule(request: Request) -> ScheduleOut:
 
 @router.get("/queues", response_model=QueueDepths, responses=errors(503))
 def get_queues(request: Request) -> QueueDepths:
-    from pantheon.worker.queues import QUEUES
+    from pantheon.worker.queues import ALL_QUEUES as QUEUES
 
     state = get_state(request)
     if state.settings.task_mode == "sync":

@@ -1,9 +1,20 @@
-"""Pantheon on Railway: PostgreSQL, Redis and the three services (web, worker, beat).
+"""Pantheon on Railway as infrastructure as code: the documented ALTERNATIVE deploy path.
 
-Infrastructure as code for the Railway CLI (``railway config plan`` / ``apply``), which
-evaluates this file and calls :func:`main`. Every service runs from this repository; they
-share no volume, so checkpoints live in PostgreSQL (``PANTHEON_CHECKPOINT_STORE=database``).
-See ``RAILWAY_DEPLOYMENT.md`` for the walk-through.
+The default path is config as code: ``deploy/railway/web.json``, ``worker.json`` and
+``beat.json``, each selected by one service's config file path. This file describes the
+same project (PostgreSQL, Redis, web, worker, beat, their variables) for the Railway CLI,
+which evaluates it and calls :func:`main`:
+
+    railway config plan --file deploy/railway/railway.py
+    railway config apply --file deploy/railway/railway.py
+
+It lives outside ``.railway/`` on purpose: the CLI discovers ``.railway/railway.py`` by
+itself (docs.railway.com/cli/config), and a service must not be managed by config as code
+and infrastructure as code at once (docs.railway.com/infrastructure-as-code). Use one
+path per service: a service deployed with a ``deploy/railway/*.json`` config file path is
+not planned from here. Python IaC is in beta (docs.railway.com/cli/config).
+Every service runs from this repository; they share no volume, so checkpoints live in
+PostgreSQL (``PANTHEON_CHECKPOINT_STORE=database``). See ``RAILWAY_DEPLOYMENT.md``.
 """
 
 from __future__ import annotations
@@ -31,6 +42,13 @@ BEAT_DRAINING_SECONDS = 10
 #: A cold start runs migrations first (pre-deploy), then must answer /api/health.
 HEALTHCHECK_TIMEOUT_SECONDS = 120
 
+#: The same build as the config-as-code files: Railpack installs Python (``.python-version``),
+#: then this installs exactly the locked, hash-checked dependencies and the package.
+BUILD = (
+    "python -m pip install --require-hashes --no-deps -r requirements.lock"
+    " && python -m pip install --no-deps --no-build-isolation ."
+)
+
 START_WEB = "pantheon serve"
 START_WORKER = f"pantheon worker --concurrency {WORKER_CONCURRENCY}"
 START_BEAT = "pantheon beat"
@@ -56,6 +74,7 @@ def main(ctx: Any = None) -> Any:
     web = service(
         "web",
         source=_source(),
+        build={"builder": "RAILPACK", "buildCommand": BUILD},
         start=START_WEB,
         preDeploy=MIGRATE,
         healthcheck="/api/health",
@@ -68,7 +87,6 @@ def main(ctx: Any = None) -> Any:
         },
         env={
             **shared,
-            "PANTHEON_HOST": "0.0.0.0",  # noqa: S104 - the container's public interface
             # Beat schedules in production; the web service must not run a second scheduler.
             "PANTHEON_EMBEDDED_SCHEDULER": "false",
             # Secrets are set in the dashboard and kept as they are on every apply; the
@@ -79,6 +97,7 @@ def main(ctx: Any = None) -> Any:
     worker = service(
         "worker",
         source=_source(),
+        build={"builder": "RAILPACK", "buildCommand": BUILD},
         start=START_WORKER,
         replicas=1,
         deploy={"restartPolicyType": "ALWAYS", "drainingSeconds": WORKER_DRAINING_SECONDS},
@@ -91,6 +110,7 @@ def main(ctx: Any = None) -> Any:
     beat = service(
         "beat",
         source=_source(),
+        build={"builder": "RAILPACK", "buildCommand": BUILD},
         start=START_BEAT,
         # One Beat: a redeploy briefly overlaps two, and the Redis lock keeps one active.
         replicas=1,

@@ -1,0 +1,318 @@
+"""A Python client for a Pantheon server: :class:`PantheonClient` and :class:`AsyncPantheonClient`.
+
+::
+
+    from pantheon.client import PantheonClient
+
+    with PantheonClient("https://pantheon.example.com", token="...") as client:
+        choice = client.route("Prove that the square root of 2 is irrational.")
+        accepted = client.record_outcome(
+            god_name=choice.god_name, prompt="...", response="...", success=True
+        )
+
+Retries never double an outcome: every outcome is sent with an ``outcome_key`` (the
+caller's, or one made here once and reused by every retry of that call), and the server
+stores one outcome per key. Connection errors, timeouts, 429 and 5xx answers are retried
+with exponential backoff (``Retry-After`` is honoured); other errors are raised at once as
+the project's own errors (:mod:`pantheon.errors`). Results are the API's own response
+models (:mod:`pantheon.api.schemas`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel
+
+from pantheon.api.schemas import BatchAccepted, OutcomeAccepted, OutcomeIn, RouteOut
+from pantheon.errors import (
+    AuthError,
+    BrokerUnavailableError,
+    ConflictError,
+    DatabaseUnavailableError,
+    NotFoundError,
+    PantheonError,
+    TrainingDisabledError,
+    UnavailableError,
+    ValidationError,
+)
+
+__all__ = [
+    "AsyncPantheonClient",
+    "BatchAccepted",
+    "OutcomeAccepted",
+    "PantheonClient",
+    "RetryPolicy",
+    "RouteOut",
+]
+
+M = TypeVar("M", bound=BaseModel)
+
+#: Answers worth asking again: rate limited, or the server (or a proxy before it) failing.
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+#: Error code in the answer body → the project's error class.
+_BY_CODE: dict[str, type[PantheonError]] = {
+    "unauthorized": AuthError,
+    "not_found": NotFoundError,
+    "conflict": ConflictError,
+    "training_disabled": TrainingDisabledError,
+    "database_unavailable": DatabaseUnavailableError,
+    "broker_unavailable": BrokerUnavailableError,
+    "unavailable": UnavailableError,
+}
+_BY_STATUS: dict[int, type[PantheonError]] = {
+    401: AuthError,
+    403: AuthError,
+    404: NotFoundError,
+    409: ConflictError,
+    413: ValidationError,
+    422: ValidationError,
+    429: UnavailableError,
+    503: UnavailableError,
+}
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """``retries`` more attempts after the first, waiting ``base * 2**n`` (at most ``cap``)."""
+
+    retries: int = 4
+    base: float = 0.25
+    cap: float = 8.0
+
+    def delay(self, attempt: int, response: httpx.Response | None = None) -> float:
+        if response is not None:
+            after = response.headers.get("Retry-After", "")
+            if after.replace(".", "", 1).isdigit():
+                return min(float(after), self.cap)
+        return float(min(self.base * 2**attempt, self.cap))
+
+
+def outcome_body(
+    *,
+    god_name: str,
+    prompt: str,
+    response: str,
+    success: bool,
+    outcome_key: str | None = None,
+    decision_id: str | int | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """One outcome as the API takes it, checked here first, always with an ``outcome_key``.
+
+    ``decision_id`` (the routing decision this outcome answers) is sent only when given.
+    """
+    checked = OutcomeIn(
+        god_name=god_name,
+        prompt=prompt,
+        response=response,
+        success=success,
+        outcome_key=outcome_key or f"client-{uuid.uuid4()}",
+        **fields,
+    )
+    body = checked.model_dump(mode="json", exclude_none=True)
+    if decision_id is not None:
+        body["decision_id"] = decision_id
+    return body
+
+
+def batch_body(outcomes: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    return {"outcomes": [outcome_body(**dict(item)) for item in outcomes]}
+
+
+def route_body(prompt: str, candidates: list[str] | None, explore: bool) -> dict[str, Any]:
+    body: dict[str, Any] = {"prompt": prompt, "explore": explore}
+    if candidates is not None:
+        body["candidates"] = candidates
+    return body
+
+
+def error_for(response: httpx.Response) -> PantheonError:
+    """The project's error for a failed answer (``{"error", "detail", "context"}``)."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    code = str(body.get("error") or "")
+    detail = str(body.get("detail") or f"HTTP {response.status_code}")
+    context = body.get("context") if isinstance(body.get("context"), dict) else {}
+    cls = _BY_CODE.get(code) or _BY_STATUS.get(response.status_code)
+    if cls is None:
+        cls = ValidationError if 400 <= response.status_code < 500 else PantheonError
+    details = {k: v for k, v in (context or {}).items() if k != "message"}
+    details.update(status=response.status_code, code=code or None)
+    return cls(detail, **details)
+
+
+def _unreachable(url: str, exc: Exception) -> UnavailableError:
+    return UnavailableError(f"cannot reach Pantheon at {url}: {type(exc).__name__}")
+
+
+def _headers(token: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def _result(model: type[M], response: httpx.Response) -> M:
+    if response.is_success:
+        return model.model_validate(response.json())
+    raise error_for(response)
+
+
+class PantheonClient:
+    """Blocking client (one ``httpx.Client``; use it as a context manager or ``close()``)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        timeout: float = 10.0,
+        retry: RetryPolicy | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.retry = retry or RetryPolicy()
+        self._http = httpx.Client(
+            base_url=base_url, headers=_headers(token), timeout=timeout, transport=transport
+        )
+
+    def record_outcome(
+        self,
+        *,
+        god_name: str,
+        prompt: str,
+        response: str,
+        success: bool,
+        outcome_key: str | None = None,
+        decision_id: str | int | None = None,
+        **fields: Any,
+    ) -> OutcomeAccepted:
+        """``POST /api/outcomes``. ``fields``: ``phi``, ``kappa``, ``coherence_score``,
+        ``score``, ``basin_trajectory``, ``source_type``, ``source_id`` (as in the API)."""
+        body = outcome_body(
+            god_name=god_name,
+            prompt=prompt,
+            response=response,
+            success=success,
+            outcome_key=outcome_key,
+            decision_id=decision_id,
+            **fields,
+        )
+        return _result(OutcomeAccepted, self._send("/api/outcomes", body))
+
+    def record_batch(self, outcomes: Iterable[Mapping[str, Any]]) -> BatchAccepted:
+        """``POST /api/outcomes/batch``: stored in one transaction, each with its own key."""
+        return _result(BatchAccepted, self._send("/api/outcomes/batch", batch_body(outcomes)))
+
+    def route(
+        self, prompt: str, *, candidates: list[str] | None = None, explore: bool = False
+    ) -> RouteOut:
+        """``POST /api/route``: the gods ranked for ``prompt``; the first is the one to call."""
+        return _result(RouteOut, self._send("/api/route", route_body(prompt, candidates, explore)))
+
+    def _send(self, path: str, body: dict[str, Any]) -> httpx.Response:
+        """POST ``body`` (the same bytes every attempt), retrying what is worth retrying."""
+        for attempt in range(self.retry.retries + 1):
+            last = attempt == self.retry.retries
+            try:
+                response = self._http.post(path, json=body)
+            except httpx.TransportError as exc:
+                if last:
+                    raise _unreachable(str(self._http.base_url), exc) from exc
+                time.sleep(self.retry.delay(attempt))
+                continue
+            if response.status_code not in RETRY_STATUSES or last:
+                return response
+            time.sleep(self.retry.delay(attempt, response))
+        raise AssertionError("unreachable")  # the loop always returns or raises
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> PantheonClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+class AsyncPantheonClient:
+    """The same calls as :class:`PantheonClient`, awaited (one ``httpx.AsyncClient``)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        timeout: float = 10.0,
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.retry = retry or RetryPolicy()
+        self._http = httpx.AsyncClient(
+            base_url=base_url, headers=_headers(token), timeout=timeout, transport=transport
+        )
+
+    async def record_outcome(
+        self,
+        *,
+        god_name: str,
+        prompt: str,
+        response: str,
+        success: bool,
+        outcome_key: str | None = None,
+        decision_id: str | int | None = None,
+        **fields: Any,
+    ) -> OutcomeAccepted:
+        body = outcome_body(
+            god_name=god_name,
+            prompt=prompt,
+            response=response,
+            success=success,
+            outcome_key=outcome_key,
+            decision_id=decision_id,
+            **fields,
+        )
+        return _result(OutcomeAccepted, await self._send("/api/outcomes", body))
+
+    async def record_batch(self, outcomes: Iterable[Mapping[str, Any]]) -> BatchAccepted:
+        response = await self._send("/api/outcomes/batch", batch_body(outcomes))
+        return _result(BatchAccepted, response)
+
+    async def route(
+        self, prompt: str, *, candidates: list[str] | None = None, explore: bool = False
+    ) -> RouteOut:
+        response = await self._send("/api/route", route_body(prompt, candidates, explore))
+        return _result(RouteOut, response)
+
+    async def _send(self, path: str, body: dict[str, Any]) -> httpx.Response:
+        for attempt in range(self.retry.retries + 1):
+            last = attempt == self.retry.retries
+            try:
+                response = await self._http.post(path, json=body)
+            except httpx.TransportError as exc:
+                if last:
+                    raise _unreachable(str(self._http.base_url), exc) from exc
+                await asyncio.sleep(self.retry.delay(attempt))
+                continue
+            if response.status_code not in RETRY_STATUSES or last:
+                return response
+            await asyncio.sleep(self.retry.delay(attempt, response))
+        raise AssertionError("unreachable")
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncPantheonClient:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
