@@ -59,6 +59,7 @@ def test_a_short_body_is_answered_408(live_url: tuple[str, int]) -> None:
         except TimeoutError:
             pytest.fail(f"no answer within {TIMEOUT * 10:.0f} s: the socket is held")
         waited = time.monotonic() - started
+    # Only the status line is certain: the server closes a connection whose body it did not
+    # read, and the reset that follows may drop the rest of the answer in flight.
     assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
-    assert b"request_timeout" in answer
     assert waited < TIMEOUT * 10
