@@ -224,7 +224,11 @@ class Settings(BaseSettings):
     @field_validator("data_dir")
     @classmethod
     def _data_dir(cls, value: Path) -> Path:
-        if value.exists() and not value.is_dir():
+        try:
+            is_file = value.exists() and not value.is_dir()
+        except OSError as exc:  # a name too long, a component that is a file, ...
+            raise ValueError(f"PANTHEON_DATA_DIR is not a usable path: {exc.strerror}") from None
+        if is_file:
             raise ValueError(f"PANTHEON_DATA_DIR {value} exists and is not a directory")
         return value
 

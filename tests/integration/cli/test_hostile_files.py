@@ -94,6 +94,7 @@ def test_item3_replay_skips_hostile_lines_and_stores_the_rest(
         ({}, ["--log-level", "loud", "db", "current"], "log-level"),
         ({"PANTHEON_DATA_DIR": "FILE"}, ["db", "current"], "PANTHEON_DATA_DIR"),
         ({"PANTHEON_DATA_DIR": "FILE/below"}, ["up"], "Not a directory"),
+        ({"PANTHEON_DATA_DIR": "a" * 300}, ["db", "current"], "PANTHEON_DATA_DIR"),
         (
             {"DATABASE_URL": "postgresql://pantheon@127.0.0.1:9/nowhere"},
             ["up", "--port", "0"],
