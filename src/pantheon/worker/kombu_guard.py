@@ -7,7 +7,8 @@ finished (or was cancelled) after the loss. Each of those asks the closed channe
 Redis client and dies on ``AttributeError("'NoneType' object has no attribute 'client'")``,
 which ends the whole worker ("Unrecoverable error"). The guards:
 
-* skip the restore, the ack and the reject on a closed channel. A restarted Redis holds
+* skip the restore, the ack and the reject when the closed channel cannot do them (one
+  that still gets through a pool the channel kept goes through). A restarted Redis holds
   nothing to restore or acknowledge; a Redis that only blinked still keeps the messages in
   its unacked index, which the visibility-timeout sweep restores; and the outbox sweep
   trains any outcome whose task was lost (tasks are idempotent, so a redelivery is safe);
@@ -56,28 +57,36 @@ def _restore_unacked(self: Any, client: Any = None) -> Any:
 
 
 def _ack(self: Any, delivery_tag: Any) -> Any:
-    if _closed(self):
+    try:
+        return _original_ack(self, delivery_tag)
+    except (AttributeError, RedisConnectionError) as exc:
+        if not _closed(self):
+            raise  # Redis down on an open channel: Celery's own reconnect handles it
         log.warning(
             "message %s not acknowledged: its broker connection is gone (the visibility "
-            "timeout or the outbox sweep takes it from here)",
+            "timeout or the outbox sweep takes it from here): %s",
             delivery_tag,
+            exc,
         )
         _forget(self, delivery_tag)
         return None
-    return _original_ack(self, delivery_tag)
 
 
 def _reject(self: Any, delivery_tag: Any, requeue: bool = False) -> Any:
-    if _closed(self):
+    try:
+        return _original_reject(self, delivery_tag, requeue)
+    except (AttributeError, RedisConnectionError) as exc:
+        if not _closed(self):
+            raise
         log.warning(
             "message %s not %s: its broker connection is gone (the visibility timeout or "
-            "the outbox sweep takes it from here)",
+            "the outbox sweep takes it from here): %s",
             delivery_tag,
             "requeued" if requeue else "rejected",
+            exc,
         )
         _forget(self, delivery_tag)
         return None
-    return _original_reject(self, delivery_tag, requeue)
 
 
 def _connparams(self: Any, asynchronous: bool = False) -> Any:
