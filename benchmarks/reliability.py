@@ -47,7 +47,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.reliability", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("--only", default="", help="comma-separated scenario numbers (1-9)")
+    parser.add_argument("--only", default="", help="comma-separated scenario numbers (1-10)")
     parser.add_argument("--reps", type=int, default=None, help="repetitions for every scenario")
     parser.add_argument(
         "--reps-scale",

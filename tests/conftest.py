@@ -151,3 +151,14 @@ def routellm_dir() -> Path:
 def output_dir() -> Path:
     OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
     return OUTPUT_DIR
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print how many generated cases each property and fuzz test ran."""
+    from tests.fuzz_profiles import CASES, PROFILE
+
+    if CASES:
+        terminalreporter.write_sep("-", f"fuzz cases ({PROFILE} profile)")
+        for name, n in sorted(CASES.items()):
+            terminalreporter.write_line(f"{name}: {n}")
+        terminalreporter.write_line(f"total: {sum(CASES.values())}")

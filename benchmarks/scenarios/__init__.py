@@ -13,6 +13,7 @@ from collections.abc import Callable
 from benchmarks.scenarios.base import RunResult
 from benchmarks.scenarios.beat import scenario_beat
 from benchmarks.scenarios.broker import scenario_duplicates, scenario_poison
+from benchmarks.scenarios.broker_loss import scenario_broker_loss
 from benchmarks.scenarios.inputs import scenario_inputs, scenario_security
 from benchmarks.scenarios.kills import scenario_kills
 from benchmarks.scenarios.memory import scenario_memory
@@ -33,6 +34,7 @@ SCENARIOS: dict[str, tuple[str, Scenario, int]] = {
     "7": ("worker memory over 100k outcomes", scenario_memory, 1),
     "8": ("bad input: schemathesis, properties, body caps", scenario_inputs, 1),
     "9": ("security checks", scenario_security, 1),
+    "10": ("Redis lost at every point of a task's life", scenario_broker_loss, 5),
 }
 
 __all__ = ["SCENARIOS", "RunResult", "Scenario"]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 import xml.etree.ElementTree as ET
@@ -14,13 +15,28 @@ from benchmarks.scenarios.base import RunResult, repetition
 from benchmarks.stack import ROOT, VENV_BIN, Stack
 
 
-def _pytest(result: RunResult, label: str, args: list[str], timeout: float = 1800) -> None:
-    """Run pytest on ``args``; add its counts to ``result`` (a failed test is a failure)."""
+def _pytest(
+    result: RunResult,
+    label: str,
+    args: list[str],
+    timeout: float = 1800,
+    env: dict[str, str] | None = None,
+) -> None:
+    """Run pytest on ``args``; add its counts to ``result`` (a failed test is a failure).
+
+    The fuzz case counts the session prints (``fuzz cases ...``) go into ``result.extra``.
+    """
     report = Path(result.run_dir or "/tmp") / f"pytest-{label}.xml"
     cmd = [str(VENV_BIN / "pytest"), "-q", "-p", "no:cacheprovider", f"--junitxml={report}", *args]
     try:
         done = subprocess.run(
-            cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
+            cmd,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            env={**os.environ, **(env or {})},
         )
     except subprocess.TimeoutExpired:
         result.failures.append(f"{label}: pytest timed out after {timeout:.0f} s")
@@ -41,6 +57,7 @@ def _pytest(result: RunResult, label: str, args: list[str], timeout: float = 180
         "failures": failures,
         "errors": errors,
         "skipped": skipped,
+        "fuzz_cases": _fuzz_cases(done.stdout),
     }
     result.sent += tests
     result.accepted += tests - skipped
@@ -49,6 +66,21 @@ def _pytest(result: RunResult, label: str, args: list[str], timeout: float = 180
         failures + errors == 0,
         f"{label}: {failures} failed, {errors} errors: {done.stdout[-1500:]}",
     )
+
+
+def _fuzz_cases(stdout: str) -> dict[str, int]:
+    """The ``name: count`` lines after pytest's ``fuzz cases`` section header."""
+    cases: dict[str, int] = {}
+    lines = stdout.splitlines()
+    start = next((i for i, line in enumerate(lines) if "fuzz cases (" in line), None)
+    if start is None:
+        return cases
+    for line in lines[start + 1 :]:
+        name, sep, value = line.rpartition(": ")
+        if not sep or not value.strip().isdigit():
+            break
+        cases[name.strip()] = int(value)
+    return cases
 
 
 def _files_containing(word: str, under: str = "tests") -> list[str]:
@@ -90,12 +122,21 @@ def scenario_inputs(stack: Stack, index: int = 0) -> list[RunResult]:
         _pytest(fuzz, "schemathesis", [*files, "-m", "slow or not slow"])
     results.append(fuzz)
     props = RunResult(
-        "8c", "hypothesis properties: coordizer, kernel, checkpoint loader", unit="tests"
+        "8c",
+        "hypothesis properties and fuzz (long profile): kernels, routes, tasks, files",
+        unit="tests",
     )
     props.run_dir = str(stack.run_dir)
-    files = [f for f in _files_containing("hypothesis") if "/unit/" in f]
-    if props.check(bool(files), "no hypothesis test module found under tests/unit"):
-        _pytest(props, "properties", [*files, "-m", "slow or not slow"])
+    files = [
+        f for f in _files_containing("hypothesis") if "/unit/" in f or f.startswith("tests/fuzz/")
+    ]
+    if props.check(bool(files), "no hypothesis test module found under tests/"):
+        _pytest(
+            props,
+            "properties",
+            [*files, "-m", "slow or not slow"],
+            env={"PANTHEON_FUZZ_PROFILE": "long"},
+        )
     results.append(props)
     return results
 

@@ -34,6 +34,7 @@ from pantheon.api.schemas import BatchAccepted, OutcomeAccepted, OutcomeIn, Rout
 from pantheon.errors import (
     AuthError,
     BrokerUnavailableError,
+    CheckpointError,
     ConflictError,
     DatabaseUnavailableError,
     NotFoundError,
@@ -62,6 +63,7 @@ _BY_CODE: dict[str, type[PantheonError]] = {
     "unauthorized": AuthError,
     "not_found": NotFoundError,
     "conflict": ConflictError,
+    "checkpoint_error": CheckpointError,
     "training_disabled": TrainingDisabledError,
     "database_unavailable": DatabaseUnavailableError,
     "broker_unavailable": BrokerUnavailableError,

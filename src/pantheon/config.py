@@ -17,7 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pantheon.errors import ConfigurationError
@@ -57,6 +57,18 @@ BROKER_ROLES = frozenset({Role.WORKER, Role.BEAT})
 
 def _weak(secret: str) -> bool:
     return secret.strip().lower() in DEFAULT_SECRETS or len(secret) < MIN_SECRET_CHARS
+
+
+#: The log levels PANTHEON_LOG_LEVEL accepts (any case).
+LOG_LEVELS: tuple[str, ...] = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def parse_log_level(value: str) -> str:
+    """``value`` as a log level name in upper case; ValueError when it is not one."""
+    level = value.strip().upper()
+    if level not in LOG_LEVELS:
+        raise ValueError(f"PANTHEON_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+    return level
 
 
 class Settings(BaseSettings):
@@ -202,6 +214,20 @@ class Settings(BaseSettings):
     #: Outcomes per ``coordize_many`` call and per transaction of ``pantheon db recoordize``.
     recoordize_batch: int = Field(512, validation_alias="PANTHEON_RECOORDIZE_BATCH", ge=1)
 
+    # --- hostile input: request cost bounds -----------------------------------------
+    #: Seconds a request body may take to arrive (from the first read to the last byte);
+    #: a client that declares more than it sends is answered 408 instead of holding a
+    #: socket.
+    body_read_timeout: float = Field(
+        15.0, validation_alias="PANTHEON_BODY_READ_TIMEOUT", gt=0, allow_inf_nan=False
+    )
+    #: Longest long-poll of ``GET /api/tasks/{id}?timeout=``; larger requests wait this long.
+    task_wait_max: float = Field(
+        10.0, validation_alias="PANTHEON_TASK_WAIT_MAX", ge=0, le=30, allow_inf_nan=False
+    )
+    #: Long-polls waiting at once; beyond it a task status answers at once (no wait).
+    max_task_waiters: int = Field(16, validation_alias="PANTHEON_MAX_TASK_WAITERS", ge=0)
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.task_soft_time_limit >= self.task_time_limit:
@@ -211,6 +237,23 @@ class Settings(BaseSettings):
                 "PANTHEON_SLOW_TASK_SOFT_TIME_LIMIT must be below PANTHEON_SLOW_TASK_TIME_LIMIT"
             )
         return self
+
+    # --- hostile configuration (one clear line instead of a traceback later) --------
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        return parse_log_level(value)
+
+    @field_validator("data_dir")
+    @classmethod
+    def _data_dir(cls, value: Path) -> Path:
+        try:
+            is_file = value.exists() and not value.is_dir()
+        except OSError as exc:  # a name too long, a component that is a file, ...
+            raise ValueError(f"PANTHEON_DATA_DIR is not a usable path: {exc.strerror}") from None
+        if is_file:
+            raise ValueError(f"PANTHEON_DATA_DIR {value} exists and is not a directory")
+        return value
 
     # --- derived values -------------------------------------------------------------
     @cached_property

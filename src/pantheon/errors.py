@@ -14,8 +14,9 @@ translates the tree to HTTP in one place (``pantheon.api.errors``); Celery tasks
     │   └── ScheduleError          (422) a schedule expression that cannot be parsed
     ├── NotFoundError              (404) an id the store does not know (checkpoint, task, kernel)
     ├── AuthError                  (401) missing or wrong bearer token / cron secret
-    ├── CheckpointError            (500) a checkpoint that cannot be read: corrupt, truncated,
-    │                                    wrong format version, checksum mismatch
+    ├── CheckpointError            (409) a stored checkpoint that cannot be used: corrupt,
+    │                                    truncated, wrong format, checksum mismatch, or a
+    │                                    kernel state out of range (the live kernel is kept)
     ├── ConflictError              (409) optimistic-lock conflict that survived its retries
     ├── TrainingDisabledError      (409) TRAINING_ENABLED=false and the caller asked to train
     ├── RepresentationMismatchError (409) a kernel or checkpoint trained on basins of another
@@ -23,6 +24,10 @@ translates the tree to HTTP in one place (``pantheon.api.errors``); Celery tasks
     └── UnavailableError           (503) a dependency is down; transient, retried with backoff
         ├── DatabaseUnavailableError (503)
         └── BrokerUnavailableError   (503)
+
+A 5xx error's ``message`` is for the log (it may name a host, a port or a driver error);
+callers get :meth:`PantheonError.public_dict`, which for a 5xx carries only the class's
+fixed ``public_detail`` and no context.
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ class PantheonError(Exception):
     #: True when retrying the same call later may succeed (connection errors, locks).
     transient: bool = False
     code: str = "pantheon_error"
+    #: What a caller is told about a 5xx error (the message stays in the log).
+    public_detail: str = "internal error; see the server log"
 
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)
@@ -48,6 +55,12 @@ class PantheonError(Exception):
         if self.details:
             body["context"] = self.details
         return body
+
+    def public_dict(self) -> dict[str, Any]:
+        """The body a caller may see: a 5xx never carries infrastructure details."""
+        if self.status_code >= 500:
+            return {"error": self.code, "detail": self.public_detail}
+        return self.to_dict()
 
 
 class ConfigurationError(PantheonError):
@@ -87,6 +100,7 @@ class AuthError(PantheonError):
 
 
 class CheckpointError(PantheonError):
+    status_code = 409
     code = "checkpoint_error"
 
 
@@ -114,11 +128,28 @@ class UnavailableError(PantheonError):
     status_code = 503
     transient = True
     code = "unavailable"
+    public_detail = "a dependency did not answer; retry shortly"
 
 
 class DatabaseUnavailableError(UnavailableError):
     code = "database_unavailable"
+    public_detail = "the database did not answer; retry shortly"
 
 
 class BrokerUnavailableError(UnavailableError):
     code = "broker_unavailable"
+    public_detail = "the task broker did not answer; retry shortly"
+
+
+def public_reason(exc: BaseException) -> str:
+    """A one-line reason safe to show a caller (task results, status pages).
+
+    A 4xx :class:`PantheonError` keeps its message (it is about the caller's input); a 5xx
+    one gives its fixed public sentence; any other exception only its type name, because
+    driver and transport messages name hosts, ports and URLs.
+    """
+    if isinstance(exc, PantheonError) and exc.status_code < 500:
+        return f"{exc.code}: {exc.message}"
+    if isinstance(exc, PantheonError):
+        return f"{type(exc).__name__}: {exc.public_detail}"
+    return type(exc).__name__

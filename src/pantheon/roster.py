@@ -17,13 +17,16 @@ agents of one kind), so without costs in the roster cost-aware routing changes n
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field, RootModel
+
 from pantheon.errors import ConfigurationError, UnknownGodError
+from pantheon.text import Identifier, Text
 
 SHADOW_SUFFIX = "_shadow"
 DEFAULT_COST = 1.0
@@ -65,6 +68,39 @@ def god_of(kernel_name: str) -> str:
     return name[: -len(SHADOW_SUFFIX)] if name.endswith(SHADOW_SUFFIX) else name
 
 
+MAX_GODS = 1000
+
+
+class GodEntry(BaseModel):
+    """One god of a roster file: ``name`` a non-empty string (no coercion: ``null`` or
+    ``3`` is refused, not turned into "none" or "3"), ``domain`` optional free text."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+    name: Identifier = Field(min_length=1, max_length=120)
+    domain: Text = Field("", max_length=2000)
+    #: What one call costs (any unit, the same for every god); cost-aware routing uses it.
+    cost_per_call: float = Field(DEFAULT_COST, ge=0, allow_inf_nan=False)
+
+
+class RosterFile(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+    gods: list[GodEntry] = Field(min_length=1, max_length=MAX_GODS)
+
+
+class _RosterList(RootModel[list[GodEntry]]):
+    root: list[GodEntry] = Field(min_length=1, max_length=MAX_GODS)
+
+
+def _roster_problem(exc: pydantic.ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err["loc"]) or "file"
+        parts.append(f"{where}: {str(err['msg']).removeprefix('Value error, ')}")
+    return "; ".join(parts)
+
+
 @dataclass(frozen=True)
 class God:
     name: str  # canonical
@@ -76,15 +112,6 @@ class God:
     @property
     def shadow(self) -> str:
         return self.name + SHADOW_SUFFIX
-
-
-def _cost(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"cost_per_call of {name!r} must be a number")
-    cost = float(value)
-    if not math.isfinite(cost) or cost < 0:
-        raise ValueError(f"cost_per_call of {name!r} must be finite and not negative")
-    return cost
 
 
 class Roster:
@@ -108,21 +135,28 @@ class Roster:
 
     @classmethod
     def from_file(cls, path: Path) -> Roster:
+        """Read a roster file (``{"gods": [...]}`` or a bare list); every defect is a
+        :class:`ConfigurationError` naming the entry, never a god made of a wrong type.
+        Names must be unique case-insensitively (checked by the constructor)."""
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-            entries = data["gods"] if isinstance(data, dict) else data
-            gods = [
-                God(
-                    canonical(str(e["name"])),
-                    str(e["name"]).strip(),
-                    str(e.get("domain", "")),
-                    _cost(e.get("cost_per_call", DEFAULT_COST), str(e["name"])),
-                )
-                for e in entries
-            ]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
             raise ConfigurationError(f"cannot read roster file {path}: {exc}") from exc
-        return cls(gods)
+        try:
+            data = json.loads(text)
+            entries = (
+                _RosterList.model_validate(data).root
+                if isinstance(data, list)
+                else RosterFile.model_validate(data).gods
+            )
+        except RecursionError as exc:
+            raise ConfigurationError(f"roster file {path} is nested too deeply") from exc
+        except ValueError as exc:  # JSON and pydantic errors alike
+            detail = _roster_problem(exc) if isinstance(exc, pydantic.ValidationError) else exc
+            raise ConfigurationError(f"invalid roster file {path}: {detail}") from exc
+        return cls(
+            [God(canonical(e.name), e.name.strip(), e.domain, e.cost_per_call) for e in entries]
+        )
 
     @classmethod
     def load(cls, path: Path | None) -> Roster:

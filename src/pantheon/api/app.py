@@ -11,13 +11,15 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from pantheon import __version__
 from pantheon.api.errors import install_error_handlers
 from pantheon.api.http_metrics import HttpMetrics, HttpMetricsMiddleware
+from pantheon.api.inputs import reject_bad_text
 from pantheon.api.limits import BodyLimitMiddleware
+from pantheon.api.longpoll import WaitGate
 from pantheon.api.metrics import registry_for
 from pantheon.api.metrics import router as metrics_router
 from pantheon.api.routes import ROUTERS
@@ -62,8 +64,10 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        dependencies=[Depends(reject_bad_text)],
     )
     app.state.pantheon = app_state
+    app.state.task_waiters = WaitGate(settings.max_task_waiters)
     app.state.metrics_registry = registry_for(app_state)
     http_metrics = HttpMetrics(app.state.metrics_registry)
     install_error_handlers(app)
@@ -72,8 +76,12 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> FastAPI:
     app.include_router(metrics_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(DeprecationHeadersMiddleware)
-    # An oversized body is refused before anything else reads it.
-    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    # An oversized or stalled body is refused before anything else reads it.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        body_read_timeout=settings.body_read_timeout,
+    )
     # Outermost: refused requests are timed and counted too (it reads no body).
     app.add_middleware(HttpMetricsMiddleware, metrics=http_metrics)
     return app

@@ -2,9 +2,11 @@
 
 Bodies always have the shape ``{"error": code, "detail": text, "context": {...}}``
 (:class:`pantheon.api.schemas.ErrorBody`). A :class:`PantheonError` keeps its own status and
-code; pydantic validation becomes a 422 listing each bad field; a lost database connection
-that escaped the store as a raw driver error still becomes a 503, never a 500. Unexpected
-errors are logged with their traceback and answered with a body that reveals nothing.
+code (a 5xx tells the caller only a fixed sentence: host, port, DSN and driver messages
+stay in the log); pydantic validation becomes a 422 listing each bad field; a lost
+database connection that escaped the store as a raw driver error still becomes a 503,
+never a 500. Unexpected errors are logged with their traceback and answered with a body
+that reveals nothing.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ _HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     406: "not_acceptable",
+    408: "request_timeout",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_error",
@@ -85,7 +88,7 @@ async def _pantheon_error(request: Request, exc: Exception) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthError) else None
     if exc.status_code == 503:
         headers = {"Retry-After": "5"}
-    body = exc.to_dict()
+    body = exc.public_dict()
     return error_response(
         exc.status_code, body["error"], body["detail"], body.get("context"), headers
     )

@@ -3,11 +3,15 @@
 A declared ``Content-Length`` over the cap is answered 413 at once, without calling the
 app or reading a byte of the body. A chunked body (no length) is counted as it streams
 and cut off at the cap, so a client can never make the server buffer more than the cap.
+A body must also arrive within ``settings.body_read_timeout`` seconds of the app's first
+read: a client that declares more bytes than it sends is answered 408, not waited for.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -22,12 +26,20 @@ class BodyTooLargeError(HTTPException):
         super().__init__(413, _too_large_detail(limit))
 
 
+class BodyTimeoutError(HTTPException):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            408, f"request body not received within {seconds:g} s (PANTHEON_BODY_READ_TIMEOUT)"
+        )
+
+
 class BodyLimitMiddleware:
     """Pure ASGI middleware (no body buffering of its own)."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, body_read_timeout: float = 15.0) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.body_read_timeout = body_read_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -38,11 +50,23 @@ class BodyLimitMiddleware:
             await _send_413(send, self.max_body_bytes)
             return
         limit = self.max_body_bytes
+        budget = self.body_read_timeout
         seen = 0
+        complete = False
+        deadline: float | None = None
 
         async def counted_receive() -> Message:
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, complete, deadline
+            if complete:  # after the body only a disconnect can come: no time limit
+                return await receive()
+            if deadline is None:
+                deadline = time.monotonic() + budget
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
+            except TimeoutError:
+                raise BodyTimeoutError(budget) from None
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                complete = True
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:

@@ -13,6 +13,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pantheon.learning.policy import PolicyKind
+from pantheon.text import Identifier, Text
+from pantheon.training._transfers import TransferParams
 from pantheon.training.intake import OutcomeIn
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     "RouteOut",
     "TaskStatus",
     "TransferIn",
+    "TransferParams",
 ]
 
 DispatchMode = Literal["celery", "sync", "deferred", "none"]
@@ -82,8 +85,8 @@ class BatchAccepted(BaseModel):
 class RouteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    prompt: str = Field(min_length=1)
-    candidates: list[str] | None = Field(
+    prompt: Text = Field(min_length=1)
+    candidates: list[Identifier] | None = Field(
         None, min_length=1, description="gods to choose from; all gods when omitted"
     )
     explore: bool | float | None = Field(
@@ -199,20 +202,20 @@ class TransferIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     transfer_type: Literal["evolution", "breeding", "cannibalism", "shadow_sync"]
-    source_god: str = Field(min_length=1, max_length=128)
-    target_god: str = Field(min_length=1, max_length=128)
+    source_god: Identifier = Field(min_length=1, max_length=128)
+    target_god: Identifier = Field(min_length=1, max_length=128)
     transfer_ratio: float = Field(0.5, ge=0.0, le=1.0, allow_inf_nan=False)
-    extra_params: dict[str, Any] | None = None
+    extra_params: TransferParams | None = None
 
 
 class CheckpointIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    god_name: str = Field(min_length=1, max_length=128)
+    god_name: Identifier = Field(min_length=1, max_length=128)
 
 
 class CronIn(BaseModel):
-    task_type: str = Field(
+    task_type: Identifier = Field(
         min_length=1,
         max_length=64,
         description="hourly, nightly, shadow-sync or cleanup (the old cron names also work)",

@@ -31,7 +31,11 @@ async def require_token(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> None:
     """Dependency of every POST route: checks ``Authorization: Bearer <token>`` if one is set."""
-    state = get_state(request)
+    check_token(get_state(request), credentials)
+
+
+def check_token(state: AppState, credentials: HTTPAuthorizationCredentials | None) -> None:
+    """The bearer-token check itself, for a GET that is public only in part."""
     token = state.settings.api_token
     if token is None:
         return

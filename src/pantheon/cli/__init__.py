@@ -15,9 +15,12 @@ import logging
 import sys
 from collections.abc import Sequence
 
+import pydantic
+from sqlalchemy import exc as sa_exc
+
 from pantheon import __version__
-from pantheon.config import Role, Settings
-from pantheon.errors import PantheonError
+from pantheon.config import Role, Settings, parse_log_level
+from pantheon.errors import ConfigurationError, PantheonError
 from pantheon.logs import configure_logging
 
 COMMAND_MODULES: tuple[str, ...] = (
@@ -51,25 +54,59 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _settings_problem(exc: pydantic.ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "settings"
+        parts.append(f"{where}: {str(err['msg']).removeprefix('Value error, ')}")
+    return "; ".join(parts)
+
+
+def exit_for(exc: BaseException) -> tuple[int, str]:
+    """The one mapping from an error that ends a command to (exit status, stderr line).
+
+    Every command goes through it, so a bad setting, an unreadable file or an unreachable
+    service ends in one line and a non-zero status, never a traceback (that goes to the
+    log at DEBUG).
+    """
+    if isinstance(exc, KeyboardInterrupt):
+        return 130, "interrupted"
+    if isinstance(exc, pydantic.ValidationError):
+        return 2, f"invalid configuration: {_settings_problem(exc)}"
+    if isinstance(exc, ConfigurationError):
+        return 2, exc.message
+    if isinstance(exc, PantheonError):
+        return 1, exc.message
+    if isinstance(exc, ValueError) and str(exc).startswith("PANTHEON_LOG_LEVEL"):
+        return 2, f"invalid --log-level: {exc}"
+    if isinstance(exc, sa_exc.DBAPIError):
+        first = str(exc.orig or exc).strip().splitlines()[:1]
+        return 1, f"cannot use the database (DATABASE_URL): {first[0] if first else exc}"
+    if isinstance(exc, sa_exc.ArgumentError):
+        return 2, f"invalid DATABASE_URL: {exc}"
+    if isinstance(exc, OSError):
+        where = f": {exc.filename}" if exc.filename else ""
+        return 1, f"{exc.strerror or type(exc).__name__}{where}"
+    return 1, f"unexpected error: {type(exc).__name__}: {exc} (--log-level DEBUG for details)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         settings = Settings()
-    except Exception as exc:  # pydantic's ValidationError: say which variable is wrong
-        print(f"pantheon: invalid configuration: {exc}", file=sys.stderr)
-        return 2
-    configure_logging(settings, args.log_level)
-    try:
+        if args.log_level is not None:
+            parse_log_level(args.log_level)  # a bad --log-level is one clear line too
+        configure_logging(settings, args.log_level)
         role: Role | None = getattr(args, "production_role", None)
         if role is not None:
             settings.require_safe_for_production(role)
         return int(args.func(args, settings))
-    except PantheonError as exc:
-        print(f"pantheon: {exc.message}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    except (Exception, KeyboardInterrupt) as exc:
+        status, line = exit_for(exc)
+        log.debug("pantheon %s failed", args.command, exc_info=exc)
+        print(f"pantheon: {line}", file=sys.stderr)
+        return status
 
 
 if __name__ == "__main__":

@@ -25,10 +25,20 @@ class JsonLine:
 
 
 def open_text(path: Path) -> IO[str]:
-    """Open a text file for reading, gzip-compressed when the name ends in ``.gz``."""
+    """Open a text file for reading, gzip-compressed when the name ends in ``.gz``.
+
+    Bytes that are not UTF-8 read as U+FFFD here (for counting lines); :func:`iter_lines`
+    refuses such lines by number instead.
+    """
     if Path(path).suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8")
-    return open(path, encoding="utf-8")
+        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
+    return open(path, encoding="utf-8", errors="replace")
+
+
+def _open_bytes(path: Path) -> IO[bytes]:
+    if Path(path).suffix == ".gz":
+        return io.BufferedReader(gzip.GzipFile(path, "rb"))
+    return open(path, "rb")
 
 
 def _open_for_writing(path: Path) -> IO[str]:
@@ -40,14 +50,25 @@ def _open_for_writing(path: Path) -> IO[str]:
 
 
 def iter_lines(path: Path) -> Iterator[JsonLine]:
-    """Every non-blank line, parsed; a line that is not a JSON object carries its error."""
-    with open_text(path) as handle:
+    """Every non-blank line, parsed; a line that is not a JSON object carries its error.
+
+    Each line is decoded on its own, so one line of broken UTF-8 (or JSON nested too deep
+    to parse) is reported with its number and the lines after it are still read.
+    """
+    with _open_bytes(path) as handle:
         for number, raw in enumerate(handle, start=1):
-            text = raw.strip()
+            try:
+                text = raw.decode("utf-8").strip()
+            except UnicodeDecodeError as exc:
+                yield JsonLine(number, None, f"not valid UTF-8 (byte {exc.start})")
+                continue
             if not text:
                 continue
             try:
                 value = json.loads(text)
+            except RecursionError:
+                yield JsonLine(number, None, "not valid JSON: nested too deeply")
+                continue
             except ValueError as exc:
                 yield JsonLine(number, None, f"not valid JSON: {exc}")
                 continue

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from pantheon.errors import ValidationError
+from pantheon.text import text_problem
 
 RESPONSE_SUFFIX = "_response"
 SOURCE_TYPE = "replay"
@@ -63,6 +64,15 @@ class ImportReport:
     skipped: list[str] = field(default_factory=list)
 
 
+def _text_problem(*texts: str) -> str | None:
+    """The text rule of the intake (:mod:`pantheon.text`), applied before writing."""
+    for text in texts:
+        problem = text_problem(text)
+        if problem:
+            return problem
+    return None
+
+
 def outcome_key(*parts: object) -> str:
     """The deterministic key of one imported outcome."""
     text = "\x1f".join(str(p) for p in ("routellm", *parts))
@@ -79,40 +89,54 @@ def read_benchmark_csv(path: Path, report: ImportReport | None = None) -> Iterat
     report = report if report is not None else ImportReport()
     path = Path(path)
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # professional_law prompts are long
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        fieldnames = list(reader.fieldnames or [])
-        if "prompt" not in fieldnames:
-            raise ValidationError(f"{path}: no 'prompt' column (columns: {fieldnames})")
-        models = model_columns(fieldnames)
-        if not models:
-            raise ValidationError(f"{path}: no model verdict columns")
-        report.files += 1
-        # Row numbers count data rows from 1, the header excluded.
-        for row_number, row in enumerate(reader, start=1):
-            report.rows += 1
-            prompt = row.get("prompt") or ""
-            if not prompt.strip():
-                report.skipped.append(f"{path.name}:{row_number}: empty prompt")
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            yield from _read_csv(path, handle, report)
+    except UnicodeDecodeError as exc:
+        raise ValidationError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except csv.Error as exc:
+        raise ValidationError(f"{path}: not a readable CSV file ({exc})") from None
+
+
+def _read_csv(path: Path, handle: Any, report: ImportReport) -> Iterator[dict[str, Any]]:
+    """The rows of an open benchmark CSV as outcomes (see :func:`read_benchmark_csv`)."""
+    reader = csv.DictReader(handle)
+    fieldnames = list(reader.fieldnames or [])
+    if "prompt" not in fieldnames:
+        raise ValidationError(f"{path}: no 'prompt' column (columns: {fieldnames})")
+    models = model_columns(fieldnames)
+    if not models:
+        raise ValidationError(f"{path}: no model verdict columns")
+    report.files += 1
+    # Row numbers count data rows from 1, the header excluded.
+    for row_number, row in enumerate(reader, start=1):
+        report.rows += 1
+        prompt = row.get("prompt") or ""
+        if not prompt.strip():
+            report.skipped.append(f"{path.name}:{row_number}: empty prompt")
+            continue
+        problem = _text_problem(prompt, *(str(v) for v in row.values() if v is not None))
+        if problem:
+            report.skipped.append(f"{path.name}:{row_number}: {problem}")
+            continue
+        for model in models:
+            verdict = _VERDICTS.get((row.get(model) or "").strip().lower())
+            if verdict is None:
+                report.skipped.append(
+                    f"{path.name}:{row_number}: {model!r} verdict {row.get(model)!r}"
+                )
                 continue
-            for model in models:
-                verdict = _VERDICTS.get((row.get(model) or "").strip().lower())
-                if verdict is None:
-                    report.skipped.append(
-                        f"{path.name}:{row_number}: {model!r} verdict {row.get(model)!r}"
-                    )
-                    continue
-                report.outcomes += 1
-                yield {
-                    "god_name": model,
-                    "prompt": prompt,
-                    "response": row.get(model + RESPONSE_SUFFIX) or "",
-                    "success": verdict,
-                    "score": 1.0 if verdict else 0.0,
-                    "outcome_key": outcome_key(path.name, row_number, model),
-                    "source_type": SOURCE_TYPE,
-                    "source_id": f"routellm:{path.name}:{row_number}",
-                }
+            report.outcomes += 1
+            yield {
+                "god_name": model,
+                "prompt": prompt,
+                "response": row.get(model + RESPONSE_SUFFIX) or "",
+                "success": verdict,
+                "score": 1.0 if verdict else 0.0,
+                "outcome_key": outcome_key(path.name, row_number, model),
+                "source_type": SOURCE_TYPE,
+                "source_id": f"routellm:{path.name}:{row_number}",
+            }
 
 
 def split_judge_prompt(user_prompt: str) -> tuple[str, str]:
@@ -139,21 +163,25 @@ def read_mt_bench_jsonl(
     report = report if report is not None else ImportReport()
     path = Path(path)
     report.files += 1
-    with open(path, encoding="utf-8") as handle:
-        for line_number, raw in enumerate(handle, start=1):
-            if not raw.strip():
+    with open(path, "rb") as handle:
+        for line_number, raw_bytes in enumerate(handle, start=1):
+            if not raw_bytes.strip():
                 continue
             report.rows += 1
             where = f"{path.name}:{line_number}"
             try:
-                item = json.loads(raw)
+                item = json.loads(raw_bytes.decode("utf-8"))
                 model = str(item["model"]).strip()
                 raw_score = float(item["score"])
                 question_id = item["question_id"]
                 turn = int(item.get("turn", 1))
                 prompt, response = split_judge_prompt(str(item["user_prompt"]))
-            except (ValueError, KeyError, TypeError) as exc:
-                report.skipped.append(f"{where}: unreadable judgement ({exc})")
+            except (ValueError, KeyError, TypeError, RecursionError, OverflowError) as exc:
+                report.skipped.append(f"{where}: unreadable judgement ({type(exc).__name__})")
+                continue
+            problem = _text_problem(model, prompt, response, str(question_id))
+            if problem:
+                report.skipped.append(f"{where}: {problem}")
                 continue
             if not 1.0 <= raw_score <= 10.0:
                 report.skipped.append(f"{where}: score {raw_score} outside 1-10 (unjudged)")

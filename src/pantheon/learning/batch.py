@@ -31,6 +31,10 @@ def as_basins(basins: ArrayLike) -> NDArray[np.float64]:
     _finite("basins", arr)
     if np.any(arr < 0):
         raise ValidationError("basin coordinates must be non-negative")
+    # Basins are points of the probability simplex; a coordinate above 1 can only be
+    # hostile, and squaring huge ones would overflow the Fisher information.
+    if np.any(arr > 1.0 + 1e-9):
+        raise ValidationError("basin coordinates must lie in [0, 1]")
     return arr
 
 

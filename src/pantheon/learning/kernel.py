@@ -5,11 +5,21 @@ error of ``tanh`` (reward head), with decoupled weight decay toward 0 so a fresh
 predicts 0.5. Alongside, the kernel accumulates the diagonal Fisher information of what it
 has seen (prior precision ``PRIOR_PRECISION`` plus Σ w·p(1−p)·(∂logit/∂θ)²): a Laplace
 posterior that gives the uncertainty (std of p) and weights blends in transfers.
+
+A kernel never holds a non-finite or out-of-range number. Every write (a training step,
+``set_state`` from a transfer, ``from_state_dict`` from a checkpoint) is checked: parameters
+are clipped to ±``WEIGHT_BOUND``, and a write that would leave any array non-finite (or a
+Fisher entry non-positive, a second moment negative, a negative step count) is refused with
+:class:`ValidationError` and the previous state is kept. Logits are clipped to
+±``LOGIT_BOUND`` so a prediction is never exactly 0 or 1 (p stays within about 1e-13 of
+them) and the log-loss stays finite.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -43,12 +53,53 @@ MAX_STEPS_PER_EPOCH = 1024
 _CHUNK_ROWS = 16_384
 _BETA1, _BETA2, _EPS = 0.9, 0.999, 1e-8
 _EMA = 0.05  # weight of the newest step in running_loss / running_reward
+#: Parameters are clipped to this magnitude after every write. Trained kernels stay far
+#: inside it (|w| < 10); it only stops a hostile blend or mutation from saturating p.
+WEIGHT_BOUND = 50.0
+#: sigmoid(±30) is 1e-13 away from 0/1: never exactly 0 or 1, log-loss always finite.
+LOGIT_BOUND = 30.0
+_GROUPS = ("param", "fisher", "adam_m", "adam_v")
 
 KernelState = dict[str, Any]
 
 
 def _sigmoid(z: Arr) -> Arr:
     return np.asarray(0.5 * (1.0 + np.tanh(0.5 * z)))
+
+
+def _bounded(logit: Arr) -> Arr:
+    return np.clip(logit, -LOGIT_BOUND, LOGIT_BOUND)
+
+
+def _check_groups(groups: dict[str, Params], step_count: int) -> None:
+    """Refuse a state with a non-finite array, a non-positive Fisher entry, a negative
+    second moment, a parameter beyond ``WEIGHT_BOUND`` or a negative step count."""
+    for prefix, group in groups.items():
+        for k, v in group.items():
+            if not np.all(np.isfinite(v)):
+                raise ValidationError(f"kernel state {prefix}.{k} would be non-finite; refused")
+    if any(np.any(v <= 0) for v in groups["fisher"].values()):
+        raise ValidationError("kernel Fisher information must be positive")
+    if any(np.any(v < 0) for v in groups["adam_v"].values()):
+        raise ValidationError("kernel second moments must be non-negative")
+    if any(np.any(np.abs(v) > WEIGHT_BOUND) for v in groups["param"].values()):
+        raise ValidationError(f"kernel parameters must lie in ±{WEIGHT_BOUND:g}")
+    if step_count < 0:
+        raise ValidationError(f"kernel step count must be >= 0, got {step_count}")
+
+
+def _count(value: Any, name: str) -> int:
+    """A non-negative integer count (bool and non-integral floats refused)."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value != int(value)
+    ):
+        raise ValidationError(f"kernel {name} must be an integer, got {value!r}")
+    if value < 0:
+        raise ValidationError(f"kernel {name} must be >= 0, got {value}")
+    return int(value)
 
 
 class Kernel:
@@ -76,7 +127,7 @@ class Kernel:
     def predict_many(self, basins: ArrayLike) -> PredictionBatch:
         f = features(as_basins(basins))
         logit, zr, h = self._model.forward(self.params, f)
-        p = _sigmoid(logit)
+        p = _sigmoid(_bounded(logit))
         var = self._model.logit_variance(self.params, f, h, self._fisher)
         std_p = np.clip(p * (1.0 - p) * np.sqrt(var), 0.0, 0.5)
         return PredictionBatch(p, np.tanh(zr), std_p)
@@ -84,7 +135,7 @@ class Kernel:
     def predict_proba(self, basins: ArrayLike) -> NDArray[np.float64]:
         """Only the chance of success, shape (n,): the cheap path for scoring many rows."""
         logit, _, _ = self._model.forward(self.params, features(as_basins(basins)))
-        return _sigmoid(logit)
+        return _sigmoid(_bounded(logit))
 
     def predict_one(self, basin: ArrayLike) -> Prediction:
         arr = np.asarray(basin)
@@ -99,18 +150,47 @@ class Kernel:
             raise ValidationError("step expects a Batch")
         if len(batch) == 0:
             return math.nan
-        return self._step(
-            features(batch.basins),
-            batch.successes.astype(np.float64),
-            batch.weights,
-            batch.rewards,
-        )
+        with self._transaction():
+            return self._step(
+                features(batch.basins),
+                batch.successes.astype(np.float64),
+                batch.weights,
+                batch.rewards,
+            )
+
+    def _groups(self) -> dict[str, Params]:
+        return {
+            "param": self.params,
+            "fisher": self._fisher,
+            "adam_m": self._adam_m,
+            "adam_v": self._adam_v,
+        }
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """Apply a write wholly or not at all: a refused or failed write restores the state
+        it started from (the arrays are small: copying them costs next to nothing)."""
+        saved = {p: {k: v.copy() for k, v in g.items()} for p, g in self._groups().items()}
+        scalars = (self.step_count, self.outcomes_seen, self.running_loss, self.running_reward)
+        try:
+            yield
+            _check_groups(self._groups(), self.step_count)
+            if not (math.isnan(self.running_loss) or math.isfinite(self.running_loss)):
+                raise ValidationError("kernel running loss would be non-finite; refused")
+            if not math.isfinite(self.running_reward):
+                raise ValidationError("kernel running reward would be non-finite; refused")
+        except BaseException:
+            self.params, self._fisher = saved["param"], saved["fisher"]
+            self._adam_m, self._adam_v = saved["adam_m"], saved["adam_v"]
+            self.step_count, self.outcomes_seen, self.running_loss, self.running_reward = scalars
+            raise
 
     def _step(self, f: Arr, y: Arr, w: Arr, r: Arr, info_scale: float = 1.0) -> float:
         total = float(w.sum())
         if total <= 0.0:
             return math.nan
         logit, zr, h = self._model.forward(self.params, f)
+        logit = _bounded(logit)
         p = _sigmoid(logit)
         t = np.tanh(zr)
         loss = float(w @ (np.logaddexp(0.0, logit) - y * logit)) / total
@@ -134,6 +214,7 @@ class Kernel:
             theta = self.params[k]
             theta *= 1.0 - LEARNING_RATE * WEIGHT_DECAY
             theta -= LEARNING_RATE * (m / b1c) / (np.sqrt(v / b2c) + _EPS)
+            np.clip(theta, -WEIGHT_BOUND, WEIGHT_BOUND, out=theta)
             self._fisher[k] += info[k]
         mean_reward = float(w @ r) / total
         if math.isnan(self.running_loss):
@@ -163,6 +244,25 @@ class Kernel:
         # small (cache-sized) however large the batch, so the cost per row is flat.
         chunk = size * max(1, _CHUNK_ROWS // size)
         losses: list[float] = []
+        with self._transaction():
+            self._epochs(
+                batch, y_all=y_all, rng=rng, epochs=epochs, size=size, chunk=chunk, losses=losses
+            )
+            self.outcomes_seen += n
+        return float(np.mean(losses)) if losses else math.nan
+
+    def _epochs(
+        self,
+        batch: Batch,
+        *,
+        y_all: Arr,
+        rng: np.random.Generator,
+        epochs: int,
+        size: int,
+        chunk: int,
+        losses: list[float],
+    ) -> None:
+        n = len(batch)
         for _ in range(epochs):
             order = rng.permutation(n) if n > size else np.arange(n)
             for c0 in range(0, n, chunk):
@@ -174,8 +274,6 @@ class Kernel:
                     loss = self._step(f[s0:s1], y[s0:s1], w[s0:s1], r[s0:s1], 1 / epochs)
                     if not math.isnan(loss):
                         losses.append(loss)
-        self.outcomes_seen += n
-        return float(np.mean(losses)) if losses else math.nan
 
     def learn_one(
         self, basin: ArrayLike, reward: float, success: bool, weight: float = 1.0
@@ -251,13 +349,16 @@ class Kernel:
                 kernel._fisher[k] = loaded[f"fisher.{k}"]
                 kernel._adam_m[k] = loaded[f"adam_m.{k}"]
                 kernel._adam_v[k] = loaded[f"adam_v.{k}"]
-            if any(np.any(kernel._fisher[k] <= 0) for k in kernel._fisher):
-                raise ValidationError("kernel Fisher information must be positive")
-            kernel.step_count = int(meta["step_count"])
-            kernel.outcomes_seen = int(meta["outcomes_seen"])
+            kernel.step_count = _count(meta["step_count"], "step_count")
+            kernel.outcomes_seen = _count(meta["outcomes_seen"], "outcomes_seen")
+            _check_groups(kernel._groups(), kernel.step_count)
             rl = meta["running_loss"]
             kernel.running_loss = math.nan if rl is None else float(rl)
             kernel.running_reward = float(meta["running_reward"])
+            if not math.isfinite(kernel.running_reward) or not (
+                rl is None or math.isfinite(kernel.running_loss)
+            ):
+                raise ValidationError("kernel running loss and reward must be finite")
         except ValidationError:
             raise
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -265,10 +366,20 @@ class Kernel:
         return kernel
 
     def set_state(self, params: Params, fisher: Params) -> None:
-        """Replace parameters and Fisher information (used by transfers); copies inputs."""
-        for k in self.params:
-            self.params[k] = np.array(params[k], dtype=np.float64)
-            self._fisher[k] = np.array(fisher[k], dtype=np.float64)
+        """Replace parameters and Fisher information (used by transfers); copies inputs.
+
+        Parameters are clipped to ±``WEIGHT_BOUND``; a non-finite or misshapen array, or a
+        non-positive Fisher entry, is refused and the kernel keeps its state."""
+        with self._transaction():
+            for k in self.params:
+                new_p = np.array(params[k], dtype=np.float64)
+                new_f = np.array(fisher[k], dtype=np.float64)
+                if new_p.shape != self.params[k].shape or new_f.shape != self._fisher[k].shape:
+                    raise ValidationError(f"kernel state {k} has the wrong shape; refused")
+                if not np.all(np.isfinite(new_p)):  # checked before clipping hides it
+                    raise ValidationError(f"kernel state param.{k} is non-finite; refused")
+                self.params[k] = np.clip(new_p, -WEIGHT_BOUND, WEIGHT_BOUND)
+                self._fisher[k] = new_f
 
     def __repr__(self) -> str:
         return (

@@ -30,6 +30,10 @@ TRANSFER_KINDS: tuple[str, ...] = ("evolution", "breeding", "cannibalism", "shad
 SYNC_DIRECTIONS: tuple[str, ...] = ("to_shadow", "to_god", "bidirectional")
 SHADOW_SUFFIX = "_shadow"
 _EPS = 1e-9  # information floor: two fresh kernels blend by the ratio alone
+#: Largest evolution noise scale. The noise std is ``mutation / sqrt(F)`` with F >= 1, so
+#: 1.0 already moves an untrained weight by about one unit; beyond it mutation only
+#: saturates the kernel (p pinned to 0 or 1), so it is refused.
+MAX_MUTATION = 1.0
 
 
 @dataclass(frozen=True)
@@ -120,8 +124,8 @@ def transfer(
             scale = float(extra.get("mutation", 0.0))
         except (TypeError, ValueError) as exc:
             raise TransferError("mutation scale must be a number") from exc
-        if scale < 0 or not np.isfinite(scale):
-            raise TransferError("mutation scale must be a finite number >= 0")
+        if not np.isfinite(scale) or not 0.0 <= scale <= MAX_MUTATION:
+            raise TransferError(f"mutation scale must be a number in [0, {MAX_MUTATION:g}]")
         if scale > 0:
             _mutate(new_target, scale)
     elif kind == "breeding":

@@ -163,26 +163,50 @@ def read_checkpoint(service: TrainingService, checkpoint_id: int) -> tuple[dict[
     return row, kernel
 
 
+def _safety_snapshot(
+    service: TrainingService, name: str, current: kernel_rows.KernelRecord | None
+) -> dict[str, Any] | None:
+    """Snapshot what a restore replaces, so a restore can itself be undone.
+
+    A live state that cannot be read or re-encoded (corrupt, or written before kernels
+    refused non-finite numbers) is not worth keeping and must never block the way back
+    to a good checkpoint: it is logged and skipped.
+    """
+    if current is None:
+        return None
+    try:
+        live = service.kernels.decode(current)
+        return write_checkpoint(
+            service,
+            name,
+            live,
+            current.version,
+            "restore",
+            coordizer_version=current.coordizer_version,
+        )
+    except (CheckpointError, ValidationError) as exc:
+        log.warning(
+            "restore of %s: live state v%s is unreadable (%s); no safety snapshot taken",
+            name,
+            current.version,
+            exc.message,
+        )
+        return None
+
+
 def restore_checkpoint(service: TrainingService, checkpoint_id: int) -> dict[str, Any]:
     row, restored = read_checkpoint(service, checkpoint_id)
     name = row["kernel_name"]
     service.kernel_name(name)  # the god must still be in the roster
     with service.database.session(write=False) as session:
         current = kernel_rows.read(session, name)
-    safety = None
-    if current is not None:
-        # Snapshot what the restore replaces, so a restore can itself be undone.
-        safety = write_checkpoint(
-            service,
-            name,
-            service.kernels.decode(current),
-            current.version,
-            "restore",
-            coordizer_version=current.coordizer_version,
-        )
+    safety = _safety_snapshot(service, name, current)
     with service.database.session() as session:
-        # The restored state replaces a stale one too (it was checked to be current).
-        record, _live = service.kernels.lock(session, name, allow_stale=True)
+        # The live state is replaced, not read: a broken one must not block the restore.
+        record = (
+            kernel_rows.lock(session, name)
+            or service.kernels.lock(session, name, allow_stale=True)[0]
+        )
         version = service.kernels.save(
             session,
             record,

@@ -4,14 +4,19 @@ persisted in one transaction with its audit row, then checkpointed."""
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field
 
 from pantheon.errors import TransferError
 from pantheon.learning import transfer as engine_transfer
 from pantheon.learning.kernel import Kernel
+from pantheon.learning.transfer import MAX_MUTATION
 from pantheon.roster import god_of, shadow_of
 from pantheon.store import history
 from pantheon.store.kernels import KernelRecord
+from pantheon.text import Identifier
 from pantheon.training._checkpoints import write_checkpoint
 from pantheon.training._kernels import finite
 
@@ -22,6 +27,43 @@ log = logging.getLogger(__name__)
 
 #: extra_params keys a caller may pass (all JSON values; ``partner`` is a kernel name).
 EXTRA_KEYS = frozenset({"partner", "mutation", "keep_source", "direction"})
+
+
+class TransferParams(BaseModel):
+    """A transfer's optional parameters, checked the same way at the route (422) and in
+    the task (a permanent failure): unknown keys, wrong types and out-of-range values."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    partner: Identifier | None = Field(
+        None, min_length=1, max_length=128, description="breeding: the second parent god"
+    )
+    mutation: float | None = Field(
+        None,
+        ge=0.0,
+        le=MAX_MUTATION,
+        allow_inf_nan=False,
+        description="evolution: noise scale; larger values would saturate the kernel",
+    )
+    keep_source: bool | None = Field(None, description="cannibalism: keep the source active")
+    direction: Literal["to_shadow", "to_god", "bidirectional"] | None = Field(
+        None, description="shadow_sync: to_shadow, to_god or bidirectional"
+    )
+
+    @classmethod
+    def parse(cls, data: object) -> dict[str, Any]:
+        """The given parameters as a dict (unset ones left out); TransferError if bad."""
+        if data is None:
+            return {}
+        try:
+            return cls.model_validate(data).model_dump(exclude_none=True)
+        except pydantic.ValidationError as exc:
+            problems = [
+                f"extra_params.{'.'.join(str(p) for p in e['loc']) or '(body)'}: "
+                f"{str(e['msg']).removeprefix('Value error, ')}"
+                for e in exc.errors()
+            ]
+            raise TransferError("; ".join(problems), errors=problems) from None
 
 
 def knowledge_transfer(
@@ -39,10 +81,7 @@ def knowledge_transfer(
             f"unknown transfer kind {transfer_type!r}; "
             f"known: {', '.join(engine_transfer.TRANSFER_KINDS)}"
         )
-    extra = dict(extra_params or {})
-    unknown = set(extra) - EXTRA_KEYS
-    if unknown:
-        raise TransferError(f"unknown transfer parameters: {', '.join(sorted(unknown))}")
+    extra = TransferParams.parse(extra_params)
     source = service.kernel_name(source_god)
     target = service.kernel_name(target_god)
     if source == target:
@@ -78,7 +117,7 @@ def knowledge_transfer(
                 trigger="transfer",
                 retired=result.source_retired,
             )
-        params = {k: v for k, v in (extra_params or {}).items() if k in EXTRA_KEYS}
+        params = TransferParams.parse(extra_params)
         transfer_id = history.record_transfer(
             session,
             transfer_type=transfer_type,

@@ -36,6 +36,7 @@ from pantheon.roster import Roster
 from pantheon.store import outcomes as outcome_rows
 from pantheon.store.db import Database
 from pantheon.store.types import utcnow
+from pantheon.text import Identifier, Text
 from pantheon.training.basins import BasinCache, cached_basin
 from pantheon.training.decisions import insert_linked
 
@@ -63,18 +64,18 @@ class OutcomeIn(BaseModel):
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
 
-    god_name: str = Field(min_length=1, max_length=120)
-    prompt: str
-    response: str
+    god_name: Identifier = Field(min_length=1, max_length=120)
+    prompt: Text
+    response: Text
     success: bool
     phi: float | None = None
     kappa: float | None = None
     coherence_score: float | None = None
     score: float | None = None
     basin_trajectory: list[list[float]] | None = None
-    outcome_key: str | None = Field(None, min_length=1, max_length=200)
+    outcome_key: Identifier | None = Field(None, min_length=1, max_length=200)
     source_type: SourceType = "chat"
-    source_id: str | None = Field(None, max_length=200)
+    source_id: Identifier | None = Field(None, max_length=200)
     #: The ``POST /api/route`` decision this outcome answers (optional).
     decision_id: uuid.UUID | None = None
 

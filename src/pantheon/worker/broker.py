@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from pantheon.errors import BrokerUnavailableError
+from pantheon.errors import BrokerUnavailableError, public_reason
 from pantheon.worker import queues
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,11 @@ def celery_task_result(app: Any, task_id: str, timeout: float | None) -> dict[st
     if state == "SUCCESS":
         out["result"] = value if isinstance(value, dict) else {"value": value}
     elif isinstance(value, BaseException):
-        out["error"] = f"{type(value).__name__}: {value}"
+        # The backend rebuilds the exception from JSON, so the class is matched by name. A
+        # permanent failure's text is written to be shown (pantheon.errors.public_reason);
+        # any other exception's text may name hosts or URLs, so only its type is shown.
+        shown = type(value).__name__ == "PermanentTaskError"
+        out["error"] = f"{type(value).__name__}: {value}" if shown else public_reason(value)
     return out
 
 

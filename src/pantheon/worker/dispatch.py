@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pantheon.config import Settings
-from pantheon.errors import PantheonError
+from pantheon.errors import PantheonError, public_reason
 from pantheon.worker import queues
 from pantheon.worker.broker import (  # re-exported: callers import them from here
     INSPECT_TIMEOUT,
@@ -335,9 +335,7 @@ class Dispatcher:
 
 
 def _describe(exc: BaseException) -> str:
-    if isinstance(exc, PantheonError):
-        return f"{exc.code}: {exc.message}"
-    return f"{type(exc).__name__}: {exc}"
+    return public_reason(exc)
 
 
 # --- the seed's helpers ---------------------------------------------------------------

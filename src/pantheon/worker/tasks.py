@@ -22,7 +22,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init
 
 from pantheon.config import Settings
-from pantheon.errors import PantheonError
+from pantheon.errors import PantheonError, public_reason
 from pantheon.logs import log_context
 from pantheon.worker import queues
 from pantheon.worker.coalesce import PendingFlags
@@ -230,7 +230,7 @@ def _execute_in_context(
     except PantheonError as exc:
         if not exc.transient:
             log.warning("%s[%s] failed permanently: %s", name, task.request.id, exc.message)
-            raise PermanentTaskError(f"{exc.code}: {exc.message}") from None
+            raise PermanentTaskError(public_reason(exc)) from None
         _retry(task, name, policy, settings, exc)
     except _transient_errors() as exc:
         _retry(task, name, policy, settings, exc)
@@ -248,7 +248,7 @@ def _retry(
     if retries >= policy.max_retries:
         log.error("%s[%s] gave up after %d retries: %s", name, task.request.id, retries, reason)
         raise PermanentTaskError(
-            f"gave up after {retries} retr{'y' if retries == 1 else 'ies'}: {reason}"
+            f"gave up after {retries} retr{'y' if retries == 1 else 'ies'}: {public_reason(exc)}"
         ) from None
     countdown = backoff(policy, retries, settings.task_retry_delay_scale, _rng)
     log.warning(

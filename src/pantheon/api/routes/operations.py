@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials
 
 from pantheon import __version__
 from pantheon.api.routes.responses import errors
@@ -19,6 +20,7 @@ from pantheon.api.schemas import (
     ScheduleJob,
     ScheduleOut,
 )
+from pantheon.api.security import bearer_scheme, check_token
 from pantheon.api.state import AppState, ProbeTimeoutError, get_state, utcnow
 
 log = logging.getLogger(__name__)
@@ -244,16 +246,25 @@ def get_queues(request: Request) -> QueueDepths:
     return QueueDepths(queues={q: depths.get(q) for q in QUEUES}, broker="ok")
 
 
-@router.get("/routing/overview", response_model=RoutingOverview, responses=errors(422, 503))
+@router.get("/routing/overview", response_model=RoutingOverview, responses=errors(401, 422, 503))
 def routing_overview(
     request: Request,
-    recent: int = Query(8, ge=0, le=50, description="also route this many recent prompts"),
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+    recent: int = Query(
+        0,
+        ge=0,
+        le=50,
+        description="also route this many recent outcome prompts (user data: needs the "
+        "bearer token when one is set)",
+    ),
 ) -> RoutingOverview:
     """Who gets which prompts: the fixed probe prompts, plus recent outcome prompts."""
     from pantheon.training import queries
     from pantheon.training.routing import rank
 
     state = get_state(request)
+    if recent:
+        check_token(state, credentials)  # prompts are user data
     prompts = [(p, "probe") for p in PROBE_PROMPTS]
     recent_prompts = getattr(queries, "recent_prompts", None)
     if recent and recent_prompts is not None:

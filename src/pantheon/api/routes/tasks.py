@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import APIRouter, Path, Query, Request
 
+from pantheon.api.longpoll import WaitGate
 from pantheon.api.routes.responses import errors
 from pantheon.api.schemas import RecentTask, RecentTasks, TaskStatus
 from pantheon.api.state import AppState, get_state
@@ -63,21 +65,40 @@ def recent_tasks(request: Request) -> RecentTasks:
     return RecentTasks(tasks=items)
 
 
-@router.get("/{task_id}", response_model=TaskStatus, responses=errors(404, 422, 503))
-def task_status(
-    request: Request,
-    task_id: str = Path(max_length=200),
-    timeout: float = Query(0.0, ge=0.0, le=30.0, description="seconds to wait for the result"),
-) -> TaskStatus:
-    state = get_state(request)
-    found = state.dispatcher.results.get(task_id)
+def _lookup(state: AppState, task_id: str) -> dict[str, Any]:
+    """One look-up, no waiting (the long-poll waits on the event loop instead)."""
+    found: dict[str, Any] | None = state.dispatcher.results.get(task_id)
     if found is None:
         if state.settings.task_mode == "sync":
             # No broker in this deployment: a task this process never ran does not exist.
             raise NotFoundError(f"no task {task_id!r}", task_id=task_id)
-        found = state.dispatcher.get_task_result(task_id, timeout or None)
+        found = state.dispatcher.get_task_result(task_id, None)
+    assert found is not None
+    return found
+
+
+def _ready(found: dict[str, Any]) -> bool:
+    return str(found.get("state")) in READY_STATES
+
+
+@router.get("/{task_id}", response_model=TaskStatus, responses=errors(404, 422, 503))
+async def task_status(
+    request: Request,
+    task_id: str = Path(max_length=200),
+    timeout: float = Query(
+        0.0,
+        ge=0.0,
+        le=30.0,
+        description="seconds to wait for the result (capped by PANTHEON_TASK_WAIT_MAX; "
+        "answered at once when too many requests are already waiting)",
+    ),
+) -> TaskStatus:
+    state = get_state(request)
+    gate: WaitGate = request.app.state.task_waiters
+    wait = min(timeout, state.settings.task_wait_max)
+    found = await gate.wait(lambda: _lookup(state, task_id), _ready, wait)
     item = {key: found.get(key) for key in ("task_id", "task_name", "mode", "state", "result")}
     item["error"] = found.get("error")
     item["date_done"] = found.get("date_done")
-    item["ready"] = str(found.get("state")) in READY_STATES
+    item["ready"] = _ready(found)
     return TaskStatus.model_validate(item)

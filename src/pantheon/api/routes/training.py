@@ -65,7 +65,7 @@ def post_transfer(body: TransferIn, request: Request) -> JobAccepted:
     # Checked here so a bad name is a 422 now, not a failed task later.
     source = state.roster.resolve_kernel(body.source_god)
     target = state.roster.resolve_kernel(body.target_god)
-    extra = dict(body.extra_params or {})
+    extra = body.extra_params.model_dump(exclude_none=True) if body.extra_params else {}
     if body.transfer_type == "breeding" and "partner" in extra:
         extra["partner"] = state.roster.resolve_kernel(str(extra["partner"]))
     if source == target:

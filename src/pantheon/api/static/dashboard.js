@@ -357,7 +357,9 @@
     ["/api/queues", renderQueues],
     ["/api/kernels", renderKernels],
     ["/api/history?limit=3000", renderHistory],
-    ["/api/routing/overview?recent=6", renderRouting],
+    // Recent prompts are user data: with a token set they answer 401, and the view falls
+    // back to the fixed probe prompts, which are public.
+    ["/api/routing/overview?recent=6", renderRouting, false, "/api/routing/overview"],
     ["/api/schedule", renderSchedule],
     ["/api/tasks", renderTasks],
     ["/api/evaluation?limit=5000", renderEvaluation],
@@ -366,6 +368,8 @@
   function refresh() {
     var jobs = views.map(function (v) {
       return getJSON(v[0]).then(function (res) {
+        return res.status === 401 && v[3] ? getJSON(v[3]) : res;
+      }).then(function (res) {
         if (v[2]) v[1](res);
         else if (res.ok) v[1](res.body);
       }).catch(function (err) {
