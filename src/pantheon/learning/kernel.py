@@ -1,8 +1,11 @@
 """A god's kernel: basin → chance of success, expected reward and uncertainty.
 
 Training is mini-batch AdamW on the weighted log-loss (success head) plus the squared
-error of ``tanh`` (reward head), with decoupled weight decay toward 0 so a fresh kernel
-predicts 0.5. Alongside, the kernel accumulates the diagonal Fisher information of what it
+error of ``tanh`` (reward head), with decoupled weight decay toward 0. A fresh kernel
+predicts 0.5; its first training data set the constant terms to that data's base rate
+(success rate with a Beta(1, 1) prior, and mean reward), so predictions start at the
+majority verdict instead of climbing to it from 0.5 one small step at a time.
+Alongside, the kernel accumulates the diagonal Fisher information of what it
 has seen (prior precision ``PRIOR_PRECISION`` plus Σ w·p(1−p)·(∂logit/∂θ)²): a Laplace
 posterior that gives the uncertainty (std of p) and weights blends in transfers.
 """
@@ -158,6 +161,8 @@ class Kernel:
         if n == 0:
             return math.nan
         y_all = batch.successes.astype(np.float64)
+        if self.step_count == 0:
+            self._init_bias(y_all, batch.weights, batch.rewards)
         rng = np.random.default_rng([seed_int(self.name, self.seed), self.step_count])
         # Rows are gathered in shuffled chunks of whole mini-batches: the working set stays
         # small (cache-sized) however large the batch, so the cost per row is flat.
@@ -176,6 +181,14 @@ class Kernel:
                         losses.append(loss)
         self.outcomes_seen += n
         return float(np.mean(losses)) if losses else math.nan
+
+    def _init_bias(self, y: Arr, w: Arr, r: Arr) -> None:
+        total = float(w.sum())
+        if total <= 0.0:
+            return
+        rate = (float(w @ y) + 1.0) / (total + 2.0)  # never 0 or 1: a finite logit
+        mean_reward = float(np.clip(float(w @ r) / total, -0.95, 0.95))
+        self._model.set_bias(self.params, math.log(rate / (1.0 - rate)), math.atanh(mean_reward))
 
     def learn_one(
         self, basin: ArrayLike, reward: float, success: bool, weight: float = 1.0
