@@ -1,7 +1,7 @@
 """Encoder embeddings of benchmark prompts, cached on disk by artefact digest.
 
 The routing benchmark embeds ~13k shared prompts (minutes on two cores); the cache makes
-reruns take seconds. A file is keyed by the encoder artefact's digest and the digest of
+reruns take seconds. A file is keyed by the digest of the encoder model and tokenizer files and the digest of
 the exact prompt list, so a rebuilt encoder or other data never reuses a stale file.
 Files live in ``bench-results/embeddings/`` (git-ignored).
 
@@ -18,7 +18,13 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from pantheon.learning.encoder import bundled_digest, bundled_encoder
+from pantheon.learning.encoder import (
+    MODEL_FILE,
+    TOKENIZER_FILE,
+    bundled_encoder,
+    data_path,
+    file_digest,
+)
 
 CACHE_DIR = Path("bench-results") / "embeddings"
 
@@ -34,7 +40,9 @@ def cached_embeddings(
     prompts: Sequence[str], threads: int = 2, cache_dir: Path = CACHE_DIR
 ) -> tuple[NDArray[np.float64], float | None]:
     """(n, 384) embeddings, and the prompts/s of the encode when it was not cached."""
-    path = cache_dir / f"{bundled_digest()[:16]}-{prompts_digest(prompts)[:16]}.npy"
+    # Keyed by the model and tokenizer only: the 64-D reduction is applied afterwards.
+    model = file_digest(data_path(MODEL_FILE), data_path(TOKENIZER_FILE))
+    path = cache_dir / f"{model[:16]}-{prompts_digest(prompts)[:16]}.npy"
     if path.exists():
         return np.load(path, allow_pickle=False), None
     start = time.perf_counter()

@@ -40,7 +40,7 @@ TOKENIZER_FILE = "tokenizer.json"
 REDUCTION_FILE = "reduction.npz"
 
 
-def _data_path(name: str) -> Path:
+def data_path(name: str) -> Path:
     return Path(str(resources.files(_PACKAGE).joinpath(name)))
 
 
@@ -130,15 +130,15 @@ def load_reduction(path: Path) -> Reduction:
 
 @lru_cache(maxsize=1)
 def bundled_encoder() -> Encoder:
-    return Encoder(_data_path(MODEL_FILE), _data_path(TOKENIZER_FILE))
+    return Encoder(data_path(MODEL_FILE), data_path(TOKENIZER_FILE))
 
 
 @lru_cache(maxsize=1)
 def bundled_reduction() -> Reduction:
-    return load_reduction(_data_path(REDUCTION_FILE))
+    return load_reduction(data_path(REDUCTION_FILE))
 
 
 @lru_cache(maxsize=1)
 def bundled_digest() -> str:
     """SHA-256 of the model, tokenizer and reduction files: names the exact artefact."""
-    return file_digest(*(_data_path(n) for n in (MODEL_FILE, TOKENIZER_FILE, REDUCTION_FILE)))
+    return file_digest(*(data_path(n) for n in (MODEL_FILE, TOKENIZER_FILE, REDUCTION_FILE)))
