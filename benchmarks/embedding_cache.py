@@ -1,8 +1,9 @@
 """Encoder embeddings of benchmark prompts, cached on disk by artefact digest.
 
 The routing benchmark embeds ~13k shared prompts (minutes on two cores); the cache makes
-reruns take seconds. A file is keyed by the digest of the encoder model and tokenizer files and the digest of
-the exact prompt list, so a rebuilt encoder or other data never reuses a stale file.
+reruns take seconds. A file is keyed by the digest of the encoder model and tokenizer
+files and the digest of the exact prompt list, so a rebuilt encoder or other data never
+reuses a stale file.
 Files live in ``bench-results/embeddings/`` (git-ignored).
 
     .venv/bin/python -m benchmarks.embedding_cache   # fill the cache for the shared data

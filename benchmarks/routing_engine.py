@@ -34,7 +34,6 @@ The summary is written to ``bench-results/routing_engine.txt``.
 from __future__ import annotations
 
 import argparse
-import resource
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -150,7 +149,11 @@ Featurise = Callable[[Split], tuple[Basins, Basins]]
 
 
 def rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """The process's current resident set size (Linux ``/proc``), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def speeds(data: Pool, sample: int) -> list[str]:
@@ -164,8 +167,8 @@ def speeds(data: Pool, sample: int) -> list[str]:
     rate = len(texts) / (time.perf_counter() - start)
     lines.append(
         f"encoder coordize_many: {rate:,.1f} prompts/s (1 thread, {len(texts)} MMLU prompts,"
-        f" mean {np.mean([len(t) for t in texts]):.0f} chars); peak RSS +{rss_mb() - before:.0f}"
-        " MB for the encoder session"
+        f" mean {np.mean([len(t) for t in texts]):.0f} chars); RSS +{rss_mb() - before:.0f} MB"
+        " for the loaded encoder session"
     )
     start = time.perf_counter()
     compute_many(texts, threads=2)
