@@ -23,7 +23,11 @@ FEATURE_DIM = BASIN_DIM + 1
 #: The widest centred log-ratio the coordizer's softmax can produce; beyond it is clipped.
 CLR_CLIP = 2.0 * CLIP / TEMPERATURE
 _LOG_FLOOR = float(np.exp(-2.0 * CLR_CLIP))
-FEATURE_SCALE = 1.0
+#: Centred log-ratios of coordizer basins have a standard deviation of about 1; scaled to
+#: 0.25 the kernel's fixed AdamW step moves the function more gently. Measured on the
+#: routing benchmark (one seed each: 80/20, two left-out-subject splits, MMLU → GSM8K):
+#: scale 1 gave APGR 0.601 / 0.527 / 0.527 / 0.545, scale 0.25 0.590 / 0.631 / 0.533 / 0.525.
+FEATURE_SCALE = 0.25
 
 
 def features(basins: Arr) -> Arr:
