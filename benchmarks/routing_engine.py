@@ -215,7 +215,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "vocabulary coordizer (refit)": refit,
     }
     results: dict[tuple[str, str], list[float]] = {}
-    accuracy: dict[tuple[str, str], list[float]] = {}
+    accuracy: dict[tuple[str, str, str], list[float]] = {}
     for name in SPLITS:
         for seed in range(args.seeds):
             split = make_split(data, name, seed)
@@ -228,7 +228,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 a = apgr(s, w, score)
                 results.setdefault((name, label), []).append(a)
                 for god, v in acc.items():
-                    accuracy.setdefault((label, god), []).append(v)
+                    accuracy.setdefault((name, label, god), []).append(v)
                 print(f"  {label:<30} APGR {a:.3f}  accuracy strong {acc['strong']:.3f}"
                       f" weak {acc['weak']:.3f}", flush=True)  # fmt: skip
             a = apgr(s, w, lr_scores(emb[split.train], emb[split.test], data, split))
@@ -237,9 +237,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             a = apgr(s, w, tfidf_scores(data, split))
             results.setdefault((name, "TF-IDF + LR"), []).append(a)
             print(f"  {'TF-IDF + LR':<30} APGR {a:.3f}", flush=True)
-            for god, v in (("strong", s), ("weak", w)):
-                base = float(max(v.mean(), 1 - v.mean()))
-                accuracy.setdefault(("majority verdict", god), []).append(base)
+            for god, verdicts in (("strong", data.strong), ("weak", data.weak)):
+                # The training side's majority verdict, predicted for every test prompt.
+                majority = verdicts[split.train].mean() >= 0.5
+                base = float(np.mean(verdicts[split.test] == majority))
+                accuracy.setdefault((name, "majority verdict", god), []).append(base)
     table = summary(results, accuracy, args.seeds)
     text = "\n".join([*lines, "", *table, f"\n({time.perf_counter() - started:.0f} s)"])
     print("\n" + "\n".join(table))
@@ -250,7 +252,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def summary(
     results: dict[tuple[str, str], list[float]],
-    accuracy: dict[tuple[str, str], list[float]],
+    accuracy: dict[tuple[str, str, str], list[float]],
     seeds: int,
 ) -> list[str]:
     labels = list(dict.fromkeys(label for _, label in results))
@@ -266,9 +268,15 @@ def summary(
         out.append(f"{label:<32}" + "".join(cells))
     out.append(f"{'random routing':<32}" + "".join(f"{'0.500':>24}" for _ in SPLITS))
     out.append("")
-    out.append("verdict accuracy on test prompts, mean over every split and seed:")
-    for (label, god), v in accuracy.items():
-        out.append(f"  {label:<32} {god:<7} {np.mean(v):.3f}")
+    out.append(
+        "verdict accuracy on test prompts (p >= 0.5), mean over seeds; majority verdict ="
+        " the training side's majority for every test prompt"
+    )
+    out.append(f"{'':<32}" + "".join(f"{s:>24}" for s in SPLITS))
+    rows = dict.fromkeys((label, god) for _, label, god in accuracy)
+    for label, god in rows:
+        cells = [f"{np.mean(accuracy[(split, label, god)]):.3f}".rjust(24) for split in SPLITS]
+        out.append(f"{label[:24] + ', ' + god:<32}" + "".join(cells))
     return out
 
 

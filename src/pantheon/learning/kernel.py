@@ -2,9 +2,10 @@
 
 Training is mini-batch AdamW on the weighted log-loss (success head) plus the squared
 error of ``tanh`` (reward head), with decoupled weight decay toward 0. A fresh kernel
-predicts 0.5; its first training data set the constant terms to that data's base rate
-(success rate with a Beta(1, 1) prior, and mean reward), so predictions start at the
-majority verdict instead of climbing to it from 0.5 one small step at a time.
+predicts 0.5; its first training data (``step`` or ``learn_many``) set the constant
+terms to that data's base rate (success rate with a Beta(1, 1) prior, and mean reward),
+so predictions start at the majority verdict instead of climbing to it from 0.5 one
+small step at a time (the demo's Mixtral kernel was below the majority verdict without).
 Alongside, the kernel accumulates the diagonal Fisher information of what it
 has seen (prior precision ``PRIOR_PRECISION`` plus Σ w·p(1−p)·(∂logit/∂θ)²): a Laplace
 posterior that gives the uncertainty (std of p) and weights blends in transfers.
@@ -102,12 +103,10 @@ class Kernel:
             raise ValidationError("step expects a Batch")
         if len(batch) == 0:
             return math.nan
-        return self._step(
-            features(batch.basins),
-            batch.successes.astype(np.float64),
-            batch.weights,
-            batch.rewards,
-        )
+        y = batch.successes.astype(np.float64)
+        if self.step_count == 0:
+            self._init_bias(y, batch.weights, batch.rewards)
+        return self._step(features(batch.basins), y, batch.weights, batch.rewards)
 
     def _step(self, f: Arr, y: Arr, w: Arr, r: Arr, info_scale: float = 1.0) -> float:
         total = float(w.sum())

@@ -186,3 +186,12 @@ def test_first_batch_starts_at_the_base_rate_and_matches_the_majority(kind: str)
     p = kernel.predict_proba(test)
     assert np.mean((p >= 0.5) == truth) >= np.mean(truth) - 0.02
     assert np.mean(p) == pytest.approx(0.8, abs=0.08)
+
+
+def test_first_online_step_starts_at_the_base_rate(kind: str) -> None:
+    basins = to_simplex(np.random.default_rng(2).normal(size=(4, 64)))
+    y = np.array([True, True, True, False])
+    kernel = Kernel("apollo", kind=kind)
+    kernel.step(Batch(basins, np.where(y, 1.0, -1.0), y))
+    # Beta(1, 1) prior: (3 + 1) / (4 + 2), then one small gradient step.
+    assert np.mean(kernel.predict_proba(basins)) == pytest.approx(4 / 6, abs=0.05)
