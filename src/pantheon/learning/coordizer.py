@@ -42,7 +42,7 @@ encoder 384-D + logistic regression        0.679 ± .016  0.575 ± .022  0.557 �
 TF-IDF + logistic regression (same run)    0.700 ± .007  0.603 ± .011  0.490 ± .003  0.471 ± .015
 =========================================  ============  ============  ============  ============
 
-Speed: ~21 prompts/s per thread on ~500-character prompts, a few ms for a short chat
+Speed: 21–36 prompts/s per thread on ~500-character prompts, milliseconds for a short chat
 prompt; the previous vocabulary coordizer was 100× faster and transferred worse.
 """
 
