@@ -1,173 +1,283 @@
-"""Routing quality of the learning engine on real outcomes (RouteLLM MMLU).
+"""Routing quality of the learning engine in and out of distribution (RouteLLM MMLU, GSM8K).
 
-    .venv/bin/python -m benchmarks.routing_engine [--data DIR] [--epochs 10] [--quick]
+    .venv/bin/python -m benchmarks.routing_engine [--data DIR] [--seeds 3] [--epochs 10]
 
 Two kernels, one per model (gpt-4-1106-preview strong, Mixtral-8x7B weak), learn each
 model's verdicts on the training prompts; the test prompts are routed by predicted success
-(score = p_strong − p_weak) and scored with APGR and CPT(50%) (RouteLLM's published best
-on MMLU: APGR 0.603, CPT(50%) 35.4%; random routing: 0.5, 50%). Splits: the seeded 80/20
-random split (the one the bundled vocabulary was fitted on, training side only) and a
-split leaving 12 whole subjects out. Variants compare coordizers and kernel kinds; the
-"refit" rows fit the vocabulary on the split's own training prompts only, so the
-left-out-subjects row measures the method on unseen subjects honestly.
+(score = p_strong − p_weak) and scored by APGR (random routing: 0.50). Splits, each over
+``--seeds`` seeds (mean ± standard deviation):
+
+(a) ``80/20 by prompt``: a seeded random fifth of the MMLU prompts is held out;
+(b) ``MMLU subjects left out``: 12 seeded whole subjects are held out;
+(c) ``MMLU → GSM8K`` and ``GSM8K → MMLU``: trained on a seeded 80 % of one set, tested on
+    all of the other.
+
+Rows, all computed in the same run on the same splits:
+
+- ``encoder (product)``: the product's coordizer (all-MiniLM-L6-v2 int8 → seeded random
+  projection to 64-D, scaled on the encoder's vocabulary words → softmax), with the
+  product's kernel. Fitted on nothing of ours: no split can leak into it.
+- ``encoder 384-D + LR``: the same encoder's unit vectors without the 64-D reduction, one
+  scikit-learn logistic regression (C = 1) per model: what the reduction costs.
+- ``vocabulary coordizer (refit)``: the previous coordizer (TF-IDF → 64-D SVD), refitted
+  on each split's training prompts only, with the product's kernel.
+- ``TF-IDF + LR``: scikit-learn TF-IDF (word 1–2-grams, sublinear tf, min_df 2) fitted on
+  the training prompts, one logistic regression (C = 1) per model.
+
+It also prints each kernel's accuracy at predicting its model's verdict beside the
+majority-verdict baseline, each representation's batch coordize speed (prompts/s, one
+process, the MMLU prompts) and the encoder's memory cost. Encoder embeddings are cached
+in ``bench-results/embeddings/`` by artefact digest (``benchmarks.embedding_cache``).
+The summary is written to ``bench-results/routing_engine.txt``.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import re
 import time
-import unicodedata
 from collections.abc import Callable, Sequence
-from itertools import pairwise
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
 
+from benchmarks import vocabulary_coordizer as vocab
+from benchmarks.embedding_cache import cached_embeddings
+from benchmarks.routing_data import DEFAULT_DATA, load_all
 from pantheon.learning.batch import Batch
-from pantheon.learning.coordizer import coordize_many, tokens
-from pantheon.learning.curriculum import bundled_prompts
-from pantheon.learning.evaluation import apgr, cpt
-from pantheon.learning.kernel import KERNEL_KINDS, Kernel
-from pantheon.learning.mmlu import Outcomes, load_mmlu, random_split, subject_split
+from pantheon.learning.coordizer import compute_many, to_simplex
+from pantheon.learning.encoder import bundled_reduction
+from pantheon.learning.evaluation import apgr
+from pantheon.learning.kernel import Kernel
+from pantheon.learning.mmlu import Outcomes, random_split, subject_split
 from pantheon.learning.reward import compute_reward
+from pantheon.learning.seeds import seed_int
 from pantheon.learning.timescales import train_batch
-from pantheon.learning.vocabulary import fit_vocabulary
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "routellm" / "mmlu"
 Basins = NDArray[np.float64]
+Mask = NDArray[np.bool_]
+OUT = Path("bench-results") / "routing_engine.txt"
+SPLITS = ("80/20 by prompt", "MMLU subjects left out", "MMLU → GSM8K", "GSM8K → MMLU")
 
 
-def hashed_basins(texts: Sequence[str]) -> Basins:
-    """The baseline: word 1–2-grams hashed (BLAKE2b) into 64 buckets, smoothed counts."""
-    out = np.full((len(texts), 64), 0.5)
-    for i, text in enumerate(texts):
-        words = re.findall(r"\w+", unicodedata.normalize("NFKC", text).casefold())
-        for feat in [*words, *(f"{a} {b}" for a, b in pairwise(words))]:
-            digest = hashlib.blake2b(feat.encode(), digest_size=8).digest()
-            out[i, int.from_bytes(digest, "little") % 64] += 1.0
-    basins: Basins = out / out.sum(axis=1, keepdims=True)
-    return basins
+@dataclass(frozen=True)
+class Split:
+    """Training and test rows, as masks over the pooled prompts (MMLU then GSM8K)."""
+
+    name: str
+    seed: int
+    train: Mask
+    test: Mask
 
 
-def route_scores(
-    train: Basins, test: Basins, data: Outcomes, tr: NDArray[np.bool_], kind: str, epochs: int
-) -> tuple[NDArray[np.float64], float]:
-    """p_strong − p_weak on the test basins, and training rows/s."""
+@dataclass
+class Pool:
+    prompts: list[str]
+    strong: NDArray[np.bool_]
+    weak: NDArray[np.bool_]
+    source: NDArray[np.str_]  # "mmlu" / "gsm8k"
+    subjects: NDArray[np.str_]
+
+
+def pool(sets: dict[str, Outcomes]) -> Pool:
+    return Pool(
+        prompts=[p for d in sets.values() for p in d.prompts],
+        strong=np.concatenate([d.strong for d in sets.values()]),
+        weak=np.concatenate([d.weak for d in sets.values()]),
+        source=np.concatenate([np.full(len(d), k) for k, d in sets.items()]),
+        subjects=np.concatenate([d.subjects for d in sets.values()]),
+    )
+
+
+def make_split(data: Pool, name: str, seed: int) -> Split:
+    mmlu = data.source == "mmlu"
+    gsm = ~mmlu
+    n = len(data.prompts)
+    if name == SPLITS[0]:
+        test = np.zeros(n, bool)
+        test[mmlu] = random_split(int(mmlu.sum()), seed)
+        return Split(name, seed, mmlu & ~test, test)
+    if name == SPLITS[1]:
+        test = np.zeros(n, bool)
+        test[mmlu] = subject_split(data.subjects[mmlu], seed)
+        return Split(name, seed, mmlu & ~test, test)
+    source, target = (mmlu, gsm) if name == SPLITS[2] else (gsm, mmlu)
+    rng = np.random.default_rng(seed_int("cross-set", name, seed))
+    train = source & (rng.random(n) < 0.8)
+    return Split(name, seed, train, target)
+
+
+def kernel_scores(
+    train: Basins, test: Basins, data: Pool, split: Split, epochs: int
+) -> tuple[Basins, dict[str, float]]:
+    """p_strong − p_weak on the test basins, and each kernel's verdict accuracy there."""
     preds = []
-    rows, seconds = 0, 0.0
+    acc: dict[str, float] = {}
     for name, verdicts in (("strong", data.strong), ("weak", data.weak)):
-        y = verdicts[tr]
+        y = verdicts[split.train]
         rewards = np.where(y, compute_reward(True), compute_reward(False))
-        kernel = Kernel(name, seed=0, kind=kind)
-        start = time.perf_counter()
+        kernel = Kernel(name, seed=split.seed)
         train_batch(kernel, Batch(train, rewards, y), epochs=epochs)
-        seconds += time.perf_counter() - start
-        rows += len(y) * epochs
-        preds.append(kernel.predict_many(test).p_success)
-    return preds[0] - preds[1], rows / max(seconds, 1e-9)
+        p = kernel.predict_many(test).p_success
+        preds.append(p)
+        acc[name] = float(np.mean((p >= 0.5) == verdicts[split.test]))
+    return preds[0] - preds[1], acc
 
 
-Results = dict[tuple[str, str, str], list[tuple[float, float]]]
+def tfidf_scores(data: Pool, split: Split) -> Basins:
+    texts = np.array(data.prompts, dtype=object)
+    vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2)
+    return lr_scores(vec.fit_transform(texts[split.train]), vec.transform(texts[split.test]),
+                     data, split)  # fmt: skip
 
 
-def measure(
-    results: Results,
-    split: str,
-    label: str,
-    data: Outcomes,
-    test: NDArray[np.bool_],
-    featurise: Callable[[NDArray[np.bool_], NDArray[np.bool_]], tuple[Basins, Basins]],
-    kinds: Sequence[str],
-    epochs: int,
-) -> None:
-    tr = ~test
-    train, held = featurise(tr, test)
-    for kind in kinds:
-        score, learn_rate = route_scores(train, held, data, tr, kind, epochs)
-        a = apgr(data.strong[test], data.weak[test], score)
-        c = cpt(data.strong[test], data.weak[test], score)
-        results.setdefault((split, label, kind), []).append((a, c))
-        print(
-            f"  {label:<44} {kind:<9} APGR {a:.3f}  CPT(50%) {100 * c:5.1f}%  "
-            f"(learn {learn_rate:,.0f} rows/s)",
-            flush=True,
-        )
+def lr_scores(x_train: Any, x_test: Any, data: Pool, split: Split) -> Basins:
+    """One logistic regression (C = 1) per model; p_strong − p_weak on the test rows."""
+    out = []
+    for verdicts in (data.strong, data.weak):
+        lr = LogisticRegression(C=1.0, max_iter=2000)
+        lr.fit(x_train, verdicts[split.train])
+        out.append(lr.predict_proba(x_test)[:, 1])
+    return np.asarray(out[0] - out[1], dtype=np.float64)
 
 
-def baselines(results: Results, split: str, data: Outcomes, test: NDArray[np.bool_]) -> None:
-    rng = np.random.default_rng(0)
-    for label, score in (
-        ("random routing", rng.random(int(test.sum()))),
-        ("oracle (knows both verdicts)", data.strong[test].astype(float) - data.weak[test]),
-    ):
-        a = apgr(data.strong[test], data.weak[test], score)
-        c = cpt(data.strong[test], data.weak[test], score)
-        results.setdefault((split, label, "-"), []).append((a, c))
-        print(f"  {label:<54} APGR {a:.3f}  CPT(50%) {100 * c:5.1f}%")
+Featurise = Callable[[Split], tuple[Basins, Basins]]
+
+
+def rss_mb() -> float:
+    """The process's current resident set size (Linux ``/proc``), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def speeds(data: Pool, sample: int) -> list[str]:
+    """Batch coordize speed of each representation on the same MMLU prompts, uncached."""
+    texts = [p for p, s in zip(data.prompts, data.source, strict=True) if s == "mmlu"]
+    texts = texts[:: max(1, len(texts) // sample)][:sample]
+    lines = []
+    before = rss_mb()
+    start = time.perf_counter()
+    compute_many(texts)
+    rate = len(texts) / (time.perf_counter() - start)
+    lines.append(
+        f"encoder coordize_many: {rate:,.1f} prompts/s (1 thread, {len(texts)} MMLU prompts,"
+        f" mean {np.mean([len(t) for t in texts]):.0f} chars); RSS +{rss_mb() - before:.0f} MB"
+        " for the loaded encoder session"
+    )
+    start = time.perf_counter()
+    compute_many(texts, threads=2)
+    rate2 = len(texts) / (time.perf_counter() - start)
+    lines.append(f"encoder coordize_many: {rate2:,.1f} prompts/s (threads=2)")
+    table = vocab.fit_on_texts(texts)
+    start = time.perf_counter()
+    for _ in range(20):
+        vocab.coordize_many(texts, table)
+    rate = 20 * len(texts) / (time.perf_counter() - start)
+    lines.append(f"vocabulary coordizer: {rate:,.0f} prompts/s (1 thread)")
+    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--seeds", type=int, default=3, help="split seeds per split kind")
-    parser.add_argument("--quick", action="store_true", help="logistic only, one seed, no refit")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--speed-sample", type=int, default=200)
+    parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
-    data = load_mmlu(args.data)
-    prompts = data.prompts
-    kinds = ("logistic",) if args.quick else KERNEL_KINDS
-    seeds = range(1 if args.quick else args.seeds)
-    start = time.perf_counter()
-    bundled = coordize_many(prompts)
-    rate = len(prompts) / (time.perf_counter() - start)
-    hashed = hashed_basins(prompts)
-    curriculum = [p for ps in bundled_prompts().values() for p in ps]
-    print(
-        f"MMLU: {len(data)} prompts, strong {data.strong.mean():.3f}, weak {data.weak.mean():.3f};"
-        f" coordize_many {rate:,.0f} prompts/s; {args.epochs} epochs per kernel"
+    started = time.perf_counter()
+    data = pool(load_all(args.data))
+    emb, rate = cached_embeddings(data.prompts)
+    encoder = to_simplex(bundled_reduction().apply(emb))
+    lines = [
+        f"{len(data.prompts)} prompts ({int((data.source == 'mmlu').sum())} MMLU,"
+        f" {int((data.source == 'gsm8k').sum())} GSM8K); embeddings "
+        + (f"computed at {rate:,.1f} prompts/s" if rate else "from the cache"),
+        *speeds(data, args.speed_sample),
+    ]
+    for line in lines:
+        print(line, flush=True)
+
+    def refit(split: Split) -> tuple[Basins, Basins]:
+        texts = [p for p, keep in zip(data.prompts, split.train, strict=True) if keep]
+        table = vocab.fit_on_texts(texts)
+        test = [p for p, keep in zip(data.prompts, split.test, strict=True) if keep]
+        return vocab.coordize_many(texts, table), vocab.coordize_many(test, table)
+
+    featurisers: dict[str, Featurise] = {
+        "encoder (product)": lambda s: (encoder[s.train], encoder[s.test]),
+        "vocabulary coordizer (refit)": refit,
+    }
+    results: dict[tuple[str, str], list[float]] = {}
+    accuracy: dict[tuple[str, str, str], list[float]] = {}
+    for name in SPLITS:
+        for seed in range(args.seeds):
+            split = make_split(data, name, seed)
+            s, w = data.strong[split.test], data.weak[split.test]
+            print(f"\n== {name}, seed {seed}: {int(split.train.sum())} train, "
+                  f"{int(split.test.sum())} test", flush=True)  # fmt: skip
+            for label, featurise in featurisers.items():
+                train, test = featurise(split)
+                score, acc = kernel_scores(train, test, data, split, args.epochs)
+                a = apgr(s, w, score)
+                results.setdefault((name, label), []).append(a)
+                for god, v in acc.items():
+                    accuracy.setdefault((name, label, god), []).append(v)
+                print(f"  {label:<30} APGR {a:.3f}  accuracy strong {acc['strong']:.3f}"
+                      f" weak {acc['weak']:.3f}", flush=True)  # fmt: skip
+            a = apgr(s, w, lr_scores(emb[split.train], emb[split.test], data, split))
+            results.setdefault((name, "encoder 384-D + LR"), []).append(a)
+            print(f"  {'encoder 384-D + LR':<30} APGR {a:.3f}", flush=True)
+            a = apgr(s, w, tfidf_scores(data, split))
+            results.setdefault((name, "TF-IDF + LR"), []).append(a)
+            print(f"  {'TF-IDF + LR':<30} APGR {a:.3f}", flush=True)
+            for god, verdicts in (("strong", data.strong), ("weak", data.weak)):
+                # The training side's majority verdict, predicted for every test prompt.
+                majority = verdicts[split.train].mean() >= 0.5
+                base = float(np.mean(verdicts[split.test] == majority))
+                accuracy.setdefault((name, "majority verdict", god), []).append(base)
+    table = summary(results, accuracy, args.seeds)
+    text = "\n".join([*lines, "", *table, f"\n({time.perf_counter() - started:.0f} s)"])
+    print("\n" + "\n".join(table))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text + "\n", encoding="utf-8")
+    print(f"\nwrote {args.out}")
+
+
+def summary(
+    results: dict[tuple[str, str], list[float]],
+    accuracy: dict[tuple[str, str, str], list[float]],
+    seeds: int,
+) -> list[str]:
+    labels = list(dict.fromkeys(label for _, label in results))
+    head = f"{'APGR, mean ± sd over ' + str(seeds) + ' seeds':<32}" + "".join(
+        f"{s:>24}" for s in SPLITS
     )
-
-    def refit(tr: NDArray[np.bool_], te: NDArray[np.bool_]) -> tuple[Basins, Basins]:
-        texts = [p for p, keep in zip(prompts, tr, strict=True) if keep] + curriculum
-        basins = coordize_many(prompts, vocabulary=fit_vocabulary([tokens(t) for t in texts]))
-        return basins[tr], basins[te]
-
-    results: Results = {}
-    for split in ("80/20 random", "12 subjects left out"):
-        for seed in seeds:
-            test = (
-                random_split(len(data), seed)
-                if split.startswith("80/20")
-                else subject_split(data.subjects, seed)
-            )
-            print(f"\n== {split}, seed {seed}: {int(test.sum())} test prompts")
-            baselines(results, split, data, test)
-            measure(
-                results, split, "hashed 1-2-grams -> 64 buckets", data, test,
-                lambda tr, te: (hashed[tr], hashed[te]), kinds, args.epochs,
-            )  # fmt: skip
-            if split.startswith("80/20") and seed == 0:
-                # The bundled table was fitted on exactly this split's training prompts.
-                measure(
-                    results, split, "bundled vocabulary", data, test,
-                    lambda tr, te: (bundled[tr], bundled[te]), kinds, args.epochs,
-                )  # fmt: skip
-            if not args.quick:
-                measure(
-                    results, split, "vocabulary refitted on training prompts", data, test,
-                    refit, kinds, args.epochs,
-                )  # fmt: skip
-    print("\n== summary (mean ± sd over split seeds)")
-    for (split, label, kind), vals in results.items():
-        arr = np.array(vals)
-        print(
-            f"  {split:<21} {label:<42} {kind:<9} APGR {arr[:, 0].mean():.3f} ± "
-            f"{arr[:, 0].std():.3f}  CPT(50%) {100 * arr[:, 1].mean():5.1f}% "
-            f"± {100 * arr[:, 1].std():4.1f}  (n={len(vals)})"
-        )
+    out = [head]
+    for label in labels:
+        cells = []
+        for split in SPLITS:
+            v = np.array(results[(split, label)])
+            cells.append(f"{v.mean():.3f} ± {v.std():.3f}".rjust(24))
+        out.append(f"{label:<32}" + "".join(cells))
+    out.append(f"{'random routing':<32}" + "".join(f"{'0.500':>24}" for _ in SPLITS))
+    out.append("")
+    out.append(
+        "verdict accuracy on test prompts (p >= 0.5), mean over seeds; majority verdict ="
+        " the training side's majority for every test prompt"
+    )
+    out.append(f"{'':<32}" + "".join(f"{s:>24}" for s in SPLITS))
+    rows = dict.fromkeys((label, god) for _, label, god in accuracy)
+    for label, god in rows:
+        cells = [f"{np.mean(accuracy[(split, label, god)]):.3f}".rjust(24) for split in SPLITS]
+        out.append(f"{label[:24] + ', ' + god:<32}" + "".join(cells))
+    return out
 
 
 if __name__ == "__main__":

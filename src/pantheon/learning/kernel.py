@@ -1,8 +1,12 @@
 """A god's kernel: basin → chance of success, expected reward and uncertainty.
 
 Training is mini-batch AdamW on the weighted log-loss (success head) plus the squared
-error of ``tanh`` (reward head), with decoupled weight decay toward 0 so a fresh kernel
-predicts 0.5. Alongside, the kernel accumulates the diagonal Fisher information of what it
+error of ``tanh`` (reward head), with decoupled weight decay toward 0. A fresh kernel
+predicts 0.5; its first training data (``step`` or ``learn_many``) set the constant
+terms to that data's base rate (success rate with a Beta(1, 1) prior, and mean reward),
+so predictions start at the majority verdict instead of climbing to it from 0.5 one
+small step at a time (the demo's Mixtral kernel was below the majority verdict without).
+Alongside, the kernel accumulates the diagonal Fisher information of what it
 has seen (prior precision ``PRIOR_PRECISION`` plus Σ w·p(1−p)·(∂logit/∂θ)²): a Laplace
 posterior that gives the uncertainty (std of p) and weights blends in transfers.
 
@@ -150,13 +154,11 @@ class Kernel:
             raise ValidationError("step expects a Batch")
         if len(batch) == 0:
             return math.nan
+        y = batch.successes.astype(np.float64)
         with self._transaction():
-            return self._step(
-                features(batch.basins),
-                batch.successes.astype(np.float64),
-                batch.weights,
-                batch.rewards,
-            )
+            if self.step_count == 0:
+                self._init_bias(y, batch.weights, batch.rewards)
+            return self._step(features(batch.basins), y, batch.weights, batch.rewards)
 
     def _groups(self) -> dict[str, Params]:
         return {
@@ -245,6 +247,8 @@ class Kernel:
         chunk = size * max(1, _CHUNK_ROWS // size)
         losses: list[float] = []
         with self._transaction():
+            if self.step_count == 0:
+                self._init_bias(y_all, batch.weights, batch.rewards)
             self._epochs(
                 batch, y_all=y_all, rng=rng, epochs=epochs, size=size, chunk=chunk, losses=losses
             )
@@ -274,6 +278,14 @@ class Kernel:
                     loss = self._step(f[s0:s1], y[s0:s1], w[s0:s1], r[s0:s1], 1 / epochs)
                     if not math.isnan(loss):
                         losses.append(loss)
+
+    def _init_bias(self, y: Arr, w: Arr, r: Arr) -> None:
+        total = float(w.sum())
+        if total <= 0.0:
+            return
+        rate = (float(w @ y) + 1.0) / (total + 2.0)  # never 0 or 1: a finite logit
+        mean_reward = float(np.clip(float(w @ r) / total, -0.95, 0.95))
+        self._model.set_bias(self.params, math.log(rate / (1.0 - rate)), math.atanh(mean_reward))
 
     def learn_one(
         self, basin: ArrayLike, reward: float, success: bool, weight: float = 1.0

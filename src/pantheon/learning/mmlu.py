@@ -19,6 +19,7 @@ from .seeds import seed_int
 WEAK_MODEL = "mistralai/Mixtral-8x7B-Instruct-v0.1"
 STRONG_MODEL = "gpt-4-1106-preview"
 DEFAULT_DIR = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "routellm" / "mmlu"
+GSM8K_FILE = DEFAULT_DIR.parent / "gsm8k_responses.csv"
 LEFT_OUT_SUBJECTS = 12
 
 
@@ -49,6 +50,19 @@ def load_mmlu(directory: Path = DEFAULT_DIR) -> Outcomes:
                 strong.append(row[STRONG_MODEL] == "True")
                 subjects.append(path.stem.removeprefix("mmlu_"))
     return Outcomes(prompts, np.array(weak), np.array(strong), np.array(subjects))
+
+
+def load_gsm8k(path: Path = GSM8K_FILE) -> Outcomes:
+    """RouteLLM's GSM8K verdicts of the same two models (every row's subject is "gsm8k")."""
+    prompts: list[str] = []
+    weak: list[bool] = []
+    strong: list[bool] = []
+    with Path(path).open(newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            prompts.append(row["prompt"])
+            weak.append(row[WEAK_MODEL] == "True")
+            strong.append(row[STRONG_MODEL] == "True")
+    return Outcomes(prompts, np.array(weak), np.array(strong), np.full(len(prompts), "gsm8k"))
 
 
 def random_split(n: int, seed: int = 0, test_fraction: float = 0.2) -> NDArray[np.bool_]:

@@ -7,7 +7,7 @@ import pytest
 
 from pantheon.errors import ValidationError
 from pantheon.learning.batch import Batch
-from pantheon.learning.coordizer import BASIN_DIM
+from pantheon.learning.coordizer import BASIN_DIM, to_simplex
 from pantheon.learning.kernel import KERNEL_KINDS, Kernel
 
 pytestmark = pytest.mark.unit
@@ -49,7 +49,8 @@ def test_learning_reduces_uncertainty(kind: str, two_kinds_batch, probe_maths) -
 def test_learn_one_moves_prediction_toward_the_outcome(kind: str, probe_maths) -> None:
     kernel = Kernel("hermes", kind=kind)
     loss = kernel.learn_one(probe_maths, reward=1.0, success=True)
-    assert loss == pytest.approx(math.log(2))
+    # The first outcome sets the base rate (Beta(1, 1) prior: 2/3) before the step.
+    assert loss == pytest.approx(-math.log(2 / 3))
     assert kernel.predict_one(probe_maths).p_success > 0.5
     kernel2 = Kernel("hermes", kind=kind)
     kernel2.learn_one(probe_maths, reward=-1.0, success=False)
@@ -170,3 +171,27 @@ def test_empty_batch_is_a_no_op(kind: str) -> None:
 def test_successes_must_be_boolean(bad: float) -> None:
     with pytest.raises(ValidationError):
         Batch(np.ones((1, BASIN_DIM)) / BASIN_DIM, [0.1], [bad])
+
+
+def test_first_batch_starts_at_the_base_rate_and_matches_the_majority(kind: str) -> None:
+    # Verdicts unrelated to the basins, 80 % successes: the best a kernel can do is the
+    # majority verdict, and it must not do worse.
+    rng = np.random.default_rng(5)
+    basins = to_simplex(rng.normal(size=(2000, 64)))  # points like the coordizer's
+    y = rng.random(2000) < 0.8
+    kernel = Kernel("zeus", kind=kind)
+    kernel.learn_many(Batch(basins, np.where(y, 1.0, -1.0), y), epochs=2)
+    test = to_simplex(rng.normal(size=(1000, 64)))
+    truth = rng.random(1000) < 0.8
+    p = kernel.predict_proba(test)
+    assert np.mean((p >= 0.5) == truth) >= np.mean(truth) - 0.02
+    assert np.mean(p) == pytest.approx(0.8, abs=0.08)
+
+
+def test_first_online_step_starts_at_the_base_rate(kind: str) -> None:
+    basins = to_simplex(np.random.default_rng(2).normal(size=(4, 64)))
+    y = np.array([True, True, True, False])
+    kernel = Kernel("apollo", kind=kind)
+    kernel.step(Batch(basins, np.where(y, 1.0, -1.0), y))
+    # Beta(1, 1) prior: (3 + 1) / (4 + 2), then one small gradient step.
+    assert np.mean(kernel.predict_proba(basins)) == pytest.approx(4 / 6, abs=0.05)

@@ -9,6 +9,7 @@ from pantheon.learning.mmlu import (
     LEFT_OUT_SUBJECTS,
     STRONG_MODEL,
     WEAK_MODEL,
+    load_gsm8k,
     load_mmlu,
     random_split,
     subject_split,
@@ -48,3 +49,18 @@ def test_splits_are_seeded(tmp_path: Path) -> None:
     held = subject_split(data.subjects, 0)
     assert len(set(data.subjects[held].tolist())) == LEFT_OUT_SUBJECTS
     assert not set(data.subjects[held]) & set(data.subjects[~held])
+
+
+def test_load_gsm8k_reads_both_verdicts(tmp_path: Path) -> None:
+    path = tmp_path / "gsm8k_responses.csv"
+    path.write_text(
+        f"prompt,{WEAK_MODEL},{STRONG_MODEL},extra\n"
+        '"Janet has 3 eggs, how many?",False,True,x\n'
+        '"Two trains leave",True,True,y\n',
+        encoding="utf-8",
+    )
+    data = load_gsm8k(path)
+    assert data.prompts == ["Janet has 3 eggs, how many?", "Two trains leave"]
+    assert data.weak.tolist() == [False, True]
+    assert data.strong.tolist() == [True, True]
+    assert set(data.subjects.tolist()) == {"gsm8k"}

@@ -1,39 +1,39 @@
-"""The coordizer's learned vocabulary: token → 64-D direction, fitted offline.
+"""The previous coordizer, kept as a benchmark baseline: TF-IDF → 64-D truncated SVD.
 
-Fit (``fit_vocabulary``): TF-IDF over word tokens (tf = sqrt(count), smoothed idf, rows
-L2-normalised; tokens in at least ``min_df`` texts, the ``max_tokens`` most frequent),
-then a seeded randomised truncated SVD to 64 components; each component is scaled so
-the fitted texts have unit variance along it. Embedding a text is its normalised TF-IDF
-row times that table (unknown tokens are ignored).
+Fit (``fit_vocabulary``): TF-IDF over word tokens (NFKC + casefold, ``\\w+``; tf =
+sqrt(count), smoothed idf, rows L2-normalised; tokens in at least ``min_df`` texts, the
+``max_tokens`` most frequent), then a seeded randomised truncated SVD to 64 components,
+each scaled so the fitted texts have unit variance along it. A text's basin is its
+normalised TF-IDF row times that table (unknown tokens ignored), mapped onto the simplex
+by ``b ∝ (max(z + SHIFT, 0) + FLOOR)²``.
 
-The bundled table (``pantheon/data/curriculum/coordizer_vocabulary.npz``) is rebuilt by
-``python -m pantheon.learning.vocabulary``: fitted on the bundled curriculum prompts plus
-the *training* prompts of the seeded 80/20 split of the RouteLLM MMLU files (never their
-test rows; see ``mmlu.random_split``).
+Until coordizer ``minilm6-int8-rp64-softmax-1`` this was the product's coordizer, with a
+table fitted on the shared MMLU prompts themselves. The routing benchmark refits it on
+each split's training prompts only (so it never sees a test prompt) and reports it beside
+the encoder.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import math
-import sys
+import re
+import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
-from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .seeds import seed_int
+from pantheon.learning.seeds import seed_int
 
 Arr = NDArray[np.float64]
 DIM = 64
-ARTEFACT = "coordizer_vocabulary.npz"
-_PACKAGE = "pantheon.data.curriculum"
+SHIFT = 3.0
+FLOOR = 1e-3
+_TOKEN_RE = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -129,48 +129,20 @@ def fit_vocabulary(
     return Vocabulary(tokens, idf, components / np.maximum(scale, 1e-6 * float(scale.max())))
 
 
-def dumps_vocabulary(vocab: Vocabulary) -> bytes:
-    buf = io.BytesIO()
-    np.savez_compressed(
-        buf,
-        tokens=np.frombuffer("\n".join(vocab.tokens).encode("utf-8"), dtype=np.uint8),
-        idf=vocab.idf.astype("<f8"),
-        table=vocab.table.astype("<f4"),  # float32 halves the file; loaded back as float64
-    )
-    return buf.getvalue()
+def tokens(text: str) -> list[str]:
+    return _TOKEN_RE.findall(unicodedata.normalize("NFKC", text).casefold())
 
 
-def loads_vocabulary(data: bytes) -> Vocabulary:
-    with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-        tokens = tuple(npz["tokens"].tobytes().decode("utf-8").split("\n"))
-        idf = np.asarray(npz["idf"], dtype=np.float64)
-        table = np.asarray(npz["table"], dtype=np.float64)
-    if table.shape != (len(tokens), DIM) or idf.shape != (len(tokens),):
-        raise ValueError("vocabulary arrays do not fit together")
-    return Vocabulary(tokens, idf, table)
+def fit_on_texts(texts: Sequence[str]) -> Vocabulary:
+    return fit_vocabulary([tokens(t) for t in texts])
 
 
-@lru_cache(maxsize=1)
-def bundled_vocabulary() -> Vocabulary:
-    return loads_vocabulary(resources.files(_PACKAGE).joinpath(ARTEFACT).read_bytes())
+def to_simplex(z: Arr) -> Arr:
+    v = np.maximum(z + SHIFT, 0.0) + FLOOR
+    b = v * v
+    return np.asarray(b / b.sum(axis=1, keepdims=True), dtype=np.float64)
 
 
-def build_bundled(mmlu_dir: Path | None = None, out: Path | None = None) -> Path:
-    """Rebuild the bundled table from the curriculum + MMLU training prompts."""
-    from .coordizer import tokens as tokenise
-    from .curriculum import bundled_prompts
-    from .mmlu import DEFAULT_DIR, load_mmlu, random_split
-
-    data = load_mmlu(mmlu_dir or DEFAULT_DIR)
-    test = random_split(len(data))
-    texts = [p for p, t in zip(data.prompts, test, strict=True) if not t]
-    texts += [p for ps in bundled_prompts().values() for p in ps]
-    vocab = fit_vocabulary([tokenise(t) for t in texts])
-    target = out or Path(str(resources.files(_PACKAGE).joinpath(ARTEFACT)))
-    target.write_bytes(dumps_vocabulary(vocab))
-    return target
-
-
-if __name__ == "__main__":
-    path = build_bundled(Path(sys.argv[1]) if len(sys.argv) > 1 else None)
-    sys.stdout.write(f"wrote {path}\n")
+def coordize_many(texts: Sequence[str], vocab: Vocabulary) -> Arr:
+    """Basins (n, 64) of ``texts`` under ``vocab`` (rows of texts with no known token: z = 0)."""
+    return to_simplex(embed([tokens(t) for t in texts], vocab))
