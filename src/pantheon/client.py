@@ -104,7 +104,7 @@ def outcome_body(
     response: str,
     success: bool,
     outcome_key: str | None = None,
-    decision_id: str | int | None = None,
+    decision_id: uuid.UUID | str | None = None,
     **fields: Any,
 ) -> dict[str, Any]:
     """One outcome as the API takes it, checked here first, always with an ``outcome_key``.
@@ -117,22 +117,27 @@ def outcome_body(
         response=response,
         success=success,
         outcome_key=outcome_key or f"client-{uuid.uuid4()}",
+        decision_id=decision_id,
         **fields,
     )
-    body = checked.model_dump(mode="json", exclude_none=True)
-    if decision_id is not None:
-        body["decision_id"] = decision_id
-    return body
+    return checked.model_dump(mode="json", exclude_none=True)
 
 
 def batch_body(outcomes: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     return {"outcomes": [outcome_body(**dict(item)) for item in outcomes]}
 
 
-def route_body(prompt: str, candidates: list[str] | None, explore: bool) -> dict[str, Any]:
-    body: dict[str, Any] = {"prompt": prompt, "explore": explore}
+def route_body(
+    prompt: str, candidates: list[str] | None, explore: bool | float | None, cost_weight: float
+) -> dict[str, Any]:
+    """Only what the caller set: an absent ``explore`` means the server's configured policy."""
+    body: dict[str, Any] = {"prompt": prompt}
     if candidates is not None:
         body["candidates"] = candidates
+    if explore is not None:
+        body["explore"] = explore
+    if cost_weight:
+        body["cost_weight"] = cost_weight
     return body
 
 
@@ -194,7 +199,7 @@ class PantheonClient:
         response: str,
         success: bool,
         outcome_key: str | None = None,
-        decision_id: str | int | None = None,
+        decision_id: uuid.UUID | str | None = None,
         **fields: Any,
     ) -> OutcomeAccepted:
         """``POST /api/outcomes``. ``fields``: ``phi``, ``kappa``, ``coherence_score``,
@@ -215,10 +220,17 @@ class PantheonClient:
         return _result(BatchAccepted, self._send("/api/outcomes/batch", batch_body(outcomes)))
 
     def route(
-        self, prompt: str, *, candidates: list[str] | None = None, explore: bool = False
+        self,
+        prompt: str,
+        *,
+        candidates: list[str] | None = None,
+        explore: bool | float | None = None,
+        cost_weight: float = 0.0,
     ) -> RouteOut:
-        """``POST /api/route``: the gods ranked for ``prompt``; the first is the one to call."""
-        return _result(RouteOut, self._send("/api/route", route_body(prompt, candidates, explore)))
+        """``POST /api/route``: the god to call (``god_name``), the ``decision_id`` to send
+        back with its outcome, and every candidate's score and probability."""
+        body = route_body(prompt, candidates, explore, cost_weight)
+        return _result(RouteOut, self._send("/api/route", body))
 
     def _send(self, path: str, body: dict[str, Any]) -> httpx.Response:
         """POST ``body`` (the same bytes every attempt), retrying what is worth retrying."""
@@ -271,7 +283,7 @@ class AsyncPantheonClient:
         response: str,
         success: bool,
         outcome_key: str | None = None,
-        decision_id: str | int | None = None,
+        decision_id: uuid.UUID | str | None = None,
         **fields: Any,
     ) -> OutcomeAccepted:
         body = outcome_body(
@@ -290,9 +302,15 @@ class AsyncPantheonClient:
         return _result(BatchAccepted, response)
 
     async def route(
-        self, prompt: str, *, candidates: list[str] | None = None, explore: bool = False
+        self,
+        prompt: str,
+        *,
+        candidates: list[str] | None = None,
+        explore: bool | float | None = None,
+        cost_weight: float = 0.0,
     ) -> RouteOut:
-        response = await self._send("/api/route", route_body(prompt, candidates, explore))
+        body = route_body(prompt, candidates, explore, cost_weight)
+        response = await self._send("/api/route", body)
         return _result(RouteOut, response)
 
     async def _send(self, path: str, body: dict[str, Any]) -> httpx.Response:

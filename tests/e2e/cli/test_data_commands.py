@@ -65,7 +65,7 @@ def test_demo_prints_computed_figures_and_writes_the_report(tmp_path: Path) -> N
     assert "Routing" in out
     assert f"report: {report}" in out
     html = report.read_text(encoding="utf-8")
-    assert html.count("data:image/png;base64,") == 4
+    assert html.count("data:image/png;base64,") == 5  # four of the replay, one live
     printed = float(re.search(r"│ pantheon\s+│\s+([0-9.]+) │", out)[1])  # type: ignore[index]
 
     # Recompute the routing figure from the kernels the demo left in its database.

@@ -146,8 +146,13 @@ def stored(base: str) -> int:
 
 def test_sync_client_routes_records_and_maps_errors(server: str) -> None:
     with PantheonClient(server, token=TOKEN, retry=FAST) as client:
-        choice = client.route("Prove that the square root of 2 is irrational.")
-        assert choice.god_name == choice.ranking[0].god_name
+        choice = client.route("Prove that the square root of 2 is irrational.", explore=False)
+        # Greedy: the chosen god has the best score (fresh kernels tie and share it).
+        best = max(r.score for r in choice.ranking)
+        assert {r.god_name: r.score for r in choice.ranking}[choice.god_name] == best
+        assert choice.propensity == pytest.approx(
+            sum(r.probability for r in choice.ranking if r.god_name == choice.god_name)
+        )
         assert len(choice.ranking) >= 2
         first = client.record_outcome(
             god_name=choice.god_name,
@@ -223,6 +228,7 @@ def test_async_client(server: str) -> None:
                 prompt="Write a Python function that merges two lists.",
                 response="def merge(a, b): ...",
                 success=False,
+                decision_id=choice.decision_id,
             )
             assert accepted.duplicate is False
             batch = await client.record_batch(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import httpx
+import pydantic
 import pytest
 
 from pantheon.client import PantheonClient, RetryPolicy, outcome_body
@@ -24,10 +26,19 @@ def test_every_outcome_carries_a_key_and_decision_id_only_when_given() -> None:
         outcome_body(god_name="zeus", prompt="p", response="r", success=True)["outcome_key"]
         != body["outcome_key"]
     )
+    decision = uuid.uuid4()
     given = outcome_body(
-        god_name="zeus", prompt="p", response="r", success=True, outcome_key="k", decision_id="d1"
+        god_name="zeus",
+        prompt="p",
+        response="r",
+        success=True,
+        outcome_key="k",
+        decision_id=decision,
     )
-    assert (given["outcome_key"], given["decision_id"]) == ("k", "d1")
+    assert (given["outcome_key"], given["decision_id"]) == ("k", str(decision))
+    # Checked here, like every other field: no request is sent for a malformed id.
+    with pytest.raises(pydantic.ValidationError):
+        outcome_body(god_name="zeus", prompt="p", response="r", success=True, decision_id="d1")
 
 
 def test_5xx_and_429_are_retried_with_the_same_key() -> None:
