@@ -48,6 +48,7 @@ from pantheon.learning.seeds import seed_int
 from pantheon.roster import canonical
 from pantheon.training import decisions
 from pantheon.training import evaluation as ope
+from pantheon.training.basins import BasinCache, encode_prompts
 from pantheon.training.intake import OutcomeIn
 from pantheon.worker.simulated import SimulatedSchedule
 
@@ -159,9 +160,21 @@ def _outcome(record: Mapping[str, Any], decision_id: Any = None) -> OutcomeIn:
 class Arm:
     """One arm's replay on its own database."""
 
-    def __init__(self, name: str, settings: Settings, strong: str, weak: str, seed: int) -> None:
+    def __init__(
+        self,
+        name: str,
+        settings: Settings,
+        strong: str,
+        weak: str,
+        seed: int,
+        *,
+        basin_cache: BasinCache | None = None,
+    ) -> None:
         self.name = name
         self.replayer: Replayer = build_replayer(settings)
+        if basin_cache is not None:
+            # Every arm replays the same prompts: one cache for the run encodes each once.
+            self.replayer.service.basin_cache = basin_cache
         self.strong, self.weak = canonical(strong), canonical(weak)
         self.source = seeded_source(seed_int(seed, "arm", name))
         # A simulated night that is long over: no record of the replay lies in the future
@@ -248,10 +261,19 @@ class Heldout:
     perf_w: NDArray[np.float64]
 
 
-def open_arm(name: str, base: Settings, data_dir: Path, strong: str, weak: str) -> Arm:
+def open_arm(
+    name: str,
+    base: Settings,
+    data_dir: Path,
+    strong: str,
+    weak: str,
+    *,
+    basin_cache: BasinCache | None = None,
+) -> Arm:
     """An arm on a fresh embedded database in ``data_dir`` with a two-god roster."""
     roster = write_roster(data_dir / "roster.json", {strong: "strong", weak: "weak"})
-    return Arm(name, isolated_settings(base, data_dir, roster), strong, weak, base.seed)
+    settings = isolated_settings(base, data_dir, roster)
+    return Arm(name, settings, strong, weak, base.seed, basin_cache=basin_cache)
 
 
 def replay_arm(
@@ -321,9 +343,13 @@ def run_online_bench(
     ope_est: offpolicy.Estimate | None = None
     ope_true = float("nan")
     heldout = Heldout(basins, perf_s, perf_w)
+    # The encoder is the slow part: encode the training prompts once for all four arms.
+    prompts = list(dict.fromkeys(p for p, _r in stream))
+    shared = BasinCache(len(prompts))
+    encode_prompts(prompts, shared)
     for name in ARMS:
         with tempfile.TemporaryDirectory(prefix="pantheon-online-") as tmp:
-            arm = open_arm(name, base, Path(tmp), strong, weak)
+            arm = open_arm(name, base, Path(tmp), strong, weak, basin_cache=shared)
             try:
                 results[name] = replay_arm(
                     arm,

@@ -1,0 +1,66 @@
+"""``pantheon bench online`` in-process: every arm replays the same prompts, encoded once."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+
+from pantheon.benchmarks_online import ARMS, run_online_bench
+from pantheon.config import Settings
+from pantheon.imports.jsonl import iter_lines
+from pantheon.imports.routellm import split_by_prompt
+from pantheon.learning import coordizer
+
+pytestmark = pytest.mark.unit
+
+SAMPLE = Path(coordizer.__file__).resolve().parents[1] / "data" / "sample"
+STRONG = "gpt-4-1106-preview"
+WEAK = "mistralai/Mixtral-8x7B-Instruct-v0.1"
+
+
+def test_each_training_prompt_is_encoded_once_for_all_arms(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_settings: Callable[..., Settings],
+) -> None:
+    records = [
+        line.record
+        for line in iter_lines(SAMPLE / "routellm_sample.jsonl.gz")
+        if line.record is not None
+    ]
+    train, test = split_by_prompt(records, 0.8, seed=0)
+    files = {}
+    for name, rows in (("train", train), ("test", test[:40])):
+        files[name] = tmp_path / f"{name}.jsonl"
+        files[name].write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+
+    encoded: Counter[str] = Counter()
+    real = coordizer.coordize_many
+
+    def counting(texts: Iterable[str], threads: int = 1) -> NDArray[np.float64]:
+        items = list(texts)
+        encoded.update(items)
+        return real(items, threads=threads)
+
+    monkeypatch.setattr(coordizer, "coordize_many", counting)
+    report = run_online_bench(
+        make_settings(),
+        train=files["train"],
+        test=files["test"],
+        strong=STRONG,
+        weak=WEAK,
+        every=30,
+        hours=2,
+        limit=60,
+    )
+    assert report.prompts == 60
+    assert len(ARMS) == 4
+    # Routes, intake and every training claim of the four arms read the shared cache.
+    assert encoded, "the training prompts went through the encoder"
+    assert max(encoded.values()) == 1
