@@ -27,6 +27,7 @@ from pantheon.client import AsyncPantheonClient, PantheonClient, RetryPolicy
 from pantheon.config import Settings
 from pantheon.errors import AuthError, UnavailableError, ValidationError
 from pantheon.store.migrate import ensure_schema
+from tests.e2e.worker.proxy import pipe
 
 pytestmark = pytest.mark.e2e
 
@@ -115,8 +116,8 @@ class DropFirstAnswer:
             upstream = socket.create_connection(self.target, timeout=10)
             self.connections += 1
             drop = self.dropped == 0
-            threading.Thread(target=self._pipe, args=(client, upstream), daemon=True).start()
-            back = self._cut if drop else self._pipe
+            threading.Thread(target=pipe, args=(client, upstream), daemon=True).start()
+            back = self._cut if drop else pipe
             threading.Thread(target=back, args=(upstream, client), daemon=True).start()
 
     def _cut(self, upstream: socket.socket, client: socket.socket) -> None:
@@ -127,17 +128,6 @@ class DropFirstAnswer:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
             sock.close()
-
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            with contextlib.suppress(OSError):
-                dst.shutdown(socket.SHUT_WR)
 
 
 def stored(base: str) -> int:
