@@ -10,12 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +26,7 @@ from pantheon.config import Settings
 from pantheon.errors import AuthError, UnavailableError, ValidationError
 from pantheon.store.migrate import ensure_schema
 from tests.e2e.worker.proxy import pipe
+from tests.processes import stop_group, wait_healthy
 
 pytestmark = pytest.mark.e2e
 
@@ -75,22 +74,10 @@ def server(postgres_url: str, tmp_path: Path) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, log.read_text()
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
-                    break
-            assert time.monotonic() < deadline, "pantheon serve did not come up"
-            time.sleep(0.3)
+        wait_healthy(proc, base, log)
         yield base
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        stop_group(proc)
 
 
 @dataclass

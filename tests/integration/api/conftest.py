@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from fastapi.testclient import TestClient
 from pantheon.api import create_app
 from pantheon.config import Settings
 from pantheon.store.migrate import ensure_schema
+from tests.processes import stop_group
 
 REPO = Path(__file__).resolve().parents[3]
 QUEUES = "training_fast,training_batch,training_slow"
@@ -113,9 +113,4 @@ def celery_worker(tmp_path: Path) -> Iterator[Callable[[Settings], subprocess.Po
     yield _start
     for proc in procs:
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+            stop_group(proc)
