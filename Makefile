@@ -41,7 +41,7 @@ reliability: $(VENV)/.dev
 
 ## Pipeline benchmark with same-run baselines (writes bench-results/).
 bench: $(VENV)/.dev
-	$(BIN)/pantheon bench pipeline
+	$(BIN)/python -m benchmarks.pipeline
 
 ## Regenerate requirements.lock (every runtime dependency, pinned with hashes, for Python
 ## 3.11) after changing a dependency in pyproject.toml; the Railway builds install from it.

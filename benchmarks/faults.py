@@ -17,7 +17,7 @@ done, COMMIT not yet sent: a kill here is a kill mid-transaction), ``after_commi
 again). Both commit points count only transactions that wrote (INSERT/UPDATE/DELETE), so
 read-only lookups before the training step are not where a fault lands.
 
-The driver waits for the ``hit.*`` file, then kills that pid (see :mod:`benchmarks.stack`).
+The driver waits for the ``hit.*`` file, then kills that pid (see :mod:`pantheon.testing`).
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """The pipeline benchmark: the real services under load, with same-run baselines.
 
-    python -m benchmarks.pipeline [--out bench-results]     (or: pantheon bench pipeline)
+    python -m benchmarks.pipeline [--out bench-results]     (make bench)
 
 Starts a private Redis, a fresh PostgreSQL database (the machine's server when it answers,
 else a private cluster), ``pantheon serve``, one Celery worker (``--concurrency 2``) and
-``pantheon beat`` (benchmarks/stack.py), then measures, in this order, on real outcome rows
+``pantheon beat`` (:mod:`pantheon.testing`), then measures, in this order, on real outcome rows
 (:mod:`benchmarks.pipeline_rows`):
 
 0. warm-up: one batch, a few single outcomes and routes, trained by the worker; then the
@@ -72,7 +72,7 @@ from benchmarks.pipeline_procs import (
 from benchmarks.pipeline_report import markdown, plots, write_json
 from benchmarks.pipeline_rows import expand, load_sample, roster_gods, sample_dir
 from benchmarks.pipeline_stats import TABLE_HEADER, local_slopes, ratio, results_table
-from benchmarks.stack import Stack, wait_until
+from pantheon.testing import Stack, wait_until
 from pantheon.worker.queues import FAST
 
 log = logging.getLogger("benchmarks.pipeline")
@@ -88,13 +88,13 @@ QUIET_SCHEDULE = {
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="pantheon bench pipeline", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.pipeline", description=__doc__)
     add_arguments(parser)
     return parser.parse_args(argv)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of the benchmark (shared with ``pantheon bench pipeline``)."""
+    """The options of the benchmark."""
     parser.add_argument("--out", type=Path, default=Path("bench-results"))
     parser.add_argument("--rows", type=int, default=100_000, help="batch-intake outcomes")
     parser.add_argument("--clients", type=int, default=3, help="batch-intake client processes")

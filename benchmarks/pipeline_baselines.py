@@ -13,10 +13,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from benchmarks.pipeline_stats import drain_rate, rate
+from pantheon.testing import descendants, rss_bytes
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +112,8 @@ def process_rss(pid: int, children: bool = True) -> int:
     try:
         import psutil  # type: ignore[import-untyped]
     except ImportError:
-        kids = _proc_descendants(pid) if children else []
-        return sum(_proc_rss(p) for p in [pid, *kids])
+        kids = descendants(pid) if children else []
+        return sum(rss_bytes(p) for p in [pid, *kids])
     try:
         root = psutil.Process(pid)
         procs = [root, *(root.children(recursive=True) if children else [])]
@@ -126,34 +126,6 @@ def process_rss(pid: int, children: bool = True) -> int:
         except psutil.NoSuchProcess:
             continue
     return total
-
-
-def _proc_rss(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        return 0
-    return 0
-
-
-def _proc_descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 # --- no-op Celery task ---------------------------------------------------------------------

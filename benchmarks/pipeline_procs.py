@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.pipeline_baselines import process_rss
-from benchmarks.stack import LOOPBACK, VENV_BIN, Proc, Stack, free_port, port_open, wait_until
+from pantheon.testing import VENV_BIN, Proc, Stack, port_open, wait_until
 
 log = logging.getLogger(__name__)
 
@@ -54,14 +54,8 @@ def serve_options() -> list[str]:
 
 def noop_web(stack: Stack) -> Proc:
     """The no-op intake (:mod:`benchmarks.pipeline_noop_web`), served like the product."""
-    port = free_port()
-    argv = [str(VENV_BIN / "python"), "-m", "uvicorn", "benchmarks.pipeline_noop_web:app",
-            "--host", LOOPBACK, "--port", str(port), *serve_options()]  # fmt: skip
-    proc = Proc("noop-web", argv, stack.env(), stack.run_dir / "noop-web.log",
-                url=f"http://{LOOPBACK}:{port}", port=port).start()  # fmt: skip
-    stack.procs.append(proc)
-    stack.wait_web(proc)
-    return proc
+    argv = [str(VENV_BIN / "python"), "-m", "uvicorn", "benchmarks.pipeline_noop_web:app"]
+    return stack.serve(argv=[*argv, *serve_options()], name="noop-web")
 
 
 def worker_options(queues: str, node: str) -> list[str]:
@@ -71,7 +65,7 @@ def worker_options(queues: str, node: str) -> list[str]:
 
 def start_worker(stack: Stack) -> Proc:
     """``pantheon worker --concurrency 2``, exactly as deployed; waits until it is ready."""
-    worker = stack.pantheon_worker(args=["--concurrency", "2"])
+    worker = stack.pantheon("pworker", "worker", "--concurrency", "2")
     wait_until(lambda: " ready." in worker.log_text(), 90, 0.2, what="worker ready")
     return worker
 
@@ -82,9 +76,7 @@ def start_noop_worker(stack: Stack) -> Proc:
 
     argv = [str(VENV_BIN / "celery"), "-A", "benchmarks.pipeline_noop_celery", "worker",
             *worker_options(NOOP_QUEUE, "bench-noop@%h")]  # fmt: skip
-    proc = Proc("noop-worker", argv, stack.env(), stack.run_dir / "noop-worker.log").start()
-    stack.procs.append(proc)
-    return proc
+    return stack.spawn("noop-worker", argv)
 
 
 def consume(stack: Stack, queue: str, on: bool) -> None:

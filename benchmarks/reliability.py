@@ -23,8 +23,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from benchmarks import ROOT
 from benchmarks.scenarios import SCENARIOS, RunResult
-from benchmarks.stack import ROOT, Stack, StackError
+from pantheon.testing import Stack, StackError
 
 #: Delivery scenarios worth repeating with RabbitMQ (its redelivery differs from Redis's).
 AMQP_SCENARIOS = ("1", "5", "6")

@@ -1,6 +1,6 @@
 """The fault scenarios of the reliability suite, each driving real processes and counting.
 
-Every scenario function takes a :class:`~benchmarks.stack.Stack` (private Redis and
+Every scenario function takes a :class:`~pantheon.testing.Stack` (private Redis and
 PostgreSQL) and returns one :class:`RunResult` per sub-case it ran. ``SCENARIOS`` maps the
 table's scenario ids to them; ``benchmarks.reliability`` repeats them and prints the table,
 ``tests/reliability`` runs one repetition of the fast ones.
@@ -18,7 +18,7 @@ from benchmarks.scenarios.inputs import scenario_inputs, scenario_security
 from benchmarks.scenarios.kills import scenario_kills
 from benchmarks.scenarios.memory import scenario_memory
 from benchmarks.scenarios.outages import scenario_postgres, scenario_redis
-from benchmarks.stack import Stack
+from pantheon.testing import Stack
 
 #: What every scenario function looks like: (stack, repetition index) -> its runs.
 Scenario = Callable[[Stack, int], list[RunResult]]

@@ -16,7 +16,7 @@ import httpx
 from benchmarks import faults
 from benchmarks.audit import Audit, Auditor
 from benchmarks.load import Sent
-from benchmarks.stack import Proc, Stack
+from pantheon.testing import Proc, Stack
 
 #: Limits short enough for a test, long enough for a loaded two-core machine. The Redis
 #: visibility timeout follows from the hard limits: 1.5 x 50 + 60 = 135 s.

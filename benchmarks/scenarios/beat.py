@@ -9,7 +9,7 @@ from collections import Counter
 from datetime import UTC, datetime
 
 from benchmarks.scenarios.base import FAST_ENV, Rep, RunResult, repetition
-from benchmarks.stack import Proc, Stack
+from pantheon.testing import Proc, Stack
 
 INTERVAL = 3  # seconds between slots
 LOCK_TIMEOUT = float(FAST_ENV["PANTHEON_BEAT_LOCK_TIMEOUT"])

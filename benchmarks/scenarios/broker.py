@@ -21,7 +21,7 @@ from benchmarks.scenarios.base import (
     wait_idle,
     warm_kernels,
 )
-from benchmarks.stack import Stack, wait_until
+from pantheon.testing import Stack, wait_until
 
 ONLINE = "train_from_outcome_task"
 ONLINE_TASK = "training.tasks.train_from_outcome_task"

@@ -16,7 +16,7 @@ from benchmarks import faults
 from benchmarks.load import Traffic
 from benchmarks.scenarios.base import RunResult, repetition
 from benchmarks.scenarios.outages import RATE, _finish
-from benchmarks.stack import Stack
+from pantheon.testing import Stack
 
 ONLINE = "train_from_outcome_task"
 #: Where a task is held while Redis goes away: every point of its life.

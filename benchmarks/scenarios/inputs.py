@@ -11,8 +11,9 @@ from pathlib import Path
 
 import httpx
 
+from benchmarks import ROOT
 from benchmarks.scenarios.base import RunResult, repetition
-from benchmarks.stack import ROOT, VENV_BIN, Stack
+from pantheon.testing import VENV_BIN, Stack
 
 
 def _pytest(

@@ -20,7 +20,7 @@ from benchmarks.scenarios.base import (
     wait_idle,
     warm_kernels,
 )
-from benchmarks.stack import Proc, Stack
+from pantheon.testing import Proc, Stack
 
 ONLINE = "train_from_outcome_task"
 HOURLY = "train_hourly_batch_all"

@@ -6,7 +6,7 @@ import time
 
 from benchmarks.load import new_keys, post_batch
 from benchmarks.scenarios.base import RunResult, repetition, wait_idle
-from benchmarks.stack import Stack
+from pantheon.testing import Stack
 
 TOTAL = 100_000
 BATCH = 1_000

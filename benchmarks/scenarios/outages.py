@@ -14,7 +14,7 @@ import httpx
 
 from benchmarks.load import Sent, Traffic, post_outcomes, summarize
 from benchmarks.scenarios.base import Rep, RunResult, accepted_ids, health, repetition, wait_idle
-from benchmarks.stack import Stack
+from pantheon.testing import Stack
 
 DOWN_SECONDS = 6.0
 #: An intake answer slower than this during an outage counts as a failure: a client with a

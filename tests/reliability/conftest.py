@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 from benchmarks.scenarios import RunResult
-from benchmarks.stack import Stack
+
+from pantheon.testing import Stack
 
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "reliability"
 

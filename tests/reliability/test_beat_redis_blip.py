@@ -7,7 +7,8 @@ import time
 
 import pytest
 from benchmarks.scenarios.base import FAST_ENV
-from benchmarks.stack import Stack
+
+from pantheon.testing import Stack
 
 pytestmark = [pytest.mark.reliability, pytest.mark.e2e]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from benchmarks.scenarios.broker import scenario_duplicates, scenario_poison
-from benchmarks.stack import Stack
 
+from pantheon.testing import Stack
 from tests.reliability.conftest import assert_clean
 
 pytestmark = [pytest.mark.reliability, pytest.mark.e2e]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from benchmarks.scenarios.outages import scenario_postgres, scenario_redis
-from benchmarks.stack import Stack
 
+from pantheon.testing import Stack
 from tests.reliability.conftest import assert_clean
 
 pytestmark = [pytest.mark.reliability, pytest.mark.e2e]

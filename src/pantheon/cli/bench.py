@@ -1,43 +1,34 @@
-"""``pantheon bench <benchmark>``: one sub-command per benchmark.
+"""``pantheon bench routing`` and ``pantheon bench online``: routing quality on outcome files.
 
-Each module in :data:`BENCH_MODULES` exposes ``register_bench(benchmarks)`` and adds its
-own sub-parser (``set_defaults(func=...)``); a missing module is skipped, so benchmarks
-can be added one module at a time. ``routing`` lives here.
+Both read RouteLLM-format outcome files (every prompt answered by both gods) and share
+one definition of the split they run on (``--train``/``--test``/``--strong``/``--weak``).
+The pipeline benchmark and the reliability suite drive real processes and private services,
+so they live in the checkout beside the package and run as modules from its root
+(``python -m benchmarks.pipeline``, ``make bench``), not as commands of the package.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from rich.console import Console
 from rich.table import Table
 
+from pantheon.benchmarks_online import run_online_bench
+from pantheon.benchmarks_routing import ROUTELLM_PUBLISHED, run_routing_bench
 from pantheon.cli.progress import step_progress
 from pantheon.config import Settings
 
-#: Modules adding ``pantheon bench`` sub-commands besides ``routing`` (sibling benchmarks).
-BENCH_MODULES: tuple[str, ...] = ("pantheon.cli.bench_pipeline", "pantheon.cli.bench_online")
+R = TypeVar("R")
 
 
 def register(sub: Any) -> None:
-    bench = sub.add_parser("bench", help="benchmarks: routing quality, pipeline throughput")
+    bench = sub.add_parser("bench", help="benchmarks: routing quality, learning online")
     benchmarks = bench.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
-    register_routing(benchmarks)
-    for name in BENCH_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        module.register_bench(benchmarks)
-
-
-def register_routing(benchmarks: Any) -> None:
     routing = benchmarks.add_parser(
         "routing",
         help="train on one outcome file, route another's prompts, print APGR and CPT",
@@ -46,27 +37,56 @@ def register_routing(benchmarks: Any) -> None:
         "--test prompt between --strong and --weak by predicted reward, and print APGR, "
         "CPT(50%) and CPT(80%) beside random and oracle routing.",
     )
-    routing.add_argument("--train", type=Path, required=True, help="training outcomes (JSONL)")
-    routing.add_argument("--test", type=Path, required=True, help="held-out outcomes (JSONL)")
-    routing.add_argument("--strong", required=True, help="the strong (expensive) god")
-    routing.add_argument("--weak", required=True, help="the weak (cheap) god")
-    routing.add_argument("--json", action="store_true", help="print the figures as JSON")
+    add_split_arguments(routing, train_help="training outcomes (JSONL)")
     routing.set_defaults(func=run_routing)
 
+    online = benchmarks.add_parser(
+        "online",
+        help="replay outcomes as live traffic: route, post only the chosen verdict, learn",
+        description="Replay --train (RouteLLM-format JSON Lines, both gods answered every "
+        "prompt) as live traffic through the route -> outcome path (embedded, sync, SQLite in "
+        "a temporary directory; the schedule on a simulated clock): only the chosen god's "
+        "verdict is posted back. Prints held-out APGR on --test every N prompts for the "
+        "exploring policy, greedy, random and full-information training, and the doubly "
+        "robust estimate of the final greedy policy against its true value.",
+    )
+    add_split_arguments(online, train_help="outcomes to replay (JSONL)")
+    online.add_argument("--every", type=int, default=1000, help="measure every N prompts")
+    online.add_argument("--hours", type=int, default=24, help="simulated hours of traffic")
+    online.add_argument("--limit", type=int, default=None, help="replay only N prompts")
+    online.add_argument(
+        "--chunk", type=int, default=32, help="prompts routed before their outcomes come back"
+    )
+    online.set_defaults(func=run_online)
 
-def run_routing(args: argparse.Namespace, settings: Settings) -> int:
-    from pantheon.benchmarks_routing import ROUTELLM_PUBLISHED, run_routing_bench
 
-    console = Console(stderr=True)
-    with step_progress(console, 16) as progress:
-        report = run_routing_bench(
+def add_split_arguments(parser: argparse.ArgumentParser, train_help: str) -> None:
+    """The split a routing benchmark runs on, and ``--json``."""
+    parser.add_argument("--train", type=Path, required=True, help=train_help)
+    parser.add_argument("--test", type=Path, required=True, help="held-out outcomes (JSONL)")
+    parser.add_argument("--strong", required=True, help="the strong (expensive) god")
+    parser.add_argument("--weak", required=True, help="the weak (cheap) god")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+
+
+def on_split(
+    run: Callable[..., R], args: argparse.Namespace, settings: Settings, **options: object
+) -> R:
+    """``run`` on the command's split, with a progress bar on stderr."""
+    with step_progress(Console(stderr=True), 16) as progress:
+        return run(
             settings,
             train=args.train,
             test=args.test,
             strong=args.strong,
             weak=args.weak,
             progress=progress,
+            **options,
         )
+
+
+def run_routing(args: argparse.Namespace, settings: Settings) -> int:
+    report = on_split(run_routing_bench, args, settings)
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
         return 0
@@ -88,5 +108,41 @@ def run_routing(args: argparse.Namespace, settings: Settings) -> int:
         f"{ROUTELLM_PUBLISHED['mmlu_apgr']:.3f}, CPT(50%) {ROUTELLM_PUBLISHED['mmlu_cpt50']:.1%}; "
         f"GSM8K APGR {ROUTELLM_PUBLISHED['gsm8k_apgr']:.3f}; "
         f"MT-Bench APGR {ROUTELLM_PUBLISHED['mt_bench_apgr']:.3f}"
+    )
+    return 0
+
+
+def run_online(args: argparse.Namespace, settings: Settings) -> int:
+    report = on_split(
+        run_online_bench,
+        args,
+        settings,
+        every=max(1, args.every),
+        hours=max(1, args.hours),
+        limit=args.limit,
+        chunk_size=max(1, args.chunk),
+    )
+    body = report.to_json()
+    if args.json:
+        print(json.dumps(body, indent=2))
+        return 0
+    out = Console(markup=False, highlight=False)
+    table = Table(title=f"Held-out APGR while learning from {report.prompts} routed prompts")
+    arms = list(report.arms)
+    table.add_column("prompts", justify="right")
+    for arm in arms:
+        table.add_column(arm, justify="right")
+    for row in body["learning_curve"]:
+        table.add_row(str(row["prompts"]), *(f"{row[a]:.3f}" for a in arms))
+    out.print(table)
+    out.print(
+        f"success while learning: bandit {body['success_bandit']:.3f}, greedy "
+        f"{body['success_greedy']:.3f}, random {body['success_random']:.3f}; bandit sent "
+        f"{body['strong_share']:.1%} to {report.strong}"
+    )
+    out.print(
+        f"final greedy policy's success: doubly robust {body['ope_dr']:.4f} "
+        f"(95% CI {body['ope_dr_ci95'][0]:.4f}..{body['ope_dr_ci95'][1]:.4f}), true "
+        f"{body['ope_true']:.4f}, error {body['ope_abs_error']:.4f}"
     )
     return 0

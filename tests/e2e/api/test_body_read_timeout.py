@@ -18,6 +18,7 @@ import uvicorn
 
 from pantheon.api import create_app
 from pantheon.store.migrate import ensure_schema
+from pantheon.testing import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -28,9 +29,7 @@ TIMEOUT = 1.0
 def live_url(make_settings: Any) -> Iterator[tuple[str, int]]:
     settings = make_settings(body_read_timeout=TIMEOUT)
     ensure_schema(settings)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
     )

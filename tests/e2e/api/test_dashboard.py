@@ -13,7 +13,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -24,9 +23,8 @@ from typing import Any
 import httpx
 import pytest
 
-from pantheon.config import Settings
 from pantheon.store.migrate import ensure_schema
-from tests.processes import stop_group, wait_healthy
+from pantheon.testing import Stack
 
 pytestmark = pytest.mark.e2e
 
@@ -56,12 +54,6 @@ def chromium_binary() -> str:
     pytest.skip(f"!!! SKIPPED: {reason} !!!")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def sample_rows(n: int) -> list[dict[str, Any]]:
     with gzip.open(SAMPLE / "routellm_sample.jsonl.gz", "rt", encoding="utf-8") as fh:
         rows = [json.loads(line) for _, line in zip(range(n), fh, strict=False)]
@@ -72,43 +64,11 @@ def sample_rows(n: int) -> list[dict[str, Any]]:
 @pytest.fixture
 def server(postgres_url: str, tmp_path: Path) -> Iterator[str]:
     """A real ``uvicorn --factory`` process on the test database (sync mode)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PANTHEON_", "CELERY_"))}
-    env.update(
-        {
-            "PANTHEON_ENV": "test",
-            "PANTHEON_DATA_DIR": str(tmp_path / "data"),
-            "PANTHEON_ROSTER_FILE": str(SAMPLE / "roster.json"),
-            "PANTHEON_TASK_MODE": "sync",
-            "DATABASE_URL": postgres_url,
-        }
-    )
-    ensure_schema(Settings(env="test", database_url_raw=postgres_url, data_dir=tmp_path / "data"))
-    port = free_port()
-    log = (tmp_path / "uvicorn.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "pantheon.api.app:app_factory",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(proc, base, tmp_path / "uvicorn.log")
-        yield base
-    finally:
-        stop_group(proc)
+    env = {"PANTHEON_ROSTER_FILE": str(SAMPLE / "roster.json"), "PANTHEON_TASK_MODE": "sync"}
+    with Stack(tmp_path, postgres=postgres_url, redis=None, env=env, cwd=REPO) as stack:
+        ensure_schema(stack.settings())
+        uvicorn = [sys.executable, "-m", "uvicorn", "pantheon.api.app:app_factory", "--factory"]
+        yield stack.serve(argv=uvicorn).url
 
 
 def replay(base: str) -> None:

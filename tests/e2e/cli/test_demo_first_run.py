@@ -8,8 +8,6 @@ data skipped every scheduled slot for about a day ("last success: in 21.6 h").
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +22,7 @@ from pantheon.benchmarks_routing import isolated_settings
 from pantheon.config import Settings
 from pantheon.store.db import Database
 from pantheon.store.schedule_runs import ScheduleRuns
+from pantheon.testing import Proc, free_port
 from pantheon.worker.schedule import JOBS
 
 pytestmark = pytest.mark.e2e
@@ -45,12 +44,6 @@ def first_run_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env["PANTHEON_DATA_DIR"] = str(tmp_path / "default-data")
     env.update(extra)
     return env
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -112,16 +105,8 @@ def test_pantheon_up_on_the_demos_data_runs_the_schedule_now(
 ) -> None:
     tmp, data_dir, _, _ = demo_run
     port = free_port()
-    log = (tmp / "up.log").open("wb")
     env = first_run_env(tmp, PANTHEON_DATA_DIR=str(data_dir), PANTHEON_ROSTER_FILE=str(ROSTER))
-    up = subprocess.Popen(
-        [*PANTHEON, "up", "--port", str(port)],
-        cwd=tmp,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    up = Proc("up", [*PANTHEON, "up", "--port", str(port)], env, tmp / "up.log", cwd=tmp).start()
     try:
         hourly: dict[str, Any] = {}
         deadline = time.monotonic() + 90
@@ -133,16 +118,10 @@ def test_pantheon_up_on_the_demos_data_runs_the_schedule_now(
                     break
             except httpx.HTTPError:
                 pass
-            assert up.poll() is None, (tmp / "up.log").read_text()
+            assert up.alive(), up.log_text()
             time.sleep(0.5)
         # The current hour's slot ran (after the demo's past night), not skipped as covered.
         assert hourly.get("last_success") == hourly.get("current_slot"), hourly
         assert datetime.fromisoformat(hourly["last_success"]) <= datetime.now(UTC)
     finally:
-        os.killpg(up.pid, signal.SIGTERM)
-        try:
-            up.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(up.pid, signal.SIGKILL)
-            up.wait(10)
-        log.close()
+        up.stop()

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from pantheon.testing import Proc, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -129,26 +129,11 @@ def test_a_good_production_config_gets_past_the_check(tmp_path: Path) -> None:
 def test_a_platform_port_binds_every_interface(tmp_path: Path) -> None:
     """Started as Railway starts it (``PORT`` set, no ``PANTHEON_HOST``), the web service
     listens on 0.0.0.0, not on the container's loopback."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
+    port = free_port()
     env = production_env(tmp_path / "data", PORT=str(port), PANTHEON_ENV="development")
-    log = tmp_path / "up.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [*PANTHEON, "up"],
-            cwd=tmp_path,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    proc = Proc("up", [*PANTHEON, "up"], env, tmp_path / "up.log", cwd=tmp_path).start()
     try:
-        deadline = time.monotonic() + TIMEOUT
-        while "Uvicorn running on" not in log.read_text() and time.monotonic() < deadline:
-            assert proc.poll() is None, log.read_text()
-            time.sleep(0.2)
-        assert f"Uvicorn running on http://0.0.0.0:{port}" in log.read_text(), log.read_text()
+        proc.wait_for_log("Uvicorn running on", timeout=TIMEOUT)
+        assert f"Uvicorn running on http://0.0.0.0:{port}" in proc.log_text(), proc.log_text()
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(30)
+        proc.stop(30)

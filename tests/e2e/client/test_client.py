@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import socket
-import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -22,11 +20,9 @@ import httpx
 import pytest
 
 from pantheon.client import AsyncPantheonClient, PantheonClient, RetryPolicy
-from pantheon.config import Settings
 from pantheon.errors import AuthError, UnavailableError, ValidationError
 from pantheon.store.migrate import ensure_schema
-from tests.e2e.worker.proxy import pipe
-from tests.processes import stop_group, wait_healthy
+from pantheon.testing import Stack, free_port, pipe
 
 pytestmark = pytest.mark.e2e
 
@@ -37,47 +33,17 @@ TOKEN = "client-test-token-0123456789abcdef"
 FAST = RetryPolicy(retries=3, base=0.05, cap=0.2)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def server(postgres_url: str, tmp_path: Path) -> Iterator[str]:
     """``pantheon serve`` (in-process tasks) with a bearer token, on the test database."""
     env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("PANTHEON_", "CELERY_", "DATABASE_URL", "REDIS_URL"))
+        "PANTHEON_ROSTER_FILE": str(SAMPLE / "roster.json"),
+        "PANTHEON_TASK_MODE": "sync",
+        "PANTHEON_API_TOKEN": TOKEN,
     }
-    env.update(
-        {
-            "PANTHEON_ENV": "test",
-            "PANTHEON_DATA_DIR": str(tmp_path / "data"),
-            "PANTHEON_ROSTER_FILE": str(SAMPLE / "roster.json"),
-            "PANTHEON_TASK_MODE": "sync",
-            "PANTHEON_API_TOKEN": TOKEN,
-            "DATABASE_URL": postgres_url,
-        }
-    )
-    ensure_schema(Settings(env="test", database_url_raw=postgres_url, data_dir=tmp_path / "data"))
-    port = free_port()
-    log = tmp_path / "serve.log"
-    proc = subprocess.Popen(
-        [PANTHEON, "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=REPO,
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(proc, base, log)
-        yield base
-    finally:
-        stop_group(proc)
+    with Stack(tmp_path, postgres=postgres_url, redis=None, env=env, cwd=REPO) as stack:
+        ensure_schema(stack.settings())
+        yield stack.serve().url
 
 
 @dataclass

@@ -4,15 +4,15 @@ standby takes over when the leader dies."""
 from __future__ import annotations
 
 import re
-import signal
 import time
 from collections import Counter
 from typing import Any
 
 import pytest
 
+from pantheon.testing import Proc, wait_until
 from pantheon.worker.dispatch import Dispatcher
-from tests.e2e.worker.conftest import Cluster, Proc, wait_until
+from tests.e2e.worker.conftest import Cluster
 
 pytestmark = pytest.mark.e2e
 
@@ -24,7 +24,7 @@ FAST_SCHEDULE = {
 
 
 def _sent_slots(*beats: Proc) -> list[str]:
-    return [slot for beat in beats for slot in SENT.findall(beat.text())]
+    return [slot for beat in beats for slot in SENT.findall(beat.log_text())]
 
 
 def _hourly_runs(cluster: Cluster) -> list[dict[str, Any]]:
@@ -54,7 +54,7 @@ def test_shortened_schedule_fires_and_lands_in_schedule_runs(
     assert all(r["result"]["covered_slots"] for r in runs if r["status"] == "success")
     for run in runs:
         assert int(run["slot"][17:19]) % 2 == 0  # every:2 slots fall on even seconds
-    dispatcher = Dispatcher(cluster.settings, cluster.service, app=cluster.app())
+    dispatcher = Dispatcher(cluster.settings(), cluster.service, app=cluster.app())
     assert dispatcher.beat_alive() is True
     _assert_one_run_per_slot(cluster, beat)
 
@@ -64,7 +64,7 @@ def test_shortened_schedule_fires_and_lands_in_schedule_runs(
     done = len(_hourly_runs(cluster))
     time.sleep(7)
     assert len(_hourly_runs(cluster)) == done
-    again = cluster.beat("beat2")
+    again = cluster.beat(name="beat2")
     wait_until(lambda: len(_hourly_runs(cluster)) > done, timeout=30)
     wait_until(lambda: _hourly_runs(cluster)[done]["status"] == "success")
     catch_up = _hourly_runs(cluster)[done]
@@ -77,10 +77,10 @@ def test_two_beats_one_run_per_slot_and_standby_takes_over(
 ) -> None:
     cluster: Cluster = make_cluster(**FAST_SCHEDULE)
     cluster.worker()
-    first, second = cluster.beat("beat1"), cluster.beat("beat2")
-    wait_until(lambda: "Acquired lock" in first.text() + second.text(), timeout=30)
+    first, second = cluster.beat(name="beat1"), cluster.beat(name="beat2")
+    wait_until(lambda: "Acquired lock" in first.log_text() + second.log_text(), timeout=30)
     wait_until(lambda: len(_hourly_runs(cluster)) >= 5, timeout=40)
-    leaders = [b for b in (first, second) if "Acquired lock" in b.text()]
+    leaders = [b for b in (first, second) if "Acquired lock" in b.log_text()]
     assert len(leaders) == 1, "both Beats hold the lock"
     leader = leaders[0]
     standby = second if leader is first else first
@@ -88,9 +88,9 @@ def test_two_beats_one_run_per_slot_and_standby_takes_over(
     _assert_one_run_per_slot(cluster, first, second)
 
     killed_at = time.monotonic()
-    leader.stop(signal.SIGKILL)
+    leader.kill()
     takeover = standby.wait_for_log("beat: Acquired lock", timeout=30)
-    lock_timeout = cluster.settings.beat_lock_timeout
+    lock_timeout = cluster.settings().beat_lock_timeout
     assert takeover <= lock_timeout + 10, f"standby took {takeover:.1f}s"
     before = len(_hourly_runs(cluster))
     wait_until(lambda: len(_hourly_runs(cluster)) >= before + 3, timeout=30)

@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 import httpx
 import pytest
 
+from pantheon.testing import free_port
 from tests.e2e.worker.conftest import Cluster
 
 pytestmark = pytest.mark.e2e
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_a_decision_survives_a_web_restart(make_cluster: Any) -> None:
-    port = _free_port()
+    port = free_port()
     cluster: Cluster = make_cluster(
-        REDIS_URL=f"redis://127.0.0.1:{_free_port()}/0",  # no broker: embedded, in-process
+        REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",  # no broker: embedded, in-process
         CELERY_RESULT_BACKEND="",
         CELERY_BROKER_URL="",
     )

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
+from pantheon.testing import wait_until
 from pantheon.worker import queues
 from pantheon.worker.dispatch import Dispatcher
-from tests.e2e.worker.conftest import Cluster, wait_until
+from tests.e2e.worker.conftest import Cluster
 
 pytestmark = pytest.mark.e2e
 
@@ -49,7 +50,7 @@ def test_every_task_registered_routed_and_run_by_the_worker(
     for queue in queues.QUEUES:
         assert f"'name': '{queue}'" in active or f'"name": "{queue}"' in active, active
 
-    dispatcher = Dispatcher(cluster.settings, cluster.service, app=cluster.app())
+    dispatcher = Dispatcher(cluster.settings(), cluster.service, app=cluster.app())
     assert dispatcher.celery_available()
     for name, kwargs in ARGS.items():
         sent = dispatcher.dispatch(name, **kwargs)
@@ -89,7 +90,7 @@ def test_retries_follow_policy_and_permanent_errors_fail_once(
 ) -> None:
     cluster: Cluster = make_cluster()
     cluster.worker()
-    dispatcher = Dispatcher(cluster.settings, cluster.service, app=cluster.app())
+    dispatcher = Dispatcher(cluster.settings(), cluster.service, app=cluster.app())
     recovers = dispatcher.dispatch(queues.TRAIN_FROM_OUTCOME, outcome_id=1002)
     never = dispatcher.dispatch(queues.TRAIN_FROM_OUTCOME, outcome_id=1050)
     bad = dispatcher.dispatch(queues.TRAIN_FROM_OUTCOME, outcome_id=-3)
@@ -112,7 +113,7 @@ def test_soft_time_limit_rolls_back_and_retries_then_stops(
         PANTHEON_TASK_SOFT_TIME_LIMIT="1", PANTHEON_TASK_TIME_LIMIT="10"
     )
     cluster.worker()
-    dispatcher = Dispatcher(cluster.settings, cluster.service, app=cluster.app())
+    dispatcher = Dispatcher(cluster.settings(), cluster.service, app=cluster.app())
     sent = dispatcher.dispatch(queues.TRAIN_FROM_OUTCOME, outcome_id=2003)
     outcome = _result(dispatcher, str(sent.task_id), timeout=60)
     assert outcome["state"] == "FAILURE"
@@ -124,8 +125,8 @@ def test_soft_time_limit_rolls_back_and_retries_then_stops(
 
 def test_queues_can_be_picked(make_cluster: Any, redis_url: str) -> None:
     cluster: Cluster = make_cluster()
-    cluster.worker(queues="training_slow")
-    dispatcher = Dispatcher(cluster.settings, cluster.service, app=cluster.app())
+    cluster.worker(queues=("training_slow",))
+    dispatcher = Dispatcher(cluster.settings(), cluster.service, app=cluster.app())
     wait_until(lambda: dispatcher.consumed_queues(refresh=True) == {"training_slow"})
     assert dispatcher.mode_for(queues.SYNC_SHADOWS) == "celery"
     fast = dispatcher.dispatch(queues.TRAIN_FROM_OUTCOME, outcome_id=21)
@@ -148,7 +149,7 @@ def test_malformed_messages_are_dropped_once_and_duplicates_counted(
     cluster: Cluster = make_cluster(broker=broker_url)
     worker = cluster.worker()
     app = cluster.app()
-    with Connection(cluster.settings.celery_broker_url) as conn:
+    with Connection(cluster.settings().celery_broker_url) as conn:
         producer = Producer(conn.channel(), exchange=Exchange(queues.FAST, type="direct"))
         producer.publish(
             b"\x80not json",
@@ -167,15 +168,15 @@ def test_malformed_messages_are_dropped_once_and_duplicates_counted(
     assert first.get(timeout=30)["status"] == "success"
     again = app.send_task(queues.TRAIN_FROM_OUTCOME, kwargs={"outcome_id": 31}, queue=queues.FAST)
     assert again.get(timeout=30)["status"] == "duplicate"
-    dispatcher = Dispatcher(cluster.settings, cluster.service, app=app)
+    dispatcher = Dispatcher(cluster.settings(), cluster.service, app=app)
     wait_until(lambda: dispatcher.queue_depths()[queues.FAST] == 0, timeout=20)
     time.sleep(2)  # a redelivered poison message would be back by now
     assert dispatcher.queue_depths()[queues.FAST] == 0
     assert unknown.state == "FAILURE"  # reported, never run, not requeued
-    log = worker.text()
+    log = worker.log_text()
     assert "unregistered task" in log.lower()
     assert log.lower().count("no_such_task") >= 1
-    counts = task_metrics.snapshot(cluster.settings)[queues.TRAIN_FROM_OUTCOME]
+    counts = task_metrics.snapshot(cluster.settings())[queues.TRAIN_FROM_OUTCOME]
     assert counts["success"] >= 2
     assert counts["duplicate"] >= 1
     assert cluster.service.trained() == [31]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -18,8 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
+from pantheon.testing import Proc, free_port, wait_until
 from pantheon.worker import queues
-from tests.e2e.worker.conftest import REPO, Cluster, Proc, wait_until
+from tests.e2e.worker.conftest import REPO, Cluster
 
 pytestmark = pytest.mark.e2e
 
@@ -29,15 +29,9 @@ WRONG = "wrong-bearer-" + "3" * 20
 TEXT_LINE = re.compile(r"^(\[)?\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def json_records(proc: Proc) -> list[dict[str, Any]]:
     records = []
-    for line in proc.text().splitlines():
+    for line in proc.log_text().splitlines():
         if line.startswith("{"):
             record = json.loads(line)  # a broken line fails the test here
             assert {"level", "time", "logger", "message"} <= set(record), record
@@ -51,7 +45,7 @@ def migrate(cluster: Cluster) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "pantheon", "db", "upgrade"],
         cwd=REPO,
-        env=cluster.env,
+        env=cluster.env(),
         capture_output=True,
         text=True,
         timeout=120,
@@ -82,7 +76,7 @@ def test_production_web_logs_json_lines_with_uvicorns_and_no_secret(
         f"{base}/api/outcomes", json={}, headers={"Authorization": f"Bearer {WRONG}"}, timeout=10
     )
     assert wrong.status_code == 401
-    wait_until(lambda: '"uvicorn.access"' in web.text(), timeout=10)
+    wait_until(lambda: '"uvicorn.access"' in web.log_text(), timeout=10)
     web.stop()
     records = json_records(web)
     loggers = {r["logger"] for r in records}
@@ -91,7 +85,7 @@ def test_production_web_logs_json_lines_with_uvicorns_and_no_secret(
     assert all(r["level"] in {"debug", "info", "warning", "error", "critical"} for r in records)
     assert all(re.match(r"^\d{4}-\d\d-\d\dT.*\+00:00$", r["time"]) for r in records)
     assert not any("color_message" in r for r in records)
-    text = web.text()
+    text = web.log_text()
     assert TOKEN not in text
     assert WRONG not in text
 
@@ -112,7 +106,9 @@ def test_worker_and_beat_log_json_with_task_and_outcome_ids(
     task_id = app.send_task(
         queues.TRAIN_FROM_OUTCOME, kwargs={"outcome_id": missing_outcome}, queue=queues.FAST
     ).id
-    wait_until(lambda: task_id in worker.text() and "outcome_id" in worker.text(), timeout=60)
+    wait_until(
+        lambda: task_id in worker.log_text() and "outcome_id" in worker.log_text(), timeout=60
+    )
     beat = cluster.pantheon("beat", "beat")
     # "Starting..." comes before the leader lock: a Beat of another test on the same Redis
     # database may hold that lock, and this one then waits as standby, logging all the same.
@@ -130,4 +126,4 @@ def test_worker_and_beat_log_json_with_task_and_outcome_ids(
     assert any(r["message"] == "beat: Starting..." for r in beat_records), beat_records[-5:]
     assert any(r["logger"] == "pantheon.cli.services" for r in beat_records)
     for proc in (worker, beat):
-        assert TOKEN not in proc.text()
+        assert TOKEN not in proc.log_text()

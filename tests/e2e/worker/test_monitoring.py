@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -27,24 +26,19 @@ from fastapi.testclient import TestClient
 from pantheon.api import create_app
 from pantheon.config import Settings
 from pantheon.store.migrate import ensure_schema
+from pantheon.testing import VENV_BIN, free_port, wait_until
 from pantheon.training.intake import OutcomeIn, ingest, pending_online
 from pantheon.training.service import TrainingService
 from pantheon.worker import queues
 from pantheon.worker.broker import beat_alive, queue_depths
 from pantheon.worker.celery_app import create_celery
-from tests.e2e.worker.conftest import CELERY, Cluster, wait_until
+from tests.e2e.worker.conftest import Cluster
 
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[3]
 FLOWER_USER = "ops:flower-test-password"
 OUTCOME = {"god_name": "zeus", "prompt": "plan the campaign", "response": "a plan", "success": True}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _service(settings: Settings) -> TrainingService:
@@ -95,20 +89,21 @@ def test_celery_a_pantheon_worker_sends_task_events_and_flower_needs_auth(
     make_cluster: Any, postgres_url: str, output_dir: Path
 ) -> None:
     cluster: Cluster = make_cluster(DATABASE_URL=postgres_url)
-    service = _service(cluster.settings)
+    service = _service(cluster.settings())
     name = f"w-{uuid.uuid4().hex[:6]}@%h"
-    worker = cluster._start(
-        "worker", [CELERY, "-A", "pantheon", "worker", "-l", "INFO", "-c", "1", "-n", name]
+    worker = cluster.spawn(
+        "worker",
+        [str(VENV_BIN / "celery"), "-A", "pantheon", "worker", "-l", "INFO", "-c", "1", "-n", name],
     )
     worker.wait_for_log("ready.", timeout=60)
-    assert "task events: ON" in worker.text()
+    assert "task events: ON" in worker.log_text()
     assert "pong" in cluster.celery_cli("inspect", "ping", "--timeout", "5", app="pantheon")
     active = cluster.celery_cli("inspect", "active_queues", "--timeout", "5", app="pantheon")
     for queue in queues.ALL_QUEUES:
         assert f"'name': '{queue}'" in active, active
 
     # Events, read straight off the broker: sent (by the sender), received, started, succeeded.
-    app = create_celery(cluster.settings)
+    app = create_celery(cluster.settings())
     with EventLog(app) as events:
         outcome_id = _store_outcome(service, "events-1")
         sent = app.send_task(queues.TRAIN_FROM_OUTCOME, kwargs={"outcome_id": outcome_id})
@@ -117,11 +112,11 @@ def test_celery_a_pantheon_worker_sends_task_events_and_flower_needs_auth(
         wait_until(lambda: wanted <= events.types_for(str(sent.id)), timeout=20)
 
     # Flower through the same `celery -A pantheon`, behind basic auth.
-    port = _free_port()
-    flower = cluster._start(
+    port = free_port()
+    flower = cluster.spawn(
         "flower",
         [
-            CELERY,
+            str(VENV_BIN / "celery"),
             "-A",
             "pantheon",
             "flower",
@@ -133,13 +128,13 @@ def test_celery_a_pantheon_worker_sends_task_events_and_flower_needs_auth(
     base = f"http://127.0.0.1:{port}"
 
     def flower_up() -> bool:
-        assert flower.popen.poll() is None, flower.text()[-3000:]
+        assert flower.popen.poll() is None, flower.log_text()[-3000:]
         try:
             return httpx.get(f"{base}/api/workers", timeout=2).status_code == 401
         except httpx.HTTPError:
             return False
 
-    wait_until(flower_up, timeout=60, step=0.3)
+    wait_until(flower_up, timeout=60, interval=0.3)
     assert httpx.get(f"{base}/api/tasks", timeout=5).status_code == 401
     assert httpx.get(f"{base}/tasks", timeout=5).status_code == 401
     wrong = httpx.get(f"{base}/api/tasks", auth=("ops", "wrong"), timeout=5)
@@ -157,11 +152,11 @@ def test_celery_a_pantheon_worker_sends_task_events_and_flower_needs_auth(
         task = answer.json().get(str(later.id))
         return task if task and task.get("state") == "SUCCESS" else None
 
-    wait_until(listed, timeout=30, step=0.5)
+    wait_until(listed, timeout=30, interval=0.5)
     task = listed()
     assert task is not None
     assert task["name"] == queues.TRAIN_FROM_OUTCOME
-    _screenshot(f"{base}/tasks", user, password, output_dir / "flower-tasks.png", cluster.tmp)
+    _screenshot(f"{base}/tasks", user, password, output_dir / "flower-tasks.png", cluster.run_dir)
 
 
 def _screenshot(url: str, user: str, password: str, target: Path, tmp: Path) -> None:
@@ -197,8 +192,8 @@ def test_a_plain_celery_client_sending_by_name_without_a_queue_is_trained(
     make_cluster: Any, broker_url: str, postgres_url: str, redis_url: str
 ) -> None:
     cluster: Cluster = make_cluster(broker=broker_url, DATABASE_URL=postgres_url)
-    service = _service(cluster.settings)
-    pantheon_app = create_celery(cluster.settings)
+    service = _service(cluster.settings())
+    pantheon_app = create_celery(cluster.settings())
     # A client that knows nothing of Pantheon's routes: Celery's defaults put the message
     # on the `celery` queue.
     plain = Celery("someone-else", broker=broker_url, backend=redis_url, set_as_current=False)
@@ -206,14 +201,14 @@ def test_a_plain_celery_client_sending_by_name_without_a_queue_is_trained(
     sent = plain.send_task(queues.TRAIN_FROM_OUTCOME, kwargs={"outcome_id": outcome_id})
 
     # Nobody consumes yet: /api/queues shows where it waits.
-    web = TestClient(create_app(cluster.settings.model_copy(update={"task_mode": "auto"})))
+    web = TestClient(create_app(cluster.settings().model_copy(update={"task_mode": "auto"})))
     with web:
 
         def waiting() -> bool:
             body = web.get("/api/queues").json()
             return bool(body["broker"] == "ok" and body["queues"].get("celery") == 1)
 
-        wait_until(waiting, timeout=20, step=0.3)
+        wait_until(waiting, timeout=20, interval=0.3)
         health = web.get("/api/health").json()
         assert "1 message(s) on queue celery and no worker consumes it" in health["problems"]
         assert health["status"] == "degraded"
@@ -258,7 +253,7 @@ def _bindings(broker_url: str) -> dict[str, set[str]]:
 def test_health_sees_a_ready_worker_within_seconds(make_cluster: Any, postgres_url: str) -> None:
     # The default cache period (5 s): health must not wait for it to see a new worker.
     cluster: Cluster = make_cluster(DATABASE_URL=postgres_url, PANTHEON_MODE_CACHE_SECONDS="5")
-    settings = cluster.settings
+    settings = cluster.settings()
     _service(settings)
     app = create_celery(settings)
     cluster.pantheon("beat", "beat").wait_for_log("Acquired lock", timeout=60)

@@ -4,7 +4,7 @@ celery mode coming back on its own when the broker returns."""
 
 from __future__ import annotations
 
-import socket
+import time
 from typing import Any
 
 import pytest
@@ -12,12 +12,12 @@ import pytest
 from pantheon.config import Settings
 from pantheon.store.migrate import ensure_schema
 from pantheon.store.schedule_runs import ScheduleRuns
+from pantheon.testing import Switchable, free_port, wait_until
 from pantheon.training.intake import OutcomeIn, ingest
 from pantheon.training.service import TrainingService
 from pantheon.worker import queues
 from pantheon.worker.dispatch import Dispatcher
-from tests.e2e.worker.conftest import Cluster, wait_until
-from tests.e2e.worker.proxy import Switchable
+from tests.e2e.worker.conftest import Cluster
 
 pytestmark = pytest.mark.e2e
 
@@ -33,12 +33,6 @@ OUTCOMES = [
         ("zeus", "choose a strategy", True, 0.7),
     ]
 ]
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _service(settings: Settings) -> TrainingService:
@@ -68,11 +62,14 @@ def test_cli_worker_and_beat_on_postgres(make_cluster: Any, postgres_url: str) -
         PANTHEON_SCHEDULE_OUTBOX="every:2",
         PANTHEON_OUTBOX_SWEEP_AFTER="0",
     )
-    settings = cluster.settings
+    settings = cluster.settings()
     service = _service(settings)
     worker = cluster.pantheon("worker", "worker")
     worker.wait_for_log("ready.", timeout=60)
-    assert "queues=training_fast,training_batch,training_slow,celery concurrency=2" in worker.text()
+    assert (
+        "queues=training_fast,training_batch,training_slow,celery concurrency=2"
+        in worker.log_text()
+    )
     registered = cluster.celery_cli("inspect", "registered", "--timeout", "5", app=REAL_APP)
     assert all(name in registered for name in queues.TASK_QUEUES), registered
 
@@ -95,21 +92,21 @@ def test_cli_worker_and_beat_on_postgres(make_cluster: Any, postgres_url: str) -
     wait_until(lambda: not pending_online(service, 0, 10), timeout=30)
     assert service.get_kernel("zeus").step_count >= 1
     assert runs.recent("outbox_sweep") == []  # the sweep does not log its slots
-    assert "outbox sweep" in worker.text()
+    assert "outbox sweep" in worker.log_text()
 
 
 def test_celery_and_sync_train_the_same_and_celery_resumes(
     make_cluster: Any, postgres_url: str, redis_url: str, tmp_path: Any
 ) -> None:
     cluster: Cluster = make_cluster(DATABASE_URL=postgres_url)
-    celery_service = _service(cluster.settings)
+    celery_service = _service(cluster.settings())
     cluster.pantheon("worker", "worker").wait_for_log("ready.", timeout=60)
-    celery_dispatcher = Dispatcher(cluster.settings, celery_service)
+    celery_dispatcher = Dispatcher(cluster.settings(), celery_service)
     wait_until(celery_dispatcher.celery_available, timeout=20)
     via_celery = _train_all(celery_dispatcher, celery_service)
     assert {r["mode"] for r in via_celery} == {"celery"}
 
-    dead = f"redis://127.0.0.1:{_closed_port()}/0"
+    dead = f"redis://127.0.0.1:{free_port()}/0"
     sync_settings = Settings(
         env="test",
         data_dir=tmp_path / "sync",
@@ -133,7 +130,7 @@ def test_celery_and_sync_train_the_same_and_celery_resumes(
     proxy = Switchable(host, int(port))
     proxy.on()
     db_number = redis_url.rsplit("/", 1)[1]
-    through = cluster.settings.model_copy(
+    through = cluster.settings().model_copy(
         update={
             "redis_url": f"redis://127.0.0.1:{proxy.port}/{db_number}",
             "celery_broker_url_raw": None,
@@ -150,7 +147,9 @@ def test_celery_and_sync_train_the_same_and_celery_resumes(
     assert offline.mode == "sync"
     assert offline.result is not None
     proxy.on()
-    waited = wait_until(lambda: web.mode_for(queues.TRAIN_FROM_OUTCOME) == "celery", timeout=30)
+    back_at = time.monotonic()
+    wait_until(lambda: web.mode_for(queues.TRAIN_FROM_OUTCOME) == "celery", timeout=30)
+    waited = time.monotonic() - back_at
     print(f"celery mode resumed {waited:.1f}s after the broker came back")
     stored = ingest(celery_service, [OutcomeIn.parse({**OUTCOMES[2], "prompt": "online again"})])
     online = web.dispatch(queues.TRAIN_FROM_OUTCOME, outcome_id=stored.new_ids[0])

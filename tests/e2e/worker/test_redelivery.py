@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
+from pantheon.testing import wait_until
 from pantheon.worker import queues, task_metrics
-from tests.e2e.worker.conftest import Cluster, wait_until
+from tests.e2e.worker.conftest import Cluster
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -74,13 +75,13 @@ def test_pool_child_killed_mid_task(make_cluster: Any, broker_url: str, output_d
 
 def test_whole_worker_killed_mid_task(make_cluster: Any, broker_url: str, output_dir: Path) -> None:
     cluster: Cluster = make_cluster(broker=broker_url, **SHORT_LIMITS)
-    first = cluster.worker("w1")
+    first = cluster.worker(name="w1")
     result = _send(cluster, 2004)
     wait_until(lambda: _deliveries(cluster, 2004), timeout=30)
     killed = time.time()
-    first.stop(signal.SIGKILL)
-    cluster.worker("w2")
-    wait_until(lambda: len(_deliveries(cluster, 2004)) >= 2, timeout=300, step=0.5)
+    first.kill()
+    cluster.worker(name="w2")
+    wait_until(lambda: len(_deliveries(cluster, 2004)) >= 2, timeout=300, interval=0.5)
     _record(
         output_dir,
         f"whole_worker_sigkill_{broker_url.split(':', maxsplit=1)[0]}",
@@ -95,7 +96,7 @@ def test_warm_shutdown_finishes_the_task(make_cluster: Any, redis_url: str) -> N
     worker = cluster.worker()
     result = _send(cluster, 2003)
     wait_until(lambda: _deliveries(cluster, 2003), timeout=30)
-    worker.stop(signal.SIGTERM, timeout=60)
+    worker.stop(timeout=60)
     assert cluster.service.trained() == [2003]
     assert len(_deliveries(cluster, 2003)) == 1
     assert result.get(timeout=10)["status"] == "success"
@@ -138,15 +139,15 @@ def test_whole_worker_killed_on_redis_is_resumed_by_the_outbox_sweep(
         PANTHEON_SCHEDULE_OUTBOX="every:2", PANTHEON_OUTBOX_SWEEP_AFTER="0", **SHORT_LIMITS
     )
     cluster.service.add_pending(2004)  # stored, untrained: what the sweep looks for
-    first = cluster.worker("w1")
+    first = cluster.worker(name="w1")
     original = _send(cluster, 2004)
     wait_until(lambda: _deliveries(cluster, 2004), timeout=30)
     killed = time.time()
-    first.stop(signal.SIGKILL)
+    first.kill()
     assert cluster.service.trained() == []  # the kill rolled the step back
-    cluster.worker("w2")
+    cluster.worker(name="w2")
     cluster.beat()
-    wait_until(lambda: cluster.service.trained() == [2004], timeout=60, step=0.2)
+    wait_until(lambda: cluster.service.trained() == [2004], timeout=60, interval=0.2)
     (trained_at,) = cluster.service.db.rows("SELECT at FROM trained WHERE outcome_id = 2004")
     _record(output_dir, "whole_worker_sigkill_redis_sweep_trained", float(trained_at[0]) - killed)
     late = original.get(timeout=300)  # Redis redelivers the original after ~82 s + restore
@@ -154,5 +155,5 @@ def test_whole_worker_killed_on_redis_is_resumed_by_the_outbox_sweep(
     assert late["status"] == "duplicate"
     assert cluster.service.trained() == [2004]
     assert len(cluster.service.calls("train_from_outcome")) == 1  # one committed step
-    counted = task_metrics.snapshot(cluster.settings)[queues.TRAIN_FROM_OUTCOME]
+    counted = task_metrics.snapshot(cluster.settings())[queues.TRAIN_FROM_OUTCOME]
     assert counted["duplicate"] >= 1

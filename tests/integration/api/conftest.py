@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,10 +12,9 @@ from fastapi.testclient import TestClient
 from pantheon.api import create_app
 from pantheon.config import Settings
 from pantheon.store.migrate import ensure_schema
-from tests.processes import stop_group
+from pantheon.testing import Proc, Stack
 
 REPO = Path(__file__).resolve().parents[3]
-QUEUES = "training_fast,training_batch,training_slow"
 
 MakeClient = Callable[..., TestClient]
 
@@ -56,61 +51,22 @@ def outcome(god: str = "zeus", prompt: str = "What is 2 + 2?", **fields: Any) ->
     return body
 
 
-def wait_for(check: Callable[[], Any], timeout: float = 30.0, every: float = 0.2) -> Any:
-    """Polls ``check`` until it returns something truthy; fails after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout:.0f}s")
-        time.sleep(every)
-
-
-def worker_env(settings: Settings, data_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PANTHEON_", "CELERY_"))}
-    env.update(
-        {
-            "PANTHEON_ENV": "test",
-            "PANTHEON_DATA_DIR": str(data_dir),
-            "DATABASE_URL": str(settings.database_url_raw),
-            "REDIS_URL": settings.redis_url,
-            "PANTHEON_TASK_MODE": "celery",
-        }
-    )
-    return env
-
-
 @pytest.fixture
-def celery_worker(tmp_path: Path) -> Iterator[Callable[[Settings], subprocess.Popen[bytes]]]:
+def celery_worker(tmp_path: Path) -> Iterator[Callable[[Settings], Proc]]:
     """Starts a real ``celery worker`` on the three queues for the given settings."""
-    procs: list[subprocess.Popen[bytes]] = []
+    stacks: list[Stack] = []
 
-    def _start(settings: Settings) -> subprocess.Popen[bytes]:
-        log = (tmp_path / f"worker-{len(procs)}.log").open("wb")
-        proc = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "celery"),
-                "-A",
-                "pantheon.worker.celery_app",
-                "worker",
-                "-Q",
-                QUEUES,
-                "--concurrency=1",
-                "--loglevel=INFO",
-                f"--hostname=api-test-{os.getpid()}-{len(procs)}@%h",
-            ],
+    def _start(settings: Settings) -> Proc:
+        stack = Stack(
+            tmp_path / f"worker-{len(stacks)}",
+            postgres=str(settings.database_url_raw),
+            redis=settings.redis_url,
+            env={"PANTHEON_TASK_MODE": "celery"},
             cwd=REPO,
-            env=worker_env(settings, tmp_path / "worker-data"),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
         )
-        procs.append(proc)
-        return proc
+        stacks.append(stack)
+        return stack.worker(concurrency=1, wait=False)
 
     yield _start
-    for proc in procs:
-        if proc.poll() is None:
-            stop_group(proc)
+    for stack in stacks:
+        stack.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from subprocess import Popen
 from typing import Any
 
 import pytest
@@ -13,7 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from pantheon.api import create_app
 from pantheon.config import Settings
 from pantheon.store.migrate import ensure_schema
-from tests.integration.api.conftest import outcome, wait_for
+from pantheon.testing import Proc, wait_until
+from tests.integration.api.conftest import outcome
 
 pytestmark = pytest.mark.integration
 
@@ -25,7 +25,7 @@ def celery_client(
     postgres_url: str,
     redis_url: str,
     make_settings: Any,
-    celery_worker: Callable[[Settings], Popen[bytes]],
+    celery_worker: Callable[[Settings], Proc],
 ) -> Iterator[TestClient]:
     settings: Settings = make_settings(
         database_url_raw=postgres_url, redis_url=redis_url, task_mode="auto", mode_cache_seconds=1
@@ -35,10 +35,10 @@ def celery_client(
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
 
         def celery_mode() -> bool:
-            assert worker.poll() is None, "the worker exited"
+            assert worker.alive(), worker.log_text()[-3000:]
             return bool(client.get("/api/health").json()["mode"] == "celery")
 
-        wait_for(celery_mode, timeout=90, every=0.5)
+        wait_until(celery_mode, timeout=90, interval=0.5)
         yield client
 
 
@@ -47,7 +47,7 @@ def task_done(client: TestClient, task_id: str) -> dict[str, Any]:
         body: dict[str, Any] = client.get(f"/api/tasks/{task_id}", params={"timeout": 2}).json()
         return body if body["ready"] else None
 
-    result: dict[str, Any] = wait_for(ready, timeout=60)
+    result: dict[str, Any] = wait_until(ready, timeout=60)
     return result
 
 
@@ -65,7 +65,7 @@ def test_intake_is_queued_and_trained_by_the_worker(celery_client: TestClient) -
     task = task_done(client, body["task_id"])
     assert task["state"] == "SUCCESS", task
     assert task["result"]["status"] in {"success", "duplicate"}
-    wait_for(lambda: client.get("/api/kernels/zeus").json()["outcomes_trained"] == 1)
+    wait_until(lambda: client.get("/api/kernels/zeus").json()["outcomes_trained"] == 1)
 
     again = client.post("/api/outcomes", json=outcome("zeus", outcome_key="celery-1"))
     assert again.status_code == 200
@@ -74,7 +74,7 @@ def test_intake_is_queued_and_trained_by_the_worker(celery_client: TestClient) -
     batch = [outcome("hera", f"q{i}", outcome_key=f"celery-b{i}") for i in range(6)]
     accepted = client.post("/api/outcomes/batch", json={"outcomes": batch}).json()
     assert [t["mode"] for t in accepted["tasks"]] == ["celery"]
-    wait_for(lambda: client.get("/api/kernels/hera").json()["outcomes_trained"] == 6)
+    wait_until(lambda: client.get("/api/kernels/hera").json()["outcomes_trained"] == 6)
 
     hourly = client.post("/api/training/hourly").json()
     assert hourly["mode"] == "celery"
@@ -104,7 +104,7 @@ def test_worker_task_counters_reach_metrics(celery_client: TestClient) -> None:
         )
 
     # The worker counts a run just after it stores the result: wait for the count.
-    wait_for(lambda: successes() >= 2, timeout=20)
+    wait_until(lambda: successes() >= 2, timeout=20)
 
     # Celery cannot tell an unknown id from a queued one: both are PENDING.
     body = client.get("/api/tasks/0f0f0f0f-0000-4000-8000-000000000000").json()

@@ -9,7 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from tests.integration.api.conftest import MakeClient, outcome, wait_for
+from pantheon.testing import wait_until
+from tests.integration.api.conftest import MakeClient, outcome
 
 pytestmark = pytest.mark.integration
 
@@ -21,7 +22,7 @@ def finished(client: TestClient, task_id: str) -> dict[str, Any]:
         body: dict[str, Any] = client.get(f"/api/tasks/{task_id}").json()
         return body if body["ready"] else None
 
-    result: dict[str, Any] = wait_for(done, timeout=60)
+    result: dict[str, Any] = wait_until(done, timeout=60)
     return result
 
 

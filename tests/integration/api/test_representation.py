@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 
 from pantheon.cli import main
 from pantheon.learning import coordizer
+from tests.fakes.coordizer import Counting
 from tests.integration.api.conftest import MakeClient, outcome
-from tests.unit.training.test_representation import Counting
 
 pytestmark = pytest.mark.integration
 

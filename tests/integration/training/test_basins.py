@@ -16,7 +16,7 @@ from pantheon.training import representation
 from pantheon.training.basins import current_version
 from pantheon.training.intake import OutcomeIn, ingest
 from pantheon.training.service import TrainingService
-from tests.unit.training.test_representation import Counting
+from tests.fakes.coordizer import Counting
 
 pytestmark = pytest.mark.integration
 

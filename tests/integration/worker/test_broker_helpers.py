@@ -10,7 +10,7 @@ import pytest
 from pantheon.worker import queues, task_metrics
 from pantheon.worker.celery_app import create_celery
 from pantheon.worker.dispatch import Dispatcher
-from tests.e2e.worker.fakes import FakeService
+from tests.fakes.service import FakeService
 
 pytestmark = pytest.mark.integration
 

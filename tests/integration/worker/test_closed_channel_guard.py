@@ -12,45 +12,29 @@ worker's event loop: "Unrecoverable error", the worker exits. Reproduced here on
 from __future__ import annotations
 
 import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
 from kombu import Connection, Exchange, Producer, Queue
 
+from pantheon.testing import RedisServer
 from pantheon.worker import kombu_guard
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def private_redis() -> Iterator[str]:
+def private_redis(tmp_path: Path) -> Iterator[str]:
     if shutil.which("redis-server") is None:
         pytest.skip("!!! SKIPPED: redis-server is not installed !!!")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            redis.Redis.from_url(url).ping()
-            break
-        except redis.ConnectionError:
-            if time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail("private redis-server did not start")
-            time.sleep(0.05)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    server = RedisServer(tmp_path)
+    server.start()
+    try:
+        yield server.url(0)
+    finally:
+        server.stop(hard=True)
 
 
 def _received(url: str) -> tuple[Connection, object, object]:

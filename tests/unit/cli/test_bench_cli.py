@@ -1,10 +1,6 @@
-"""``pantheon bench``: one parser, one sub-command per benchmark module."""
+"""``pantheon bench``: routing and online share one definition of their split."""
 
 from __future__ import annotations
-
-import argparse
-import sys
-import types
 
 import pytest
 
@@ -13,6 +9,7 @@ from pantheon.cli import bench, build_parser
 pytestmark = pytest.mark.unit
 
 ROUTING = ["bench", "routing", "--train", "a.jsonl", "--test", "b.jsonl"]
+ONLINE = ["bench", "online", "--train", "a.jsonl", "--test", "b.jsonl"]
 
 
 def test_routing_parses_its_arguments() -> None:
@@ -22,22 +19,19 @@ def test_routing_parses_its_arguments() -> None:
     assert (args.strong, args.weak, args.json) == ("s", "w", True)
 
 
-def test_routing_needs_both_gods() -> None:
+def test_online_parses_the_split_and_its_own_options() -> None:
+    args = build_parser().parse_args([*ONLINE, "--strong", "s", "--weak", "w", "--every", "50"])
+    assert args.func is bench.run_online
+    assert (str(args.train), args.strong, args.weak, args.json) == ("a.jsonl", "s", "w", False)
+    assert (args.every, args.hours, args.limit, args.chunk) == (50, 24, None, 32)
+
+
+@pytest.mark.parametrize("command", [ROUTING, ONLINE])
+def test_a_benchmark_needs_both_gods(command: list[str]) -> None:
     with pytest.raises(SystemExit):
-        build_parser().parse_args(ROUTING)
+        build_parser().parse_args(command)
 
 
-def test_sibling_benchmarks_register_beside_routing(monkeypatch: pytest.MonkeyPatch) -> None:
-    sibling = types.ModuleType("pantheon_test_sibling_bench")
-
-    def register_bench(benchmarks: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-        benchmarks.add_parser("sibling").set_defaults(func=lambda a, s: 0)
-
-    sibling.register_bench = register_bench  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, sibling.__name__, sibling)
-    monkeypatch.setattr(bench, "BENCH_MODULES", (sibling.__name__, "pantheon.no_such_bench"))
-    parser = argparse.ArgumentParser()
-    bench.register(parser.add_subparsers(dest="command"))
-    assert parser.parse_args(["bench", "sibling"]).benchmark == "sibling"
-    routing = parser.parse_args([*ROUTING, "--strong", "s", "--weak", "w"])
-    assert routing.benchmark == "routing"
+def test_the_pipeline_benchmark_is_not_a_command_of_the_package() -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["bench", "pipeline"])

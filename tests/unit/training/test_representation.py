@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 import sqlalchemy as sa
-from numpy.typing import NDArray
 
 from pantheon.errors import RepresentationMismatchError
 from pantheon.learning import coordizer
@@ -17,28 +16,10 @@ from pantheon.training import queries, representation, routing
 from pantheon.training.basins import BasinCache, current_version, encode_prompts
 from pantheon.training.intake import ingest
 from pantheon.training.service import TrainingService
+from tests.fakes.coordizer import Counting, Encode
 from tests.unit.training.conftest import add, outcome
 
 pytestmark = pytest.mark.unit
-
-Encode = Callable[[Sequence[str]], NDArray[np.float64]]
-
-
-class Counting:
-    """``coordize_many`` that records every call (and can stand in for another version)."""
-
-    def __init__(self, inner: Encode, shift: int = 0) -> None:
-        self.inner = inner
-        self.shift = shift
-        self.calls: list[list[str]] = []
-
-    def __call__(self, texts: Sequence[str], vocabulary: object = None) -> NDArray[np.float64]:
-        self.calls.append(list(texts))
-        return np.roll(self.inner(texts), self.shift, axis=1)
-
-    @property
-    def prompts(self) -> list[str]:
-        return [t for call in self.calls for t in call]
 
 
 @pytest.fixture

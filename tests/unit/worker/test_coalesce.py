@@ -15,7 +15,7 @@ from pantheon.worker.coalesce import PendingFlags, pending_key
 from pantheon.worker.dispatch import Dispatcher
 from pantheon.worker.operations import Context, run_operation
 from pantheon.worker.tasks import send_follow_up
-from tests.e2e.worker.fakes import FakeService
+from tests.fakes.service import FakeService
 
 pytestmark = pytest.mark.unit
 

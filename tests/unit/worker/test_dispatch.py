@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -8,17 +7,12 @@ from typing import Any
 import pytest
 
 from pantheon.errors import BrokerUnavailableError, NotFoundError
+from pantheon.testing import free_port
 from pantheon.worker import queues, task_metrics
 from pantheon.worker.dispatch import Dispatcher
-from tests.e2e.worker.fakes import FakeService
+from tests.fakes.service import FakeService
 
 pytestmark = pytest.mark.unit
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -80,7 +74,7 @@ def test_auto_mode_with_no_broker_runs_in_process(
     make_settings: Any,
     service: FakeService,
 ) -> None:
-    settings = make_settings(task_mode="auto", redis_url=f"redis://127.0.0.1:{_closed_port()}/0")
+    settings = make_settings(task_mode="auto", redis_url=f"redis://127.0.0.1:{free_port()}/0")
     dispatcher = Dispatcher(settings, service)
     sent = dispatcher.dispatch(queues.TRAIN_FROM_OUTCOME, outcome_id=9)
     assert sent.mode == "sync"

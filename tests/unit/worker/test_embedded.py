@@ -10,7 +10,7 @@ import pytest
 from pantheon.worker import queues
 from pantheon.worker.dispatch import Dispatcher
 from pantheon.worker.embedded import EmbeddedScheduler
-from tests.e2e.worker.fakes import FakeService
+from tests.fakes.service import FakeService
 
 pytestmark = pytest.mark.unit
 

@@ -9,7 +9,7 @@ import pytest
 from pantheon.errors import NotFoundError, ScheduleError, ValidationError
 from pantheon.worker import operations, queues
 from pantheon.worker.operations import Context, run_operation, seed_outcome_key
-from tests.e2e.worker.fakes import FakeService
+from tests.fakes.service import FakeService
 
 pytestmark = pytest.mark.unit
 

@@ -8,7 +8,7 @@ import pytest
 
 from pantheon.worker.schedule import JOBS_BY_NAME, Expression
 from pantheon.worker.slots import run_in_slot
-from tests.e2e.worker.fakes import FakeDb, SqliteLedger
+from tests.fakes.service import FakeDb, SqliteLedger
 
 pytestmark = pytest.mark.unit
 

@@ -19,7 +19,7 @@ from pantheon.worker.tasks import (
     backoff,
     bind_positional,
 )
-from tests.e2e.worker.fakes import FakeService
+from tests.fakes.service import FakeService
 
 pytestmark = pytest.mark.unit
 

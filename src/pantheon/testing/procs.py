@@ -1,6 +1,6 @@
-"""Processes the stack starts: a handle per process, /proc helpers, bounded waits.
+"""Processes the harness starts: a handle per process, /proc helpers, bounded waits.
 
-Part of :mod:`benchmarks.stack` (import the names from there).
+Part of :mod:`pantheon.testing` (import the names from there).
 """
 
 from __future__ import annotations
@@ -10,22 +10,21 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
-ROOT = Path(__file__).resolve().parents[1]
-VENV_BIN = Path(sys.executable).parent
-QUEUES = ("training_fast", "training_batch", "training_slow")
+import httpx
+
 LOOPBACK = "127.0.0.1"
 
+T = TypeVar("T")
 
-# --- small helpers ------------------------------------------------------------------
+
 class StackError(RuntimeError):
-    """A process of the stack died or a service would not start: stop waiting at once."""
+    """A process of the harness died or a service would not start: stop waiting at once."""
 
 
 def free_port() -> int:
@@ -44,21 +43,32 @@ def port_open(port: int, host: str = LOOPBACK, timeout: float = 0.5) -> bool:
 
 
 def wait_until(
-    predicate: Callable[[], Any], timeout: float, interval: float = 0.1, what: str = "condition"
-) -> Any:
-    """Poll ``predicate`` until it returns a truthy value; raise TimeoutError after ``timeout``."""
+    predicate: Callable[[], T | None],
+    timeout: float = 30.0,
+    interval: float = 0.1,
+    what: str = "condition",
+) -> T:
+    """Poll ``predicate`` until it returns a truthy value and return that value.
+
+    An exception from ``predicate`` means "not ready yet" (connection refused, a table not
+    created yet), except :class:`StackError` and a failed ``assert`` (a test's verdict),
+    which end the wait at once; after ``timeout`` seconds a :class:`TimeoutError` names
+    ``what`` and the last exception.
+    """
     deadline = time.monotonic() + timeout
+    last: Exception | None = None
     while True:
         try:
             value = predicate()
-        except StackError:
+        except (StackError, AssertionError):
             raise
-        except Exception:  # not ready yet (connection refused, timeout, ...)
-            value = None
+        except Exception as exc:  # not ready yet
+            value, last = None, exc
         if value:
             return value
         if time.monotonic() >= deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+            detail = f" (last error: {last!r})" if last is not None else ""
+            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}{detail}")
         time.sleep(interval)
 
 
@@ -105,7 +115,7 @@ def rss_bytes(pid: int) -> int:
 # --- a managed process --------------------------------------------------------------
 @dataclass
 class Proc:
-    """One process the stack started, in a session (process group) of its own."""
+    """One started process, in a session (process group) of its own, logging to a file."""
 
     name: str
     argv: list[str]
@@ -113,6 +123,7 @@ class Proc:
     log_path: Path
     url: str = ""
     port: int = 0
+    cwd: Path | None = None
     popen: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def start(self) -> Proc:
@@ -123,7 +134,7 @@ class Proc:
             self.popen = subprocess.Popen(
                 self.argv,
                 env=self.env,
-                cwd=ROOT,
+                cwd=self.cwd,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -162,22 +173,19 @@ class Proc:
         self.wait(10)
 
     def stop(self, timeout: float = 20.0) -> int | None:
-        """SIGTERM (warm shutdown for a worker), then SIGKILL after ``timeout``."""
+        """SIGTERM the main process (a warm shutdown, as a platform does), then SIGKILL the
+        group after ``timeout``; pool children left behind get the group's SIGKILL."""
         if self.popen is None:
             return None
         if self.alive():
             self.send(signal.SIGTERM)
             code = self.wait(timeout)
             if code is not None:
-                self._reap_group()
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(self.pid, signal.SIGKILL)
                 return code
         self.kill()
         return self.popen.returncode
-
-    def _reap_group(self) -> None:
-        # Pool children left behind by a parent that died get the group's SIGKILL.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, signal.SIGKILL)
 
     def children(self) -> list[int]:
         return descendants(self.pid) if self.alive() else []
@@ -204,3 +212,35 @@ class Proc:
             return self.log_path.read_text(errors="replace")
         except OSError:
             return ""
+
+    def wait_for_log(self, needle: str, timeout: float = 30.0) -> float:
+        """Seconds until ``needle`` shows in the log; fails at once if the process exits."""
+        started = time.monotonic()
+
+        def seen() -> bool:
+            if needle in self.log_text():
+                return True
+            if not self.alive():
+                raise StackError(f"{self.name} exited early:\n{self.log_text()[-3000:]}")
+            return False
+
+        try:
+            wait_until(seen, timeout, what=f"{needle!r} in {self.name}'s log")
+        except TimeoutError as exc:
+            raise TimeoutError(f"{exc}:\n{self.log_text()[-3000:]}") from None
+        return time.monotonic() - started
+
+    def wait_healthy(self, timeout: float = 60, statuses: Iterable[int] = (200,)) -> None:
+        """Until ``GET {url}/api/health`` answers one of ``statuses``; fails with the log
+        if the process dies or the time runs out."""
+        wanted = set(statuses)
+
+        def ready() -> bool:
+            if not self.alive():
+                raise StackError(f"{self.name} exited:\n{self.log_text()[-3000:]}")
+            return httpx.get(self.url + "/api/health", timeout=2).status_code in wanted
+
+        try:
+            wait_until(ready, timeout, 0.2, what=f"{self.name} health")
+        except TimeoutError as exc:
+            raise TimeoutError(f"{exc}\n{self.log_text()[-3000:]}") from None

@@ -1,11 +1,14 @@
-"""Real processes on private services, for fault-injection and benchmark runs.
+"""Real processes on their own services: one harness for tests and benchmarks.
 
-A :class:`Stack` owns a run directory, its own ``redis-server`` and (by default) its own
-PostgreSQL cluster on free loopback ports, so stopping or restarting them disturbs nothing
-else on the machine; ``rabbitmq=True`` adds a private vhost on the machine's RabbitMQ as
-the broker. It starts the product's real processes with an environment built from those
-services (plus any ``PANTHEON_*`` overrides), logs each to ``<run_dir>/<name>-<n>.log``,
-waits until they answer, and kills them on demand::
+A :class:`Stack` owns a run directory and the services its processes use: by default its
+own ``redis-server`` and PostgreSQL cluster on free loopback ports, so stopping or
+restarting them disturbs nothing else on the machine; or services the caller already has
+(``redis="redis://…/3"``, ``postgres="postgresql+psycopg://…"``), or none (``redis=None``
+for a web in sync mode; ``postgres=None`` for SQLite in the run directory).
+``rabbitmq=True`` adds a private vhost on the machine's RabbitMQ as the broker. It starts
+the product's real processes with an environment built from those services (plus any
+``PANTHEON_*`` overrides), logs each to ``<run_dir>/<name>-<n>.log``, waits until they
+answer, and kills them on demand::
 
     with Stack(run_dir) as stack:                      # private Redis + PostgreSQL
         stack.migrate()                                # pantheon db upgrade
@@ -19,14 +22,11 @@ waits until they answer, and kills them on demand::
         stack.postgres.restart(mode="immediate")       # database crash
         stack.new_database(); stack.reset_broker()     # a clean slate for the next run
 
-Public pieces: :class:`Stack` (``serve``, ``worker``, ``pantheon_worker``, ``beat``,
-``migrate``, ``run_cli``, ``env``, ``settings``, ``ping``, ``active``, ``control_app``,
-``queue_depth``, ``kill_processes``, ``close``), :class:`Proc` (``pid``, ``alive``,
-``send``, ``kill``, ``stop``, ``pool_children``, ``kill_pool_child``, ``rss``,
-``log_text``), :class:`RedisServer`, :class:`PostgresCluster`, :class:`RabbitVhost`, and
-the helpers :func:`free_port`, :func:`wait_until`, :func:`descendants`, :func:`rss_bytes`.
-Everything is bounded: every wait has a timeout; :meth:`Stack.close` kills what it started
-(the process groups it created) and removes the private services.
+Processes run in ``cwd`` (the current directory by default: the checkout's root under
+``pytest`` and ``python -m benchmarks.…``), which is also put on their ``PYTHONPATH`` so
+that ``celery -A tests.fake_app`` or ``-A benchmarks.faults`` import. Everything is
+bounded: every wait has a timeout; :meth:`Stack.close` kills what it started (the process
+groups it created) and removes the private services.
 """
 
 from __future__ import annotations
@@ -41,67 +41,67 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from benchmarks.stack_procs import (
-    LOOPBACK,
-    QUEUES,
-    ROOT,
-    VENV_BIN,
-    Proc,
-    StackError,
-    descendants,
-    free_port,
-    port_open,
-    rss_bytes,
-    wait_until,
+import redis
+from celery import Celery
+from kombu.connection import Connection
+
+from pantheon.config import Settings
+from pantheon.testing.procs import LOOPBACK, Proc, StackError, free_port, wait_until
+from pantheon.testing.services import PostgresCluster, RabbitVhost, RedisServer
+from pantheon.worker.queues import QUEUES
+
+VENV_BIN = Path(sys.executable).parent
+#: Variables the harness sets itself; the caller's values would leak into the processes.
+OWN_VARIABLES = (
+    "PANTHEON_",
+    "CELERY_",
+    "REDIS_URL",
+    "DATABASE_URL",
+    "TRAINING_ENABLED",
+    "CHECKPOINT_DIR",
 )
-from benchmarks.stack_services import PostgresCluster, RabbitVhost, RedisServer
-
-__all__ = [
-    "LOOPBACK",
-    "QUEUES",
-    "ROOT",
-    "VENV_BIN",
-    "PostgresCluster",
-    "Proc",
-    "RabbitVhost",
-    "RedisServer",
-    "Stack",
-    "StackError",
-    "descendants",
-    "free_port",
-    "port_open",
-    "rss_bytes",
-    "wait_until",
-]
 
 
-# --- the stack ----------------------------------------------------------------------
 class Stack:
-    """Private services plus the product's processes, all under one run directory.
+    """Services plus the product's processes, all under one run directory.
 
     ``postgres``: True for a private cluster (restartable), a URL to use an existing
-    database, or None for SQLite in the run directory. ``rabbitmq=True`` makes a private
-    vhost on the machine's RabbitMQ the broker; ``broker_url`` names any other broker. The
-    private Redis still serves results and Beat's lock either way.
-    ``env`` adds or overrides variables (``PANTHEON_*`` settings) for every process.
+    database, or None for SQLite in the run directory. ``redis``: True for a private
+    server (restartable; database 0 for the broker, 1 for results), a URL for an existing
+    database (broker and results both), or None for none. ``rabbitmq=True`` makes a
+    private vhost on the machine's RabbitMQ the broker; ``broker_url`` names any other
+    broker. ``env`` adds or overrides variables (``PANTHEON_*`` settings) for every process.
     """
+
+    #: The Celery app of :meth:`worker` and :meth:`celery_cli` unless they name another.
+    celery_app = "pantheon.worker.celery_app"
 
     def __init__(
         self,
         run_dir: Path | str | None = None,
         *,
         postgres: bool | str | None = True,
+        redis: bool | str | None = True,
         redis_persist: bool = False,
         broker_url: str | None = None,
         rabbitmq: bool = False,
         env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
     ) -> None:
         self.run_dir = Path(run_dir or tempfile.mkdtemp(prefix="pantheon-stack-"))
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.cwd = cwd or Path.cwd()
         self.procs: list[Proc] = []
         self._spawned = 0
-        self.redis = RedisServer(self.run_dir, persist=redis_persist)
-        self.redis.start()
+        self.redis: RedisServer | None = None
+        self.redis_url: str | None = None
+        self.result_backend: str | None = None
+        if redis is True:
+            self.redis = RedisServer(self.run_dir, persist=redis_persist)
+            self.redis.start()
+            self.redis_url, self.result_backend = self.redis.url(0), self.redis.url(1)
+        elif isinstance(redis, str):
+            self.redis_url = self.result_backend = redis
         self.postgres: PostgresCluster | None = None
         if postgres is True:
             self.postgres = PostgresCluster(self.run_dir)
@@ -112,7 +112,7 @@ class Stack:
         else:
             self.database_url = f"sqlite:///{self.run_dir / 'pantheon.db'}"
         self.rabbit = RabbitVhost() if rabbitmq else None
-        self.broker_url = broker_url or (self.rabbit.url() if self.rabbit else self.redis.url(0))
+        self.broker_url = broker_url or (self.rabbit.url() if self.rabbit else self.redis_url)
         self.extra_env: dict[str, str] = dict(env or {})
 
     # context manager ---------------------------------------------------------------
@@ -125,8 +125,9 @@ class Stack:
     def close(self) -> None:
         """Stop every process started here, then the private services."""
         self.kill_processes()
-        with contextlib.suppress(Exception):
-            self.redis.stop(hard=True)
+        if self.redis is not None:
+            with contextlib.suppress(Exception):
+                self.redis.stop(hard=True)
         if self.postgres is not None:
             self.postgres.destroy(keep_log=self.run_dir / "postgres.log")
         if self.rabbit is not None:
@@ -140,7 +141,10 @@ class Stack:
         self.procs.clear()
 
     def reset_broker(self) -> None:
-        """Empty Redis and the broker's queues: nothing of one run leaks into the next."""
+        """Empty the private Redis and the broker's queues: nothing of one run leaks into
+        the next."""
+        if self.redis is None:
+            raise StackError("reset_broker needs the stack's private Redis")
         self.redis.flush()
         if self.rabbit is not None:
             for queue in QUEUES:
@@ -149,9 +153,9 @@ class Stack:
 
     def queue_depth(self, queue: str, purge: bool = False) -> int:
         """Messages ready in ``queue`` on the broker (optionally purging them)."""
+        if self.broker_url is None:
+            raise StackError("the stack has no broker")
         if self.rabbit is None:  # Redis: a queue is a list, absent when empty
-            import redis
-
             client = redis.Redis.from_url(self.broker_url)
             try:
                 depth = int(client.llen(queue))
@@ -160,8 +164,6 @@ class Stack:
                 return depth
             finally:
                 client.close()
-        from kombu.connection import Connection
-
         with Connection(self.broker_url, connect_timeout=5) as conn:  # type: ignore[no-untyped-call]
             channel = conn.default_channel
             if purge:
@@ -183,41 +185,38 @@ class Stack:
     # environment ---------------------------------------------------------------------
     def env(self, overrides: Mapping[str, str] | None = None) -> dict[str, str]:
         """The environment every process gets: services, a private data dir, test mode."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PANTHEON_", "CELERY_"))}
+        env = {k: v for k, v in os.environ.items() if not k.startswith(OWN_VARIABLES)}
+        services = {
+            "DATABASE_URL": self.database_url,
+            "REDIS_URL": self.redis_url,
+            "CELERY_BROKER_URL": self.broker_url,
+            "CELERY_RESULT_BACKEND": self.result_backend,
+        }
+        env.update({name: value for name, value in services.items() if value is not None})
         env.update(
-            DATABASE_URL=self.database_url,
-            REDIS_URL=self.redis.url(0),
-            CELERY_BROKER_URL=self.broker_url,
-            CELERY_RESULT_BACKEND=self.redis.url(1),
             PANTHEON_ENV="test",
             PANTHEON_DATA_DIR=str(self.run_dir / "data"),
             PANTHEON_LOG_LEVEL="INFO",
-            PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+            PYTHONPATH=os.pathsep.join([str(self.cwd), env.get("PYTHONPATH", "")]).rstrip(
+                os.pathsep
+            ),
             PYTHONUNBUFFERED="1",
         )
         env.update(self.extra_env)
         env.update(overrides or {})
         return env
 
-    def settings(self, **overrides: Any) -> Any:
-        """A ``pantheon.config.Settings`` for the same services (for in-process checks)."""
-        from pantheon.config import Settings
+    def settings(self) -> Settings:
+        """The ``Settings`` the stack's processes read (for in-process checks)."""
+        own = {k: v for k, v in self.env().items() if k.startswith(OWN_VARIABLES)}
+        return Settings(**own)  # type: ignore[arg-type]  # validated by their aliases
 
-        values: dict[str, Any] = {
-            "database_url_raw": self.database_url,
-            "redis_url": self.redis.url(0),
-            "celery_broker_url_raw": self.broker_url,
-            "celery_result_backend_raw": self.redis.url(1),
-            "env": "test",
-            "data_dir": self.run_dir / "data",
-        }
-        values.update(overrides)
-        return Settings(**values)
-
-    def _spawn(self, name: str, argv: list[str], env: Mapping[str, str], **kw: Any) -> Proc:
+    def spawn(self, name: str, argv: list[str], env: Mapping[str, str] | None = None) -> Proc:
+        """Start ``argv`` with the stack's environment (plus ``env``); one log per process."""
         self._spawned += 1
         unique = f"{name}-{self._spawned}"  # one log file per process, never reused
-        proc = Proc(unique, argv, self.env(env), self.run_dir / f"{unique}.log", **kw)
+        log = self.run_dir / f"{unique}.log"
+        proc = Proc(unique, argv, self.env(env), log, cwd=self.cwd)
         self.procs.append(proc.start())
         return proc
 
@@ -228,7 +227,7 @@ class Stack:
         done = subprocess.run(
             [str(VENV_BIN / "pantheon"), *args],
             env=self.env(env),
-            cwd=ROOT,
+            cwd=self.cwd,
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -238,6 +237,20 @@ class Stack:
             raise StackError(f"pantheon {' '.join(args)} failed: {done.stderr[-2000:]}")
         return done.stdout + done.stderr
 
+    def celery_cli(self, *args: str, app: str | None = None, timeout: float = 60) -> str:
+        """Run ``celery -A <app> <args>`` to completion; return its output, whatever the
+        exit code (``inspect`` exits 1 when no node answers)."""
+        done = subprocess.run(
+            [str(VENV_BIN / "celery"), "-A", app or self.celery_app, *args],
+            env=self.env(),
+            cwd=self.cwd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        return done.stdout + done.stderr
+
     def migrate(self) -> None:
         """``pantheon db upgrade`` against the stack's database."""
         try:
@@ -245,13 +258,13 @@ class Stack:
         except StackError as exc:
             if "invalid choice" not in str(exc):
                 raise
-            # A checkout without the ``db`` command yet: the same call, in a subprocess.
+            # An older checkout without the ``db`` command: the same call, in a subprocess.
             code = "from pantheon.config import Settings\n"
             code += "from pantheon.store.migrate import upgrade\nupgrade(Settings())"
             subprocess.run(
                 [sys.executable, "-c", code],
                 env=self.env(),
-                cwd=ROOT,
+                cwd=self.cwd,
                 check=True,
                 capture_output=True,
                 timeout=120,
@@ -265,20 +278,19 @@ class Stack:
         port: int | None = None,
         wait: bool = True,
         health_statuses: Iterable[int] = (200,),
+        argv: Iterable[str] | None = None,
+        name: str = "web",
     ) -> Proc:
-        """``pantheon serve`` on a free loopback port; waits until health answers one of
-        ``health_statuses`` (``(200, 503)``: just up, database or not)."""
+        """``pantheon serve`` (or ``argv`` + ``--host``/``--port``) on a free loopback port;
+        waits until health answers one of ``health_statuses`` (``(200, 503)``: just up,
+        database or not)."""
         port = port or free_port()
-        argv = [str(VENV_BIN / "pantheon"), "serve", "--host", LOOPBACK, "--port", str(port)]
-        proc = self._spawn(
-            "web",
-            argv,
-            {"PORT": str(port), **(env or {})},
-            url=f"http://{LOOPBACK}:{port}",
-            port=port,
-        )
+        command = list(argv or [str(VENV_BIN / "pantheon"), "serve"])
+        command += ["--host", LOOPBACK, "--port", str(port)]
+        proc = self.spawn(name, command, {"PORT": str(port), **(env or {})})
+        proc.url, proc.port = f"http://{LOOPBACK}:{port}", port
         if wait:
-            self.wait_web(proc, statuses=health_statuses)
+            proc.wait_healthy(statuses=health_statuses)
         return proc
 
     def worker(
@@ -287,20 +299,21 @@ class Stack:
         *,
         concurrency: int = 2,
         queues: Iterable[str] = QUEUES,
-        app: str = "pantheon.worker.celery_app",
+        app: str | None = None,
         name: str = "worker",
         wait: bool = True,
         extra_args: Iterable[str] = (),
     ) -> Proc:
         """A Celery worker (``celery -A <app> worker``) with a unique node name.
 
-        ``app="benchmarks.faults"`` runs the same app with fault hooks (commit delays).
+        ``app="benchmarks.faults"`` runs the same app with fault hooks (commit delays);
+        ``app="tests.fake_app"`` the real tasks over the tests' fake service.
         """
         node = f"{name}-{uuid.uuid4().hex[:6]}@{LOOPBACK}"
         argv = [
             str(VENV_BIN / "celery"),
             "-A",
-            app,
+            app or self.celery_app,
             "worker",
             "-Q",
             ",".join(queues),
@@ -313,45 +326,35 @@ class Stack:
             "--without-gossip",
             *extra_args,
         ]
-        proc = self._spawn(name, argv, env or {})
+        proc = self.spawn(name, argv, env)
         proc.url = node  # the node name, for inspect/ping
         if wait:
             self.wait_worker(proc)
         return proc
 
-    def pantheon_worker(
-        self, env: Mapping[str, str] | None = None, args: Iterable[str] = ()
-    ) -> Proc:
-        """``pantheon worker`` exactly as deployed (no node name control, no readiness wait)."""
-        argv = [str(VENV_BIN / "pantheon"), "worker", *args]
-        return self._spawn("pworker", argv, env or {})
+    def pantheon(self, name: str, *args: str, env: Mapping[str, str] | None = None) -> Proc:
+        """``pantheon <args>`` exactly as deployed (the real CLI), no readiness wait."""
+        return self.spawn(name, [str(VENV_BIN / "pantheon"), *args], env)
 
     def beat(
-        self, env: Mapping[str, str] | None = None, *, name: str = "beat", args: Iterable[str] = ()
+        self,
+        env: Mapping[str, str] | None = None,
+        *,
+        name: str = "beat",
+        args: Iterable[str] = (),
+        app: str | None = None,
     ) -> Proc:
-        """``pantheon beat`` (Beat behind the Redis leader lock); no readiness wait."""
-        return self._spawn(name, [str(VENV_BIN / "pantheon"), "beat", *args], env or {})
+        """``pantheon beat`` (Beat behind the Redis leader lock), or ``celery -A <app>
+        beat`` with a schedule file of its own; no readiness wait."""
+        if app is None:
+            return self.pantheon(name, "beat", *args, env=env)
+        schedule = self.run_dir / f"{name}-{self._spawned + 1}-schedule"
+        argv = [str(VENV_BIN / "celery"), "-A", app, "beat", "-l", "INFO"]
+        return self.spawn(name, [*argv, "--schedule", str(schedule), *args], env)
 
     # readiness -------------------------------------------------------------------------
-    def wait_web(self, web: Proc, timeout: float = 60, statuses: Iterable[int] = (200,)) -> None:
-        import httpx
-
-        wanted = set(statuses)
-
-        def ready() -> bool:
-            if not web.alive():
-                raise StackError(f"{web.name} exited; see {web.log_path}")
-            return httpx.get(web.url + "/api/health", timeout=2).status_code in wanted
-
-        try:
-            wait_until(ready, timeout, 0.2, what=f"{web.name} health")
-        except StackError as exc:
-            raise StackError(f"{exc}\n{web.log_text()[-3000:]}") from None
-
     def control_app(self) -> Any:
         """A bare Celery app on the same broker, for ping/inspect without the product."""
-        from celery import Celery
-
         capp = Celery("stack-control", broker=self.broker_url)
         capp.conf.update(
             accept_content=["json"],
@@ -377,6 +380,9 @@ class Stack:
             return dict(capp.control.inspect(timeout=timeout).active() or {})
         finally:
             capp.close()
+
+    def wait_web(self, web: Proc, timeout: float = 60, statuses: Iterable[int] = (200,)) -> None:
+        web.wait_healthy(timeout, statuses)
 
     def wait_worker(self, worker: Proc, timeout: float = 90) -> None:
         def ready() -> bool:

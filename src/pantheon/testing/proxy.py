@@ -1,4 +1,7 @@
-"""A TCP forwarder that can be switched off and on: a broker that goes away and returns."""
+"""TCP forwarders for fault injection: a broker (or any server) that goes away and returns.
+
+Part of :mod:`pantheon.testing` (import the names from there).
+"""
 
 from __future__ import annotations
 
@@ -6,15 +9,15 @@ import contextlib
 import socket
 import threading
 
+from pantheon.testing.procs import LOOPBACK, free_port
+
 
 class Switchable:
     """Listens on a free local port and forwards to ``target`` while on."""
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = int(probe.getsockname()[1])
+        self.port = free_port()
         self._server: socket.socket | None = None
         self._conns: list[socket.socket] = []
         self._lock = threading.Lock()
@@ -22,7 +25,7 @@ class Switchable:
     def on(self) -> None:
         server = socket.socket()
         server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        server.bind(("127.0.0.1", self.port))
+        server.bind((LOOPBACK, self.port))
         server.listen(64)
         self._server = server
         threading.Thread(target=self._accept, args=(server,), daemon=True).start()

@@ -1,4 +1,4 @@
-"""``celery -A tests.e2e.worker.fake_app``: the real app and tasks over the fake service."""
+"""``celery -A tests.fakes.celery_app``: the real app and tasks over the fake service."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 
 from pantheon.config import Settings
 from pantheon.worker.celery_app import create_celery
-from tests.e2e.worker.fakes import FakeService
+from tests.fakes.service import FakeService
 
 app = create_celery(
     Settings(), service_factory=lambda _settings: FakeService(os.environ["PANTHEON_TEST_FAKE_DB"])

@@ -1,6 +1,6 @@
 """Private services for one stack: redis-server, a PostgreSQL cluster, a RabbitMQ vhost.
 
-Part of :mod:`benchmarks.stack` (import the names from there).
+Part of :mod:`pantheon.testing` (import the names from there).
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ import time
 import uuid
 from pathlib import Path
 
-from benchmarks.stack_procs import LOOPBACK, Proc, StackError, free_port, port_open, wait_until
+import redis
+
+from pantheon.testing.procs import LOOPBACK, Proc, StackError, free_port, port_open, wait_until
 
 
 # --- private services ---------------------------------------------------------------
@@ -53,8 +55,6 @@ class RedisServer:
 
     def flush(self) -> None:
         """Empty every database (queues, results, Beat locks) between runs."""
-        import redis
-
         client = redis.Redis.from_url(self.url(0))
         try:
             client.flushall()
