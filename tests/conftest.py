@@ -7,14 +7,19 @@ not reachable the test is skipped with a loud reason locally, and fails under ``
 from __future__ import annotations
 
 import os
-import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
+from pantheon.api import create_app
 from pantheon.config import Settings
+from pantheon.store.db import Database
+from pantheon.store.migrate import ensure_schema
+from pantheon.testing import port_open
+from pantheon.training.service import TrainingService
 
 PG_HOST = os.environ.get("PANTHEON_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("PANTHEON_TEST_PG_PORT", "5432"))
@@ -27,17 +32,9 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "
 OUTPUT_DIR = Path(__file__).resolve().parents[1] / "test-output"
 
 
-def _port_open(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=1.0):
-            return True
-    except OSError:
-        return False
-
-
 def require_service(name: str, host: str, port: int) -> None:
     """Skip (locally) or fail (CI=true) when a service does not answer."""
-    if _port_open(host, port):
+    if port_open(port, host, timeout=1.0):
         return
     reason = f"{name} is not reachable on {host}:{port}"
     if os.environ.get("CI") == "true":
@@ -137,6 +134,42 @@ def make_settings(tmp_path: Path):  # type: ignore[no-untyped-def]
         return Settings(**values)  # type: ignore[arg-type]
 
     return _make
+
+
+@pytest.fixture
+def open_service() -> Iterator[Callable[[Settings], TrainingService]]:
+    """``open_service(settings)``: a TrainingService on a Database of its own (schema at
+    head); every database opened is disposed of when the test ends."""
+    made: list[Database] = []
+
+    def _open(settings: Settings) -> TrainingService:
+        ensure_schema(settings)
+        db = Database(settings)
+        made.append(db)
+        return TrainingService(settings, database=db)
+
+    yield _open
+    for db in made:
+        db.dispose()
+
+
+@pytest.fixture
+def open_client() -> Iterator[Callable[..., TestClient]]:
+    """``open_client(settings, schema=True)``: the real app in a started TestClient (server
+    errors answered, not raised); ``schema=False`` leaves the database as it is."""
+    clients: list[TestClient] = []
+
+    def _open(settings: Settings, schema: bool = True) -> TestClient:
+        if schema:
+            ensure_schema(settings)
+        client = TestClient(create_app(settings), raise_server_exceptions=False)
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield _open
+    for client in clients:
+        client.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="session")

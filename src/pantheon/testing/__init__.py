@@ -21,7 +21,7 @@ from pantheon.testing.procs import (
 )
 from pantheon.testing.proxy import Switchable, pipe
 from pantheon.testing.services import PostgresCluster, RabbitVhost, RedisServer
-from pantheon.testing.stack import OWN_VARIABLES, VENV_BIN, Stack
+from pantheon.testing.stack import OWN_VARIABLES, VENV_BIN, Stack, clean_environ
 
 __all__ = [
     "LOOPBACK",
@@ -34,6 +34,7 @@ __all__ = [
     "Stack",
     "StackError",
     "Switchable",
+    "clean_environ",
     "descendants",
     "free_port",
     "pipe",

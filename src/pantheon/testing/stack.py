@@ -62,6 +62,16 @@ OWN_VARIABLES = (
 )
 
 
+def clean_environ(*drop: str, **extra: str) -> dict[str, str]:
+    """The caller's environment without the variables the harness sets itself (and the
+    names in ``drop``), plus ``extra``: what a fresh shell of a new user would pass."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(OWN_VARIABLES)}
+    for name in drop:
+        env.pop(name, None)
+    env.update(extra)
+    return env
+
+
 class Stack:
     """Services plus the product's processes, all under one run directory.
 
@@ -185,7 +195,7 @@ class Stack:
     # environment ---------------------------------------------------------------------
     def env(self, overrides: Mapping[str, str] | None = None) -> dict[str, str]:
         """The environment every process gets: services, a private data dir, test mode."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith(OWN_VARIABLES)}
+        env = clean_environ()
         services = {
             "DATABASE_URL": self.database_url,
             "REDIS_URL": self.redis_url,

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from pantheon.imports.jsonl import iter_lines
 from pantheon.imports.routellm import split_by_prompt
-from tests.e2e.cli.test_data_commands import PANTHEON, SAMPLE_DIR, clean_env
+from pantheon.testing import clean_environ
 
 pytestmark = pytest.mark.e2e
+
+PANTHEON = [sys.executable, "-m", "pantheon"]
+SAMPLE_DIR = Path(__file__).resolve().parents[3] / "src" / "pantheon" / "data" / "sample"
 
 STRONG = "gpt-4-1106-preview"
 WEAK = "mistralai/Mixtral-8x7B-Instruct-v0.1"
@@ -59,7 +63,7 @@ def test_bench_online_prints_the_figures(tmp_path: Path) -> None:
             "4",
             "--json",
         ],
-        env=clean_env(tmp_path / "data"),
+        env=clean_environ(PANTHEON_DATA_DIR=str(tmp_path / "data"), PANTHEON_LOG_LEVEL="WARNING"),
         capture_output=True,
         text=True,
         timeout=600,

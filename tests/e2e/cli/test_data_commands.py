@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from pantheon.config import Settings
 from pantheon.imports.jsonl import iter_lines
 from pantheon.imports.routellm import split_by_prompt
 from pantheon.learning import evaluation
+from pantheon.testing import clean_environ
 
 pytestmark = pytest.mark.e2e
 
@@ -26,15 +26,8 @@ SAMPLE_DIR = ROOT / "src" / "pantheon" / "data" / "sample"
 
 def clean_env(data_dir: Path, **extra: str) -> dict[str, str]:
     """The caller's environment without Pantheon's variables, pointed at ``data_dir``."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("PANTHEON_", "CELERY_"))
-        and k not in {"DATABASE_URL", "REDIS_URL", "TRAINING_ENABLED", "CHECKPOINT_DIR"}
-    }
-    env.update(PANTHEON_DATA_DIR=str(data_dir), PANTHEON_LOG_LEVEL="WARNING", COLUMNS="160")
-    env.update(extra)
-    return env
+    values = {"PANTHEON_DATA_DIR": str(data_dir), "PANTHEON_LOG_LEVEL": "WARNING", "COLUMNS": "160"}
+    return clean_environ(**{**values, **extra})
 
 
 def run(

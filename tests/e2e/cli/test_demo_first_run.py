@@ -7,7 +7,6 @@ data skipped every scheduled slot for about a day ("last success: in 21.6 h").
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ from pantheon.benchmarks_routing import isolated_settings
 from pantheon.config import Settings
 from pantheon.store.db import Database
 from pantheon.store.schedule_runs import ScheduleRuns
-from pantheon.testing import Proc, free_port
+from pantheon.testing import Proc, clean_environ, free_port
 from pantheon.worker.schedule import JOBS
 
 pytestmark = pytest.mark.e2e
@@ -35,15 +34,8 @@ ROSTER = (
 
 def first_run_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     """A shell as a new user has it: no Pantheon variables, no COLUMNS, default log level."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("PANTHEON_", "CELERY_"))
-        and k not in {"DATABASE_URL", "REDIS_URL", "COLUMNS", "LINES", "PORT"}
-    }
-    env["PANTHEON_DATA_DIR"] = str(tmp_path / "default-data")
-    env.update(extra)
-    return env
+    data_dir = str(tmp_path / "default-data")
+    return clean_environ("COLUMNS", "LINES", "PORT", **{"PANTHEON_DATA_DIR": data_dir, **extra})
 
 
 @pytest.fixture(scope="module")

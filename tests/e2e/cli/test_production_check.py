@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from pantheon.testing import Proc, free_port
+from pantheon.testing import Proc, clean_environ, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -28,15 +28,8 @@ TIMEOUT = 60
 
 
 def production_env(data_dir: Path, **extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("PANTHEON_", "CELERY_"))
-        and k not in {"DATABASE_URL", "REDIS_URL", "PORT", "CRON_SECRET", "CHECKPOINT_DIR"}
-    }
-    env.update(PANTHEON_ENV="production", PANTHEON_DATA_DIR=str(data_dir))
-    env.update(extra)
-    return env
+    values = {"PANTHEON_ENV": "production", "PANTHEON_DATA_DIR": str(data_dir)}
+    return clean_environ("PORT", "CRON_SECRET", **{**values, **extra})
 
 
 def run(argv: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

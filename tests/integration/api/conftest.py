@@ -9,9 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from pantheon.api import create_app
 from pantheon.config import Settings
-from pantheon.store.migrate import ensure_schema
 from pantheon.testing import Proc, Stack
 
 REPO = Path(__file__).resolve().parents[3]
@@ -20,24 +18,16 @@ MakeClient = Callable[..., TestClient]
 
 
 @pytest.fixture
-def make_client(postgres_url: str, make_settings: Any) -> Iterator[MakeClient]:
+def make_client(postgres_url: str, make_settings: Any, open_client: MakeClient) -> MakeClient:
     """Builds a TestClient for an app on the test's PostgreSQL database (schema at head)."""
-    clients: list[TestClient] = []
 
     def _make(**overrides: Any) -> TestClient:
         values: dict[str, Any] = {"database_url_raw": postgres_url}
         values.update(overrides)
         settings: Settings = make_settings(**values)
-        if settings.database_url_raw == postgres_url:
-            ensure_schema(settings)
-        client = TestClient(create_app(settings), raise_server_exceptions=False)
-        client.__enter__()
-        clients.append(client)
-        return client
+        return open_client(settings, schema=settings.database_url_raw == postgres_url)
 
-    yield _make
-    for client in clients:
-        client.__exit__(None, None, None)
+    return _make
 
 
 @pytest.fixture

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pantheon.store.db import Database
-from pantheon.store.migrate import ensure_schema
 from pantheon.training.intake import OutcomeIn, ingest
 from pantheon.training.service import TrainingService
 
 
 @pytest.fixture
-def make_service(make_settings, tmp_path: Path) -> Iterator[Callable[..., TrainingService]]:  # type: ignore[no-untyped-def]
-    made: list[Database] = []
-
+def make_service(make_settings, tmp_path: Path, open_service) -> Callable[..., TrainingService]:  # type: ignore[no-untyped-def]
     def _make(**overrides: Any) -> TrainingService:
         values: dict[str, Any] = {
             "database_url_raw": f"sqlite:///{tmp_path / 'pantheon.db'}",
@@ -25,15 +21,9 @@ def make_service(make_settings, tmp_path: Path) -> Iterator[Callable[..., Traini
             "online_drain_seconds": 0.0,
         }
         values.update(overrides)
-        settings = make_settings(**values)
-        ensure_schema(settings)
-        db = Database(settings)
-        made.append(db)
-        return TrainingService(settings, database=db)
+        return open_service(make_settings(**values))  # type: ignore[no-any-return]
 
-    yield _make
-    for db in made:
-        db.dispose()
+    return _make
 
 
 @pytest.fixture
