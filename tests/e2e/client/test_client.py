@@ -97,22 +97,17 @@ def test_sync_client_routes_records_and_maps_errors(server: str) -> None:
             sum(r.probability for r in choice.ranking if r.god_name == choice.god_name)
         )
         assert len(choice.ranking) >= 2
-        first = client.record_outcome(
-            god_name=choice.god_name,
-            prompt="Prove that the square root of 2 is irrational.",
-            response="Suppose p/q in lowest terms...",
-            success=True,
-            outcome_key="client-e2e-1",
-        )
+        proof = {
+            "god_name": choice.god_name,
+            "prompt": "Prove that the square root of 2 is irrational.",
+            "response": "Suppose p/q in lowest terms...",
+            "success": True,
+            "outcome_key": "client-e2e-1",
+        }
+        first = client.record_outcome(**proof)
         assert first.duplicate is False
         assert first.mode == "sync"
-        again = client.record_outcome(
-            god_name=choice.god_name,
-            prompt="Prove that the square root of 2 is irrational.",
-            response="Suppose p/q in lowest terms...",
-            success=True,
-            outcome_key="client-e2e-1",
-        )
+        again = client.record_outcome(**proof)  # the same outcome sent again: stored once
         assert again.duplicate is True
         assert again.outcome_id == first.outcome_id
         gods = [item.god_name for item in choice.ranking[:2]]

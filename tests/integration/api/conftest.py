@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pantheon.config import Settings
-from pantheon.testing import Proc, Stack
+from pantheon.testing import Proc, Stack, wait_until
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -39,6 +39,18 @@ def outcome(god: str = "zeus", prompt: str = "What is 2 + 2?", **fields: Any) ->
     body: dict[str, Any] = {"god_name": god, "prompt": prompt, "response": "4", "success": True}
     body.update(fields)
     return body
+
+
+def finished(client: TestClient, task_id: str) -> dict[str, Any]:
+    """A dispatched task's status once it is ready (a worker's, or a background thread's in
+    sync mode), long-polled."""
+
+    def ready() -> dict[str, Any] | None:
+        body: dict[str, Any] = client.get(f"/api/tasks/{task_id}", params={"timeout": 2}).json()
+        return body if body["ready"] else None
+
+    result: dict[str, Any] = wait_until(ready, timeout=60)
+    return result
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from pantheon.api import create_app
 from pantheon.config import Settings
 from pantheon.store.migrate import ensure_schema
 from pantheon.testing import Proc, wait_until
-from tests.integration.api.conftest import outcome
+from tests.integration.api.conftest import finished, outcome
 
 pytestmark = pytest.mark.integration
 
@@ -42,15 +42,6 @@ def celery_client(
         yield client
 
 
-def task_done(client: TestClient, task_id: str) -> dict[str, Any]:
-    def ready() -> dict[str, Any] | None:
-        body: dict[str, Any] = client.get(f"/api/tasks/{task_id}", params={"timeout": 2}).json()
-        return body if body["ready"] else None
-
-    result: dict[str, Any] = wait_until(ready, timeout=60)
-    return result
-
-
 def test_intake_is_queued_and_trained_by_the_worker(celery_client: TestClient) -> None:
     client = celery_client
     health = client.get("/api/health").json()
@@ -62,7 +53,7 @@ def test_intake_is_queued_and_trained_by_the_worker(celery_client: TestClient) -
     assert response.status_code == 202
     body = response.json()
     assert body["mode"] == "celery"
-    task = task_done(client, body["task_id"])
+    task = finished(client, body["task_id"])
     assert task["state"] == "SUCCESS", task
     assert task["result"]["status"] in {"success", "duplicate"}
     wait_until(lambda: client.get("/api/kernels/zeus").json()["outcomes_trained"] == 1)
@@ -78,7 +69,7 @@ def test_intake_is_queued_and_trained_by_the_worker(celery_client: TestClient) -
 
     hourly = client.post("/api/training/hourly").json()
     assert hourly["mode"] == "celery"
-    done = task_done(client, hourly["task_id"])
+    done = finished(client, hourly["task_id"])
     assert done["state"] == "SUCCESS", done
     assert done["result"]["results"]["hera"]["batch_size"] == 6
 
@@ -91,7 +82,7 @@ def test_worker_task_counters_reach_metrics(celery_client: TestClient) -> None:
     client = celery_client
     for i in range(2):
         task_id = client.post("/api/outcomes", json=outcome("ares", f"m{i}")).json()["task_id"]
-        assert task_done(client, task_id)["state"] == "SUCCESS"
+        assert finished(client, task_id)["state"] == "SUCCESS"
 
     def successes() -> float:
         families = text_string_to_metric_families(client.get("/metrics").text)

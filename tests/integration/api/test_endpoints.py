@@ -9,21 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from pantheon.testing import wait_until
-from tests.integration.api.conftest import MakeClient, outcome
+from tests.integration.api.conftest import MakeClient, finished, outcome
 
 pytestmark = pytest.mark.integration
-
-
-def finished(client: TestClient, task_id: str) -> dict[str, Any]:
-    """Batch and slow jobs run on a background thread in sync mode: poll their status."""
-
-    def done() -> dict[str, Any] | None:
-        body: dict[str, Any] = client.get(f"/api/tasks/{task_id}").json()
-        return body if body["ready"] else None
-
-    result: dict[str, Any] = wait_until(done, timeout=60)
-    return result
 
 
 def feed(client: TestClient, god: str = "athena", n: int = 12) -> None:
