@@ -76,20 +76,29 @@ def _send_with_victim(rep: Rep, result: RunResult, prefix: str, n: int) -> tuple
     return ids + _send(rep, result, prefix, n), hit
 
 
+def _kill_victim(
+    rep: Rep, result: RunResult, hit: Hit, ids: list[int], what: str, done: str, **wait: str
+) -> None:
+    """SIGKILL the pool child that met the armed fault; every outcome must then be ``done``
+    (``wait``: the column that says so) and the killed task delivered again."""
+    if not result.check(hit is not None, f"armed {what} fault never hit"):
+        return
+    assert hit is not None
+    pid, task_id, _ = hit
+    killed_at = time.time()
+    os.kill(pid, signal.SIGKILL)
+    took = rep.wait_all_trained(ids, 90, **wait)
+    result.check(took is not None, f"outcomes not all {done} within 90 s")
+    result.recovery_s = time.time() - killed_at if took is not None else None
+    result.redelivery_s = redelivery_after(rep, task_id, killed_at, wait=30)
+    result.check(result.redelivery_s is not None, f"killed {what} task was never redelivered")
+
+
 def _child_kill_online(rep: Rep, n: int) -> RunResult:
     result = RunResult("1a", "pool child SIGKILL mid online step")
     faults.arm(rep.fault_dir, "before_commit", ONLINE, 60)
     ids, hit = _send_with_victim(rep, result, "s1a", n)
-    if result.check(hit is not None, "armed online fault never hit"):
-        assert hit is not None
-        pid, task_id, _ = hit
-        killed_at = time.time()
-        os.kill(pid, signal.SIGKILL)
-        took = rep.wait_all_trained(ids, 90)
-        result.check(took is not None, "outcomes not all trained within 90 s")
-        result.recovery_s = time.time() - killed_at if took is not None else None
-        result.redelivery_s = redelivery_after(rep, task_id, killed_at, wait=30)
-        result.check(result.redelivery_s is not None, "killed task was never redelivered")
+    _kill_victim(rep, result, hit, ids, "online", "trained")
     faults.disarm(rep.fault_dir)
     wait_idle(rep)
     result.add_audit(rep.auditor.audit(ids))
@@ -105,16 +114,7 @@ def _child_kill_hourly(rep: Rep) -> RunResult:
     resp = httpx.post(rep.url + "/api/training/hourly", timeout=30)
     result.check(resp.status_code == 202, f"POST /api/training/hourly -> {resp.status_code}")
     hit = faults.wait_hit(rep.fault_dir, "before_commit", 30)
-    if result.check(hit is not None, "armed hourly fault never hit"):
-        assert hit is not None
-        pid, task_id, _ = hit
-        killed_at = time.time()
-        os.kill(pid, signal.SIGKILL)
-        took = rep.wait_all_trained(ids, 90, column="batch_processed_at")
-        result.check(took is not None, "outcomes not all batch-processed within 90 s")
-        result.recovery_s = time.time() - killed_at if took is not None else None
-        result.redelivery_s = redelivery_after(rep, task_id, killed_at, wait=30)
-        result.check(result.redelivery_s is not None, "killed hourly task was never redelivered")
+    _kill_victim(rep, result, hit, ids, "hourly", "batch-processed", column="batch_processed_at")
     faults.disarm(rep.fault_dir)
     wait_idle(rep)
     result.add_audit(rep.auditor.audit(ids, timescale="hourly_batch"))

@@ -1,7 +1,7 @@
 """Every shell command in the guides resolves against the code, so the docs cannot rot.
 
 Commands are the lines of fenced ``bash``/``sh``/``shell``/``console`` blocks (a ``$ ``
-prompt is dropped; ``\\`` continues a line). ``tests/docs/commands.py`` says what
+prompt is dropped; ``\\`` continues a line). ``tests/commands.py`` says what
 "resolves" means per program.
 """
 
@@ -12,7 +12,7 @@ import re
 import pytest
 
 from pantheon.config import Settings
-from tests.docs.commands import ROOT, pipeline, resolve
+from tests.commands import ROOT, pipeline, resolve
 
 pytestmark = pytest.mark.unit
 

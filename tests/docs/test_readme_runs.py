@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.docs.commands import ROOT, pipeline
+from tests.commands import ROOT, pipeline
 from tests.docs.test_doc_commands import shell_commands
 
 pytestmark = pytest.mark.e2e

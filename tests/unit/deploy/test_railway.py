@@ -19,7 +19,7 @@ import pytest
 from railway_sdk import create_railway_context
 
 from pantheon.worker.queues import QUEUES
-from tests.docs.commands import parse_pantheon, pipeline, resolve, split
+from tests.commands import parse_pantheon, pipeline, resolve, split
 
 pytestmark = pytest.mark.unit
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from pantheon.cli import build_parser
 from pantheon.worker.queues import ALL_QUEUES as QUEUES
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 EXTERNAL = {
     "curl",
     "railway",
