@@ -20,12 +20,12 @@ from typing import Protocol
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from pantheon.clock import utcnow
 from pantheon.config import Settings
 from pantheon.errors import NotFoundError, ValidationError
 from pantheon.fileio import write_atomic
 from pantheon.store.db import Database
 from pantheon.store.models import checkpoint_blobs
-from pantheon.store.types import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from pantheon.clock import utcnow
 from pantheon.store.models import checkpoints
-from pantheon.store.types import utcnow
 
 
 def insert(

@@ -14,10 +14,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from pantheon.clock import utcnow
 from pantheon.errors import ValidationError
 from pantheon.store.db import Database
 from pantheon.store.models import RUN_STATUSES, schedule_runs
-from pantheon.store.types import utcnow
 
 log = logging.getLogger(__name__)
 

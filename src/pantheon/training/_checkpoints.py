@@ -13,6 +13,7 @@ import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from pantheon.clock import utcnow
 from pantheon.errors import (
     CheckpointError,
     NotFoundError,
@@ -27,7 +28,6 @@ from pantheon.store import history
 from pantheon.store import kernels as kernel_rows
 from pantheon.store.checkpoint_store import safe_key_part
 from pantheon.store.models import CHECKPOINT_TRIGGERS
-from pantheon.store.types import utcnow
 from pantheon.training._kernels import (
     kernel_metrics,
     meta_coordizer_version,

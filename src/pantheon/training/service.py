@@ -26,6 +26,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
+from pantheon.clock import utcnow
 from pantheon.config import Settings
 from pantheon.learning import timescales
 from pantheon.learning.batch import Batch
@@ -38,7 +39,6 @@ from pantheon.store import outcomes as outcome_rows
 from pantheon.store.basins import Encoder
 from pantheon.store.checkpoint_store import CheckpointStore, create_checkpoint_store
 from pantheon.store.db import Database, shared_database
-from pantheon.store.types import utcnow
 from pantheon.training import _checkpoints, _transfers, basins, online, representation
 from pantheon.training import decisions as _decisions
 from pantheon.training._audit import (
