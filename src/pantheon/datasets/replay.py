@@ -17,7 +17,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from pantheon.config import Settings
 from pantheon.datasets.jsonl import JsonLine, iter_lines, open_text
@@ -134,7 +133,7 @@ class Pacer:
 class Replayer:
     """Stores outcomes and dispatches their online training, as the batch route does."""
 
-    def __init__(self, service: Any, dispatcher: Any, roster: Roster) -> None:
+    def __init__(self, service: TrainingService, dispatcher: Dispatcher, roster: Roster) -> None:
         self.service = service
         self.dispatcher = dispatcher
         self.roster = roster
