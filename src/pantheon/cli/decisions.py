@@ -6,7 +6,6 @@ import argparse
 import json
 from dataclasses import asdict
 from datetime import timedelta
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -62,7 +61,7 @@ def run_calibrate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def register(sub: Any) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     evaluate = sub.add_parser(
         "evaluate",
         help="off-policy estimates (IPS, SNIPS, DR) of routing policies on logged decisions",

@@ -8,7 +8,6 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.measure import Measurement
@@ -46,7 +45,7 @@ def print_whole(console: Console, table: Table) -> None:
     console.print(table, width=min(natural, UNBOUNDED_WIDTH))
 
 
-def register(sub: Any) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo = sub.add_parser(
         "demo",
         help="replay the bundled real outcomes through every training job; table and report",

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-from typing import Any
 
 import uvicorn
 from kombu.utils.url import maybe_sanitize_url
@@ -26,7 +25,7 @@ from pantheon.worker.embedded import EmbeddedScheduler
 log = logging.getLogger(__name__)
 
 
-def register(sub: Any) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     worker = sub.add_parser("worker", help="run a Celery worker (all three queues by default)")
     worker.add_argument(
         "--queues",
