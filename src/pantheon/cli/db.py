@@ -4,7 +4,6 @@ basins and kernels brought to the running coordizer (``training.representation``
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from rich.console import Console
 
@@ -60,7 +59,7 @@ def _recoordize(_args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     db = subparsers.add_parser("db", help="database schema migrations")
     # Every db action, present and future, is checked: in production none may fall back
     # to a local SQLite file.

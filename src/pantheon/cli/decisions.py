@@ -6,15 +6,14 @@ import argparse
 import json
 from dataclasses import asdict
 from datetime import timedelta
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from pantheon.clock import utcnow
 from pantheon.config import Settings
 from pantheon.learning.offpolicy import Estimate
 from pantheon.store.migrate import ensure_schema
-from pantheon.store.types import utcnow
 from pantheon.training import calibration, evaluation
 from pantheon.training.service import TrainingService
 
@@ -62,7 +61,7 @@ def run_calibrate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def register(sub: Any) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     evaluate = sub.add_parser(
         "evaluate",
         help="off-policy estimates (IPS, SNIPS, DR) of routing policies on logged decisions",

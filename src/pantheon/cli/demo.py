@@ -8,7 +8,6 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.measure import Measurement
@@ -16,6 +15,8 @@ from rich.table import Table
 
 from pantheon.cli.progress import step_progress
 from pantheon.config import Settings
+from pantheon.demo.report import GOD_HEADERS, ROUTING_HEADERS, god_rows, routing_rows, write_report
+from pantheon.demo.run import Demo
 from pantheon.errors import ValidationError
 
 #: The demo's console shows its progress and figures; routine records (migrations, task
@@ -44,7 +45,7 @@ def print_whole(console: Console, table: Table) -> None:
     console.print(table, width=min(natural, UNBOUNDED_WIDTH))
 
 
-def register(sub: Any) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo = sub.add_parser(
         "demo",
         help="replay the bundled real outcomes through every training job; table and report",
@@ -73,15 +74,6 @@ def register(sub: Any) -> None:
 
 
 def run_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from pantheon.demo.report import (
-        GOD_HEADERS,
-        ROUTING_HEADERS,
-        god_rows,
-        routing_rows,
-        write_report,
-    )
-    from pantheon.demo.run import Demo
-
     console = demo_console()
     if args.log_level is None:
         logging.getLogger().setLevel(max(logging.getLogger().level, DEMO_LOG_LEVEL))

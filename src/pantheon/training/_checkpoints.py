@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from pantheon.clock import utcnow
 from pantheon.errors import (
     CheckpointError,
     NotFoundError,
@@ -25,9 +27,9 @@ from pantheon.roster import god_of
 from pantheon.store import checkpoints as checkpoint_rows
 from pantheon.store import history
 from pantheon.store import kernels as kernel_rows
-from pantheon.store.checkpoint_store import safe_key_part
+from pantheon.store.blobs import safe_key_part
+from pantheon.store.checkpoints import CheckpointRecord
 from pantheon.store.models import CHECKPOINT_TRIGGERS
-from pantheon.store.types import utcnow
 from pantheon.training._kernels import (
     kernel_metrics,
     meta_coordizer_version,
@@ -43,7 +45,7 @@ log = logging.getLogger(__name__)
 ORPHAN_GRACE = timedelta(hours=1)
 
 
-def _iso(row: dict[str, Any]) -> dict[str, Any]:
+def _iso(row: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(row)
     if out.get("created_at") is not None:
         out["created_at"] = out["created_at"].isoformat()
@@ -137,7 +139,9 @@ def save_checkpoint(service: TrainingService, god: str, trigger: str) -> dict[st
     )
 
 
-def read_checkpoint(service: TrainingService, checkpoint_id: int) -> tuple[dict[str, Any], Kernel]:
+def read_checkpoint(
+    service: TrainingService, checkpoint_id: int
+) -> tuple[CheckpointRecord, Kernel]:
     """The checkpoint row and its verified kernel; refuses blobs the store does not know
     and (409) a kernel trained on another coordizer version."""
     with service.database.session(write=False) as session:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pantheon.imports.jsonl import iter_lines
-from pantheon.imports.routellm import split_by_prompt
+from pantheon.datasets.jsonl import iter_lines
+from pantheon.datasets.routellm import split_by_prompt
 from pantheon.testing import clean_environ
 
 pytestmark = pytest.mark.e2e

@@ -6,7 +6,8 @@ import logging
 from typing import Any
 
 from pantheon.api.schemas import JobAccepted
-from pantheon.api.state import AppState, DispatchRecord, utcnow
+from pantheon.api.state import AppState, DispatchRecord
+from pantheon.clock import utcnow
 
 log = logging.getLogger(__name__)
 
