@@ -33,7 +33,6 @@ from pantheon.errors import UnknownGodError, ValidationError
 from pantheon.learning.coordizer import BASIN_DIM
 from pantheon.learning.reward import compute_reward
 from pantheon.roster import Roster
-from pantheon.store import outcomes as outcome_rows
 from pantheon.store.db import Database
 from pantheon.store.types import utcnow
 from pantheon.text import Identifier, Text
@@ -224,12 +223,3 @@ def ingest(target: TrainingService | Database, outcomes: Sequence[OutcomeIn]) ->
     )
     log.debug("ingested %d outcomes (%d duplicates)", result.accepted, result.duplicates)
     return result
-
-
-def pending_online(
-    target: TrainingService | Database, older_than_seconds: float, limit: int = 1000
-) -> list[tuple[int, str]]:
-    """(outcome id, god) of outcomes still untrained online (for the outbox sweep)."""
-    database = target if isinstance(target, Database) else target.database
-    with database.session(write=False) as session:
-        return outcome_rows.pending_online(session, older_than_seconds, limit)

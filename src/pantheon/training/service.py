@@ -39,7 +39,7 @@ from pantheon.store.basins import Encoder
 from pantheon.store.checkpoint_store import CheckpointStore, create_checkpoint_store
 from pantheon.store.db import Database, shared_database
 from pantheon.store.types import utcnow
-from pantheon.training import _checkpoints, _transfers, basins, online, representation
+from pantheon.training import _checkpoints, _transfers, basins, representation
 from pantheon.training import decisions as _decisions
 from pantheon.training._audit import (
     HOURLY_AUDIT_MAX_IDS,
@@ -49,6 +49,9 @@ from pantheon.training._audit import (
 from pantheon.training._fanout import for_each_god
 from pantheon.training._kernels import KernelAccess, finite
 from pantheon.training.basins import BasinCache
+from pantheon.training.intake import IngestResult, OutcomeIn, ingest
+from pantheon.training.online import BeforeClaim, FollowUp, OnlineResult, OnlineTrainer
+from pantheon.worker.slots import SlotLedger, StoreLedger
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +70,11 @@ HOURLY_EPOCHS = 3
 SHADOW_EPOCHS = 1
 
 
+DISABLED = "TRAINING_ENABLED=false"
+
+
 def _disabled(**keys: Any) -> dict[str, Any]:
-    return {"status": "disabled", "reason": "TRAINING_ENABLED=false", **keys}
+    return {"status": "disabled", "reason": DISABLED, **keys}
 
 
 class TrainingService:
@@ -88,8 +94,11 @@ class TrainingService:
         self.kernels = KernelAccess(self.database, self.store, settings.seed)
         self.hourly_chunk = HOURLY_CHUNK
         self.consolidation_max = CONSOLIDATION_MAX_OUTCOMES
-        self.drain_seconds = settings.online_drain_seconds
         self.basin_cache = BasinCache(settings.basin_cache_size)
+        self.online = OnlineTrainer(settings, self.database, self.kernels, self.basin_cache)
+        stale_after = max(settings.task_time_limit, settings.slow_task_time_limit) + 60.0
+        #: ``schedule_runs``: each scheduled slot runs once (:mod:`pantheon.worker.slots`).
+        self.slot_ledger: SlotLedger = StoreLedger(self.database, stale_after)
 
     def encoder(self) -> Encoder:
         """The running coordizer for claims (missing basins, through the cache)."""
@@ -133,13 +142,30 @@ class TrainingService:
             retired = {r.name for r in kernel_rows.list_all(session) if r.retired}
         return [g for g in self.roster.names if g not in retired]
 
-    # -- online (``training.online``) -----------------------------------------------------
-    def train_from_outcome(self, outcome_id: int) -> dict[str, Any]:
+    # -- intake and online (``training.online``) -----------------------------------------
+    def ingest(self, outcomes: list[OutcomeIn]) -> IngestResult:
+        """Store outcomes in one transaction (idempotent on ``outcome_key``)."""
+        return ingest(self, outcomes)
+
+    def pending_online(self, older_than: float, limit: int) -> list[tuple[int, str]]:
+        """(outcome id, god) of outcomes still untrained online after ``older_than`` s."""
+        with self.database.session(write=False) as session:
+            return outcome_rows.pending_online(session, older_than, limit)
+
+    def train_from_outcome(
+        self,
+        outcome_id: int,
+        *,
+        before_claim: BeforeClaim | None = None,
+        follow_up: FollowUp | None = None,
+    ) -> OnlineResult:
         """One online step for the outcome (coalesced with the god's other pending ones),
-        then more steps over the god's backlog for up to ``drain_seconds``."""
+        then more steps over the god's backlog (:class:`OnlineTrainer`)."""
         if not self.enabled:
-            return _disabled(outcome_id=outcome_id)
-        return online.train_from_outcome(self, outcome_id)
+            return OnlineResult(status="disabled", outcome_id=outcome_id, reason=DISABLED)
+        return self.online.train_from_outcome(
+            outcome_id, before_claim=before_claim, follow_up=follow_up
+        )
 
     # -- hourly batch ---------------------------------------------------------------------
     def train_hourly_batch(self, god: str) -> dict[str, Any]:

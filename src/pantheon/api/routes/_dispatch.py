@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from pantheon.api.schemas import JobAccepted
 from pantheon.api.state import AppState, DispatchRecord, utcnow
@@ -11,7 +10,7 @@ from pantheon.api.state import AppState, DispatchRecord, utcnow
 log = logging.getLogger(__name__)
 
 
-def send(state: AppState, task_name: str, **kwargs: Any) -> JobAccepted:
+def send(state: AppState, task_name: str, **kwargs: object) -> JobAccepted:
     """Dispatch ``task_name`` (Celery or in-process, as the dispatcher decides)."""
     outcome = state.dispatcher.dispatch(task_name, **kwargs)
     result = outcome.result if isinstance(outcome.result, dict) else None
