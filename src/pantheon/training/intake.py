@@ -23,7 +23,7 @@ import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -38,9 +38,6 @@ from pantheon.store.types import utcnow
 from pantheon.text import Identifier, Text
 from pantheon.training.basins import BasinCache, cached_basin
 from pantheon.training.decisions import insert_linked
-
-if TYPE_CHECKING:
-    from pantheon.training.service import TrainingService
 
 log = logging.getLogger(__name__)
 
@@ -148,8 +145,21 @@ class IngestResult:
     ids_by_god: dict[str, list[int]] = field(default_factory=dict)
 
 
+class IntakeContext(Protocol):
+    """What the intake needs of a training service (``TrainingService`` has it)."""
+
+    @property
+    def database(self) -> Database: ...
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def roster(self) -> Roster: ...
+    @property
+    def basin_cache(self) -> BasinCache: ...
+
+
 def _context(
-    target: TrainingService | Database,
+    target: IntakeContext | Database,
 ) -> tuple[Database, Settings, Roster, BasinCache | None]:
     if isinstance(target, Database):
         return target, target.settings, Roster.load(target.settings.roster_file), None
@@ -178,7 +188,7 @@ def validate_batch(outcomes: Sequence[OutcomeIn], settings: Settings, roster: Ro
     return gods
 
 
-def ingest(target: TrainingService | Database, outcomes: Sequence[OutcomeIn]) -> IngestResult:
+def ingest(target: IntakeContext | Database, outcomes: Sequence[OutcomeIn]) -> IngestResult:
     """Store a batch of outcomes in one transaction (all or nothing); idempotent on key."""
     database, settings, roster, cache = _context(target)
     if not outcomes:

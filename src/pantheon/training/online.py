@@ -32,8 +32,11 @@ from pantheon.store.kernels import KernelRecord
 from pantheon.training._audit import audit_details, p_spread, quarantined_error
 from pantheon.training._kernels import KernelAccess, finite
 from pantheon.training.basins import BasinCache, encoder
+from pantheon.training.timescale import Timescale
 
 log = logging.getLogger(__name__)
+
+ONLINE = Timescale.ONLINE
 
 #: Called once with the outcome's god before anything of that god is claimed (the worker
 #: clears the god's pending-dispatch flag here: :mod:`pantheon.worker.coalesce`).
@@ -261,13 +264,13 @@ class OnlineTrainer:
         details = {**audit_details(claimed), "p_spread": p_spread(kernel, batch)}
         step = timescales.train_from_outcome(kernel, batch)
         version = self.kernels.save(
-            session, record, kernel, trigger="outcome", outcomes_delta=len(claimed)
+            session, record, kernel, trigger=ONLINE.trigger, outcomes_delta=len(claimed)
         )
         history.record_training(
             session,
             kernel_name=god,
             god_name=god,
-            timescale="online",
+            timescale=ONLINE,
             outcomes=len(claimed),
             steps=1,
             loss=finite(step["loss"]),
@@ -296,13 +299,11 @@ class OnlineTrainer:
         limit = self.settings.online_coalesce_max
         coordizer = encoder(self.basin_cache)
         claimed = outcome_rows.claim(
-            session, god, outcome_rows.ONLINE, limit, include_id=outcome_id, encoder=coordizer
+            session, god, ONLINE.column, limit, include_id=outcome_id, encoder=coordizer
         )
         bad = list(claimed.quarantined)
         while not len(claimed) and claimed.quarantined:
-            claimed = outcome_rows.claim(
-                session, god, outcome_rows.ONLINE, limit, encoder=coordizer
-            )
+            claimed = outcome_rows.claim(session, god, ONLINE.column, limit, encoder=coordizer)
             bad += claimed.quarantined
         return outcome_rows.Claimed(
             claimed.ids, claimed.basins, claimed.rewards, claimed.successes, tuple(bad)

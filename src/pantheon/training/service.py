@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -39,18 +40,21 @@ from pantheon.store.basins import Encoder
 from pantheon.store.checkpoint_store import CheckpointStore, create_checkpoint_store
 from pantheon.store.db import Database, shared_database
 from pantheon.store.types import utcnow
-from pantheon.training import _checkpoints, _transfers, basins, representation
+from pantheon.training import basins, representation
 from pantheon.training import decisions as _decisions
 from pantheon.training._audit import (
     HOURLY_AUDIT_MAX_IDS,
     audit_details,
     p_spread,
 )
+from pantheon.training._checkpoints import Checkpoints
 from pantheon.training._fanout import for_each_god
 from pantheon.training._kernels import KernelAccess, finite
+from pantheon.training._transfers import Transfers
 from pantheon.training.basins import BasinCache
 from pantheon.training.intake import IngestResult, OutcomeIn, ingest
 from pantheon.training.online import BeforeClaim, FollowUp, OnlineResult, OnlineTrainer
+from pantheon.training.timescale import Timescale
 from pantheon.worker.slots import SlotLedger, StoreLedger
 
 log = logging.getLogger(__name__)
@@ -96,6 +100,10 @@ class TrainingService:
         self.consolidation_max = CONSOLIDATION_MAX_OUTCOMES
         self.basin_cache = BasinCache(settings.basin_cache_size)
         self.online = OnlineTrainer(settings, self.database, self.kernels, self.basin_cache)
+        self.checkpoints = Checkpoints(
+            settings, self.database, self.store, self.kernels, self.roster
+        )
+        self.transfers = Transfers(self.database, self.kernels, self.roster, self.checkpoints)
         stale_after = max(settings.task_time_limit, settings.slow_task_time_limit) + 60.0
         #: ``schedule_runs``: each scheduled slot runs once (:mod:`pantheon.worker.slots`).
         self.slot_ledger: SlotLedger = StoreLedger(self.database, stale_after)
@@ -135,6 +143,10 @@ class TrainingService:
         for name in created:
             self.get_kernel(name)
         return created
+
+    def _for_each_god(self, op: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+        """``op`` for every active god, side by side on PostgreSQL (:mod:`._fanout`)."""
+        return for_each_god(self.active_gods(), op, parallel=not self.database.is_sqlite)
 
     def active_gods(self) -> list[str]:
         """Roster gods whose kernel is not retired (a missing row counts as active)."""
@@ -210,12 +222,12 @@ class TrainingService:
             locked = [self.kernels.lock(session, n) for n in names]
             encoder = self.encoder()
             claimed = outcome_rows.claim(
-                session, god, outcome_rows.BATCH, self.hourly_chunk, encoder=encoder
+                session, god, Timescale.HOURLY.column, self.hourly_chunk, encoder=encoder
             )
             bad = len(claimed.quarantined)
             while not len(claimed) and claimed.quarantined:  # only bad rows: take the next
                 claimed = outcome_rows.claim(
-                    session, god, outcome_rows.BATCH, self.hourly_chunk, encoder=encoder
+                    session, god, Timescale.HOURLY.column, self.hourly_chunk, encoder=encoder
                 )
                 bad += len(claimed.quarantined)
             if not len(claimed):
@@ -235,12 +247,14 @@ class TrainingService:
                 )
                 details["p_spread"] = p_spread(kernel, batch)
                 result = timescales.train_batch(kernel, batch, epochs=epochs)
-                version = self.kernels.save(session, record, kernel, trigger="hourly_batch")
+                version = self.kernels.save(
+                    session, record, kernel, trigger=Timescale.HOURLY.trigger
+                )
                 history.record_training(
                     session,
                     kernel_name=record.name,
                     god_name=god,
-                    timescale="hourly_batch",
+                    timescale=Timescale.HOURLY,
                     outcomes=len(claimed),
                     steps=int(result["steps"]),
                     loss=finite(result["loss"]),
@@ -271,7 +285,7 @@ class TrainingService:
         if not self.enabled:
             return _disabled(kernels=0, results={})
         healed = representation.heal(self, self.settings.task_soft_time_limit / 2)
-        result = for_each_god(self, self.train_hourly_batch)
+        result = self._for_each_god(self.train_hourly_batch)
         return {**result, "recoordize": healed} if healed is not None else result
 
     # -- nightly consolidation ------------------------------------------------------------
@@ -300,12 +314,14 @@ class TrainingService:
             live = result.kernel if result.kept else kernel
             version = record.version
             if result.kept:
-                version = self.kernels.save(session, record, live, trigger="nightly_consolidation")
+                version = self.kernels.save(
+                    session, record, live, trigger=Timescale.NIGHTLY.trigger
+                )
             history.record_training(
                 session,
                 kernel_name=name,
                 god_name=name,
-                timescale="nightly_consolidation",
+                timescale=Timescale.NIGHTLY,
                 outcomes=len(rows),
                 steps=int(result.steps),
                 loss=finite(result.loss),
@@ -323,8 +339,8 @@ class TrainingService:
                 },
             )
         self.kernels.keep(name, version, live)
-        snapshot = _checkpoints.write_checkpoint(
-            self, name, live, version, "nightly_consolidation", dedupe=True
+        snapshot = self.checkpoints.write_checkpoint(
+            name, live, version, Timescale.NIGHTLY.trigger, dedupe=True
         )
         return {
             "status": "success",
@@ -343,7 +359,7 @@ class TrainingService:
     def train_nightly_consolidation_all(self) -> dict[str, Any]:
         if not self.enabled:
             return _disabled(kernels=0, results={})
-        return for_each_god(self, self.train_nightly_consolidation)
+        return self._for_each_god(self.train_nightly_consolidation)
 
     # -- transfer, shadows, checkpoints ---------------------------------------------------
     def knowledge_transfer(
@@ -357,8 +373,7 @@ class TrainingService:
         """Engine transfer between two kernels, persisted, audited and checkpointed."""
         if not self.enabled:
             return _disabled(transfer_type=transfer_type)
-        return _transfers.knowledge_transfer(
-            self,
+        return self.transfers.knowledge_transfer(
             transfer_type,
             source_god,
             target_god,
@@ -370,23 +385,23 @@ class TrainingService:
         """``shadow_sync`` of every active god with its shadow (default: shadow ← god)."""
         if not self.enabled:
             return _disabled(pairs=0, results={})
-        return _transfers.sync_all_shadows(self, direction, ratio)
+        return self.transfers.sync_all_shadows(self.active_gods(), direction, ratio)
 
     def save_checkpoint(self, god: str, trigger: str = "manual") -> dict[str, Any]:
         """Snapshot the live state of a god or shadow kernel."""
         if not self.enabled:
             return _disabled(god_name=god)
-        return _checkpoints.save_checkpoint(self, god, trigger)
+        return self.checkpoints.save_checkpoint(god, trigger)
 
     def restore_checkpoint(self, checkpoint_id: int) -> dict[str, Any]:
         """Make a checkpoint the kernel's new live version (the old one is snapshotted)."""
         if not self.enabled:
             return _disabled(checkpoint_id=checkpoint_id)
-        return _checkpoints.restore_checkpoint(self, int(checkpoint_id))
+        return self.checkpoints.restore_checkpoint(int(checkpoint_id))
 
     def cleanup_old_checkpoints(self) -> dict[str, Any]:
         """Retention: newest N per kernel, pinned ones and young ones stay; orphans go;
         routing decisions older than ``PANTHEON_DECISION_KEEP_DAYS`` go too."""
         if not self.enabled:
             return _disabled(deleted=0, kept=0)
-        return {**_checkpoints.cleanup_old_checkpoints(self), **_decisions.expire(self)}
+        return {**self.checkpoints.cleanup_old_checkpoints(), **_decisions.expire(self)}

@@ -112,7 +112,9 @@ class Dispatcher:
         online task given ``god_name`` (the god known at intake) is not sent while one of
         that god's is pending: that task trains this outcome too.
         """
-        if self.probe.mode_for(task_name) == "celery":
+        forced = self.settings.task_mode
+        # A forced mode never asks the broker; only ``auto`` consults the probe's cache.
+        if (forced if forced != "auto" else self.probe.mode_for(task_name)) == "celery":
             god = self._pending_flag_god(task_name, kwargs)
             try:
                 sent = self.celery.publish(task_name, kwargs, god=god)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from celery.schedules import crontab, schedule
 from croniter import croniter
 
 from pantheon.config import Settings
@@ -170,8 +171,6 @@ class Expression:
 
     def celery_schedule(self) -> Any:
         """The Beat schedule object (``crontab`` in UTC, or a plain interval)."""
-        from celery.schedules import crontab, schedule
-
         if self.every is not None:
             return schedule(run_every=timedelta(seconds=self.every))
         minute, hour, day_of_month, month_of_year, day_of_week = self.text.split()

@@ -12,6 +12,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+import sqlalchemy as sa
+
+from pantheon.store.db import Database
+from pantheon.store.models import schedule_runs as t
+from pantheon.store.schedule_runs import ScheduleRuns
 from pantheon.worker.schedule import Expression, Job
 
 log = logging.getLogger(__name__)
@@ -48,9 +53,7 @@ class StoreLedger:
     ``stale_after`` (the hard time limit ends any live run sooner).
     """
 
-    def __init__(self, database: Any, stale_after: float) -> None:
-        from pantheon.store.schedule_runs import ScheduleRuns
-
+    def __init__(self, database: Database, stale_after: float) -> None:
         self.database = database
         self.runs = ScheduleRuns(database)
         self.stale_after = stale_after
@@ -64,10 +67,6 @@ class StoreLedger:
     def _set_owner(self, job: str, slot: datetime, owner: str | None) -> None:
         if owner is None:
             return
-        import sqlalchemy as sa
-
-        from pantheon.store.models import schedule_runs as t
-
         with self.database.session() as session:
             session.execute(
                 sa.update(t)
@@ -76,10 +75,6 @@ class StoreLedger:
             )
 
     def _take_over_dead(self, job: str, slot: datetime, owner: str | None) -> bool:
-        import sqlalchemy as sa
-
-        from pantheon.store.models import schedule_runs as t
-
         now = datetime.now(UTC)
         where = (t.c.job == job, t.c.slot == slot.astimezone(UTC), t.c.status == "running")
         with self.database.session() as session:

@@ -253,7 +253,7 @@ def test_all_gods_down_on_the_database_raises_for_a_retry(svc: TrainingService) 
         raise DatabaseUnavailableError("database unavailable")
 
     with pytest.raises(DatabaseUnavailableError):
-        for_each_god(svc, down)
+        for_each_god(svc.active_gods(), down, parallel=False)
 
 
 def test_consolidation_takes_the_most_valuable_first(svc: TrainingService) -> None:
