@@ -54,8 +54,8 @@ from pantheon.training._transfers import Transfers
 from pantheon.training.basins import BasinCache
 from pantheon.training.intake import IngestResult, OutcomeIn, ingest
 from pantheon.training.online import BeforeClaim, FollowUp, OnlineResult, OnlineTrainer
+from pantheon.training.schedule_ledger import StoreLedger
 from pantheon.training.timescale import Timescale
-from pantheon.worker.slots import SlotLedger, StoreLedger
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ class TrainingService:
         self.transfers = Transfers(self.database, self.kernels, self.roster, self.checkpoints)
         stale_after = max(settings.task_time_limit, settings.slow_task_time_limit) + 60.0
         #: ``schedule_runs``: each scheduled slot runs once (:mod:`pantheon.worker.slots`).
-        self.slot_ledger: SlotLedger = StoreLedger(self.database, stale_after)
+        self.slot_ledger = StoreLedger(self.database, stale_after)
 
     def encoder(self) -> Encoder:
         """The running coordizer for claims (missing basins, through the cache)."""

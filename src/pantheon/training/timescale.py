@@ -8,32 +8,20 @@ from pantheon.store import outcomes as outcome_rows
 
 
 class Timescale(StrEnum):
-    """A timescale's value is its label in ``training_history.timescale``."""
+    """A timescale's value is its label in ``training_history.timescale``; ``column`` is
+    the ``outcomes`` column that marks a row trained at it, ``trigger`` what a kernel
+    version it saved is tagged with (an online step names its cause: one outcome)."""
 
-    ONLINE = "online"
-    HOURLY = "hourly_batch"
-    NIGHTLY = "nightly_consolidation"
+    column: str
+    trigger: str
 
-    @property
-    def column(self) -> str:
-        """The ``outcomes`` column that marks a row trained at this timescale."""
-        return _COLUMNS[self]
+    def __new__(cls, label: str, column: str, trigger: str) -> Timescale:
+        member = str.__new__(cls, label)
+        member._value_ = label
+        member.column = column
+        member.trigger = trigger
+        return member
 
-    @property
-    def trigger(self) -> str:
-        """The ``trigger`` a kernel version saved by this timescale carries."""
-        return _TRIGGERS[self]
-
-
-_COLUMNS = {
-    Timescale.ONLINE: outcome_rows.ONLINE,
-    Timescale.HOURLY: outcome_rows.BATCH,
-    Timescale.NIGHTLY: outcome_rows.CONSOLIDATED,
-}
-# An online step's version names what caused it (one outcome's arrival); the others
-# name their job.
-_TRIGGERS = {
-    Timescale.ONLINE: "outcome",
-    Timescale.HOURLY: "hourly_batch",
-    Timescale.NIGHTLY: "nightly_consolidation",
-}
+    ONLINE = ("online", outcome_rows.ONLINE, "outcome")
+    HOURLY = ("hourly_batch", outcome_rows.BATCH, "hourly_batch")
+    NIGHTLY = ("nightly_consolidation", outcome_rows.CONSOLIDATED, "nightly_consolidation")

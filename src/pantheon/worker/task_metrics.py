@@ -81,11 +81,19 @@ def record_local(task: str, outcome: str, duration: float | None, result: Any = 
             _local[name][field] += value
 
 
-def _client(url: str) -> redis.Redis:
-    client = _clients.get(url)
+def _client_for(settings: Settings) -> redis.Redis:
+    """The shared Redis of ``settings``, resolved once per distinct configuration (a
+    task's counters cost one pipeline, nothing more)."""
+    key = (
+        "|".join((str(settings.celery_broker_url_raw), str(settings.celery_result_backend_raw)))
+        + "|"
+        + settings.redis_url
+    )
+    client = _clients.get(key)
     if client is None:
+        url = shared_redis_url(settings)
         client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
-        _clients[url] = client
+        _clients[key] = client
     return client
 
 
@@ -94,7 +102,7 @@ def record_redis(
 ) -> None:
     """Count one worker run in the shared Redis hash (best effort: metrics never fail a task)."""
     try:
-        pipe = _client(shared_redis_url(settings)).pipeline(transaction=False)
+        pipe = _client_for(settings).pipeline(transaction=False)
         for key, value in _fields(task, outcome, duration, result).items():
             if key.endswith("duration_sum"):
                 pipe.hincrbyfloat(REDIS_KEY, key, value)
@@ -148,7 +156,7 @@ def snapshot(settings: Settings | None = None) -> dict[str, dict[str, float]]:
     if settings is not None:
         raw: dict[bytes, bytes] = {}
         try:
-            raw = _client(shared_redis_url(settings)).hgetall(REDIS_KEY)  # type: ignore[assignment]
+            raw = _client_for(settings).hgetall(REDIS_KEY)  # type: ignore[assignment]
         except Exception as exc:
             log.debug("task metrics unreadable: %s", exc)
         for key, count in raw.items():
