@@ -7,9 +7,9 @@ not wait on it. The row is stored with its text and no basin; the claim that fir
 it computes the basin (one ``coordize_many`` per claim, ``store.basins``) and stores it
 with its ``COORDIZER_VERSION``. Only a basin already in the process's cache (the prompt
 was just routed) is stored at intake, since it costs nothing. A client's
-``basin_trajectory`` (the seed's field; coordinates from the client's own space) is
-validated (N x 64, finite, non-negative) so a malformed one is refused, then dropped:
-it is neither stored nor trained on.
+``basin_trajectory`` (the legacy system's field; coordinates from the client's own space)
+is validated (N x 64, finite, non-negative) so a malformed one is refused, then dropped: it
+is neither stored nor trained on.
 
 Idempotency: an ``outcome_key`` already stored (or repeated within the batch) is a
 duplicate — its existing id is returned and nothing new is stored. A batch with any

@@ -1,7 +1,8 @@
 """The training service: the only place that combines the store and the engine.
 
-One method per seed task; each returns the seed's dict (``status`` ∈ success | duplicate |
-disabled | skipped | error, plus its keys), JSON-safe, and is safe to run twice.
+One method per legacy task; each returns the legacy system's dict (``status`` ∈ success |
+duplicate | disabled | skipped | error, plus its keys), JSON-safe, and is safe to run
+twice; ``train_from_outcome`` returns an :class:`~pantheon.training.online.OnlineResult`.
 
 Exactly once per timescale: a claim marks outcome rows (``trained_online_at``,
 ``batch_processed_at``, ``consolidated_at``) in the *same transaction* that saves the

@@ -1,8 +1,8 @@
 """Queue names, task names and the route from each task to its queue.
 
-Three queues by expected run time (the seed's split): ``training_fast`` for seconds,
-``training_batch`` for minutes, ``training_slow`` for the long consolidation and transfer
-jobs, which get their own time limits.
+Three queues by expected run time (the legacy system's split): ``training_fast`` for
+seconds, ``training_batch`` for minutes, ``training_slow`` for the long consolidation and
+transfer jobs, which get their own time limits.
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ TASK_QUEUES: Final[dict[str, str]] = {
     SWEEP_OUTBOX: FAST,
 }
 
-#: The nine task names of the seed (the outbox sweep is Pantheon's own addition).
-SEED_TASKS: Final[tuple[str, ...]] = tuple(name for name in TASK_QUEUES if name != SWEEP_OUTBOX)
+#: The nine task names of the legacy system (the outbox sweep is Pantheon's own addition).
+LEGACY_TASKS: Final[tuple[str, ...]] = tuple(name for name in TASK_QUEUES if name != SWEEP_OUTBOX)
 
 
 def queue_for(task_name: str) -> str:

@@ -53,7 +53,7 @@ JOBS: tuple[Job, ...] = (
         "schedule_nightly",
         3,
         True,
-        "curriculum + the day's best outcomes, at 03:00 UTC when traffic is lowest (seed)",
+        "curriculum + the day's best outcomes, at 03:00 UTC when traffic is lowest (legacy)",
     ),
     Job(
         "shadow_sync",
@@ -61,7 +61,7 @@ JOBS: tuple[Job, ...] = (
         "schedule_shadow_sync",
         6,
         True,
-        "keeps each god's shadow kernel close to its god, every 4 h (seed)",
+        "keeps each god's shadow kernel close to its god, every 4 h (legacy)",
     ),
     Job(
         "checkpoint_cleanup",
@@ -69,7 +69,7 @@ JOBS: tuple[Job, ...] = (
         "schedule_cleanup",
         1,
         True,
-        "retention at 04:00 UTC, an hour after the nightly checkpoints are written (seed)",
+        "retention at 04:00 UTC, an hour after the nightly checkpoints are written (legacy)",
     ),
     Job(
         "outbox_sweep",
