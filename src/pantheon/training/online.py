@@ -43,7 +43,7 @@ ONLINE = Timescale.ONLINE
 BeforeClaim = Callable[[str], None]
 #: Sends one more online task for (god, outcome id) unless one is pending; returns its
 #: task id, or None when none was sent.
-FollowUp = Callable[[str, int], "str | None"]
+FollowUp = Callable[[str, int], str | None]
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,6 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
 
 from celery import Celery
 from celery.exceptions import SoftTimeLimitExceeded
@@ -27,12 +26,13 @@ from pantheon.config import Settings
 from pantheon.errors import PantheonError, public_reason
 from pantheon.worker import queues
 from pantheon.worker.coalesce import PendingFlags
+from pantheon.worker.queues import DispatchMode
 from pantheon.worker.task_metrics import record_local
 from pantheon.worker.tasks import Result, TaskEnv, Training, run_task
 
 log = logging.getLogger(__name__)
 
-Mode = Literal["celery", "sync", "deferred"]
+Mode = DispatchMode
 #: In-process results kept for ``GET /api/tasks/{id}`` (oldest dropped first).
 SYNC_RESULTS_KEPT = 10_000
 #: One quick retry of a publish, then the caller falls back (the outcome is stored).
@@ -50,11 +50,6 @@ class DispatchResult:
     #: Not sent: a task already pending for the god will train it (``task_id`` is that
     #: task's id).
     skipped_for_pending: bool = False
-
-    @property
-    def coalesced(self) -> bool:
-        """The wire name of :attr:`skipped_for_pending` (kept for callers)."""
-        return self.skipped_for_pending
 
 
 def _now() -> datetime:
@@ -78,7 +73,7 @@ class CeleryBackend:
         if god is not None:
             holder = self.flags.claim(god, task_id)
             if holder is not None:
-                return DispatchResult(holder or None, "celery", None, queue, True)
+                return DispatchResult(holder or None, DispatchMode.CELERY, None, queue, True)
         try:
             self._app().send_task(
                 task_name,
@@ -92,7 +87,7 @@ class CeleryBackend:
             if god is not None:  # later outcomes of the god must send
                 self.flags.clear(god)
             raise
-        return DispatchResult(task_id, "celery", None, queue)
+        return DispatchResult(task_id, DispatchMode.CELERY, None, queue)
 
     def follow_up(self, god: str, outcome_id: int) -> str | None:
         """One more online task for ``god``'s backlog unless one is pending (a worker's
@@ -122,7 +117,7 @@ class SyncResults:
             item = self._items.pop(task_id, None) or {
                 "task_id": task_id,
                 "task_name": task_name,
-                "mode": "sync",
+                "mode": DispatchMode.SYNC.value,
                 "result": None,
                 "error": None,
             }
@@ -162,15 +157,15 @@ class InProcessBackend:
             wait = queue == queues.FAST
         if not wait:
             self._background.submit(self._run_logged, task_name, task_id, kwargs)
-            return DispatchResult(task_id, "sync", None, queue)
+            return DispatchResult(task_id, DispatchMode.SYNC, None, queue)
         try:
             result = self.run_now(task_name, task_id, kwargs)
         except PantheonError as exc:
             if exc.transient and task_name == queues.TRAIN_FROM_OUTCOME:
                 log.warning("outcome training deferred to the outbox sweep: %s", exc.message)
-                return DispatchResult(None, "deferred", None, queue)
+                return DispatchResult(None, DispatchMode.DEFERRED, None, queue)
             raise
-        return DispatchResult(task_id, "sync", result, queue)
+        return DispatchResult(task_id, DispatchMode.SYNC, result, queue)
 
     def run_now(self, task_name: str, task_id: str, kwargs: Mapping[str, object]) -> Result:
         """Run a task on this thread, recording its state and counters like a worker."""

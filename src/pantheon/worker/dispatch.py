@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
 from celery import Celery
 
@@ -39,6 +39,7 @@ from pantheon.worker.broker import (  # re-exported: callers import them from he
 from pantheon.worker.celery_app import create_celery
 from pantheon.worker.coalesce import PendingFlags
 from pantheon.worker.mode import ModeProbe
+from pantheon.worker.queues import DispatchMode
 from pantheon.worker.tasks import Result, Training
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ class Dispatcher:
         self.celery = CeleryBackend(lambda: self.app, self.flags)
         self.local = InProcessBackend(settings, lambda: self.service, self.dispatch)
         #: Online-training dispatches in celery mode: sent, and skipped for a pending task.
-        self.outcome_dispatches = {"sent": 0, "coalesced": 0}
+        self.outcome_dispatches = {"sent": 0, "skipped_for_pending": 0}
 
     # --- collaborators, built on first use -----------------------------------------
     @property
@@ -114,7 +115,8 @@ class Dispatcher:
         """
         forced = self.settings.task_mode
         # A forced mode never asks the broker; only ``auto`` consults the probe's cache.
-        if (forced if forced != "auto" else self.probe.mode_for(task_name)) == "celery":
+        mode = forced if forced != "auto" else self.probe.mode_for(task_name)
+        if mode == DispatchMode.CELERY:
             god = self._pending_flag_god(task_name, kwargs)
             try:
                 sent = self.celery.publish(task_name, kwargs, god=god)
@@ -128,7 +130,7 @@ class Dispatcher:
                 self.probe.mark_down()
             else:
                 if task_name == queues.TRAIN_FROM_OUTCOME:
-                    self._count("coalesced" if sent.skipped_for_pending else "sent")
+                    self._count("skipped_for_pending" if sent.skipped_for_pending else "sent")
                 return sent
         return self.local.submit(task_name, kwargs, wait=wait)
 
@@ -158,7 +160,7 @@ class Dispatcher:
     def consumed_queues(self, *, refresh: bool = False) -> frozenset[str]:
         return self.probe.consumed_queues(refresh=refresh)
 
-    def mode_for(self, task_name: str) -> Literal["celery", "sync"]:
+    def mode_for(self, task_name: str) -> DispatchMode:
         return self.probe.mode_for(task_name)
 
     def celery_available(self, *, recheck: bool = False) -> bool:

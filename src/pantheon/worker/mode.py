@@ -12,13 +12,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Literal
 
 from celery import Celery
 
 from pantheon.config import Settings
 from pantheon.worker import queues
 from pantheon.worker.broker import WorkerInfo, workers
+from pantheon.worker.queues import DispatchMode
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +65,11 @@ class ModeProbe:
             log.info("task mode: queues consumed by workers now %s", sorted(consumed) or "none")
         return consumed
 
-    def mode_for(self, task_name: str) -> Literal["celery", "sync"]:
+    def mode_for(self, task_name: str) -> DispatchMode:
         if self.settings.task_mode != "auto":
-            return self.settings.task_mode
-        return "celery" if queues.queue_for(task_name) in self.consumed_queues() else "sync"
+            return DispatchMode(self.settings.task_mode)
+        consumed = queues.queue_for(task_name) in self.consumed_queues()
+        return DispatchMode.CELERY if consumed else DispatchMode.SYNC
 
     def celery_available(self, *, recheck: bool = False) -> bool:
         """True when every queue has a consumer (the legacy ``is_celery_available``).

@@ -7,6 +7,7 @@ transfer jobs, which get their own time limits.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Final
 
 FAST: Final = "training_fast"
@@ -47,6 +48,17 @@ TASK_QUEUES: Final[dict[str, str]] = {
 
 #: The nine task names of the legacy system (the outbox sweep is Pantheon's own addition).
 LEGACY_TASKS: Final[tuple[str, ...]] = tuple(name for name in TASK_QUEUES if name != SWEEP_OUTBOX)
+
+
+class DispatchMode(StrEnum):
+    """How a task was dispatched: sent to Celery, run in this process, left to the outbox
+    sweep (a transient failure after the outcome was stored), or not at all (a duplicate
+    outcome, training off)."""
+
+    CELERY = "celery"
+    SYNC = "sync"
+    DEFERRED = "deferred"
+    NONE = "none"
 
 
 def queue_for(task_name: str) -> str:

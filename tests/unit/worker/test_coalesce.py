@@ -108,11 +108,11 @@ def test_dispatcher_sends_one_task_per_pending_god(make_settings: Any, tmp_path:
         for i in range(6)
     ]
     assert [kw["outcome_id"] for _, kw, _ in app.sent] == [0, 1]
-    assert [r.coalesced for r in results] == [False, False, True, True, True, True]
+    assert [r.skipped_for_pending for r in results] == [False, False, True, True, True, True]
     assert {r.task_id for r in results[2::2]} == {app.sent[0][2]}  # zeus's pending task
     assert {r.task_id for r in results[3::2]} == {app.sent[1][2]}
     assert all(r.mode == "celery" for r in results)
-    assert dispatcher.outcome_dispatches == {"sent": 2, "coalesced": 4}
+    assert dispatcher.outcome_dispatches == {"sent": 2, "skipped_for_pending": 4}
     redis.delete(pending_key("zeus"))  # zeus's task started
     dispatcher.dispatch(queues.TRAIN_FROM_OUTCOME, outcome_id=6, god_name="zeus")
     assert [kw["outcome_id"] for _, kw, _ in app.sent] == [0, 1, 6]
