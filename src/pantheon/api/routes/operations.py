@@ -260,9 +260,8 @@ def routing_overview(
     if recent:
         check_token(state, credentials)  # prompts are user data
     prompts = [(p, "probe") for p in PROBE_PROMPTS]
-    recent_prompts = getattr(queries, "recent_prompts", None)
-    if recent and recent_prompts is not None:
-        prompts += [(p, "recent") for p in recent_prompts(state.service, limit=recent)]
+    if recent:
+        prompts += [(p, "recent") for p in queries.recent_prompts(state.service, limit=recent)]
     rows = []
     for prompt, source in prompts:
         ranking = rank(state.service, prompt)
