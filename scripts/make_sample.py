@@ -4,7 +4,7 @@
 
 Picks a seeded share of each MMLU subject's prompts and of the GSM8K prompts (prompts
 ranked by a seeded sha256, so the pick is the same on every machine), converts them with
-``pantheon.imports.routellm`` and writes ``routellm_sample.jsonl.gz`` plus the roster,
+``pantheon.datasets.routellm`` and writes ``routellm_sample.jsonl.gz`` plus the roster,
 the licence and the attribution beside it. Running it twice gives identical bytes.
 """
 
@@ -17,8 +17,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from pantheon.imports.jsonl import write_lines
-from pantheon.imports.routellm import ImportReport, prompt_rank, read_benchmark_csv
+from pantheon.datasets.jsonl import write_lines
+from pantheon.datasets.routellm import ImportReport, prompt_rank, read_benchmark_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SOURCE = ROOT.parent / "shared" / "data" / "routellm"

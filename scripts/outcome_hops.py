@@ -31,7 +31,7 @@ from typing import Any
 import redis
 from fastapi.testclient import TestClient
 
-from pantheon.api import create_app
+from pantheon.api.app import create_app
 from pantheon.config import Settings
 from pantheon.store.migrate import ensure_schema
 from pantheon.worker import queues

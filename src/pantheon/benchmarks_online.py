@@ -38,9 +38,9 @@ from numpy.typing import NDArray
 
 from pantheon.benchmarks_routing import isolated_settings, paired_verdicts, write_roster
 from pantheon.config import Settings
+from pantheon.datasets.jsonl import iter_lines
+from pantheon.datasets.replay import Replayer, ReplayReport, build_replayer
 from pantheon.errors import ValidationError
-from pantheon.imports.jsonl import iter_lines
-from pantheon.imports.replay import Replayer, ReplayReport, build_replayer
 from pantheon.learning import evaluation, offpolicy
 from pantheon.learning.coordizer import coordize_many
 from pantheon.learning.policy import seeded_source

@@ -24,9 +24,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pantheon.config import Settings
+from pantheon.datasets.jsonl import JsonLine, iter_lines
+from pantheon.datasets.replay import Replayer, build_replayer
 from pantheon.errors import ValidationError
-from pantheon.imports.jsonl import JsonLine, iter_lines
-from pantheon.imports.replay import Replayer, build_replayer
 from pantheon.learning import evaluation
 from pantheon.learning.coordizer import coordize_many
 from pantheon.roster import canonical

@@ -4,7 +4,7 @@ Build one :class:`Settings` per process (``Settings()`` or :func:`get_settings`)
 it down: ``create_app(settings)``, ``create_celery(settings)``, ``TrainingService(settings)``.
 Nothing else reads ``os.environ``.
 
-Names follow the seed where it had one (``DATABASE_URL``, ``REDIS_URL``,
+Names follow the legacy service where it had one (``DATABASE_URL``, ``REDIS_URL``,
 ``CELERY_BROKER_URL``, ``CELERY_RESULT_BACKEND``, ``TRAINING_ENABLED``, ``CHECKPOINT_DIR``,
 ``CRON_SECRET``); everything Pantheon added is ``PANTHEON_*``. ``.env.example`` documents
 each variable.
@@ -139,7 +139,7 @@ class Settings(BaseSettings):
     #: refreshes touches no database, and routing lags training by at most this. 0 reads
     #: the versions on every route.
     route_cache_seconds: float = Field(1.0, validation_alias="PANTHEON_ROUTE_CACHE_SECONDS", ge=0)
-    #: Multiplies the seed's retry delays (60/300/600 s); tests set it small.
+    #: Multiplies the legacy service's retry delays (60/300/600 s); tests set it small.
     task_retry_delay_scale: float = Field(
         1.0, validation_alias="PANTHEON_TASK_RETRY_DELAY_SCALE", ge=0
     )

@@ -32,7 +32,15 @@ fixed ``public_detail`` and no context.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import NotRequired, TypedDict
+
+
+class ErrorDict(TypedDict):
+    """An error as every interface reports it: ``{"error", "detail", "context"?}``."""
+
+    error: str
+    detail: str
+    context: NotRequired[dict[str, object]]
 
 
 class PantheonError(Exception):
@@ -45,18 +53,19 @@ class PantheonError(Exception):
     #: What a caller is told about a 5xx error (the message stays in the log).
     public_detail: str = "internal error; see the server log"
 
-    def __init__(self, message: str, **details: Any) -> None:
+    def __init__(self, message: str, **details: object) -> None:
         super().__init__(message)
         self.message = message
-        self.details: dict[str, Any] = details
+        #: JSON-ready facts about the error (ids, names, limits), sent as ``context``.
+        self.details: dict[str, object] = details
 
-    def to_dict(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"error": self.code, "detail": self.message}
+    def to_dict(self) -> ErrorDict:
+        body: ErrorDict = {"error": self.code, "detail": self.message}
         if self.details:
             body["context"] = self.details
         return body
 
-    def public_dict(self) -> dict[str, Any]:
+    def public_dict(self) -> ErrorDict:
         """The body a caller may see: a 5xx never carries infrastructure details."""
         if self.status_code >= 500:
             return {"error": self.code, "detail": self.public_detail}

@@ -52,8 +52,8 @@ RUNTIME_MODULES = {
     "beat": "pantheon.worker.celery_app",
     "db": "pantheon.store.migrate",
     "demo": "pantheon.demo.run",
-    "replay": "pantheon.imports.replay",
-    "import": "pantheon.imports.routellm",
+    "replay": "pantheon.datasets.replay",
+    "import": "pantheon.datasets.routellm",
     "bench": "pantheon.benchmarks_routing",
 }
 _CELERY_SUBCOMMANDS = {"worker", "beat", "flower", "inspect", "status", "purge", "events", "call"}

@@ -7,6 +7,9 @@ prompt is dropped; ``\\`` continues a line). ``tests/docs/commands.py`` says wha
 
 from __future__ import annotations
 
+import ast
+import importlib
+import importlib.util
 import re
 
 import pytest
@@ -120,10 +123,6 @@ def python_snippets(text: str) -> list[str]:
 
 def check_snippet(where: str, code: str) -> None:
     """The snippet parses, and every ``pantheon`` name it imports exists."""
-    import ast
-    import importlib
-    import importlib.util
-
     tree = ast.parse(code, filename=where)
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("pantheon"):

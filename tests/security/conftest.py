@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from pantheon.api import create_app
+from pantheon.api.app import create_app
 from pantheon.store.migrate import ensure_schema
 
 TOKEN = "tok-" + "7f3a9c1e5b2d4f60" * 2

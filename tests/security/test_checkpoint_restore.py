@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from pantheon.errors import NotFoundError, ValidationError
-from pantheon.store.checkpoint_store import DirectoryStore
+from pantheon.store.blobs import DirectoryBlobStore
 from pantheon.store.migrate import ensure_schema
 from pantheon.store.models import checkpoints
 from pantheon.training.service import TrainingService
@@ -59,7 +59,7 @@ def test_directory_store_refuses_paths_outside_its_root(tmp_path: Path, uri: str
     root = tmp_path / "store"
     root.mkdir()
     (tmp_path / "outside.bin").write_bytes(b"secret")
-    store = DirectoryStore(root)
+    store = DirectoryBlobStore(root)
     with pytest.raises((NotFoundError, ValidationError)):
         store.get(uri)
 
@@ -70,7 +70,7 @@ def test_directory_store_refuses_a_symlink_out_of_its_root(tmp_path: Path) -> No
     (tmp_path / "outside.bin").write_bytes(b"secret")
     (root / "link.bin").symlink_to(tmp_path / "outside.bin")
     with pytest.raises(NotFoundError):
-        DirectoryStore(root).get("file://link.bin")
+        DirectoryBlobStore(root).get("file://link.bin")
 
 
 @pytest.mark.parametrize(
@@ -78,11 +78,11 @@ def test_directory_store_refuses_a_symlink_out_of_its_root(tmp_path: Path) -> No
 )
 def test_directory_store_refuses_foreign_uris(tmp_path: Path, uri: str) -> None:
     with pytest.raises(ValidationError):
-        DirectoryStore(tmp_path).get(uri)
+        DirectoryBlobStore(tmp_path).get(uri)
 
 
 def test_directory_store_round_trip_still_works(tmp_path: Path) -> None:
-    store = DirectoryStore(tmp_path)
+    store = DirectoryBlobStore(tmp_path)
     uri = store.put("zeus/1.ckpt", b"bytes")
     assert store.get(uri) == b"bytes"
 

@@ -20,6 +20,7 @@ from pantheon.config import Settings
 from pantheon.errors import CheckpointError
 from pantheon.learning import checkpoint
 from pantheon.learning.kernel import Kernel
+from pantheon.worker.celery_app import celery_config
 
 pytestmark = pytest.mark.unit
 
@@ -108,8 +109,6 @@ def test_no_module_deserialises_objects() -> None:
 
 
 def test_celery_accepts_json_only(tmp_path: Path) -> None:
-    from pantheon.worker.celery_app import celery_config
-
     conf = celery_config(Settings(env="test", data_dir=tmp_path))
     assert conf["accept_content"] == ["json"]
     assert conf["task_serializer"] == "json"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pantheon.api import create_app
+from pantheon.api.app import create_app
 from pantheon.config import DEFAULT_SECRETS, Role, Settings
 from pantheon.errors import ConfigurationError
 

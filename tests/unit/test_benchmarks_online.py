@@ -13,8 +13,8 @@ from numpy.typing import NDArray
 
 from pantheon.benchmarks_online import ARMS, run_online_bench
 from pantheon.config import Settings
-from pantheon.imports.jsonl import iter_lines
-from pantheon.imports.routellm import split_by_prompt
+from pantheon.datasets.jsonl import iter_lines
+from pantheon.datasets.routellm import split_by_prompt
 from pantheon.learning import coordizer
 
 pytestmark = pytest.mark.unit

@@ -27,7 +27,6 @@ from pantheon.api.routes.cron import DeprecationHeadersMiddleware
 from pantheon.api.routes.dashboard import STATIC_DIR
 from pantheon.api.state import AppState
 from pantheon.config import Settings, get_settings
-from pantheon.roster import Roster
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +40,7 @@ Errors always answer `{"error": code, "detail": text, "context": {...}}`.
 def create_app(settings: Settings, *, state: AppState | None = None) -> FastAPI:
     """The web application for ``settings`` (production refuses default secrets)."""
     settings.require_safe_for_production()
-    app_state = state or AppState(settings=settings, roster=Roster.load(settings.roster_file))
+    app_state = state or AppState.build(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -12,7 +12,7 @@ that reveals nothing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -47,10 +47,10 @@ def error_response(
     status: int,
     code: str,
     detail: str,
-    context: dict[str, Any] | None = None,
+    context: Mapping[str, object] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    body: dict[str, Any] = {"error": code, "detail": detail}
+    body: dict[str, object] = {"error": code, "detail": detail}
     if context:
         body["context"] = context
     return JSONResponse(body, status_code=status, headers=headers)

@@ -24,7 +24,11 @@ from prometheus_client.core import (
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from pantheon.api.state import AppState, get_state, utcnow
+from pantheon.api.routes.operations import schedule_rows
+from pantheon.api.state import AppState, get_state
+from pantheon.clock import utcnow
+from pantheon.training import queries
+from pantheon.worker import task_metrics
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +38,6 @@ Section = Callable[[AppState], Iterator[Metric]]
 
 
 def _counts(state: AppState) -> Iterator[Metric]:
-    from pantheon.training import queries
-
     counts = queries.counts(state.service)
     accepted = CounterMetricFamily(
         "pantheon_outcomes_accepted", "Outcomes stored (durable, deduplicated by outcome_key)"
@@ -66,8 +68,6 @@ def _counts(state: AppState) -> Iterator[Metric]:
 
 
 def _kernels(state: AppState) -> Iterator[Metric]:
-    from pantheon.training import queries
-
     steps = CounterMetricFamily(
         "pantheon_kernel_steps", "Training steps taken by each kernel", labels=["kernel", "kind"]
     )
@@ -87,8 +87,6 @@ def _kernels(state: AppState) -> Iterator[Metric]:
 
 
 def _schedule(state: AppState) -> Iterator[Metric]:
-    from pantheon.api.routes.operations import schedule_rows
-
     now = utcnow()
     lag = GaugeMetricFamily(
         "pantheon_schedule_lag_seconds",
@@ -127,8 +125,6 @@ def _queues(state: AppState) -> Iterator[Metric]:
 
 
 def _tasks(state: AppState) -> Iterator[Metric]:
-    from pantheon.worker import task_metrics
-
     snapshot = task_metrics.snapshot(state.settings)
     outcomes = CounterMetricFamily(
         "pantheon_task_results", "Task runs by result", labels=["task", "result"]

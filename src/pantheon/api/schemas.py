@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pantheon.learning.policy import PolicyKind
+from pantheon.learning.transfer import TransferKind
 from pantheon.text import Identifier, Text
 from pantheon.training._transfers import TransferParams
 from pantheon.training.intake import OutcomeIn
@@ -39,8 +40,13 @@ __all__ = [
 ]
 
 DispatchMode = Literal["celery", "sync", "deferred", "none"]
-TRANSFER_TYPES = ("evolution", "breeding", "cannibalism", "shadow_sync")
-TRAINING_JOBS = ("hourly", "nightly", "shadow-sync", "cleanup")
+#: The health report's closed sets, each named once.
+HealthStatus = Literal["ok", "degraded", "down"]
+#: ``unused``: this deployment runs without a broker (``PANTHEON_TASK_MODE=sync``).
+BrokerStatus = Literal["ok", "down", "unused"]
+DatabaseStatus = Literal["ok", "down"]
+BeatStatus = Literal["ok", "silent", "unknown", "unused"]
+HealthMode = Literal["celery", "sync", "embedded", "unknown"]
 
 
 class ErrorBody(BaseModel):
@@ -201,7 +207,7 @@ class JobAccepted(BaseModel):
 class TransferIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    transfer_type: Literal["evolution", "breeding", "cannibalism", "shadow_sync"]
+    transfer_type: TransferKind
     source_god: Identifier = Field(min_length=1, max_length=128)
     target_god: Identifier = Field(min_length=1, max_length=128)
     transfer_ratio: float = Field(0.5, ge=0.0, le=1.0, allow_inf_nan=False)
@@ -234,17 +240,17 @@ class RepresentationOut(BaseModel):
 
 
 class HealthOut(BaseModel):
-    status: Literal["ok", "degraded", "down"]
-    mode: Literal["celery", "sync", "embedded", "unknown"] = Field(
+    status: HealthStatus
+    mode: HealthMode = Field(
         description="celery: workers take the tasks; embedded: in-process by configuration "
         "(PANTHEON_TASK_MODE=sync, as in `pantheon up`); sync: in-process because no worker "
         "answers (auto mode, degraded)"
     )
     celery_available: bool
-    database: Literal["ok", "down"]
-    broker: Literal["ok", "down", "unused"]
+    database: DatabaseStatus
+    broker: BrokerStatus
     workers: int
-    beat: Literal["ok", "silent", "unknown", "unused"]
+    beat: BeatStatus
     training_enabled: bool
     version: str
     checked_at: datetime
@@ -363,7 +369,7 @@ class ScheduleOut(BaseModel):
 
 class QueueDepths(BaseModel):
     queues: dict[str, int | None] = Field(description="messages waiting per queue; null: unknown")
-    broker: Literal["ok", "down", "unused"]
+    broker: BrokerStatus
     detail: str | None = None
 
 

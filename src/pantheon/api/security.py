@@ -10,10 +10,11 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from pantheon.api.state import AppState, get_state
+from pantheon.api.deps import StateDep
+from pantheon.api.state import AppState
 from pantheon.errors import AuthError, NotFoundError
 
 #: auto_error=False: a missing header is ours to answer (with our error body).
@@ -27,11 +28,11 @@ def secrets_match(given: str, expected: str) -> bool:
 
 
 async def require_token(
-    request: Request,
+    state: StateDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> None:
     """Dependency of every POST route: checks ``Authorization: Bearer <token>`` if one is set."""
-    check_token(get_state(request), credentials)
+    check_token(state, credentials)
 
 
 def check_token(state: AppState, credentials: HTTPAuthorizationCredentials | None) -> None:
@@ -46,10 +47,9 @@ def check_token(state: AppState, credentials: HTTPAuthorizationCredentials | Non
 
 
 async def require_cron_secret(
-    request: Request, secret: Annotated[str | None, Depends(cron_secret_scheme)]
+    state: StateDep, secret: Annotated[str | None, Depends(cron_secret_scheme)]
 ) -> AppState:
     """The cron route's guard; with ``CRON_SECRET`` unset the route does not exist (404)."""
-    state = get_state(request)
     expected = state.settings.cron_secret
     if expected is None or not expected.get_secret_value():
         raise NotFoundError("the cron route is disabled (CRON_SECRET is not set)")

@@ -1,9 +1,11 @@
-"""What one web process holds: settings, the roster, the store, the service, the dispatcher.
+"""What one web process holds: settings, the roster, the database, the service, the dispatcher.
 
-The store, the service and the dispatcher are built on first use, so the process starts
-(and ``/api/health`` answers 503) while the database is still down. Slow checks against
-Redis or the database go through :class:`Probe`: bounded in time, cached a few seconds and
-single-flight, so a dead broker never piles up threads or slows health checks down.
+:meth:`AppState.build` makes them once per application. None of their constructors opens a
+connection, so the process starts (and ``/api/health`` answers 503) while the database is
+still down. Slow checks against Redis or the database go through :class:`Probe`: bounded in
+time, cached a few seconds and single-flight, so a dead broker never piles up threads or
+slows health checks down. Routes receive these objects as typed dependencies
+(:mod:`pantheon.api.deps`).
 """
 
 from __future__ import annotations
@@ -12,23 +14,28 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from datetime import datetime
+from typing import Generic, TypeVar, cast
 
 from fastapi import Request
 
 from pantheon.config import Settings
 from pantheon.roster import Roster
+from pantheon.store.db import Database
 from pantheon.training.representation import Representation
 from pantheon.training.representation import status as representation_status
+from pantheon.training.service import TrainingService
+from pantheon.worker.dispatch import Dispatcher
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+#: Covariant, so every probe fits one ``dict[str, Probe[object]]``.
+T_co = TypeVar("T_co", covariant=True)
 
 #: Threads for probes; a probe stuck on a dead host holds one until its own socket timeout.
 _PROBE_THREADS = 4
@@ -38,21 +45,21 @@ class ProbeTimeoutError(Exception):
     """A probe did not answer within its time budget."""
 
 
-class Probe(Generic[T]):
+class Probe(Generic[T_co]):
     """Runs ``fn`` in a thread at most once per ``ttl`` seconds, waiting at most ``timeout``."""
 
     def __init__(
-        self, executor: ThreadPoolExecutor, fn: Callable[[], T], ttl: float, timeout: float
+        self, executor: ThreadPoolExecutor, fn: Callable[[], T_co], ttl: float, timeout: float
     ) -> None:
         self._executor = executor
         self._fn = fn
         self._ttl = ttl
         self._timeout = timeout
         self._lock = threading.Lock()
-        self._future: Future[T] | None = None
+        self._future: Future[T_co] | None = None
         self._started = 0.0
 
-    def get(self) -> T:
+    def get(self) -> T_co:
         """The latest answer; raises what ``fn`` raised, or :class:`ProbeTimeoutError`."""
         with self._lock:
             now = time.monotonic()
@@ -83,8 +90,8 @@ class DispatchRecord:
     task_name: str
     mode: str
     dispatched_at: datetime
-    kwargs: dict[str, Any]
-    result: dict[str, Any] | None = None
+    kwargs: Mapping[str, object]
+    result: Mapping[str, object] | None = None
     state: str = "PENDING"
     error: str | None = None
 
@@ -92,10 +99,12 @@ class DispatchRecord:
     def ready(self) -> bool:
         return self.state in ("SUCCESS", "FAILURE", "REVOKED")
 
-    def update(self, found: dict[str, Any]) -> None:
+    def update(self, found: Mapping[str, object]) -> None:
+        """Takes a result lookup's answer (``state``, ``result``, ``error``)."""
         self.state = str(found.get("state") or self.state)
-        self.result = found.get("result") if isinstance(found.get("result"), dict) else None
-        self.error = found.get("error")
+        result, error = found.get("result"), found.get("error")
+        self.result = cast(Mapping[str, object], result) if isinstance(result, dict) else None
+        self.error = None if error is None else str(error)
 
 
 @dataclass
@@ -104,46 +113,29 @@ class AppState:
 
     settings: Settings
     roster: Roster
-    _database: Any = None
-    _service: Any = None
-    _dispatcher: Any = None
+    database: Database
+    service: TrainingService
+    dispatcher: Dispatcher
     recent: deque[DispatchRecord] = field(default_factory=lambda: deque(maxlen=50))
     executor: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(_PROBE_THREADS, thread_name_prefix="probe")
     )
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _probes: dict[str, Probe[Any]] = field(default_factory=dict)
+    _probes: dict[str, Probe[object]] = field(default_factory=dict)
 
-    @property
-    def database(self) -> Any:
-        with self._lock:
-            if self._database is None:
-                from pantheon.store.db import Database
-
-                self._database = Database(self.settings)
-            return self._database
-
-    @property
-    def service(self) -> Any:
-        database = self.database
-        with self._lock:
-            if self._service is None:
-                from pantheon.training.service import TrainingService
-
-                self._service = TrainingService(
-                    self.settings, database=database, roster=self.roster
-                )
-            return self._service
-
-    @property
-    def dispatcher(self) -> Any:
-        service = self.service
-        with self._lock:
-            if self._dispatcher is None:
-                from pantheon.worker.dispatch import Dispatcher
-
-                self._dispatcher = Dispatcher(self.settings, service)
-            return self._dispatcher
+    @classmethod
+    def build(cls, settings: Settings, roster: Roster | None = None) -> AppState:
+        """The database, service and dispatcher for ``settings``; no connection is opened."""
+        roster = roster or Roster.load(settings.roster_file)
+        database = Database(settings)
+        service = TrainingService(settings, database=database, roster=roster)
+        return cls(
+            settings=settings,
+            roster=roster,
+            database=database,
+            service=service,
+            dispatcher=Dispatcher(settings, service),
+        )
 
     def probe(self, name: str, fn: Callable[[], T], timeout: float = 2.0) -> T:
         """``fn()`` through a cached, time-bounded, single-flight :class:`Probe`."""
@@ -153,7 +145,8 @@ class AppState:
                 ttl = max(self.settings.mode_cache_seconds, 1.0)
                 probe = Probe(self.executor, fn, ttl=ttl, timeout=timeout)
                 self._probes[name] = probe
-        return probe.get()  # type: ignore[no-any-return]
+        # The probe under ``name`` was made from an ``fn`` of this type.
+        return cast(T, probe.get())
 
     def forget(self, name: str) -> None:
         """Drop the cached answer of probe ``name``: the next call asks again."""
@@ -197,19 +190,13 @@ class AppState:
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
-        if self._dispatcher is not None and hasattr(self._dispatcher, "close"):
-            self._dispatcher.close()
-        if self._database is not None and hasattr(self._database, "dispose"):
-            try:
-                self._database.dispose()
-            except Exception:  # closing is best effort at shutdown
-                log.warning("closing the database pool failed", exc_info=True)
+        self.dispatcher.close()
+        try:
+            self.database.dispose()
+        except Exception:  # closing is best effort at shutdown
+            log.warning("closing the database pool failed", exc_info=True)
 
 
 def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.pantheon
     return state
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

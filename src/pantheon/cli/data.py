@@ -10,6 +10,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pantheon.config import Role, Settings
+from pantheon.datasets.jsonl import iter_lines, write_lines
+from pantheon.datasets.replay import build_replayer, count_lines, gods_in, register_gods
+from pantheon.datasets.routellm import ImportReport, convert, split_by_prompt
 from pantheon.errors import ValidationError
 
 #: Bad lines listed one by one before the summary only counts the rest.
@@ -64,9 +67,6 @@ def register(sub: Any) -> None:
 
 
 def run_import_routellm(args: argparse.Namespace, settings: Settings) -> int:
-    from pantheon.imports.jsonl import write_lines
-    from pantheon.imports.routellm import ImportReport, convert, split_by_prompt
-
     if (args.split is None) != (args.test_out is None):
         raise ValidationError("--split and --test-out go together")
     console = Console(stderr=True, markup=False, highlight=False)
@@ -92,8 +92,6 @@ def run_import_routellm(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_replay(args: argparse.Namespace, settings: Settings) -> int:
-    from pantheon.imports.replay import build_replayer, count_lines, gods_in, register_gods
-
     path: Path = args.file
     if not path.is_file():
         raise ValidationError(f"{path}: no such file")
@@ -108,8 +106,6 @@ def run_replay(args: argparse.Namespace, settings: Settings) -> int:
             )
     replayer = build_replayer(settings)
     total = count_lines(path)
-    from pantheon.imports.jsonl import iter_lines
-
     with Progress(
         TextColumn("replay"),
         BarColumn(),

@@ -11,10 +11,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from pantheon.clock import utcnow
 from pantheon.config import Settings
 from pantheon.learning.offpolicy import Estimate
 from pantheon.store.migrate import ensure_schema
-from pantheon.store.types import utcnow
 from pantheon.training import calibration, evaluation
 from pantheon.training.service import TrainingService
 

@@ -16,6 +16,8 @@ from rich.table import Table
 
 from pantheon.cli.progress import step_progress
 from pantheon.config import Settings
+from pantheon.demo.report import GOD_HEADERS, ROUTING_HEADERS, god_rows, routing_rows, write_report
+from pantheon.demo.run import Demo
 from pantheon.errors import ValidationError
 
 #: The demo's console shows its progress and figures; routine records (migrations, task
@@ -73,15 +75,6 @@ def register(sub: Any) -> None:
 
 
 def run_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from pantheon.demo.report import (
-        GOD_HEADERS,
-        ROUTING_HEADERS,
-        god_rows,
-        routing_rows,
-        write_report,
-    )
-    from pantheon.demo.run import Demo
-
     console = demo_console()
     if args.log_level is None:
         logging.getLogger().setLevel(max(logging.getLogger().level, DEMO_LOG_LEVEL))

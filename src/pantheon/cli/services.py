@@ -12,8 +12,16 @@ import logging
 import os
 from typing import Any
 
+import uvicorn
+from kombu.utils.url import maybe_sanitize_url
+
+from pantheon.api.app import create_app
+from pantheon.api.state import AppState
 from pantheon.config import Role, Settings
+from pantheon.store.migrate import ensure_schema
 from pantheon.worker import queues
+from pantheon.worker.celery_app import beat_redis_url, create_celery
+from pantheon.worker.embedded import EmbeddedScheduler
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +58,6 @@ def register(sub: Any) -> None:
 
 
 def _safe_url(url: str) -> str:
-    from kombu.utils.url import maybe_sanitize_url
-
     return str(maybe_sanitize_url(url))
 
 
@@ -66,8 +72,6 @@ def worker_name(chosen: list[str]) -> str:
 
 
 def run_worker(args: argparse.Namespace, settings: Settings) -> int:
-    from pantheon.worker.celery_app import create_celery
-
     chosen = queues.parse_queues(args.queues)
     concurrency = args.concurrency or settings.worker_concurrency
     app = create_celery(settings)
@@ -99,8 +103,6 @@ def run_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_beat(args: argparse.Namespace, settings: Settings) -> int:
-    from pantheon.worker.celery_app import beat_redis_url, create_celery
-
     app = create_celery(settings)
     log.info(
         "pantheon beat: redbeat lock at %s (timeout %.0fs); standby until the lock is free",
@@ -115,30 +117,22 @@ def _bind(args: argparse.Namespace, settings: Settings) -> tuple[str, int]:
     return args.host or settings.bind_host, int(args.port or settings.port)
 
 
-def _dispatcher_of(web_app: Any, settings: Settings) -> Any:
-    """The web app's own dispatcher, so in-process tasks share its service and pool."""
-    state = getattr(getattr(web_app, "state", None), "pantheon", None)
-    if state is not None and hasattr(state, "dispatcher"):
-        return state.dispatcher
-    from pantheon.worker.dispatch import Dispatcher
-
-    return Dispatcher(settings)
+def _no_beat() -> bool:
+    """In sync mode no Beat can run, so the embedded scheduler never stands by for one."""
+    return False
 
 
 def serve(settings: Settings, host: str, port: int, *, embedded: bool) -> int:
-    import uvicorn
-
-    from pantheon.api.app import create_app
-    from pantheon.worker.dispatch import Dispatcher
-    from pantheon.worker.embedded import EmbeddedScheduler
-
     settings.require_safe_for_production()
-    available = settings.task_mode != "sync" and Dispatcher(settings).celery_available()
+    # The web app's own objects: in-process tasks share its service and connection pool.
+    state = AppState.build(settings)
+    available = settings.task_mode != "sync" and state.dispatcher.celery_available()
     log.info("Celery available: %s (task mode %s)", available, settings.task_mode)
-    web_app = create_app(settings)
+    web_app = create_app(settings, state=state)
     scheduler: EmbeddedScheduler | None = None
     if embedded and settings.embedded_scheduler and settings.task_mode != "celery":
-        scheduler = EmbeddedScheduler(settings, _LazyDispatcher(web_app, settings))
+        beat_alive = _no_beat if settings.task_mode == "sync" else None
+        scheduler = EmbeddedScheduler(settings, state.dispatcher, beat_alive=beat_alive)
         scheduler.start()
     try:
         # log_config=None: uvicorn's loggers propagate to the one handler of pantheon.logs.
@@ -149,28 +143,6 @@ def serve(settings: Settings, host: str, port: int, *, embedded: bool) -> int:
         if scheduler is not None:
             scheduler.stop()
     return 0
-
-
-class _LazyDispatcher:
-    """Defers building the web app's dispatcher (and its database) to the first tick."""
-
-    def __init__(self, web_app: Any, settings: Settings) -> None:
-        self._web_app = web_app
-        self._settings = settings
-        self._target: Any = None
-
-    def _get(self) -> Any:
-        if self._target is None:
-            self._target = _dispatcher_of(self._web_app, self._settings)
-        return self._target
-
-    def dispatch(self, task_name: str, **kwargs: Any) -> Any:
-        return self._get().dispatch(task_name, **kwargs)
-
-    def beat_alive(self) -> bool | None:
-        if self._settings.task_mode == "sync":
-            return False
-        return self._get().beat_alive()  # type: ignore[no-any-return]
 
 
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -191,6 +163,4 @@ def run_up(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _upgrade_database(settings: Settings) -> None:
-    from pantheon.store.migrate import ensure_schema
-
     ensure_schema(settings)

@@ -41,11 +41,12 @@ from pantheon.benchmarks_routing import (
     route_score,
 )
 from pantheon.config import Settings
-from pantheon.imports.jsonl import JsonLine, iter_lines
-from pantheon.imports.replay import Replayer, build_replayer
-from pantheon.imports.routellm import split_by_prompt
+from pantheon.datasets.jsonl import JsonLine, iter_lines
+from pantheon.datasets.replay import Replayer, build_replayer
+from pantheon.datasets.routellm import split_by_prompt
 from pantheon.learning.coordizer import coordize_many
 from pantheon.roster import Roster, canonical, shadow_of
+from pantheon.training import queries
 from pantheon.worker import queues
 from pantheon.worker.embedded import EmbeddedScheduler
 from pantheon.worker.schedule import JOBS, JOBS_BY_TASK
@@ -167,8 +168,6 @@ class Demo:
         return self.replayer.service
 
     def last_history_id(self) -> int:
-        from pantheon.training import queries
-
         rows = queries.training_history(self.service, limit=1)
         return int(rows[-1]["id"]) if rows else 0
 
@@ -321,8 +320,6 @@ class Demo:
         curve: list[CurvePoint],
         transfer: dict[str, Any],
     ) -> DemoResult:
-        from pantheon.training import queries
-
         kernels = {k["god_name"]: k for k in queries.list_kernels(self.service)}
         preds = self.predictions(heldout)
         gods = []

@@ -14,6 +14,7 @@ fresh kernel, rising as it becomes decisive.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
@@ -26,7 +27,17 @@ from .coordizer import BASIN_DIM
 from .kernel import PRIOR_PRECISION, Kernel
 from .seeds import seed_int
 
-TRANSFER_KINDS: tuple[str, ...] = ("evolution", "breeding", "cannibalism", "shadow_sync")
+
+class TransferKind(StrEnum):
+    """The kinds of knowledge transfer; the values are the wire names (``transfer_type``)."""
+
+    EVOLUTION = "evolution"
+    BREEDING = "breeding"
+    CANNIBALISM = "cannibalism"
+    SHADOW_SYNC = "shadow_sync"
+
+
+TRANSFER_KINDS: tuple[str, ...] = tuple(kind.value for kind in TransferKind)
 SYNC_DIRECTIONS: tuple[str, ...] = ("to_shadow", "to_god", "bidirectional")
 SHADOW_SUFFIX = "_shadow"
 _EPS = 1e-9  # information floor: two fresh kernels blend by the ratio alone

@@ -4,13 +4,40 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from pantheon.clock import utcnow
 from pantheon.store.models import checkpoints
-from pantheon.store.types import utcnow
+
+
+class CheckpointRecord(TypedDict):
+    """One ``checkpoints`` row as the store hands it out (a test checks the keys)."""
+
+    id: int
+    kernel_name: str
+    god_name: str
+    kernel_version: int
+    step_count: int
+    trigger: str
+    uri: str
+    sha256: str
+    size_bytes: int
+    metrics: dict[str, Any]
+    pinned: bool
+    created_at: datetime
+
+
+class RetentionVictim(TypedDict):
+    """A checkpoint the retention rule deletes."""
+
+    id: int
+    kernel_name: str
+    uri: str
+    pinned: bool
+    created_at: datetime
 
 
 def insert(
@@ -47,31 +74,31 @@ def insert(
     return int(session.execute(stmt).scalar_one())
 
 
-def get(session: Session, checkpoint_id: int) -> dict[str, Any] | None:
+def get(session: Session, checkpoint_id: int) -> CheckpointRecord | None:
     row = session.execute(
         sa.select(checkpoints).where(checkpoints.c.id == checkpoint_id)
     ).one_or_none()
-    return None if row is None else dict(row._mapping)
+    return None if row is None else cast(CheckpointRecord, dict(row._mapping))
 
 
-def newest(session: Session, kernel_name: str, limit: int = 20) -> list[dict[str, Any]]:
+def newest(session: Session, kernel_name: str, limit: int = 20) -> list[CheckpointRecord]:
     stmt = (
         sa.select(checkpoints)
         .where(checkpoints.c.kernel_name == kernel_name)
         .order_by(checkpoints.c.created_at.desc(), checkpoints.c.id.desc())
         .limit(limit)
     )
-    return [dict(r._mapping) for r in session.execute(stmt)]
+    return [cast(CheckpointRecord, dict(r._mapping)) for r in session.execute(stmt)]
 
 
 def list_rows(
     session: Session, god_name: str | None = None, limit: int = 500
-) -> list[dict[str, Any]]:
+) -> list[CheckpointRecord]:
     """Newest first; ``god_name`` matches the god's and its shadow's checkpoints."""
     stmt = sa.select(checkpoints).order_by(checkpoints.c.id.desc()).limit(limit)
     if god_name is not None:
         stmt = stmt.where(checkpoints.c.god_name == god_name)
-    return [dict(r._mapping) for r in session.execute(stmt)]
+    return [cast(CheckpointRecord, dict(r._mapping)) for r in session.execute(stmt)]
 
 
 def counts_by_kernel(session: Session) -> dict[str, int]:
@@ -81,7 +108,7 @@ def counts_by_kernel(session: Session) -> dict[str, int]:
 
 def retention_victims(
     session: Session, keep: int, younger_than: datetime
-) -> tuple[list[dict[str, Any]], int]:
+) -> tuple[list[RetentionVictim], int]:
     """(rows to delete, rows kept): keep each kernel's newest ``keep``, every pinned
     one and every one created after ``younger_than``."""
     stmt = sa.select(
@@ -91,7 +118,7 @@ def retention_victims(
         checkpoints.c.pinned,
         checkpoints.c.created_at,
     ).order_by(checkpoints.c.kernel_name, checkpoints.c.created_at.desc(), checkpoints.c.id.desc())
-    victims: list[dict[str, Any]] = []
+    victims: list[RetentionVictim] = []
     kept = 0
     rank: dict[str, int] = {}
     for row in session.execute(stmt):
@@ -99,7 +126,7 @@ def retention_victims(
         if n <= keep or row.pinned or row.created_at > younger_than:
             kept += 1
         else:
-            victims.append(dict(row._mapping))
+            victims.append(cast(RetentionVictim, dict(row._mapping)))
     return victims, kept
 
 

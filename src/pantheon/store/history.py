@@ -4,13 +4,58 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from pantheon.clock import utcnow
 from pantheon.store.models import knowledge_transfers, training_history
-from pantheon.store.types import utcnow
+
+
+class HistoryRecord(TypedDict):
+    """One ``training_history`` row (a test checks the keys against the table)."""
+
+    id: int
+    kernel_name: str
+    god_name: str
+    timescale: str
+    outcomes: int
+    steps: int
+    loss: float | None
+    reward: float | None
+    phi_before: float | None
+    phi_after: float | None
+    step_count: int
+    version: int
+    duration_ms: float | None
+    details: dict[str, Any]
+    created_at: datetime
+
+
+class TrendPoint(TypedDict):
+    """One point of a kernel's recent loss/reward trend."""
+
+    loss: float | None
+    reward: float | None
+    timescale: str
+    at: datetime
+
+
+class TransferRecord(TypedDict):
+    """One ``knowledge_transfers`` row (a test checks the keys against the table)."""
+
+    id: int
+    transfer_type: str
+    source_name: str
+    target_name: str
+    blend_ratio: float
+    phi_before: float | None
+    phi_after: float | None
+    source_retired: bool
+    params: dict[str, Any]
+    report: dict[str, Any]
+    created_at: datetime
 
 
 def record_training(
@@ -89,7 +134,7 @@ def history(
     timescale: str | None = None,
     since: datetime | None = None,
     limit: int = 500,
-) -> list[dict[str, Any]]:
+) -> list[HistoryRecord]:
     """Training history rows, oldest first (the last ``limit`` of them), for plots."""
     t = training_history
     stmt = sa.select(t).order_by(t.c.id.desc()).limit(limit)
@@ -99,12 +144,12 @@ def history(
         stmt = stmt.where(t.c.timescale == timescale)
     if since is not None:
         stmt = stmt.where(t.c.created_at >= since)
-    rows = [dict(r._mapping) for r in session.execute(stmt)]
+    rows = [cast(HistoryRecord, dict(r._mapping)) for r in session.execute(stmt)]
     rows.reverse()
     return rows
 
 
-def trends(session: Session, per_kernel: int = 20) -> dict[str, list[dict[str, Any]]]:
+def trends(session: Session, per_kernel: int = 20) -> dict[str, list[TrendPoint]]:
     """The last ``per_kernel`` history rows of every kernel (one windowed query)."""
     t = training_history
     rn = sa.func.row_number().over(partition_by=t.c.kernel_name, order_by=t.c.id.desc())
@@ -118,7 +163,7 @@ def trends(session: Session, per_kernel: int = 20) -> dict[str, list[dict[str, A
         .where(inner.c.rn <= per_kernel)
         .order_by(inner.c.kernel_name, inner.c.id)
     )
-    out: dict[str, list[dict[str, Any]]] = {}
+    out: dict[str, list[TrendPoint]] = {}
     for name, loss, reward, timescale, created_at in session.execute(stmt):
         out.setdefault(name, []).append(
             {"loss": loss, "reward": reward, "timescale": timescale, "at": created_at}
@@ -126,7 +171,7 @@ def trends(session: Session, per_kernel: int = 20) -> dict[str, list[dict[str, A
     return out
 
 
-def transfers(session: Session, limit: int = 100) -> list[dict[str, Any]]:
+def transfers(session: Session, limit: int = 100) -> list[TransferRecord]:
     t = knowledge_transfers
     stmt = sa.select(t).order_by(t.c.id.desc()).limit(limit)
-    return [dict(r._mapping) for r in session.execute(stmt)]
+    return [cast(TransferRecord, dict(r._mapping)) for r in session.execute(stmt)]

@@ -17,9 +17,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from pantheon.clock import utcnow
 from pantheon.errors import ConflictError
 from pantheon.store.models import kernels
-from pantheon.store.types import utcnow
 
 _INFO_COLUMNS = (
     kernels.c.name,

@@ -13,7 +13,8 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from pantheon.store.types import BigId, JSONType, UTCDateTime, utcnow
+from pantheon.clock import utcnow
+from pantheon.store.types import BigId, JSONType, UTCDateTime
 
 SOURCE_TYPES = ("chat", "search", "research", "curriculum", "replay")
 KERNEL_KINDS = ("god", "shadow")

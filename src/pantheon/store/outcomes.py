@@ -38,11 +38,12 @@ from numpy.typing import NDArray
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from pantheon.clock import utcnow
 from pantheon.store._pg_bulk import claim_batch, copy_insert, copy_queue
 from pantheon.store.basins import Encoder, fill_claimed
 from pantheon.store.models import outcome_batch_queue, outcomes
 from pantheon.store.quarantine import quarantine, split_decodable
-from pantheon.store.types import decode_basins, utcnow
+from pantheon.store.types import decode_basins
 
 _IN_CHUNK = 1000
 ONLINE = "trained_online_at"

@@ -13,8 +13,9 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from pantheon.clock import utcnow
 from pantheon.store.models import outcomes
-from pantheon.store.types import BASIN_BYTES, utcnow
+from pantheon.store.types import BASIN_BYTES
 
 
 def _row_error(row: Any) -> str | None:

@@ -9,17 +9,32 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from pantheon.clock import utcnow
 from pantheon.errors import ValidationError
 from pantheon.store.db import Database
 from pantheon.store.models import RUN_STATUSES, schedule_runs
-from pantheon.store.types import utcnow
 
 log = logging.getLogger(__name__)
+
+
+class ScheduleRunRecord(TypedDict):
+    """One ``schedule_runs`` row (a test checks the keys against the table)."""
+
+    id: int
+    job: str
+    slot: datetime
+    status: str
+    attempts: int
+    started_at: datetime
+    finished_at: datetime | None
+    duration_s: float | None
+    result: dict[str, Any] | None
+    error: str | None
 
 
 def _utc(slot: datetime) -> datetime:
@@ -112,22 +127,22 @@ class ScheduleRuns:
             ).scalar_one_or_none()
         return value if isinstance(value, datetime) else _parse(value)
 
-    def get(self, job: str, slot: datetime) -> dict[str, Any] | None:
+    def get(self, job: str, slot: datetime) -> ScheduleRunRecord | None:
         t = schedule_runs
         with self.database.session(write=False) as session:
             row = session.execute(
                 sa.select(t).where(t.c.job == job, t.c.slot == _utc(slot))
             ).one_or_none()
-        return None if row is None else dict(row._mapping)
+        return None if row is None else cast(ScheduleRunRecord, dict(row._mapping))
 
-    def recent(self, job: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    def recent(self, job: str | None = None, limit: int = 50) -> list[ScheduleRunRecord]:
         """Newest runs first."""
         t = schedule_runs
         stmt = sa.select(t).order_by(t.c.slot.desc(), t.c.id.desc()).limit(limit)
         if job is not None:
             stmt = stmt.where(t.c.job == job)
         with self.database.session(write=False) as session:
-            return [dict(r._mapping) for r in session.execute(stmt)]
+            return [cast(ScheduleRunRecord, dict(r._mapping)) for r in session.execute(stmt)]
 
 
 def _parse(value: object) -> datetime | None:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+from pantheon.clock import utcnow
 from pantheon.config import Settings
 from pantheon.errors import (
     CheckpointError,
@@ -26,10 +28,10 @@ from pantheon.roster import Roster, god_of
 from pantheon.store import checkpoints as checkpoint_rows
 from pantheon.store import history
 from pantheon.store import kernels as kernel_rows
-from pantheon.store.checkpoint_store import CheckpointStore, safe_key_part
+from pantheon.store.blobs import BlobStore, safe_key_part
+from pantheon.store.checkpoints import CheckpointRecord
 from pantheon.store.db import Database
 from pantheon.store.models import CHECKPOINT_TRIGGERS
-from pantheon.store.types import utcnow
 from pantheon.training._kernels import (
     KernelAccess,
     kernel_metrics,
@@ -43,7 +45,7 @@ log = logging.getLogger(__name__)
 ORPHAN_GRACE = timedelta(hours=1)
 
 
-def _iso(row: dict[str, Any]) -> dict[str, Any]:
+def _iso(row: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(row)
     if out.get("created_at") is not None:
         out["created_at"] = out["created_at"].isoformat()
@@ -57,7 +59,7 @@ class Checkpoints:
         self,
         settings: Settings,
         database: Database,
-        store: CheckpointStore,
+        store: BlobStore,
         kernels: KernelAccess,
         roster: Roster,
     ) -> None:
@@ -157,7 +159,7 @@ class Checkpoints:
             coordizer_version=record.coordizer_version,
         )
 
-    def read_checkpoint(self, checkpoint_id: int) -> tuple[dict[str, Any], Kernel]:
+    def read_checkpoint(self, checkpoint_id: int) -> tuple[CheckpointRecord, Kernel]:
         """The checkpoint row and its verified kernel; refuses blobs the store does not know
         and (409) a kernel trained on another coordizer version."""
         with self.database.session(write=False) as session:

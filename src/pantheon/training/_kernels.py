@@ -29,7 +29,7 @@ from pantheon.learning.kernel import Kernel
 from pantheon.roster import god_of, is_shadow
 from pantheon.store import checkpoints as checkpoint_rows
 from pantheon.store import kernels as kernel_rows
-from pantheon.store.checkpoint_store import CheckpointStore
+from pantheon.store.blobs import BlobStore
 from pantheon.store.db import Database
 from pantheon.store.kernels import KernelRecord
 from pantheon.store.models import LEGACY_COORDIZER_VERSION
@@ -85,7 +85,7 @@ def mismatch(name: str, found: str | None, what: str = "kernel") -> Representati
 class KernelAccess:
     """Kernel rows ↔ engine kernels for one service (one per process in practice)."""
 
-    def __init__(self, database: Database, store: CheckpointStore, seed: int) -> None:
+    def __init__(self, database: Database, store: BlobStore, seed: int) -> None:
         self.database = database
         self.store = store
         self.seed = seed

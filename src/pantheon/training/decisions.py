@@ -28,13 +28,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sqlalchemy import exc as sa_exc
 
+from pantheon.clock import utcnow
 from pantheon.config import Settings
 from pantheon.errors import DatabaseUnavailableError, NotFoundError, ValidationError
 from pantheon.learning.policy import Policy, PolicyKind, RandomSource, choose
 from pantheon.learning.seeds import seed_int
 from pantheon.store import decisions as decision_rows
 from pantheon.store import outcomes as outcome_rows
-from pantheon.store.types import decode_basins, encode_basins, utcnow
+from pantheon.store.types import decode_basins, encode_basins
 from pantheon.training.basins import route_basin
 from pantheon.training.routing import cache_for
 

@@ -28,13 +28,13 @@ from typing import Any, Literal, Protocol
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from pantheon.clock import utcnow
 from pantheon.config import Settings
 from pantheon.errors import UnknownGodError, ValidationError
 from pantheon.learning.coordizer import BASIN_DIM
 from pantheon.learning.reward import compute_reward
 from pantheon.roster import Roster
 from pantheon.store.db import Database
-from pantheon.store.types import utcnow
 from pantheon.text import Identifier, Text
 from pantheon.training.basins import BasinCache, cached_basin
 from pantheon.training.decisions import insert_linked

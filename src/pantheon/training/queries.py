@@ -5,6 +5,7 @@ Every value is JSON-safe: datetimes as ISO-8601 UTC strings, NaN as None.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,7 @@ from pantheon.store import checkpoints as checkpoint_rows
 from pantheon.store import history
 from pantheon.store import kernels as kernel_rows
 from pantheon.store import outcomes as outcome_rows
+from pantheon.store.history import TrendPoint
 from pantheon.store.kernels import KernelRecord
 from pantheon.store.schedule_runs import ScheduleRuns
 from pantheon.training._kernels import finite, is_stale
@@ -28,7 +30,7 @@ def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+def _jsonable(row: Mapping[str, Any]) -> dict[str, Any]:
     return {
         k: _iso(v) if not isinstance(v, float) else finite(v)
         for k, v in row.items()
@@ -39,7 +41,7 @@ def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
 def _kernel_item(
     record: KernelRecord | None,
     name: str,
-    trend: list[dict[str, Any]],
+    trend: Sequence[TrendPoint],
     checkpoints: int,
 ) -> dict[str, Any]:
     shadow = is_shadow(name)

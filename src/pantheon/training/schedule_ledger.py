@@ -9,6 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from pantheon.clock import utcnow
 from pantheon.store.db import Database
 from pantheon.store.models import schedule_runs as t
 from pantheon.store.schedule_runs import ScheduleRuns
@@ -47,7 +48,7 @@ class StoreLedger:
             )
 
     def _take_over_dead(self, job: str, slot: datetime, owner: str | None) -> bool:
-        now = datetime.now(UTC)
+        now = utcnow()
         where = (t.c.job == job, t.c.slot == slot.astimezone(UTC), t.c.status == "running")
         with self.database.session() as session:
             row = session.execute(sa.select(t.c.started_at, t.c.result).where(*where)).first()

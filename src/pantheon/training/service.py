@@ -28,6 +28,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from pantheon.clock import utcnow
 from pantheon.config import Settings
 from pantheon.learning import timescales
 from pantheon.learning.batch import Batch
@@ -38,9 +39,8 @@ from pantheon.store import history
 from pantheon.store import kernels as kernel_rows
 from pantheon.store import outcomes as outcome_rows
 from pantheon.store.basins import Encoder
-from pantheon.store.checkpoint_store import CheckpointStore, create_checkpoint_store
+from pantheon.store.blobs import BlobStore, create_blob_store
 from pantheon.store.db import Database, shared_database
-from pantheon.store.types import utcnow
 from pantheon.training import basins, representation
 from pantheon.training import decisions as _decisions
 from pantheon.training._audit import (
@@ -90,12 +90,12 @@ class TrainingService:
         settings: Settings,
         database: Database | None = None,
         roster: Roster | None = None,
-        checkpoint_store: CheckpointStore | None = None,
+        checkpoint_store: BlobStore | None = None,
     ) -> None:
         self.settings = settings
         self.database = database or shared_database(settings)
         self.roster = roster or Roster.load(settings.roster_file)
-        self.store = checkpoint_store or create_checkpoint_store(settings, self.database)
+        self.store = checkpoint_store or create_blob_store(settings, self.database)
         self.kernels = KernelAccess(self.database, self.store, settings.seed)
         self.hourly_chunk = HOURLY_CHUNK
         self.consolidation_max = CONSOLIDATION_MAX_OUTCOMES

@@ -17,11 +17,11 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from celery import Celery
 from celery.exceptions import SoftTimeLimitExceeded
 
+from pantheon.clock import utcnow
 from pantheon.config import Settings
 from pantheon.errors import PantheonError, public_reason
 from pantheon.worker import queues
@@ -50,10 +50,6 @@ class DispatchResult:
     #: Not sent: a task already pending for the god will train it (``task_id`` is that
     #: task's id).
     skipped_for_pending: bool = False
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 class CeleryBackend:
@@ -123,7 +119,7 @@ class SyncResults:
             }
             item.update(fields, state=state)
             if state in ("SUCCESS", "FAILURE"):
-                item["date_done"] = _now().isoformat()
+                item["date_done"] = utcnow().isoformat()
             self._items[task_id] = item
             while len(self._items) > self._kept:
                 self._items.popitem(last=False)
@@ -139,7 +135,10 @@ class InProcessBackend:
     ones in order on one background thread (polled by task id)."""
 
     def __init__(
-        self, settings: Settings, training: Callable[[], Training], send: Callable[..., object]
+        self,
+        settings: Settings,
+        training: Callable[[], Training],
+        send: Callable[[str, Mapping[str, object]], object],
     ) -> None:
         self.settings = settings
         self._training = training
@@ -188,7 +187,7 @@ class InProcessBackend:
         return result
 
     def _redispatch(self, task_name: str, kwargs: dict[str, object]) -> object:
-        return self._send(task_name, **kwargs)
+        return self._send(task_name, kwargs)
 
     def _run_logged(self, task_name: str, task_id: str, kwargs: Mapping[str, object]) -> None:
         try:

@@ -78,7 +78,7 @@ class Dispatcher:
         self.probe = ModeProbe(settings, lambda: self.app)
         self.flags = flags or PendingFlags(settings)
         self.celery = CeleryBackend(lambda: self.app, self.flags)
-        self.local = InProcessBackend(settings, lambda: self.service, self.dispatch)
+        self.local = InProcessBackend(settings, lambda: self.service, self.send)
         #: Online-training dispatches in celery mode: sent, and skipped for a pending task.
         self.outcome_dispatches = {"sent": 0, "skipped_for_pending": 0}
 
@@ -105,6 +105,12 @@ class Dispatcher:
     # --- dispatch ------------------------------------------------------------------
     def dispatch(
         self, task_name: str, *, wait: bool | None = None, **kwargs: object
+    ) -> DispatchResult:
+        """:meth:`send` with the task's keyword arguments spelled out."""
+        return self.send(task_name, kwargs, wait=wait)
+
+    def send(
+        self, task_name: str, kwargs: Mapping[str, object], *, wait: bool | None = None
     ) -> DispatchResult:
         """Send ``task_name`` to Celery or run it here; never both, never lost.
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import uvicorn
 
-from pantheon.api import create_app
+from pantheon.api.app import create_app
 from pantheon.store.migrate import ensure_schema
 
 pytestmark = pytest.mark.e2e

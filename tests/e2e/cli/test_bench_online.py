@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pantheon.imports.jsonl import iter_lines
-from pantheon.imports.routellm import split_by_prompt
+from pantheon.datasets.jsonl import iter_lines
+from pantheon.datasets.routellm import split_by_prompt
 from tests.e2e.cli.test_data_commands import PANTHEON, SAMPLE_DIR, clean_env
 
 pytestmark = pytest.mark.e2e

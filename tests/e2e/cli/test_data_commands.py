@@ -13,9 +13,10 @@ import pytest
 
 from pantheon.benchmarks_routing import isolated_settings, paired_verdicts, route_score
 from pantheon.config import Settings
-from pantheon.imports.jsonl import iter_lines
-from pantheon.imports.routellm import split_by_prompt
+from pantheon.datasets.jsonl import iter_lines
+from pantheon.datasets.routellm import split_by_prompt
 from pantheon.learning import evaluation
+from pantheon.training.service import TrainingService
 
 pytestmark = pytest.mark.e2e
 
@@ -72,8 +73,6 @@ def test_demo_prints_computed_figures_and_writes_the_report(tmp_path: Path) -> N
     records = [line.record for line in iter_lines(SAMPLE_DIR / "routellm_sample.jsonl.gz")]
     _, heldout = split_by_prompt([r for r in records if r], 0.8, seed=0)
     settings = isolated_settings(Settings(), data_dir, SAMPLE_DIR / "roster.json")
-    from pantheon.training.service import TrainingService
-
     service = TrainingService(settings)
     strong, weak = "gpt-4-1106-preview", "mistralai/Mixtral-8x7B-Instruct-v0.1"
     prompts, perf_s, perf_w = paired_verdicts(heldout, strong, weak)

@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from pantheon.api import create_app
+from pantheon.api.app import create_app
 from pantheon.store.migrate import ensure_schema
 from pantheon.store.models import kernels, outcomes, training_history
 from pantheon.training.service import TrainingService

@@ -24,7 +24,7 @@ import redis
 from celery import Celery
 from fastapi.testclient import TestClient
 
-from pantheon.api import create_app
+from pantheon.api.app import create_app
 from pantheon.config import Settings
 from pantheon.store.migrate import ensure_schema
 from pantheon.training.intake import OutcomeIn, ingest

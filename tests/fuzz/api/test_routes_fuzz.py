@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pantheon.api import create_app
+from pantheon.api.app import create_app
 from pantheon.store.migrate import ensure_schema
 from tests.fuzz.strategies import deep_raw, json_values, maybe, nasty_numbers, nasty_text, outcomes
 from tests.fuzz_profiles import count, examples

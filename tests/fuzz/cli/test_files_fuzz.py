@@ -22,10 +22,10 @@ from hypothesis import strategies as st
 
 from pantheon.cli import exit_for
 from pantheon.config import Settings
+from pantheon.datasets import routellm
+from pantheon.datasets.jsonl import iter_lines, write_lines
+from pantheon.datasets.replay import build_replayer
 from pantheon.errors import CheckpointError, ConfigurationError, PantheonError
-from pantheon.imports import routellm
-from pantheon.imports.jsonl import iter_lines
-from pantheon.imports.replay import build_replayer
 from pantheon.learning import checkpoint
 from pantheon.learning.kernel import Kernel
 from pantheon.roster import Roster
@@ -113,8 +113,6 @@ def test_routellm_import_skips_bad_rows_and_never_crashes(tmp_path: Path) -> Non
             except PantheonError:
                 continue
             out = tmp_path / "out.jsonl"
-            from pantheon.imports.jsonl import write_lines
-
             write_lines(rows, out)  # every converted row can be written and read back
             assert sum(1 for line in iter_lines(out) if line.record is not None) == len(rows)
 

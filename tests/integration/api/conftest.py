@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from pantheon.api import create_app
+from pantheon.api.app import create_app
 from pantheon.config import Settings
 from pantheon.store.migrate import ensure_schema
 from tests.processes import stop_group

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from pantheon.api import create_app
+from pantheon.api.app import create_app
 from pantheon.config import Settings
 from pantheon.store.migrate import ensure_schema
 from tests.integration.api.conftest import outcome, wait_for

@@ -14,7 +14,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
 
-from pantheon.api import create_app
+from pantheon.api.app import create_app
 from pantheon.store.migrate import ensure_schema
 
 pytestmark = pytest.mark.integration

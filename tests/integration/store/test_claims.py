@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
+from pantheon.clock import utcnow
 from pantheon.store import outcomes as outcome_rows
 from pantheon.store.db import Database
 from pantheon.store.models import outcome_batch_queue, outcomes
-from pantheon.store.types import encode_basins, utcnow
+from pantheon.store.types import encode_basins
 
 pytestmark = pytest.mark.integration
 

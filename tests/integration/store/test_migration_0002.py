@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
+from pantheon.clock import utcnow
 from pantheon.config import Settings
 from pantheon.store import migrate
 from pantheon.store.db import Database
-from pantheon.store.types import encode_basins, utcnow
+from pantheon.store.types import encode_basins
 
 pytestmark = pytest.mark.integration
 

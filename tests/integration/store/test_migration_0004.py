@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
+from pantheon.clock import utcnow
 from pantheon.config import Settings
 from pantheon.store import migrate
 from pantheon.store.db import Database
 from pantheon.store.models import LEGACY_COORDIZER_VERSION
-from pantheon.store.types import encode_basins, utcnow
+from pantheon.store.types import encode_basins
 
 pytestmark = pytest.mark.integration
 

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
+from pantheon.clock import utcnow
 from pantheon.store import outcomes as outcome_rows
 from pantheon.store.db import Database
 from pantheon.store.models import outcome_batch_queue, outcomes
-from pantheon.store.types import utcnow
 from tests.integration.store.test_claims import _insert, _rows
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from pantheon.api import app_factory, create_app
+from pantheon.api.app import app_factory, create_app
 from pantheon.config import Settings
 from pantheon.errors import ConfigurationError
 

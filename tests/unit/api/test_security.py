@@ -24,7 +24,7 @@ TOKEN = "a-long-test-token-0123456789"
 def make_client(tmp_path: Path, **overrides: object) -> TestClient:
     settings = Settings(env="test", data_dir=tmp_path, task_mode="sync", **overrides)  # type: ignore[arg-type]
     app = FastAPI()
-    app.state.pantheon = AppState(settings=settings, roster=Roster.default())
+    app.state.pantheon = AppState.build(settings, Roster.default())
     install_error_handlers(app)
 
     @app.post("/guarded", dependencies=[Depends(require_token)])

@@ -9,10 +9,10 @@ import pytest
 import sqlalchemy as sa
 from benchmarks.audit import Auditor
 
+from pantheon.clock import utcnow
 from pantheon.config import Settings
 from pantheon.store.migrate import ensure_schema
 from pantheon.store.models import kernels, outcomes, training_history
-from pantheon.store.types import utcnow
 
 pytestmark = pytest.mark.unit
 

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from pantheon.config import Settings
+from pantheon.datasets.jsonl import iter_lines, write_lines
 from pantheon.demo.report import render, simulated_times, write_report
 from pantheon.demo.run import HOURS, SAMPLE_FILE, Demo, DemoResult, clock_start
-from pantheon.imports.jsonl import iter_lines, write_lines
 from pantheon.training import queries
 
 pytestmark = pytest.mark.unit

@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from pantheon.clock import utcnow
 from pantheon.errors import CheckpointError, NotFoundError, UnknownGodError, ValidationError
 from pantheon.learning.coordizer import coordize
 from pantheon.store.models import checkpoints, kernels
-from pantheon.store.types import utcnow
 from pantheon.training import queries
 from pantheon.training.service import TrainingService
 from tests.unit.training.conftest import add

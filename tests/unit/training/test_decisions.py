@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
+from pantheon.clock import utcnow
 from pantheon.errors import NotFoundError, UnknownGodError, ValidationError
 from pantheon.learning.policy import PolicyKind, seeded_source
 from pantheon.store.models import decisions as decision_table
 from pantheon.store.models import outcomes as outcome_table
-from pantheon.store.types import utcnow
 from pantheon.training import decisions
 from pantheon.training.intake import ingest
 from pantheon.training.service import TrainingService

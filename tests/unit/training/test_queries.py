@@ -4,9 +4,9 @@ import json
 
 import pytest
 
+from pantheon.clock import utcnow
 from pantheon.store.db import Database
 from pantheon.store.schedule_runs import ScheduleRuns
-from pantheon.store.types import utcnow
 from pantheon.training import queries
 from pantheon.training.service import TrainingService
 from tests.unit.training.conftest import add

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Path, Query, Request, status
+from fastapi import APIRouter, Depends, Path, Query, status
 
+from pantheon.api.deps import ServiceDep, StateDep
 from pantheon.api.routes._dispatch import send
 from pantheon.api.routes.responses import errors
 from pantheon.api.schemas import (
@@ -14,7 +15,6 @@ from pantheon.api.schemas import (
     RestoreOut,
 )
 from pantheon.api.security import require_token
-from pantheon.api.state import get_state
 from pantheon.training import queries
 from pantheon.worker import queues
 
@@ -26,13 +26,12 @@ MAX_ID = 2**63 - 1
 
 @router.get("", response_model=CheckpointList, responses=errors(422, 503))
 def list_checkpoints(
-    request: Request,
+    service: ServiceDep,
     god_name: str | None = Query(None, max_length=128),
     limit: int = Query(100, ge=1, le=1000),
 ) -> CheckpointList:
     """Newest first; ``god_name`` selects a god's and its shadow's checkpoints."""
-    state = get_state(request)
-    rows = queries.list_checkpoints(state.service, god_name=god_name)
+    rows = queries.list_checkpoints(service, god_name=god_name)
     return CheckpointList(checkpoints=[CheckpointInfo.model_validate(r) for r in rows[:limit]])
 
 
@@ -44,8 +43,7 @@ def list_checkpoints(
     dependencies=[Depends(require_token)],
     summary="Snapshot a kernel's live state now",
 )
-def save_checkpoint(body: CheckpointIn, request: Request) -> JobAccepted:
-    state = get_state(request)
+def save_checkpoint(body: CheckpointIn, state: StateDep) -> JobAccepted:
     kernel = state.roster.resolve_kernel(body.god_name)
     return send(state, queues.SAVE_CHECKPOINT, god_name=kernel, trigger="manual")
 
@@ -57,6 +55,7 @@ def save_checkpoint(body: CheckpointIn, request: Request) -> JobAccepted:
     dependencies=[Depends(require_token)],
     summary="Make a checkpoint the kernel's new live version",
 )
-def restore_checkpoint(request: Request, checkpoint_id: int = Path(ge=1, le=MAX_ID)) -> RestoreOut:
-    state = get_state(request)
-    return RestoreOut.model_validate(state.service.restore_checkpoint(checkpoint_id))
+def restore_checkpoint(
+    service: ServiceDep, checkpoint_id: int = Path(ge=1, le=MAX_ID)
+) -> RestoreOut:
+    return RestoreOut.model_validate(service.restore_checkpoint(checkpoint_id))

@@ -21,7 +21,8 @@ from pantheon.api.schemas import (
     ScheduleOut,
 )
 from pantheon.api.security import bearer_scheme, check_token
-from pantheon.api.state import AppState, ProbeTimeoutError, get_state, utcnow
+from pantheon.api.state import AppState, ProbeTimeoutError, get_state
+from pantheon.clock import utcnow
 from pantheon.training import queries
 from pantheon.training.routing import rank
 from pantheon.worker.queues import ALL_QUEUES as QUEUES

@@ -7,8 +7,9 @@ import math
 from dataclasses import asdict
 from datetime import timedelta
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 
+from pantheon.api.deps import ServiceDep
 from pantheon.api.routes.responses import errors
 from pantheon.api.schemas import (
     CalibrationOut,
@@ -21,9 +22,8 @@ from pantheon.api.schemas import (
     RouteOut,
 )
 from pantheon.api.security import require_token
-from pantheon.api.state import get_state
+from pantheon.clock import utcnow
 from pantheon.learning.offpolicy import Estimate
-from pantheon.store.types import utcnow
 from pantheon.training import calibration, decisions, evaluation
 from pantheon.training.evaluation import DEFAULT_LIMIT
 
@@ -37,9 +37,9 @@ router = APIRouter(prefix="/api", tags=["routing"])
     dependencies=[Depends(require_token)],
     summary="Choose the god to call for a prompt; the decision is recorded",
 )
-def route_prompt(body: RouteIn, request: Request) -> RouteOut:
+def route_prompt(body: RouteIn, service: ServiceDep) -> RouteOut:
     decision = decisions.route(
-        get_state(request).service,
+        service,
         body.prompt,
         candidates=body.candidates,
         explore=body.explore,
@@ -61,8 +61,8 @@ def route_prompt(body: RouteIn, request: Request) -> RouteOut:
     responses=errors(404, 422, 503),
     summary="One recorded routing decision and the outcome linked to it",
 )
-def get_decision(decision_id: str, request: Request) -> DecisionOut:
-    view = decisions.get_decision(get_state(request).service, decision_id)
+def get_decision(decision_id: str, service: ServiceDep) -> DecisionOut:
+    view = decisions.get_decision(service, decision_id)
     body = asdict(view)
     body["ranking"] = [RankItem.model_validate(r) for r in body["ranking"]]
     return DecisionOut.model_validate(body)
@@ -83,12 +83,12 @@ def _estimate(e: Estimate) -> EstimateOut:
     summary="Off-policy estimates of each routing policy's success on the logged decisions",
 )
 def get_evaluation(
-    request: Request,
+    service: ServiceDep,
     days: float | None = Query(None, gt=0, le=3650, description="only decisions this recent"),
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=DEFAULT_LIMIT, description="newest N decisions"),
 ) -> EvaluationOut:
     since = utcnow() - timedelta(days=days) if days is not None else None
-    report = evaluation.evaluate(get_state(request).service, since=since, limit=limit)
+    report = evaluation.evaluate(service, since=since, limit=limit)
     return EvaluationOut(
         decisions=report.decisions,
         gods=report.gods,
@@ -113,7 +113,7 @@ def get_evaluation(
     summary="The cost_weight that sends a share of recent prompts to the most expensive god",
 )
 def get_calibration(
-    request: Request, share: float = Query(..., ge=0.0, le=1.0, allow_inf_nan=False)
+    service: ServiceDep, share: float = Query(..., ge=0.0, le=1.0, allow_inf_nan=False)
 ) -> CalibrationOut:
-    result = calibration.calibrate(get_state(request).service, share)
+    result = calibration.calibrate(service, share)
     return CalibrationOut.model_validate(asdict(result))

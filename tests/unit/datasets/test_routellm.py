@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from pantheon.errors import ValidationError
-from pantheon.imports.jsonl import iter_lines, write_lines
-from pantheon.imports.routellm import (
+from pantheon.cli import main
+from pantheon.datasets.jsonl import iter_lines, write_lines
+from pantheon.datasets.routellm import (
     ImportReport,
     convert,
     outcome_key,
@@ -19,6 +19,7 @@ from pantheon.imports.routellm import (
     split_by_prompt,
     split_judge_prompt,
 )
+from pantheon.errors import ValidationError
 
 pytestmark = pytest.mark.unit
 
@@ -244,8 +245,6 @@ def test_jsonl_reports_bad_lines_with_numbers(tmp_path: Path) -> None:
 
 
 def test_cli_import_writes_and_splits(mmlu_csv: Path, tmp_path: Path) -> None:
-    from pantheon.cli import main
-
     out = tmp_path / "all.jsonl.gz"
     assert main(["import", "routellm", str(mmlu_csv), "--out", str(out)]) == 0
     assert len(list(iter_lines(out))) == 5

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pantheon.imports.jsonl import iter_lines
+from pantheon.datasets.jsonl import iter_lines
 from pantheon.roster import Roster
 
 pytestmark = pytest.mark.unit

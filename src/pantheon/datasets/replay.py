@@ -17,13 +17,16 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from pantheon.config import Settings
+from pantheon.datasets.jsonl import JsonLine, iter_lines, open_text
 from pantheon.errors import ValidationError as PantheonValidationError
-from pantheon.imports.jsonl import JsonLine, iter_lines, open_text
 from pantheon.roster import God, Roster, canonical
+from pantheon.store.db import Database
+from pantheon.store.migrate import ensure_schema
 from pantheon.training.intake import OutcomeIn, ingest, validate_batch
+from pantheon.training.service import TrainingService
+from pantheon.worker.dispatch import Dispatcher
 from pantheon.worker.queues import TRAIN_FROM_OUTCOME
 
 log = logging.getLogger(__name__)
@@ -130,7 +133,7 @@ class Pacer:
 class Replayer:
     """Stores outcomes and dispatches their online training, as the batch route does."""
 
-    def __init__(self, service: Any, dispatcher: Any, roster: Roster) -> None:
+    def __init__(self, service: TrainingService, dispatcher: Dispatcher, roster: Roster) -> None:
         self.service = service
         self.dispatcher = dispatcher
         self.roster = roster
@@ -225,11 +228,6 @@ def build_replayer(settings: Settings) -> Replayer:
     On SQLite (the embedded default) the schema is brought up to date first, as
     ``pantheon up`` does; PostgreSQL is migrated by ``pantheon db upgrade`` beforehand.
     """
-    from pantheon.store.db import Database
-    from pantheon.store.migrate import ensure_schema
-    from pantheon.training.service import TrainingService
-    from pantheon.worker.dispatch import Dispatcher
-
     if settings.is_sqlite:
         ensure_schema(settings)
     roster = Roster.load(settings.roster_file)

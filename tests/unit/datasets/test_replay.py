@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from pantheon.errors import ValidationError
-from pantheon.imports.jsonl import iter_lines
-from pantheon.imports.replay import Pacer, build_replayer, gods_in, register_gods
+from pantheon.datasets.jsonl import iter_lines
+from pantheon.datasets.replay import Pacer, build_replayer, gods_in, register_gods
+from pantheon.errors import ConfigurationError, ValidationError
 from pantheon.roster import Roster
 
 pytestmark = pytest.mark.unit
@@ -104,8 +104,6 @@ def test_register_gods_writes_a_roster_file(tmp_path: Path, make_settings) -> No
 
 
 def test_register_gods_refuses_invalid_names(make_settings) -> None:  # type: ignore[no-untyped-def]
-    from pantheon.errors import ConfigurationError
-
     with pytest.raises(ConfigurationError):
         register_gods(make_settings(), ["bad name with spaces"])
 

@@ -4,14 +4,14 @@ import pytest
 
 from pantheon.config import Settings
 from pantheon.errors import NotFoundError, ValidationError
-from pantheon.store.checkpoint_store import DatabaseStore, DirectoryStore, create_checkpoint_store
+from pantheon.store.blobs import DatabaseBlobStore, DirectoryBlobStore, create_blob_store
 from pantheon.store.db import Database
 
 pytestmark = pytest.mark.integration
 
 
 def test_database_store_round_trip(db: Database) -> None:
-    store = DatabaseStore(db)
+    store = DatabaseBlobStore(db)
     uri = store.put("zeus/a.ckpt", b"\x00\x01data")
     assert uri.startswith("db://")
     assert store.get(uri) == b"\x00\x01data"
@@ -30,7 +30,7 @@ def test_database_store_round_trip(db: Database) -> None:
 
 
 def test_blob_of_a_rolled_back_transaction_is_gone(db: Database) -> None:
-    store = DatabaseStore(db)
+    store = DatabaseBlobStore(db)
 
     def crash_after_put() -> None:
         with db.session() as s:
@@ -55,12 +55,12 @@ def test_blob_of_a_rolled_back_transaction_is_gone(db: Database) -> None:
 )
 def test_database_store_refuses_unknown_uris(db: Database, uri: str, error: type) -> None:
     with pytest.raises(error):
-        DatabaseStore(db).get(uri)
+        DatabaseBlobStore(db).get(uri)
 
 
 def test_factory_follows_settings(settings: Settings, db: Database) -> None:
-    store = create_checkpoint_store(settings, db)
-    expected = DirectoryStore if settings.is_sqlite else DatabaseStore
+    store = create_blob_store(settings, db)
+    expected = DirectoryBlobStore if settings.is_sqlite else DatabaseBlobStore
     assert isinstance(store, expected)
     forced = settings.model_copy(update={"checkpoint_store": "database"})
-    assert isinstance(create_checkpoint_store(forced, db), DatabaseStore)
+    assert isinstance(create_blob_store(forced, db), DatabaseBlobStore)

@@ -6,13 +6,13 @@ from pathlib import Path
 import pytest
 
 from pantheon.errors import NotFoundError, ValidationError
-from pantheon.store.checkpoint_store import DirectoryStore, safe_key_part
+from pantheon.store.blobs import DirectoryBlobStore, safe_key_part
 
 pytestmark = pytest.mark.unit
 
 
 def test_put_get_delete_list(tmp_path: Path) -> None:
-    store = DirectoryStore(tmp_path / "ckpt")
+    store = DirectoryBlobStore(tmp_path / "ckpt")
     uri = store.put("zeus/zeus-v1.ckpt", b"abc")
     assert uri == "file://zeus/zeus-v1.ckpt"
     assert store.get(uri) == b"abc"
@@ -27,7 +27,7 @@ def test_put_get_delete_list(tmp_path: Path) -> None:
 
 
 def test_put_is_atomic_and_leaves_no_temp_files(tmp_path: Path) -> None:
-    store = DirectoryStore(tmp_path)
+    store = DirectoryBlobStore(tmp_path)
     store.put("a/b.ckpt", b"1")
     store.put("a/b.ckpt", b"2")
     assert store.get("file://a/b.ckpt") == b"2"
@@ -49,13 +49,13 @@ def test_get_refuses_paths_outside_root(tmp_path: Path, uri: str) -> None:
     root.mkdir()
     (tmp_path / "secret").write_bytes(b"s")
     with pytest.raises(NotFoundError):
-        DirectoryStore(root).get(uri)
+        DirectoryBlobStore(root).get(uri)
 
 
 @pytest.mark.parametrize("uri", ["s3://bucket/x", "db://1", "http://x/y", "/etc/passwd"])
 def test_get_refuses_foreign_schemes(tmp_path: Path, uri: str) -> None:
     with pytest.raises(ValidationError):
-        DirectoryStore(tmp_path).get(uri)
+        DirectoryBlobStore(tmp_path).get(uri)
 
 
 def test_get_refuses_symlink_escaping_root(tmp_path: Path) -> None:
@@ -64,13 +64,13 @@ def test_get_refuses_symlink_escaping_root(tmp_path: Path) -> None:
     (tmp_path / "secret").write_bytes(b"s")
     os.symlink(tmp_path / "secret", root / "link.ckpt")
     with pytest.raises(NotFoundError):
-        DirectoryStore(root).get("file://link.ckpt")
+        DirectoryBlobStore(root).get("file://link.ckpt")
 
 
 @pytest.mark.parametrize("key", ["../x", "/abs", "a//b", "a/./b", ".hidden", ""])
 def test_put_refuses_unsafe_keys(tmp_path: Path, key: str) -> None:
     with pytest.raises(ValidationError):
-        DirectoryStore(tmp_path).put(key, b"x")
+        DirectoryBlobStore(tmp_path).put(key, b"x")
 
 
 def test_safe_key_part_keeps_names_apart_from_paths() -> None:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pantheon.imports.jsonl import iter_lines, write_lines
-from pantheon.imports.replay import build_replayer
+from pantheon.datasets.jsonl import iter_lines, write_lines
+from pantheon.datasets.replay import build_replayer
 from pantheon.store.migrate import ensure_schema
 from pantheon.training import queries
 

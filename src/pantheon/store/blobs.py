@@ -1,10 +1,13 @@
-"""Where checkpoint bytes live: a directory or the database (``checkpoint_blobs``).
+"""The blob store: where checkpoint bytes live, a directory or the database (``checkpoint_blobs``).
+
+Named *blob* store so that "store" alone keeps one meaning: the :mod:`pantheon.store`
+package, the database access layer.
 
 ``put(key, data) -> uri``, ``get(uri) -> bytes``, ``delete(uri)``, ``list_uris()``.
 URIs are ``file://<key relative to the root>`` and ``db://<blob id>``. ``get`` accepts only
-URIs the store itself issues: a foreign scheme is a :class:`ValidationError`, a path that
+URIs the blob store itself issues: a foreign scheme is a :class:`ValidationError`, a path that
 resolves outside the root (``..``, symlinks, absolute paths) or an unknown id is a
-:class:`NotFoundError`. The database store is the production choice (every service and
+:class:`NotFoundError`. The database blob store is the production choice (every service and
 machine shares it; a Railway volume attaches to one service only).
 """
 
@@ -20,12 +23,12 @@ from typing import Protocol
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from pantheon.clock import utcnow
 from pantheon.config import Settings
 from pantheon.errors import NotFoundError, ValidationError
 from pantheon.fileio import write_atomic
 from pantheon.store.db import Database
 from pantheon.store.models import checkpoint_blobs
-from pantheon.store.types import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +48,7 @@ class BlobInfo:
     size: int
 
 
-class CheckpointStore(Protocol):
+class BlobStore(Protocol):
     scheme: str
 
     def put(self, key: str, data: bytes, *, session: Session | None = None) -> str: ...
@@ -65,7 +68,7 @@ def _check_key(key: str) -> None:
         raise ValidationError(f"invalid checkpoint key {key!r}")
 
 
-class DirectoryStore:
+class DirectoryBlobStore:
     """Blobs as files under ``root`` (the embedded default)."""
 
     scheme = "file"
@@ -122,7 +125,7 @@ class DirectoryStore:
         return [b.uri for b in self.list_blobs()]
 
 
-class DatabaseStore:
+class DatabaseBlobStore:
     """Blobs as rows of ``checkpoint_blobs`` (shared by every service and machine)."""
 
     scheme = "db"
@@ -185,8 +188,8 @@ class DatabaseStore:
         return [b.uri for b in self.list_blobs()]
 
 
-def create_checkpoint_store(settings: Settings, database: Database) -> CheckpointStore:
+def create_blob_store(settings: Settings, database: Database) -> BlobStore:
     """The store ``settings.checkpoint_store_kind`` names."""
     if settings.checkpoint_store_kind == "database":
-        return DatabaseStore(database)
-    return DirectoryStore(settings.checkpoint_dir)
+        return DatabaseBlobStore(database)
+    return DirectoryBlobStore(settings.checkpoint_dir)
