@@ -23,7 +23,7 @@ import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -111,7 +111,7 @@ class OutcomeIn(BaseModel):
         return v
 
     @classmethod
-    def parse(cls, data: Mapping[str, Any], index: int | None = None) -> OutcomeIn:
+    def parse(cls, data: Mapping[str, object], index: int | None = None) -> OutcomeIn:
         """Validate a mapping; a defect raises :class:`ValidationError` naming the field."""
         try:
             return cls.model_validate(data)
@@ -129,7 +129,7 @@ def _as_validation_error(exc: pydantic.ValidationError, index: int | None) -> Va
     return ValidationError("; ".join(problems), errors=problems, index=index)
 
 
-def parse_many(items: Sequence[Mapping[str, Any]]) -> list[OutcomeIn]:
+def parse_many(items: Sequence[Mapping[str, object]]) -> list[OutcomeIn]:
     return [OutcomeIn.parse(item, i) for i, item in enumerate(items)]
 
 

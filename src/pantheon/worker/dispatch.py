@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
-from typing import Any
 
 from celery import Celery
 
@@ -172,7 +171,7 @@ class Dispatcher:
     def celery_available(self, *, recheck: bool = False) -> bool:
         return self.probe.celery_available(recheck=recheck)
 
-    def get_task_result(self, task_id: str, timeout: float | None = None) -> dict[str, Any]:
+    def get_task_result(self, task_id: str, timeout: float | None = None) -> dict[str, object]:
         """State and result of a task from either mode (``PENDING`` when unknown)."""
         local = self.local.results.get(task_id)
         if local is not None:
@@ -212,6 +211,6 @@ def is_celery_available(settings: Settings | None = None) -> bool:
 
 def get_task_result(
     task_id: str, timeout: float | None = None, settings: Settings | None = None
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """The legacy helper: state and result of ``task_id`` (celery or in-process)."""
     return default_dispatcher(settings).get_task_result(task_id, timeout)
