@@ -87,7 +87,7 @@ def test_many_quick_outcomes_are_each_trained_once(
     figures = {
         "outcomes": POSTS,
         "tasks_sent": counts["sent"],
-        "dispatches_coalesced": counts["coalesced"],
+        "dispatches_skipped_for_pending": counts["skipped_for_pending"],
         "online_steps": len(steps),
         "post_seconds": round(posted_in, 2),
         "all_trained_after_posts_seconds": round(drained_in, 2),
