@@ -43,7 +43,7 @@ def summarise(
 #: order does not matter). A forked child's stack starts inside the parent's fork call.
 WORKER_BUCKETS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("child: imports inside a task (lazy import after fork)", ("_find_and_load",)),
-    ("child: task body", ("run_operation",)),
+    ("child: task body", ("run_task",)),
     ("child: celery/billiard around the task", ("Popen._launch",)),
     ("parent: forking a new child (gc.collect + fork)", ("_create_worker_process",)),
     ("parent: broker and event loop", ("asynloop",)),

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from pantheon.errors import DatabaseUnavailableError, NotFoundError, ValidationError
+from pantheon.training.intake import IngestResult, OutcomeIn
+from pantheon.training.online import BeforeClaim, FollowUp, OnlineResult
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (id INTEGER PRIMARY KEY, op TEXT, arg TEXT, pid INT, at REAL);
@@ -120,7 +122,6 @@ class FakeService:
     def __init__(self, path: str | Path) -> None:
         self.db = FakeDb(path)
         self.slot_ledger = SqliteLedger(self.db)
-        self.database = None
 
     def _record(self, op: str, arg: Any = None) -> None:
         with self.db.connect() as conn:
@@ -137,7 +138,15 @@ class FakeService:
             return int(row[0])
 
     # --- the service contract ----------------------------------------------------
-    def train_from_outcome(self, outcome_id: int) -> dict[str, Any]:
+    def train_from_outcome(
+        self,
+        outcome_id: int,
+        *,
+        before_claim: BeforeClaim | None = None,
+        follow_up: FollowUp | None = None,
+    ) -> OnlineResult:
+        if before_claim is not None:
+            before_claim("zeus")
         attempt = self._attempt(f"outcome:{outcome_id}")
         if outcome_id < 0:
             raise NotFoundError(f"outcome {outcome_id} does not exist", outcome_id=outcome_id)
@@ -154,7 +163,7 @@ class FakeService:
                     "SELECT 1 FROM trained WHERE outcome_id = ?", (outcome_id,)
                 ).fetchone():
                     conn.execute("ROLLBACK")
-                    return {"status": "duplicate", "outcome_id": outcome_id}
+                    return OnlineResult(status="duplicate", outcome_id=outcome_id)
                 conn.execute("INSERT INTO trained VALUES (?, ?)", (outcome_id, time.time()))
                 if 2000 <= outcome_id < 3000:
                     time.sleep(outcome_id - 2000)
@@ -163,15 +172,17 @@ class FakeService:
                 conn.execute("ROLLBACK")
                 raise
         self._record("train_from_outcome", outcome_id)
-        return {
-            "status": "success",
-            "god_name": "zeus",
-            "loss": 0.1,
-            "reward": 0.5,
-            "phi_before": 0.4,
-            "phi_after": 0.5,
-            "step_count": 1,
-        }
+        return OnlineResult(
+            status="success",
+            outcome_id=outcome_id,
+            god_name="zeus",
+            loss=0.1,
+            reward=0.5,
+            phi_before=0.4,
+            phi_after=0.5,
+            step_count=1,
+            coalesced=1,
+        )
 
     def train_hourly_batch(self, god: str) -> dict[str, Any]:
         if god == "nobody":
@@ -236,6 +247,20 @@ class FakeService:
     def cleanup_old_checkpoints(self) -> dict[str, Any]:
         self._record("cleanup_old_checkpoints")
         return {"status": "success", "deleted": 0, "kept": 0}
+
+    def ingest(self, outcomes: list[OutcomeIn]) -> IngestResult:
+        """Stores nothing: one id per distinct ``outcome_key`` (100, 101, ...)."""
+        ids = []
+        for o in outcomes:
+            with self.db.connect() as conn:
+                conn.execute(
+                    "INSERT OR IGNORE INTO attempts VALUES (?, 0)", (f"key:{o.outcome_key}",)
+                )
+                row = conn.execute(
+                    "SELECT rowid FROM attempts WHERE key = ?", (f"key:{o.outcome_key}",)
+                ).fetchone()
+            ids.append(100 + int(row[0]))
+        return IngestResult(len(ids), 0, ids, ids)
 
     def pending_online(self, older_than: float, limit: int) -> list[tuple[int, str]]:
         rows = self.db.rows(

@@ -24,19 +24,7 @@ PACKAGE = SRC / "pantheon"
 
 #: Cycles being removed on their own branches; emptied when those branches merge. Each
 #: entry is one cycle exactly as found, so an entry that no longer exists fails too.
-KNOWN: frozenset[frozenset[str]] = frozenset(
-    {
-        frozenset(
-            {
-                "pantheon.worker.celery_app",
-                "pantheon.worker.coalesce",
-                "pantheon.worker.operations",
-                "pantheon.worker.task_metrics",
-                "pantheon.worker.tasks",
-            }
-        ),
-    }
-)
+KNOWN: frozenset[frozenset[str]] = frozenset()
 
 
 def module_files(package: Path) -> dict[str, Path]:

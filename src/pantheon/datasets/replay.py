@@ -151,12 +151,12 @@ class Replayer:
             report.per_god[god] += len(fresh)
             if fresh:
                 report.dispatched += 1
-                report.modes[self.train(fresh[0])] += 1
+                report.modes[self.train(fresh[0], god)] += 1
 
-    def train(self, outcome_id: int) -> str:
+    def train(self, outcome_id: int, god: str) -> str:
         """Dispatch online training; the outcome is committed, so a failure only defers it."""
         try:
-            job = self.dispatcher.dispatch(TRAIN_FROM_OUTCOME, outcome_id=outcome_id)
+            job = self.dispatcher.dispatch(TRAIN_FROM_OUTCOME, outcome_id=outcome_id, god_name=god)
         except Exception as exc:  # stored is what counts; the outbox sweep trains it later
             log.warning(
                 "outcome %s stored; training deferred to the outbox sweep (%s: %s)",

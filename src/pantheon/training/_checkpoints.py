@@ -12,9 +12,10 @@ import logging
 import uuid
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pantheon.clock import utcnow
+from pantheon.config import Settings
 from pantheon.errors import (
     CheckpointError,
     NotFoundError,
@@ -23,22 +24,21 @@ from pantheon.errors import (
 )
 from pantheon.learning import checkpoint
 from pantheon.learning.kernel import Kernel
-from pantheon.roster import god_of
+from pantheon.roster import Roster, god_of
 from pantheon.store import checkpoints as checkpoint_rows
 from pantheon.store import history
 from pantheon.store import kernels as kernel_rows
-from pantheon.store.blobs import safe_key_part
+from pantheon.store.blobs import BlobStore, safe_key_part
 from pantheon.store.checkpoints import CheckpointRecord
+from pantheon.store.db import Database
 from pantheon.store.models import CHECKPOINT_TRIGGERS
 from pantheon.training._kernels import (
+    KernelAccess,
     kernel_metrics,
     meta_coordizer_version,
     sha256_hex,
 )
 from pantheon.training.basins import current_version
-
-if TYPE_CHECKING:
-    from pantheon.training.service import TrainingService
 
 log = logging.getLogger(__name__)
 
@@ -52,239 +52,257 @@ def _iso(row: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def write_checkpoint(
-    service: TrainingService,
-    name: str,
-    kernel: Kernel,
-    version: int,
-    trigger: str,
-    *,
-    dedupe: bool = False,
-    coordizer_version: str | None = None,
-) -> dict[str, Any]:
-    """Store a snapshot of ``kernel`` (live version ``version``) and record its row.
+class Checkpoints:
+    """Checkpoint operations over the database, the blob store and the kernels."""
 
-    With ``dedupe``, an existing checkpoint of the same kernel version and trigger is
-    returned instead (``status: duplicate``), so a repeated call adds nothing.
-    ``coordizer_version`` (default: the running one) is recorded in the metadata: a
-    checkpoint of another version is never restored.
-    """
-    if trigger not in CHECKPOINT_TRIGGERS:
-        raise ValidationError(
-            f"unknown checkpoint trigger {trigger!r}; known: {', '.join(CHECKPOINT_TRIGGERS)}"
-        )
-    if dedupe:
-        with service.database.session(write=False) as session:
-            for row in checkpoint_rows.newest(session, name, limit=5):
-                if row["kernel_version"] == version and row["trigger"] == trigger:
-                    return {
-                        "status": "duplicate",
-                        "god_name": name,
-                        "checkpoint_id": int(row["id"]),
-                        "uri": row["uri"],
-                        "version": version,
-                    }
-    metrics = {
-        **kernel_metrics(kernel),
-        "version": version,
-        "coordizer_version": coordizer_version or current_version(),
-    }
-    data = checkpoint.dumps(kernel, trigger=trigger, metrics=metrics)
-    digest = sha256_hex(data)
-    safe = safe_key_part(name)
-    key = f"{safe}/{safe}-v{version}-{trigger}-{uuid.uuid4().hex[:12]}.ckpt"
-    with service.database.session() as session:
-        uri = service.store.put(key, data, session=session)
-        checkpoint_id = checkpoint_rows.insert(
-            session,
-            kernel_name=name,
-            god_name=god_of(name),
-            kernel_version=version,
-            step_count=kernel.step_count,
-            trigger=trigger,
-            uri=uri,
-            sha256=digest,
-            size_bytes=len(data),
-            metrics=metrics,
-        )
-    log.info("checkpoint %s of %s v%s (%s) at %s", checkpoint_id, name, version, trigger, uri)
-    return {
-        "status": "success",
-        "god_name": name,
-        "checkpoint_id": checkpoint_id,
-        "uri": uri,
-        "version": version,
-        "step_count": kernel.step_count,
-        "sha256": digest,
-        "size_bytes": len(data),
-        "trigger": trigger,
-    }
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        store: BlobStore,
+        kernels: KernelAccess,
+        roster: Roster,
+    ) -> None:
+        self.settings = settings
+        self.database = database
+        self.store = store
+        self.kernels = kernels
+        self.roster = roster
 
+    def kernel_name(self, name: str) -> str:
+        return self.roster.resolve_kernel(name)
 
-def save_checkpoint(service: TrainingService, god: str, trigger: str) -> dict[str, Any]:
-    name = service.kernel_name(god)
-    with service.database.session() as session:
-        # A stale kernel may still be snapshotted; its checkpoint records its own version.
-        record, kernel = service.kernels.lock(session, name, allow_stale=True)
-    service.kernels.keep(record.name, record.version, kernel)
-    snapshot = service.kernels.decode(record)
-    return write_checkpoint(
-        service,
-        name,
-        snapshot,
-        record.version,
-        trigger,
-        dedupe=True,
-        coordizer_version=record.coordizer_version,
-    )
+    def god_name(self, name: str) -> str:
+        return self.roster.get(name).name
 
+    def write_checkpoint(
+        self,
+        name: str,
+        kernel: Kernel,
+        version: int,
+        trigger: str,
+        *,
+        dedupe: bool = False,
+        coordizer_version: str | None = None,
+    ) -> dict[str, Any]:
+        """Store a snapshot of ``kernel`` (live version ``version``) and record its row.
 
-def read_checkpoint(
-    service: TrainingService, checkpoint_id: int
-) -> tuple[CheckpointRecord, Kernel]:
-    """The checkpoint row and its verified kernel; refuses blobs the store does not know
-    and (409) a kernel trained on another coordizer version."""
-    with service.database.session(write=False) as session:
-        row = checkpoint_rows.get(session, checkpoint_id)
-    if row is None:
-        raise NotFoundError(f"no checkpoint with id {checkpoint_id}", checkpoint_id=checkpoint_id)
-    data = service.store.get(row["uri"])
-    if sha256_hex(data) != row["sha256"]:
-        raise CheckpointError(
-            f"checkpoint {checkpoint_id} does not match its recorded sha256",
-            checkpoint_id=checkpoint_id,
-        )
-    kernel, meta = checkpoint.loads(data, expect_kernel=row["kernel_name"])
-    found = meta_coordizer_version(meta)
-    if found != current_version():
-        raise RepresentationMismatchError(
-            f"checkpoint {checkpoint_id} of {row['kernel_name']!r} was trained on coordizer "
-            f"{found}, not the running {current_version()}: it cannot be restored",
-            checkpoint_id=checkpoint_id,
-            coordizer_version=found,
-            current_coordizer_version=current_version(),
-        )
-    return row, kernel
+        With ``dedupe``, an existing checkpoint of the same kernel version and trigger is
+        returned instead (``status: duplicate``), so a repeated call adds nothing.
+        ``coordizer_version`` (default: the running one) is recorded in the metadata: a
+        checkpoint of another version is never restored.
+        """
+        if trigger not in CHECKPOINT_TRIGGERS:
+            raise ValidationError(
+                f"unknown checkpoint trigger {trigger!r}; known: {', '.join(CHECKPOINT_TRIGGERS)}"
+            )
+        if dedupe:
+            with self.database.session(write=False) as session:
+                for row in checkpoint_rows.newest(session, name, limit=5):
+                    if row["kernel_version"] == version and row["trigger"] == trigger:
+                        return {
+                            "status": "duplicate",
+                            "god_name": name,
+                            "checkpoint_id": int(row["id"]),
+                            "uri": row["uri"],
+                            "version": version,
+                        }
+        metrics = {
+            **kernel_metrics(kernel),
+            "version": version,
+            "coordizer_version": coordizer_version or current_version(),
+        }
+        data = checkpoint.dumps(kernel, trigger=trigger, metrics=metrics)
+        digest = sha256_hex(data)
+        safe = safe_key_part(name)
+        key = f"{safe}/{safe}-v{version}-{trigger}-{uuid.uuid4().hex[:12]}.ckpt"
+        with self.database.session() as session:
+            uri = self.store.put(key, data, session=session)
+            checkpoint_id = checkpoint_rows.insert(
+                session,
+                kernel_name=name,
+                god_name=god_of(name),
+                kernel_version=version,
+                step_count=kernel.step_count,
+                trigger=trigger,
+                uri=uri,
+                sha256=digest,
+                size_bytes=len(data),
+                metrics=metrics,
+            )
+        log.info("checkpoint %s of %s v%s (%s) at %s", checkpoint_id, name, version, trigger, uri)
+        return {
+            "status": "success",
+            "god_name": name,
+            "checkpoint_id": checkpoint_id,
+            "uri": uri,
+            "version": version,
+            "step_count": kernel.step_count,
+            "sha256": digest,
+            "size_bytes": len(data),
+            "trigger": trigger,
+        }
 
-
-def _safety_snapshot(
-    service: TrainingService, name: str, current: kernel_rows.KernelRecord | None
-) -> dict[str, Any] | None:
-    """Snapshot what a restore replaces, so a restore can itself be undone.
-
-    A live state that cannot be read or re-encoded (corrupt, or written before kernels
-    refused non-finite numbers) is not worth keeping and must never block the way back
-    to a good checkpoint: it is logged and skipped.
-    """
-    if current is None:
-        return None
-    try:
-        live = service.kernels.decode(current)
-        return write_checkpoint(
-            service,
+    def save_checkpoint(self, god: str, trigger: str) -> dict[str, Any]:
+        name = self.kernel_name(god)
+        with self.database.session() as session:
+            # A stale kernel may still be snapshotted; its checkpoint records its own version.
+            record, kernel = self.kernels.lock(session, name, allow_stale=True)
+        self.kernels.keep(record.name, record.version, kernel)
+        snapshot = self.kernels.decode(record)
+        return self.write_checkpoint(
             name,
-            live,
-            current.version,
-            "restore",
-            coordizer_version=current.coordizer_version,
+            snapshot,
+            record.version,
+            trigger,
+            dedupe=True,
+            coordizer_version=record.coordizer_version,
         )
-    except (CheckpointError, ValidationError) as exc:
-        log.warning(
-            "restore of %s: live state v%s is unreadable (%s); no safety snapshot taken",
-            name,
-            current.version,
-            exc.message,
-        )
-        return None
 
+    def read_checkpoint(self, checkpoint_id: int) -> tuple[CheckpointRecord, Kernel]:
+        """The checkpoint row and its verified kernel; refuses blobs the store does not know
+        and (409) a kernel trained on another coordizer version."""
+        with self.database.session(write=False) as session:
+            row = checkpoint_rows.get(session, checkpoint_id)
+        if row is None:
+            raise NotFoundError(
+                f"no checkpoint with id {checkpoint_id}", checkpoint_id=checkpoint_id
+            )
+        data = self.store.get(row["uri"])
+        if sha256_hex(data) != row["sha256"]:
+            raise CheckpointError(
+                f"checkpoint {checkpoint_id} does not match its recorded sha256",
+                checkpoint_id=checkpoint_id,
+            )
+        kernel, meta = checkpoint.loads(data, expect_kernel=row["kernel_name"])
+        found = meta_coordizer_version(meta)
+        if found != current_version():
+            raise RepresentationMismatchError(
+                f"checkpoint {checkpoint_id} of {row['kernel_name']!r} was trained on coordizer "
+                f"{found}, not the running {current_version()}: it cannot be restored",
+                checkpoint_id=checkpoint_id,
+                coordizer_version=found,
+                current_coordizer_version=current_version(),
+            )
+        return row, kernel
 
-def restore_checkpoint(service: TrainingService, checkpoint_id: int) -> dict[str, Any]:
-    row, restored = read_checkpoint(service, checkpoint_id)
-    name = row["kernel_name"]
-    service.kernel_name(name)  # the god must still be in the roster
-    with service.database.session(write=False) as session:
-        current = kernel_rows.read(session, name)
-    safety = _safety_snapshot(service, name, current)
-    with service.database.session() as session:
-        # The live state is replaced, not read: a broken one must not block the restore.
-        record = (
-            kernel_rows.lock(session, name)
-            or service.kernels.lock(session, name, allow_stale=True)[0]
-        )
-        version = service.kernels.save(
-            session,
-            record,
-            restored,
-            trigger="restore",
-            retired=False,
-            extra_metrics={"restored_from": checkpoint_id},
-        )
-        history.record_training(
-            session,
-            kernel_name=name,
-            god_name=god_of(name),
-            timescale="restore",
-            outcomes=0,
-            steps=0,
-            loss=None,
-            reward=None,
-            step_count=restored.step_count,
-            version=version,
-            details={"checkpoint_id": checkpoint_id, "from_version": record.version},
-        )
-    service.kernels.keep(name, version, restored)
-    return {
-        "status": "success",
-        "god_name": name,
-        "checkpoint_id": checkpoint_id,
-        "version": version,
-        "step_count": restored.step_count,
-        "previous_version": record.version,
-        "previous_checkpoint_id": safety["checkpoint_id"] if safety else None,
-    }
+    def _safety_snapshot(
+        self, name: str, current: kernel_rows.KernelRecord | None
+    ) -> dict[str, Any] | None:
+        """Snapshot what a restore replaces, so a restore can itself be undone.
 
-
-def cleanup_old_checkpoints(service: TrainingService) -> dict[str, Any]:
-    settings = service.settings
-    cutoff = utcnow() - timedelta(days=settings.checkpoint_keep_days)
-    with service.database.session() as session:
-        victims, kept = checkpoint_rows.retention_victims(session, settings.checkpoint_keep, cutoff)
-        checkpoint_rows.delete_ids(session, [int(v["id"]) for v in victims])
-    blobs_deleted = 0
-    for victim in victims:
+        A live state that cannot be read or re-encoded (corrupt, or written before kernels
+        refused non-finite numbers) is not worth keeping and must never block the way back
+        to a good checkpoint: it is logged and skipped.
+        """
+        if current is None:
+            return None
         try:
-            blobs_deleted += bool(service.store.delete(victim["uri"]))
-        except (NotFoundError, ValidationError) as exc:
-            # A row from another store kind: its blob is not ours to delete.
-            log.warning("checkpoint %s blob %s not deleted: %s", victim["id"], victim["uri"], exc)
-    orphans = sweep_orphans(service)
-    log.info(
-        "checkpoint cleanup: %d deleted, %d kept, %d orphan blobs", len(victims), kept, orphans
-    )
-    return {
-        "status": "success",
-        "deleted": len(victims),
-        "kept": kept,
-        "blobs_deleted": blobs_deleted,
-        "orphans_deleted": orphans,
-    }
+            live = self.kernels.decode(current)
+            return self.write_checkpoint(
+                name,
+                live,
+                current.version,
+                "restore",
+                coordizer_version=current.coordizer_version,
+            )
+        except (CheckpointError, ValidationError) as exc:
+            log.warning(
+                "restore of %s: live state v%s is unreadable (%s); no safety snapshot taken",
+                name,
+                current.version,
+                exc.message,
+            )
+            return None
 
+    def restore_checkpoint(self, checkpoint_id: int) -> dict[str, Any]:
+        row, restored = self.read_checkpoint(checkpoint_id)
+        name = row["kernel_name"]
+        self.kernel_name(name)  # the god must still be in the roster
+        with self.database.session(write=False) as session:
+            current = kernel_rows.read(session, name)
+        safety = self._safety_snapshot(name, current)
+        with self.database.session() as session:
+            # The live state is replaced, not read: a broken one must not block the restore.
+            record = (
+                kernel_rows.lock(session, name)
+                or self.kernels.lock(session, name, allow_stale=True)[0]
+            )
+            version = self.kernels.save(
+                session,
+                record,
+                restored,
+                trigger="restore",
+                retired=False,
+                extra_metrics={"restored_from": checkpoint_id},
+            )
+            history.record_training(
+                session,
+                kernel_name=name,
+                god_name=god_of(name),
+                timescale="restore",
+                outcomes=0,
+                steps=0,
+                loss=None,
+                reward=None,
+                step_count=restored.step_count,
+                version=version,
+                details={"checkpoint_id": checkpoint_id, "from_version": record.version},
+            )
+        self.kernels.keep(name, version, restored)
+        return {
+            "status": "success",
+            "god_name": name,
+            "checkpoint_id": checkpoint_id,
+            "version": version,
+            "step_count": restored.step_count,
+            "previous_version": record.version,
+            "previous_checkpoint_id": safety["checkpoint_id"] if safety else None,
+        }
 
-def sweep_orphans(service: TrainingService, grace: timedelta = ORPHAN_GRACE) -> int:
-    """Delete blobs older than ``grace`` that no checkpoint row points at."""
-    cutoff = utcnow() - grace
-    blobs = service.store.list_blobs()
-    with service.database.session(write=False) as session:
-        referenced = checkpoint_rows.referenced_uris(session)
-    removed = 0
-    for blob in blobs:
-        if blob.uri not in referenced and blob.created_at < cutoff:
-            removed += bool(service.store.delete(blob.uri))
-            log.info("removed orphan checkpoint blob %s", blob.uri)
-    return removed
+    def cleanup_old_checkpoints(self) -> dict[str, Any]:
+        settings = self.settings
+        cutoff = utcnow() - timedelta(days=settings.checkpoint_keep_days)
+        with self.database.session() as session:
+            victims, kept = checkpoint_rows.retention_victims(
+                session, settings.checkpoint_keep, cutoff
+            )
+            checkpoint_rows.delete_ids(session, [int(v["id"]) for v in victims])
+        blobs_deleted = 0
+        for victim in victims:
+            try:
+                blobs_deleted += bool(self.store.delete(victim["uri"]))
+            except (NotFoundError, ValidationError) as exc:
+                # A row from another store kind: its blob is not ours to delete.
+                log.warning(
+                    "checkpoint %s blob %s not deleted: %s", victim["id"], victim["uri"], exc
+                )
+        orphans = self.sweep_orphans()
+        log.info(
+            "checkpoint cleanup: %d deleted, %d kept, %d orphan blobs", len(victims), kept, orphans
+        )
+        return {
+            "status": "success",
+            "deleted": len(victims),
+            "kept": kept,
+            "blobs_deleted": blobs_deleted,
+            "orphans_deleted": orphans,
+        }
 
+    def sweep_orphans(self, grace: timedelta = ORPHAN_GRACE) -> int:
+        """Delete blobs older than ``grace`` that no checkpoint row points at."""
+        cutoff = utcnow() - grace
+        blobs = self.store.list_blobs()
+        with self.database.session(write=False) as session:
+            referenced = checkpoint_rows.referenced_uris(session)
+        removed = 0
+        for blob in blobs:
+            if blob.uri not in referenced and blob.created_at < cutoff:
+                removed += bool(self.store.delete(blob.uri))
+                log.info("removed orphan checkpoint blob %s", blob.uri)
+        return removed
 
-def list_checkpoints(service: TrainingService, god_name: str | None = None) -> list[dict[str, Any]]:
-    god = service.god_name(god_name) if god_name else None
-    with service.database.session(write=False) as session:
-        return [_iso(r) for r in checkpoint_rows.list_rows(session, god)]
+    def list_checkpoints(self, god_name: str | None = None) -> list[dict[str, Any]]:
+        god = self.god_name(god_name) if god_name else None
+        with self.database.session(write=False) as session:
+            return [_iso(r) for r in checkpoint_rows.list_rows(session, god)]

@@ -6,13 +6,10 @@ import contextvars
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pantheon.errors import DatabaseUnavailableError
 from pantheon.logs import log_context
-
-if TYPE_CHECKING:
-    from pantheon.training.service import TrainingService
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +29,13 @@ def _isolated(op: Op, god: str) -> tuple[dict[str, Any], Exception | None]:
         return {"status": "error", "god_name": god, "error": str(exc)}, exc
 
 
-def for_each_god(service: TrainingService, op: Op) -> dict[str, Any]:
+def for_each_god(gods: list[str], op: Op, *, parallel: bool) -> dict[str, Any]:
     """``{status, kernels, failed, results}``; one god's failure does not stop another.
 
     When every god failed and one failure was a database outage, that error is raised
     instead, so the task retries the whole job (safe: each god's work is exactly-once).
     """
-    gods = service.active_gods()
-    workers = 1 if service.database.is_sqlite else ALL_GODS_PARALLEL
+    workers = ALL_GODS_PARALLEL if parallel else 1
     # Pool threads start with an empty context: each god's run gets a copy of the caller's
     # (its task id and name for the logs).
     caller = contextvars.copy_context()

@@ -7,9 +7,9 @@ not wait on it. The row is stored with its text and no basin; the claim that fir
 it computes the basin (one ``coordize_many`` per claim, ``store.basins``) and stores it
 with its ``COORDIZER_VERSION``. Only a basin already in the process's cache (the prompt
 was just routed) is stored at intake, since it costs nothing. A client's
-``basin_trajectory`` (the seed's field; coordinates from the client's own space) is
-validated (N x 64, finite, non-negative) so a malformed one is refused, then dropped:
-it is neither stored nor trained on.
+``basin_trajectory`` (the legacy system's field; coordinates from the client's own space)
+is validated (N x 64, finite, non-negative) so a malformed one is refused, then dropped: it
+is neither stored nor trained on.
 
 Idempotency: an ``outcome_key`` already stored (or repeated within the batch) is a
 duplicate — its existing id is returned and nothing new is stored. A batch with any
@@ -23,7 +23,7 @@ import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Literal, Protocol
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -34,14 +34,10 @@ from pantheon.errors import UnknownGodError, ValidationError
 from pantheon.learning.coordizer import BASIN_DIM
 from pantheon.learning.reward import compute_reward
 from pantheon.roster import Roster
-from pantheon.store import outcomes as outcome_rows
 from pantheon.store.db import Database
 from pantheon.text import Identifier, Text
 from pantheon.training.basins import BasinCache, cached_basin
 from pantheon.training.decisions import insert_linked
-
-if TYPE_CHECKING:
-    from pantheon.training.service import TrainingService
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +111,7 @@ class OutcomeIn(BaseModel):
         return v
 
     @classmethod
-    def parse(cls, data: Mapping[str, Any], index: int | None = None) -> OutcomeIn:
+    def parse(cls, data: Mapping[str, object], index: int | None = None) -> OutcomeIn:
         """Validate a mapping; a defect raises :class:`ValidationError` naming the field."""
         try:
             return cls.model_validate(data)
@@ -133,7 +129,7 @@ def _as_validation_error(exc: pydantic.ValidationError, index: int | None) -> Va
     return ValidationError("; ".join(problems), errors=problems, index=index)
 
 
-def parse_many(items: Sequence[Mapping[str, Any]]) -> list[OutcomeIn]:
+def parse_many(items: Sequence[Mapping[str, object]]) -> list[OutcomeIn]:
     return [OutcomeIn.parse(item, i) for i, item in enumerate(items)]
 
 
@@ -149,8 +145,21 @@ class IngestResult:
     ids_by_god: dict[str, list[int]] = field(default_factory=dict)
 
 
+class IntakeContext(Protocol):
+    """What the intake needs of a training service (``TrainingService`` has it)."""
+
+    @property
+    def database(self) -> Database: ...
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def roster(self) -> Roster: ...
+    @property
+    def basin_cache(self) -> BasinCache: ...
+
+
 def _context(
-    target: TrainingService | Database,
+    target: IntakeContext | Database,
 ) -> tuple[Database, Settings, Roster, BasinCache | None]:
     if isinstance(target, Database):
         return target, target.settings, Roster.load(target.settings.roster_file), None
@@ -179,7 +188,7 @@ def validate_batch(outcomes: Sequence[OutcomeIn], settings: Settings, roster: Ro
     return gods
 
 
-def ingest(target: TrainingService | Database, outcomes: Sequence[OutcomeIn]) -> IngestResult:
+def ingest(target: IntakeContext | Database, outcomes: Sequence[OutcomeIn]) -> IngestResult:
     """Store a batch of outcomes in one transaction (all or nothing); idempotent on key."""
     database, settings, roster, cache = _context(target)
     if not outcomes:
@@ -224,12 +233,3 @@ def ingest(target: TrainingService | Database, outcomes: Sequence[OutcomeIn]) ->
     )
     log.debug("ingested %d outcomes (%d duplicates)", result.accepted, result.duplicates)
     return result
-
-
-def pending_online(
-    target: TrainingService | Database, older_than_seconds: float, limit: int = 1000
-) -> list[tuple[int, str]]:
-    """(outcome id, god) of outcomes still untrained online (for the outbox sweep)."""
-    database = target if isinstance(target, Database) else target.database
-    with database.session(write=False) as session:
-        return outcome_rows.pending_online(session, older_than_seconds, limit)

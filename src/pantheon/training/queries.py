@@ -18,7 +18,6 @@ from pantheon.store import outcomes as outcome_rows
 from pantheon.store.history import TrendPoint
 from pantheon.store.kernels import KernelRecord
 from pantheon.store.schedule_runs import ScheduleRuns
-from pantheon.training._checkpoints import list_checkpoints as _list_checkpoints
 from pantheon.training._kernels import finite, is_stale
 
 if TYPE_CHECKING:
@@ -89,7 +88,7 @@ def get_kernel_info(service: TrainingService, name: str) -> dict[str, Any]:
 
 def list_checkpoints(service: TrainingService, god_name: str | None = None) -> list[dict[str, Any]]:
     """Newest first; ``god_name`` selects a god's and its shadow's checkpoints."""
-    return [_jsonable(r) for r in _list_checkpoints(service, god_name)]
+    return [_jsonable(r) for r in service.checkpoints.list_checkpoints(god_name)]
 
 
 def training_history(

@@ -1,7 +1,8 @@
 """The training service: the only place that combines the store and the engine.
 
-One method per seed task; each returns the seed's dict (``status`` ∈ success | duplicate |
-disabled | skipped | error, plus its keys), JSON-safe, and is safe to run twice.
+One method per legacy task; each returns the legacy system's dict (``status`` ∈ success |
+duplicate | disabled | skipped | error, plus its keys), JSON-safe, and is safe to run
+twice; ``train_from_outcome`` returns an :class:`~pantheon.training.online.OnlineResult`.
 
 Exactly once per timescale: a claim marks outcome rows (``trained_online_at``,
 ``batch_processed_at``, ``consolidated_at``) in the *same transaction* that saves the
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -39,16 +41,22 @@ from pantheon.store import outcomes as outcome_rows
 from pantheon.store.basins import Encoder
 from pantheon.store.blobs import BlobStore, create_blob_store
 from pantheon.store.db import Database, shared_database
-from pantheon.training import _checkpoints, _transfers, basins, online, representation
+from pantheon.training import basins, representation
 from pantheon.training import decisions as _decisions
 from pantheon.training._audit import (
     HOURLY_AUDIT_MAX_IDS,
     audit_details,
     p_spread,
 )
+from pantheon.training._checkpoints import Checkpoints
 from pantheon.training._fanout import for_each_god
 from pantheon.training._kernels import KernelAccess, finite
+from pantheon.training._transfers import Transfers
 from pantheon.training.basins import BasinCache
+from pantheon.training.intake import IngestResult, OutcomeIn, ingest
+from pantheon.training.online import BeforeClaim, FollowUp, OnlineResult, OnlineTrainer
+from pantheon.training.schedule_ledger import StoreLedger
+from pantheon.training.timescale import Timescale
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +75,11 @@ HOURLY_EPOCHS = 3
 SHADOW_EPOCHS = 1
 
 
+DISABLED = "TRAINING_ENABLED=false"
+
+
 def _disabled(**keys: Any) -> dict[str, Any]:
-    return {"status": "disabled", "reason": "TRAINING_ENABLED=false", **keys}
+    return {"status": "disabled", "reason": DISABLED, **keys}
 
 
 class TrainingService:
@@ -88,8 +99,15 @@ class TrainingService:
         self.kernels = KernelAccess(self.database, self.store, settings.seed)
         self.hourly_chunk = HOURLY_CHUNK
         self.consolidation_max = CONSOLIDATION_MAX_OUTCOMES
-        self.drain_seconds = settings.online_drain_seconds
         self.basin_cache = BasinCache(settings.basin_cache_size)
+        self.online = OnlineTrainer(settings, self.database, self.kernels, self.basin_cache)
+        self.checkpoints = Checkpoints(
+            settings, self.database, self.store, self.kernels, self.roster
+        )
+        self.transfers = Transfers(self.database, self.kernels, self.roster, self.checkpoints)
+        stale_after = max(settings.task_time_limit, settings.slow_task_time_limit) + 60.0
+        #: ``schedule_runs``: each scheduled slot runs once (:mod:`pantheon.worker.slots`).
+        self.slot_ledger = StoreLedger(self.database, stale_after)
 
     def encoder(self) -> Encoder:
         """The running coordizer for claims (missing basins, through the cache)."""
@@ -127,19 +145,40 @@ class TrainingService:
             self.get_kernel(name)
         return created
 
+    def _for_each_god(self, op: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+        """``op`` for every active god, side by side on PostgreSQL (:mod:`._fanout`)."""
+        return for_each_god(self.active_gods(), op, parallel=not self.database.is_sqlite)
+
     def active_gods(self) -> list[str]:
         """Roster gods whose kernel is not retired (a missing row counts as active)."""
         with self.database.session(write=False) as session:
             retired = {r.name for r in kernel_rows.list_all(session) if r.retired}
         return [g for g in self.roster.names if g not in retired]
 
-    # -- online (``training.online``) -----------------------------------------------------
-    def train_from_outcome(self, outcome_id: int) -> dict[str, Any]:
+    # -- intake and online (``training.online``) -----------------------------------------
+    def ingest(self, outcomes: list[OutcomeIn]) -> IngestResult:
+        """Store outcomes in one transaction (idempotent on ``outcome_key``)."""
+        return ingest(self, outcomes)
+
+    def pending_online(self, older_than: float, limit: int) -> list[tuple[int, str]]:
+        """(outcome id, god) of outcomes still untrained online after ``older_than`` s."""
+        with self.database.session(write=False) as session:
+            return outcome_rows.pending_online(session, older_than, limit)
+
+    def train_from_outcome(
+        self,
+        outcome_id: int,
+        *,
+        before_claim: BeforeClaim | None = None,
+        follow_up: FollowUp | None = None,
+    ) -> OnlineResult:
         """One online step for the outcome (coalesced with the god's other pending ones),
-        then more steps over the god's backlog for up to ``drain_seconds``."""
+        then more steps over the god's backlog (:class:`OnlineTrainer`)."""
         if not self.enabled:
-            return _disabled(outcome_id=outcome_id)
-        return online.train_from_outcome(self, outcome_id)
+            return OnlineResult(status="disabled", outcome_id=outcome_id, reason=DISABLED)
+        return self.online.train_from_outcome(
+            outcome_id, before_claim=before_claim, follow_up=follow_up
+        )
 
     # -- hourly batch ---------------------------------------------------------------------
     def train_hourly_batch(self, god: str) -> dict[str, Any]:
@@ -184,12 +223,12 @@ class TrainingService:
             locked = [self.kernels.lock(session, n) for n in names]
             encoder = self.encoder()
             claimed = outcome_rows.claim(
-                session, god, outcome_rows.BATCH, self.hourly_chunk, encoder=encoder
+                session, god, Timescale.HOURLY.column, self.hourly_chunk, encoder=encoder
             )
             bad = len(claimed.quarantined)
             while not len(claimed) and claimed.quarantined:  # only bad rows: take the next
                 claimed = outcome_rows.claim(
-                    session, god, outcome_rows.BATCH, self.hourly_chunk, encoder=encoder
+                    session, god, Timescale.HOURLY.column, self.hourly_chunk, encoder=encoder
                 )
                 bad += len(claimed.quarantined)
             if not len(claimed):
@@ -209,12 +248,14 @@ class TrainingService:
                 )
                 details["p_spread"] = p_spread(kernel, batch)
                 result = timescales.train_batch(kernel, batch, epochs=epochs)
-                version = self.kernels.save(session, record, kernel, trigger="hourly_batch")
+                version = self.kernels.save(
+                    session, record, kernel, trigger=Timescale.HOURLY.trigger
+                )
                 history.record_training(
                     session,
                     kernel_name=record.name,
                     god_name=god,
-                    timescale="hourly_batch",
+                    timescale=Timescale.HOURLY,
                     outcomes=len(claimed),
                     steps=int(result["steps"]),
                     loss=finite(result["loss"]),
@@ -245,7 +286,7 @@ class TrainingService:
         if not self.enabled:
             return _disabled(kernels=0, results={})
         healed = representation.heal(self, self.settings.task_soft_time_limit / 2)
-        result = for_each_god(self, self.train_hourly_batch)
+        result = self._for_each_god(self.train_hourly_batch)
         return {**result, "recoordize": healed} if healed is not None else result
 
     # -- nightly consolidation ------------------------------------------------------------
@@ -274,12 +315,14 @@ class TrainingService:
             live = result.kernel if result.kept else kernel
             version = record.version
             if result.kept:
-                version = self.kernels.save(session, record, live, trigger="nightly_consolidation")
+                version = self.kernels.save(
+                    session, record, live, trigger=Timescale.NIGHTLY.trigger
+                )
             history.record_training(
                 session,
                 kernel_name=name,
                 god_name=name,
-                timescale="nightly_consolidation",
+                timescale=Timescale.NIGHTLY,
                 outcomes=len(rows),
                 steps=int(result.steps),
                 loss=finite(result.loss),
@@ -297,8 +340,8 @@ class TrainingService:
                 },
             )
         self.kernels.keep(name, version, live)
-        snapshot = _checkpoints.write_checkpoint(
-            self, name, live, version, "nightly_consolidation", dedupe=True
+        snapshot = self.checkpoints.write_checkpoint(
+            name, live, version, Timescale.NIGHTLY.trigger, dedupe=True
         )
         return {
             "status": "success",
@@ -317,7 +360,7 @@ class TrainingService:
     def train_nightly_consolidation_all(self) -> dict[str, Any]:
         if not self.enabled:
             return _disabled(kernels=0, results={})
-        return for_each_god(self, self.train_nightly_consolidation)
+        return self._for_each_god(self.train_nightly_consolidation)
 
     # -- transfer, shadows, checkpoints ---------------------------------------------------
     def knowledge_transfer(
@@ -331,8 +374,7 @@ class TrainingService:
         """Engine transfer between two kernels, persisted, audited and checkpointed."""
         if not self.enabled:
             return _disabled(transfer_type=transfer_type)
-        return _transfers.knowledge_transfer(
-            self,
+        return self.transfers.knowledge_transfer(
             transfer_type,
             source_god,
             target_god,
@@ -344,23 +386,23 @@ class TrainingService:
         """``shadow_sync`` of every active god with its shadow (default: shadow ← god)."""
         if not self.enabled:
             return _disabled(pairs=0, results={})
-        return _transfers.sync_all_shadows(self, direction, ratio)
+        return self.transfers.sync_all_shadows(self.active_gods(), direction, ratio)
 
     def save_checkpoint(self, god: str, trigger: str = "manual") -> dict[str, Any]:
         """Snapshot the live state of a god or shadow kernel."""
         if not self.enabled:
             return _disabled(god_name=god)
-        return _checkpoints.save_checkpoint(self, god, trigger)
+        return self.checkpoints.save_checkpoint(god, trigger)
 
     def restore_checkpoint(self, checkpoint_id: int) -> dict[str, Any]:
         """Make a checkpoint the kernel's new live version (the old one is snapshotted)."""
         if not self.enabled:
             return _disabled(checkpoint_id=checkpoint_id)
-        return _checkpoints.restore_checkpoint(self, int(checkpoint_id))
+        return self.checkpoints.restore_checkpoint(int(checkpoint_id))
 
     def cleanup_old_checkpoints(self) -> dict[str, Any]:
         """Retention: newest N per kernel, pinned ones and young ones stay; orphans go;
         routing decisions older than ``PANTHEON_DECISION_KEEP_DAYS`` go too."""
         if not self.enabled:
             return _disabled(deleted=0, kept=0)
-        return {**_checkpoints.cleanup_old_checkpoints(self), **_decisions.expire(self)}
+        return {**self.checkpoints.cleanup_old_checkpoints(), **_decisions.expire(self)}

@@ -1,3 +1,3 @@
-"""Celery worker, Beat and the dispatcher: the nine seed tasks (plus the outbox sweep) as
-thin wrappers over the training service, the schedule with its once-per-slot rule, and the
-in-process fallback used when no worker is there."""
+"""Celery worker, Beat and the dispatcher: the ten tasks as typed functions over the
+training service, two backends (Celery, in-process), the schedule with its once-per-slot
+rule, and the compatibility layer for the legacy system's message shapes."""

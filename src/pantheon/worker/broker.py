@@ -5,8 +5,13 @@ when the broker is down (except a result read, which is the caller's question)."
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, TypedDict
 
+import redis
+from celery import Celery
+from celery.result import AsyncResult
+
+from pantheon.config import Settings
 from pantheon.errors import BrokerUnavailableError, public_reason
 from pantheon.worker import queues
 
@@ -16,7 +21,22 @@ log = logging.getLogger(__name__)
 INSPECT_TIMEOUT = 0.5
 
 
-def probe_consumed_queues(app: Any, timeout: float = INSPECT_TIMEOUT) -> frozenset[str]:
+def is_redis_url(url: str) -> bool:
+    return url.startswith(("redis://", "rediss://", "unix://", "redis+socket://"))
+
+
+def shared_redis_url(settings: Settings) -> str:
+    """The Redis every process agrees on for pending flags, task counters and the Beat
+    schedule and lock: the broker when it is Redis, else the result backend, else
+    ``REDIS_URL``."""
+    if is_redis_url(settings.celery_broker_url):
+        return settings.celery_broker_url
+    if is_redis_url(settings.celery_result_backend):
+        return settings.celery_result_backend
+    return settings.redis_url
+
+
+def probe_consumed_queues(app: Celery, timeout: float = INSPECT_TIMEOUT) -> frozenset[str]:
     """Ping the broker, then ask workers which queues they consume (empty on any failure)."""
     try:
         with app.connection_for_write() as conn:
@@ -30,9 +50,13 @@ def probe_consumed_queues(app: Any, timeout: float = INSPECT_TIMEOUT) -> frozens
     )
 
 
-def celery_task_result(app: Any, task_id: str, timeout: float | None) -> dict[str, Any]:
-    from celery.result import AsyncResult
+class WorkerInfo(TypedDict):
+    name: str
+    queues: list[str]
 
+
+def celery_task_result(app: Celery, task_id: str, timeout: float | None) -> dict[str, Any]:
+    """A task's state from the result backend (its ``result`` is the task's JSON)."""
     result = AsyncResult(task_id, app=app)
     try:
         if timeout:
@@ -70,7 +94,7 @@ def celery_task_result(app: Any, task_id: str, timeout: float | None) -> dict[st
     return out
 
 
-def queue_depths(app: Any) -> dict[str, int | None]:
+def queue_depths(app: Celery) -> dict[str, int | None]:
     """Messages waiting per queue (Celery's default ``celery`` queue included); ``None``
     for every queue when the broker is down."""
     depths: dict[str, int | None] = dict.fromkeys(queues.ALL_QUEUES)
@@ -94,7 +118,7 @@ def queue_depths(app: Any) -> dict[str, int | None]:
     return depths
 
 
-def workers(app: Any, timeout: float = INSPECT_TIMEOUT) -> list[dict[str, Any]] | None:
+def workers(app: Celery, timeout: float = INSPECT_TIMEOUT) -> list[WorkerInfo] | None:
     """Live workers and the queues each consumes; ``None`` when the broker is down."""
     try:
         with app.connection_for_write() as conn:
@@ -104,15 +128,13 @@ def workers(app: Any, timeout: float = INSPECT_TIMEOUT) -> list[dict[str, Any]] 
         log.debug("worker inspection failed: %s", exc)
         return None
     return [
-        {"name": name, "queues": sorted(str(q.get("name")) for q in consumed or ())}
+        WorkerInfo(name=name, queues=sorted(str(q.get("name")) for q in consumed or ()))
         for name, consumed in sorted(replies.items())
     ]
 
 
-def beat_alive(app: Any) -> bool | None:
+def beat_alive(app: Celery) -> bool | None:
     """True while a Beat holds the redbeat leader lock; ``None`` when Redis is down."""
-    import redis
-
     conf = app.conf
     lock_key = str(conf.get("redbeat_key_prefix", "redbeat")) + ":lock"
     try:

@@ -11,7 +11,6 @@ import gc
 import importlib
 import logging
 import threading
-from collections.abc import Callable
 from typing import Any
 
 from celery import Celery
@@ -22,7 +21,8 @@ from pantheon.config import Settings
 from pantheon.worker import kombu_guard, queues, schedule
 from pantheon.worker import startup as _startup  # noqa: F401  (production check on worker start)
 from pantheon.worker import task_metrics as _task_metrics  # noqa: F401  (connects the run counters)
-from pantheon.worker.tasks import register_tasks
+from pantheon.worker.broker import is_redis_url, shared_redis_url
+from pantheon.worker.celery_tasks import ServiceFactory, register_tasks
 
 log = logging.getLogger(__name__)
 
@@ -39,17 +39,8 @@ RESULT_BACKEND_RETRY_POLICY = {
 }
 
 
-def is_redis_url(url: str) -> bool:
-    return url.startswith(("redis://", "rediss://", "unix://", "redis+socket://"))
-
-
-def beat_redis_url(settings: Settings) -> str:
-    """Where redbeat keeps the schedule and the leader lock: the broker when it is Redis."""
-    if is_redis_url(settings.celery_broker_url):
-        return settings.celery_broker_url
-    if is_redis_url(settings.celery_result_backend):
-        return settings.celery_result_backend
-    return settings.redis_url
+#: Where redbeat keeps the schedule and the leader lock (the shared Redis).
+beat_redis_url = shared_redis_url
 
 
 def beat_loop_interval(settings: Settings) -> float:
@@ -130,9 +121,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     }
 
 
-def create_celery(
-    settings: Settings, *, service_factory: Callable[[Settings], Any] | None = None
-) -> Celery:
+def create_celery(settings: Settings, *, service_factory: ServiceFactory | None = None) -> Celery:
     """A Celery app for ``settings`` with the ten Pantheon tasks registered and routed.
 
     ``service_factory`` builds the training service once per worker process (default:

@@ -1,15 +1,17 @@
 """One pending online-training task per god: the per-god flag of celery-mode dispatch.
 
 The web sends ``train_from_outcome_task`` for a new outcome only when it can set
-``pantheon:pending:<god>`` (``SET NX EX``); the task deletes the flag *before* it claims the
-god's pending rows. Why nothing is missed: a dispatch is skipped only because the flag is
-set, and it is tried after its outcome committed. The flag's owner task deletes it later
-than that failed ``SET`` (it still existed then), and claims after the delete, so its claim
-runs after the skipped outcome committed and sees it. A flag that outlives a lost task
-expires after ``PANTHEON_TRAIN_DISPATCH_COALESCE_SECONDS``; the outbox sweep, which sends
-regardless of the flag, still trains anything left behind.
+``pantheon:pending:<god>`` (``SET NX PX … GET``: one round trip that either sets the flag
+or returns the pending task's id; Redis 7.0 or later, https://redis.io/docs/latest/commands/set/);
+the task deletes the flag *before* it claims the god's pending rows. Why nothing is missed:
+a dispatch is skipped only because the flag is set, and it is tried after its outcome
+committed. The flag's owner task deletes it later than that failed ``SET`` (it still
+existed then), and claims after the delete, so its claim runs after the skipped outcome
+committed and sees it. A flag that outlives a lost task expires after
+``PANTHEON_TRAIN_DISPATCH_COALESCE_SECONDS``; the outbox sweep, which sends regardless of
+the flag, still trains anything left behind.
 
-Every Redis error means "not coalesced": the dispatch is sent, the clear is skipped (the
+Every Redis error means "not skipped": the dispatch is sent, the clear is skipped (the
 flag then only expires), so Redis trouble can cost extra tasks, never a lost outcome.
 """
 
@@ -17,16 +19,17 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
 
+import redis
 from celery.exceptions import SoftTimeLimitExceeded
 
 from pantheon.config import Settings
+from pantheon.worker.broker import shared_redis_url
 
 log = logging.getLogger(__name__)
 
 KEY_PREFIX = "pantheon:pending:"
-#: Seconds a flag operation may take before it counts as failed (then: not coalesced).
+#: Seconds a flag operation may take before it counts as failed (then: not skipped).
 REDIS_TIMEOUT = 0.5
 
 
@@ -34,19 +37,12 @@ def pending_key(god: str) -> str:
     return KEY_PREFIX + god
 
 
-def flag_redis_url(settings: Settings) -> str:
-    """The Redis that holds the flags: the broker's when it is Redis (web and worker agree)."""
-    from pantheon.worker.celery_app import beat_redis_url
-
-    return beat_redis_url(settings)
-
-
 class PendingFlags:
-    """``SET NX EX`` / ``DEL`` of the per-god flags; the client is built on first use."""
+    """``SET NX PX GET`` / ``DEL`` of the per-god flags; the client is built on first use."""
 
-    def __init__(self, settings: Settings, client: Any = None) -> None:
+    def __init__(self, settings: Settings, client: redis.Redis | None = None) -> None:
         self.ttl = settings.train_dispatch_coalesce_seconds
-        self._url = flag_redis_url(settings)
+        self._url = shared_redis_url(settings)
         self._client = client
         self._lock = threading.Lock()
 
@@ -54,11 +50,9 @@ class PendingFlags:
     def enabled(self) -> bool:
         return self.ttl > 0
 
-    def _redis(self) -> Any:
+    def _redis(self) -> redis.Redis:
         with self._lock:
             if self._client is None:
-                import redis
-
                 self._client = redis.Redis.from_url(
                     self._url,
                     socket_connect_timeout=REDIS_TIMEOUT,
@@ -68,23 +62,17 @@ class PendingFlags:
 
     def claim(self, god: str, task_id: str) -> str | None:
         """Set the god's flag to ``task_id``; ``None`` if set (send the task), else the id
-        of the task already pending ("" when unknown): skip the send."""
+        of the task already pending: skip the send."""
         if not self.enabled:
             return None
-        key = pending_key(god)
+        ttl_ms = max(1, round(self.ttl * 1000))
         try:
-            client = self._redis()
-            ttl_ms = max(1, round(self.ttl * 1000))
-            if client.set(key, task_id, nx=True, px=ttl_ms):
-                return None
-            holder = client.get(key)
+            holder = self._redis().set(pending_key(god), task_id, nx=True, px=ttl_ms, get=True)
         except Exception as exc:  # Redis trouble: send the task (never lose an outcome)
             log.warning("pending flag of %s unavailable (%s); sending anyway", god, exc)
             return None
-        # Gone already (cleared or expired after our SET): skipping is still safe, the
-        # owner's delete and claim both come after our failed SET.
         if holder is None:
-            return ""
+            return None
         return holder.decode() if isinstance(holder, bytes) else str(holder)
 
     def clear(self, god: str) -> None:
@@ -97,21 +85,3 @@ class PendingFlags:
             raise
         except Exception as exc:  # the flag expires on its own after ``ttl``
             log.warning("could not clear the pending flag of %s: %s", god, exc)
-
-
-def god_of_outcome(service: Any, outcome_id: int) -> str | None:
-    """The god of a stored outcome (``None`` when unknown or the database is unreachable)."""
-    own = getattr(service, "god_of_outcome", None)
-    try:
-        if own is not None:  # a service may answer itself (test doubles do)
-            god = own(outcome_id)
-            return None if god is None else str(god)
-        from pantheon.store import outcomes as outcome_rows
-
-        with service.database.session(write=False) as session:
-            return outcome_rows.god_of_outcome(session, outcome_id)
-    except SoftTimeLimitExceeded:  # the task's time is up: let it end
-        raise
-    except Exception as exc:  # no god, no flag: the task is sent as before
-        log.debug("god of outcome %s unknown: %s", outcome_id, exc)
-        return None

@@ -12,17 +12,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from pantheon.clock import utcnow
 from pantheon.config import Settings
 from pantheon.worker.schedule import JOBS, expressions
 
 log = logging.getLogger(__name__)
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class EmbeddedScheduler:
@@ -33,7 +30,7 @@ class EmbeddedScheduler:
         settings: Settings,
         dispatcher: Any,
         *,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utcnow,
         beat_alive: Callable[[], bool | None] | None = None,
         interval: float = 1.0,
     ) -> None:

@@ -1,12 +1,13 @@
 """Queue names, task names and the route from each task to its queue.
 
-Three queues by expected run time (the seed's split): ``training_fast`` for seconds,
-``training_batch`` for minutes, ``training_slow`` for the long consolidation and transfer
-jobs, which get their own time limits.
+Three queues by expected run time (the legacy system's split): ``training_fast`` for
+seconds, ``training_batch`` for minutes, ``training_slow`` for the long consolidation and
+transfer jobs, which get their own time limits.
 """
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Final
 
 FAST: Final = "training_fast"
@@ -45,8 +46,19 @@ TASK_QUEUES: Final[dict[str, str]] = {
     SWEEP_OUTBOX: FAST,
 }
 
-#: The nine task names of the seed (the outbox sweep is Pantheon's own addition).
-SEED_TASKS: Final[tuple[str, ...]] = tuple(name for name in TASK_QUEUES if name != SWEEP_OUTBOX)
+#: The nine task names of the legacy system (the outbox sweep is Pantheon's own addition).
+LEGACY_TASKS: Final[tuple[str, ...]] = tuple(name for name in TASK_QUEUES if name != SWEEP_OUTBOX)
+
+
+class DispatchMode(StrEnum):
+    """How a task was dispatched: sent to Celery, run in this process, left to the outbox
+    sweep (a transient failure after the outcome was stored), or not at all (a duplicate
+    outcome, training off)."""
+
+    CELERY = "celery"
+    SYNC = "sync"
+    DEFERRED = "deferred"
+    NONE = "none"
 
 
 def queue_for(task_name: str) -> str:

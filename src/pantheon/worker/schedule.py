@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from celery.schedules import crontab, schedule
 from croniter import croniter
 
 from pantheon.config import Settings
@@ -52,7 +53,7 @@ JOBS: tuple[Job, ...] = (
         "schedule_nightly",
         3,
         True,
-        "curriculum + the day's best outcomes, at 03:00 UTC when traffic is lowest (seed)",
+        "curriculum + the day's best outcomes, at 03:00 UTC when traffic is lowest (legacy)",
     ),
     Job(
         "shadow_sync",
@@ -60,7 +61,7 @@ JOBS: tuple[Job, ...] = (
         "schedule_shadow_sync",
         6,
         True,
-        "keeps each god's shadow kernel close to its god, every 4 h (seed)",
+        "keeps each god's shadow kernel close to its god, every 4 h (legacy)",
     ),
     Job(
         "checkpoint_cleanup",
@@ -68,7 +69,7 @@ JOBS: tuple[Job, ...] = (
         "schedule_cleanup",
         1,
         True,
-        "retention at 04:00 UTC, an hour after the nightly checkpoints are written (seed)",
+        "retention at 04:00 UTC, an hour after the nightly checkpoints are written (legacy)",
     ),
     Job(
         "outbox_sweep",
@@ -170,8 +171,6 @@ class Expression:
 
     def celery_schedule(self) -> Any:
         """The Beat schedule object (``crontab`` in UTC, or a plain interval)."""
-        from celery.schedules import crontab, schedule
-
         if self.every is not None:
             return schedule(run_every=timedelta(seconds=self.every))
         minute, hour, day_of_month, month_of_year, day_of_week = self.text.split()

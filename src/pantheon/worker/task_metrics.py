@@ -13,9 +13,11 @@ import time
 from collections import defaultdict
 from typing import Any
 
+import redis
 from celery.signals import task_postrun, task_prerun
 
 from pantheon.config import Settings
+from pantheon.worker.broker import shared_redis_url
 from pantheon.worker.queues import TASK_QUEUES
 
 log = logging.getLogger(__name__)
@@ -33,7 +35,7 @@ DUPLICATE_STATUSES = frozenset({"duplicate", "skipped"})
 _local: defaultdict[str, defaultdict[str, float]] = defaultdict(lambda: defaultdict(float))
 _local_lock = threading.Lock()
 _started: dict[str, float] = {}
-_clients: dict[str, Any] = {}
+_clients: dict[str, redis.Redis] = {}
 
 
 def _fields(task: str, outcome: str, duration: float | None, result: Any) -> dict[str, float]:
@@ -79,19 +81,19 @@ def record_local(task: str, outcome: str, duration: float | None, result: Any = 
             _local[name][field] += value
 
 
-def metrics_redis_url(settings: Settings) -> str:
-    from pantheon.worker.celery_app import beat_redis_url
-
-    return beat_redis_url(settings)
-
-
-def _client(url: str) -> Any:
-    client = _clients.get(url)
+def _client_for(settings: Settings) -> redis.Redis:
+    """The shared Redis of ``settings``, resolved once per distinct configuration (a
+    task's counters cost one pipeline, nothing more)."""
+    key = (
+        "|".join((str(settings.celery_broker_url_raw), str(settings.celery_result_backend_raw)))
+        + "|"
+        + settings.redis_url
+    )
+    client = _clients.get(key)
     if client is None:
-        import redis
-
+        url = shared_redis_url(settings)
         client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
-        _clients[url] = client
+        _clients[key] = client
     return client
 
 
@@ -100,7 +102,7 @@ def record_redis(
 ) -> None:
     """Count one worker run in the shared Redis hash (best effort: metrics never fail a task)."""
     try:
-        pipe = _client(metrics_redis_url(settings)).pipeline(transaction=False)
+        pipe = _client_for(settings).pipeline(transaction=False)
         for key, value in _fields(task, outcome, duration, result).items():
             if key.endswith("duration_sum"):
                 pipe.hincrbyfloat(REDIS_KEY, key, value)
@@ -152,15 +154,15 @@ def snapshot(settings: Settings | None = None) -> dict[str, dict[str, float]]:
     """
     out: dict[str, dict[str, float]] = {name: _empty() for name in TASK_QUEUES}
     if settings is not None:
+        raw: dict[bytes, bytes] = {}
         try:
-            raw = _client(metrics_redis_url(settings)).hgetall(REDIS_KEY)
+            raw = _client_for(settings).hgetall(REDIS_KEY)  # type: ignore[assignment]
         except Exception as exc:
             log.debug("task metrics unreadable: %s", exc)
-            raw = {}
-        for key, value in raw.items():
+        for key, count in raw.items():
             name, _, field = key.decode().partition("|")
             if name in out and (field in out[name] or field.startswith("le_")):
-                out[name][field] = out[name].get(field, 0.0) + float(value)
+                out[name][field] = out[name].get(field, 0.0) + float(count)
     with _local_lock:
         for name, fields in _local.items():
             target = out.setdefault(name, _empty())

@@ -1,299 +1,255 @@
-"""The ten Celery tasks: each one a thin wrapper over one training-service call.
+"""The ten tasks as typed functions: each signature is the task's wire contract (its
+keyword arguments), and each body is one call of a training-service use case.
 
-Failures split two ways. Transient ones (``PantheonError.transient``: database down, lock
-conflict; broker connection errors; a soft time limit, which rolled the transaction back)
-retry with exponential backoff and jitter up to the seed's ``max_retries``. Permanent ones
-(bad input, unknown id) fail at once with :class:`PermanentTaskError` and a clear reason.
+:func:`run_task` is the one way a message becomes a call, the same for the Celery worker
+(:mod:`pantheon.worker.celery_tasks`) and the in-process backend
+(:mod:`pantheon.worker.backends`): legacy shapes are normalised
+(:mod:`pantheon.worker.legacy`), the arguments are checked against the signature, and a
+scheduled task given a ``slot`` runs once per slot (:mod:`pantheon.worker.slots`).
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
-import random
-import threading
-import uuid
-import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
-
-from celery import Celery, Task
-from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import worker_process_init
+from datetime import datetime
+from functools import cache
+from typing import Protocol
 
 from pantheon.config import Settings
-from pantheon.errors import PantheonError, public_reason
-from pantheon.logs import log_context
-from pantheon.worker import queues
-from pantheon.worker.coalesce import PendingFlags
-from pantheon.worker.operations import Context, run_operation
+from pantheon.errors import ValidationError
+from pantheon.training.intake import IngestResult, OutcomeIn
+from pantheon.training.online import BeforeClaim, FollowUp, OnlineResult
+from pantheon.worker import legacy, queues
+from pantheon.worker.schedule import JOBS_BY_TASK, expression_for, parse_slot
+from pantheon.worker.slots import SlotLedger, run_in_slot
 
 log = logging.getLogger(__name__)
 
+#: A task's JSON result.
+Result = dict[str, object]
+#: Publishes a task by name with its keyword arguments (Celery, or the in-process backend).
+Send = Callable[[str, dict[str, object]], object]
+#: The outbox sweep dispatches at most this many outcomes per run; the next slot takes the rest.
+SWEEP_BATCH = 1000
 
-class PermanentTaskError(Exception):
-    """A task that must not be retried: bad input, unknown id, or retries used up."""
+
+class Training(Protocol):
+    """The training-service use cases the tasks call (:class:`TrainingService`)."""
+
+    @property
+    def slot_ledger(self) -> SlotLedger: ...
+
+    def ingest(self, outcomes: list[OutcomeIn]) -> IngestResult: ...
+    def pending_online(self, older_than: float, limit: int) -> list[tuple[int, str]]: ...
+    def train_from_outcome(
+        self,
+        outcome_id: int,
+        *,
+        before_claim: BeforeClaim | None = None,
+        follow_up: FollowUp | None = None,
+    ) -> OnlineResult: ...
+    def train_hourly_batch(self, god: str) -> Result: ...
+    def train_hourly_batch_all(self) -> Result: ...
+    def train_nightly_consolidation(self, god: str) -> Result: ...
+    def train_nightly_consolidation_all(self) -> Result: ...
+    def knowledge_transfer(
+        self,
+        transfer_type: str,
+        source_god: str,
+        target_god: str,
+        transfer_ratio: float = 0.5,
+        extra_params: dict[str, object] | None = None,
+    ) -> Result: ...
+    def sync_all_shadows(self) -> Result: ...
+    def save_checkpoint(self, god: str, trigger: str = "manual") -> Result: ...
+    def cleanup_old_checkpoints(self) -> Result: ...
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
-    max_retries: int
-    #: Seconds before the first retry (the seed's ``default_retry_delay``).
-    delay: float
+class TaskEnv:
+    """Where a task runs: the service, its task id, and the hooks of its backend."""
+
+    training: Training
+    settings: Settings
+    task_id: str | None = None
+    #: How the outbox sweep sends ``train_from_outcome_task``.
+    send: Send | None = None
+    #: Clears a god's pending-dispatch flag before its claim (celery mode).
+    before_claim: BeforeClaim | None = None
+    #: Queues one more online task for a god's backlog (celery mode).
+    follow_up: FollowUp | None = None
 
 
-#: The seed's policies (outcome 3/60 s, hourly 2/300 s, nightly 1/600 s), and the same
-#: policy for each task's queue-mates.
-RETRY_POLICIES: dict[str, RetryPolicy] = {
-    queues.TRAIN_FROM_OUTCOME: RetryPolicy(3, 60.0),
-    queues.SAVE_CHECKPOINT: RetryPolicy(3, 60.0),
-    queues.CLEANUP_CHECKPOINTS: RetryPolicy(3, 60.0),
-    queues.HOURLY_BATCH: RetryPolicy(2, 300.0),
-    queues.HOURLY_BATCH_ALL: RetryPolicy(2, 300.0),
-    queues.NIGHTLY: RetryPolicy(1, 600.0),
-    queues.NIGHTLY_ALL: RetryPolicy(1, 600.0),
-    queues.KNOWLEDGE_TRANSFER: RetryPolicy(1, 600.0),
-    queues.SYNC_SHADOWS: RetryPolicy(1, 600.0),
-    # The next sweep slot does the same work; retrying would only stack sweeps.
-    queues.SWEEP_OUTBOX: RetryPolicy(0, 30.0),
-}
-
-#: Positional arguments, for callers of the seed that passed them in order.
-POSITIONAL: dict[str, tuple[str, ...]] = {
-    queues.HOURLY_BATCH: ("god_name",),
-    queues.NIGHTLY: ("god_name",),
-    queues.SAVE_CHECKPOINT: ("god_name", "trigger"),
-    queues.KNOWLEDGE_TRANSFER: (
-        "transfer_type",
-        "source_god",
-        "target_god",
-        "transfer_ratio",
-        "extra_params",
-    ),
-}
-SEED_OUTCOME_ORDER = (
-    "god_name",
-    "prompt",
-    "response",
-    "success",
-    "phi",
-    "kappa",
-    "coherence_score",
-    "basin_trajectory",
-)
-
-
-def backoff(policy: RetryPolicy, retries: int, scale: float, rng: random.Random) -> float:
-    """Exponential backoff with full jitter in [0.5, 1.5) of ``delay * 2**retries * scale``."""
-    return float(policy.delay * (2**retries) * scale * (0.5 + rng.random()))
-
-
-def bind_positional(task: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Name positional arguments the way the seed's signatures did."""
-    if not args:
-        return kwargs
-    if task == queues.TRAIN_FROM_OUTCOME:
-        names: tuple[str, ...] = (
-            ("outcome_id",) if isinstance(args[0], int) and len(args) == 1 else SEED_OUTCOME_ORDER
+# --- the ten tasks ---------------------------------------------------------------------
+def train_from_outcome(env: TaskEnv, outcome_id: int, god_name: str | None = None) -> Result:
+    """``training.tasks.train_from_outcome_task``: online training for one stored outcome
+    (``god_name``, when the sender knows it, only labels the task's logs)."""
+    if isinstance(outcome_id, bool) or not isinstance(outcome_id, int):
+        raise ValidationError(
+            f"{queues.TRAIN_FROM_OUTCOME}: outcome_id must be an integer, got {outcome_id!r}"
         )
-    else:
-        names = POSITIONAL.get(task, ())
-    if len(args) > len(names):
-        raise PermanentTaskError(f"{task} takes at most {len(names)} positional argument(s)")
-    bound = dict(zip(names, args, strict=False))
-    clash = sorted(set(bound) & set(kwargs))
-    if clash:
-        raise PermanentTaskError(f"{task} got {', '.join(clash)} twice")
-    return {**bound, **kwargs}
+    result = env.training.train_from_outcome(
+        outcome_id, before_claim=env.before_claim, follow_up=env.follow_up
+    )
+    return result.as_dict()
 
 
-def _transient_errors() -> tuple[type[BaseException], ...]:
-    """Connection errors of the broker and result backend, retried like a database blip."""
-    from kombu.exceptions import OperationalError as KombuOperationalError
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
+def train_hourly_batch(env: TaskEnv, god_name: str) -> Result:
+    return env.training.train_hourly_batch(_god(queues.HOURLY_BATCH, god_name))
 
-    return (
-        KombuOperationalError,
-        RedisConnectionError,
-        RedisTimeoutError,
-        ConnectionError,
-        TimeoutError,
+
+def train_hourly_batch_all(env: TaskEnv) -> Result:
+    return env.training.train_hourly_batch_all()
+
+
+def train_nightly_consolidation(env: TaskEnv, god_name: str) -> Result:
+    return env.training.train_nightly_consolidation(_god(queues.NIGHTLY, god_name))
+
+
+def train_nightly_consolidation_all(env: TaskEnv) -> Result:
+    return env.training.train_nightly_consolidation_all()
+
+
+def knowledge_transfer(  # noqa: PLR0917 - the legacy task's five positional arguments
+    env: TaskEnv,
+    transfer_type: str,
+    source_god: str,
+    target_god: str,
+    transfer_ratio: float = 0.5,
+    extra_params: dict[str, object] | None = None,
+) -> Result:
+    return env.training.knowledge_transfer(
+        transfer_type,
+        source_god,
+        target_god,
+        transfer_ratio=transfer_ratio,
+        extra_params=extra_params,
     )
 
 
-class ServiceHolder:
-    """One training service per worker process, built on first use (after the fork)."""
-
-    _all: ClassVar[weakref.WeakSet[ServiceHolder]] = weakref.WeakSet()
-
-    def __init__(self, settings: Settings, factory: Callable[[Settings], Any] | None) -> None:
-        self.settings = settings
-        self.factory = factory or _default_service
-        self._service: Any = None
-        self._lock = threading.Lock()
-        #: The per-god pending-dispatch flags this worker's tasks clear before claiming.
-        self.flags = PendingFlags(settings)
-        ServiceHolder._all.add(self)
-
-    def get(self) -> Any:
-        with self._lock:
-            if self._service is None:
-                self._service = self.factory(self.settings)
-            return self._service
-
-    def reset(self) -> None:
-        """Forget an instance inherited from the parent; the child builds its own pool."""
-        with self._lock:
-            self._service = None
-
-    @classmethod
-    def reset_all(cls) -> None:
-        for holder in list(cls._all):
-            holder.reset()
+def sync_all_shadows(env: TaskEnv) -> Result:
+    return env.training.sync_all_shadows()
 
 
-def _default_service(settings: Settings) -> Any:
-    from pantheon.training.service import TrainingService
-
-    return TrainingService(settings)
+def save_checkpoint(env: TaskEnv, god_name: str, trigger: str = "manual") -> Result:
+    return env.training.save_checkpoint(_god(queues.SAVE_CHECKPOINT, god_name), trigger=trigger)
 
 
-def _fresh_service_per_child(**_: Any) -> None:
-    ServiceHolder.reset_all()
+def cleanup_old_checkpoints(env: TaskEnv) -> Result:
+    return env.training.cleanup_old_checkpoints()
 
 
-worker_process_init.connect(_fresh_service_per_child, weak=False)
-
-
-def send_follow_up(app: Celery, flags: PendingFlags, god: str, outcome_id: int) -> str | None:
-    """One more online task for ``god`` unless one is pending (the dispatch flag's rule)."""
-    task_id = str(uuid.uuid4())
-    if flags.claim(god, task_id) is not None:
-        return None  # a pending task deletes the flag, then claims this backlog too
-    try:
-        app.send_task(
-            queues.TRAIN_FROM_OUTCOME,
-            kwargs={"outcome_id": outcome_id},
-            queue=queues.FAST,
-            task_id=task_id,
+def sweep_outbox(env: TaskEnv) -> Result:
+    """Re-dispatch online training for outcomes left untrained (one task per god: the
+    online step drains that god's backlog)."""
+    if env.send is None:
+        raise RuntimeError("the outbox sweep needs a backend to send with")
+    pending = env.training.pending_online(env.settings.outbox_sweep_after, SWEEP_BATCH)
+    first_per_god: dict[str, int] = {}
+    for outcome_id, god in pending:
+        first_per_god.setdefault(god, outcome_id)
+    for god, outcome_id in first_per_god.items():
+        env.send(queues.TRAIN_FROM_OUTCOME, {"outcome_id": outcome_id, "god_name": god})
+    if first_per_god:
+        log.info(
+            "outbox sweep: %d untrained outcome(s) of %d god(s) re-dispatched",
+            len(pending),
+            len(first_per_god),
         )
-    except SoftTimeLimitExceeded:  # the task's time is up: let it end
-        raise
-    except Exception as exc:  # the outbox sweep still trains the backlog
-        flags.clear(god)
-        log.warning("follow-up online task for %s not sent: %s", god, exc)
-        return None
-    return task_id
+    return {"status": "success", "pending": len(pending), "redispatched": len(first_per_god)}
 
 
-def _execute(
-    task: Task, name: str, holder: ServiceHolder, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> dict[str, Any]:
-    """Run the task with its outcome id and god on every record it logs (JSON logs)."""
-    god = kwargs.get("god_name") or kwargs.get("god")
-    # The task id and name too: threads the task starts (one per god) inherit them.
-    with log_context(
-        task_id=task.request.id, task=name, outcome_id=kwargs.get("outcome_id"), god=god
+TaskFn = Callable[..., Result]
+TASKS: dict[str, TaskFn] = {
+    queues.TRAIN_FROM_OUTCOME: train_from_outcome,
+    queues.SAVE_CHECKPOINT: save_checkpoint,
+    queues.CLEANUP_CHECKPOINTS: cleanup_old_checkpoints,
+    queues.HOURLY_BATCH: train_hourly_batch,
+    queues.HOURLY_BATCH_ALL: train_hourly_batch_all,
+    queues.NIGHTLY: train_nightly_consolidation,
+    queues.NIGHTLY_ALL: train_nightly_consolidation_all,
+    queues.KNOWLEDGE_TRANSFER: knowledge_transfer,
+    queues.SYNC_SHADOWS: sync_all_shadows,
+    queues.SWEEP_OUTBOX: sweep_outbox,
+}
+
+
+# --- one message, one call -------------------------------------------------------------
+def run_task(
+    name: str, env: TaskEnv, kwargs: Mapping[str, object], args: tuple[object, ...] = ()
+) -> Result:
+    """Run task ``name`` for one message; scheduled tasks given a ``slot`` run once per slot."""
+    fn = TASKS.get(name)
+    if fn is None:
+        raise ValidationError(f"unknown task {name!r}; known: {', '.join(queues.TASK_QUEUES)}")
+    named = dict(kwargs)
+    slot_value = named.pop("slot", None)
+    if (
+        args
+        or not set(named) <= _parameters(fn)
+        or (name == queues.TRAIN_FROM_OUTCOME and not named)
     ):
-        return _execute_in_context(task, name, holder, args, kwargs)
-
-
-def _execute_in_context(
-    task: Task, name: str, holder: ServiceHolder, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> dict[str, Any]:
-    settings = holder.settings
-    policy = RETRY_POLICIES[name]
-    app = task.app
-
-    def redispatch(task_name: str, task_kwargs: dict[str, Any]) -> Any:
-        return app.send_task(task_name, kwargs=task_kwargs, queue=queues.queue_for(task_name))
-
-    def follow_up(god: str, outcome_id: int) -> str | None:
-        return send_follow_up(app, holder.flags, god, outcome_id)
-
-    try:
-        kwargs = bind_positional(name, args, kwargs)
-        ctx = Context(
-            settings=settings,
-            task_id=task.request.id,
-            redispatch=redispatch,
-            clear_pending=holder.flags.clear if holder.flags.enabled else None,
-            follow_up=follow_up,
-        )
-        return run_operation(name, holder.get(), kwargs, ctx)
-    except PermanentTaskError:
-        raise
-    except SoftTimeLimitExceeded as exc:
-        log.warning("%s[%s] hit its soft time limit; rolled back", name, task.request.id)
-        _retry(task, name, policy, settings, exc)
-    except PantheonError as exc:
-        if not exc.transient:
-            log.warning("%s[%s] failed permanently: %s", name, task.request.id, exc.message)
-            raise PermanentTaskError(public_reason(exc)) from None
-        _retry(task, name, policy, settings, exc)
-    except _transient_errors() as exc:
-        _retry(task, name, policy, settings, exc)
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-_rng = random.Random()  # jitter only; not security-relevant
-
-
-def _retry(
-    task: Task, name: str, policy: RetryPolicy, settings: Settings, exc: BaseException
-) -> None:
-    retries = int(task.request.retries or 0)
-    reason = f"{type(exc).__name__}: {exc}"
-    if retries >= policy.max_retries:
-        log.error("%s[%s] gave up after %d retries: %s", name, task.request.id, retries, reason)
-        raise PermanentTaskError(
-            f"gave up after {retries} retr{'y' if retries == 1 else 'ies'}: {public_reason(exc)}"
-        ) from None
-    countdown = backoff(policy, retries, settings.task_retry_delay_scale, _rng)
-    log.warning(
-        "%s[%s] transient failure (%s); retry %d/%d in %.1fs",
-        name,
-        task.request.id,
-        reason,
-        retries + 1,
-        policy.max_retries,
-        countdown,
+        named, outcome = legacy.normalize(name, args, named)
+        if outcome is not None:
+            named = _store_legacy_outcome(env, outcome)
+    _check_arguments(name, fn, named)
+    job = JOBS_BY_TASK.get(name)
+    if slot_value is None:
+        return fn(env, **named)
+    if job is None:
+        raise ValidationError(f"{name} is not a scheduled task; it takes no slot")
+    slot = parse_slot(slot_value if isinstance(slot_value, datetime) else str(slot_value))
+    if not job.claims_slot:
+        result = fn(env, **named)
+        result.setdefault("slot", slot.isoformat())
+        return result
+    return run_in_slot(
+        job,
+        expression_for(job, env.settings),
+        slot,
+        env.training.slot_ledger,
+        lambda: fn(env, **named),
+        owner=env.task_id,
     )
-    raise task.retry(exc=exc, countdown=countdown, max_retries=policy.max_retries)
 
 
-def register_tasks(
-    app: Celery, settings: Settings, service_factory: Callable[[Settings], Any] | None
-) -> dict[str, Task]:
-    """Register every task of :data:`pantheon.worker.queues.TASK_QUEUES` on ``app``."""
-    holder = ServiceHolder(settings, service_factory)
-    app.pantheon_services = holder
-    registered: dict[str, Task] = {}
-    for name, queue in queues.TASK_QUEUES.items():
-        slow = queue == queues.SLOW
-        policy = RETRY_POLICIES[name]
-        registered[name] = app.task(
-            bind=True,
-            shared=False,  # each app its own task objects (settings, service holder)
-            name=name,
-            max_retries=policy.max_retries,
-            default_retry_delay=policy.delay,
-            acks_late=True,
-            reject_on_worker_lost=True,
-            soft_time_limit=(
-                settings.slow_task_soft_time_limit if slow else settings.task_soft_time_limit
-            ),
-            time_limit=settings.slow_task_time_limit if slow else settings.task_time_limit,
-        )(_make_body(name, holder))
-    return registered
+def _store_legacy_outcome(env: TaskEnv, payload: dict[str, object]) -> dict[str, object]:
+    """Store a legacy-style outcome through the intake (validation, dedup on a key fixed
+    by the message); the task then trains it by id."""
+    payload.setdefault("outcome_key", legacy.outcome_key(env.task_id, payload))
+    stored = env.training.ingest([OutcomeIn.parse(payload)])
+    return {"outcome_id": int(stored.outcome_ids[0])}
 
 
-def _make_body(name: str, holder: ServiceHolder) -> Callable[..., dict[str, Any]]:
-    def body(self: Task, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        return _execute(self, name, holder, args, kwargs)
+@cache
+def _parameters(fn: TaskFn) -> frozenset[str]:
+    return frozenset(list(inspect.signature(fn).parameters)[1:])
 
-    body.__name__ = name.rsplit(".", 1)[-1]
-    body.__qualname__ = body.__name__
-    body.__doc__ = f"Celery task {name} (queue {queues.TASK_QUEUES[name]})."
-    return body
+
+@cache
+def _required(fn: TaskFn) -> tuple[str, ...]:
+    params = list(inspect.signature(fn).parameters.values())[1:]
+    return tuple(p.name for p in params if p.default is inspect.Parameter.empty)
+
+
+def _check_arguments(name: str, fn: TaskFn, kwargs: Mapping[str, object]) -> None:
+    unknown = sorted(set(kwargs) - _parameters(fn))
+    if unknown:
+        raise ValidationError(
+            f"{name} got unexpected argument(s) {', '.join(unknown)}; "
+            f"accepted: {', '.join(sorted(_parameters(fn))) or 'none'}",
+            task=name,
+            unexpected=unknown,
+        )
+    missing = [p for p in _required(fn) if p not in kwargs]
+    if missing:
+        raise ValidationError(f"{name} needs {', '.join(missing)}", task=name)
+
+
+def _god(task: str, god: object) -> str:
+    if not isinstance(god, str) or not god.strip():
+        raise ValidationError(f"{task} needs god_name (a god of the roster)", task=task)
+    return god

@@ -27,7 +27,7 @@ from pantheon.api.app import create_app
 from pantheon.config import Settings
 from pantheon.store.migrate import ensure_schema
 from pantheon.testing import VENV_BIN, free_port, wait_until
-from pantheon.training.intake import OutcomeIn, ingest, pending_online
+from pantheon.training.intake import OutcomeIn, ingest
 from pantheon.training.service import TrainingService
 from pantheon.worker import queues
 from pantheon.worker.broker import beat_alive, queue_depths
@@ -217,7 +217,7 @@ def test_a_plain_celery_client_sending_by_name_without_a_queue_is_trained(
         result = sent.get(timeout=60)
         assert result["status"] == "success"
         assert result["outcome_id"] == outcome_id
-        assert not pending_online(service, 0, 10)
+        assert not service.pending_online(0, 10)
         wait_until(lambda: web.get("/api/queues").json()["queues"]["celery"] == 0, timeout=20)
     assert queue_depths(pantheon_app)[queues.DEFAULT] == 0
 

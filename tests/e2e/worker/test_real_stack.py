@@ -87,9 +87,8 @@ def test_cli_worker_and_beat_on_postgres(make_cluster: Any, postgres_url: str) -
     assert all(r["result"]["covered_slots"] for r in done)
 
     # the lost outcome was trained by a Beat-driven sweep through the worker
-    from pantheon.training.intake import pending_online
 
-    wait_until(lambda: not pending_online(service, 0, 10), timeout=30)
+    wait_until(lambda: not service.pending_online(0, 10), timeout=30)
     assert service.get_kernel("zeus").step_count >= 1
     assert runs.recent("outbox_sweep") == []  # the sweep does not log its slots
     assert "outbox sweep" in worker.log_text()

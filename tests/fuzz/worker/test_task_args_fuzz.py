@@ -1,4 +1,4 @@
-"""Every Celery task's arguments, fuzzed in-process (``run_operation`` is what the worker
+"""Every Celery task's arguments, fuzzed in-process (``run_task`` is what the worker
 and the in-process dispatcher both call).
 
 Properties: a task either returns its result or raises a :class:`PantheonError` (a
@@ -23,7 +23,7 @@ from pantheon.store.migrate import ensure_schema
 from pantheon.training import queries
 from pantheon.training.service import TrainingService
 from pantheon.worker import queues
-from pantheon.worker.operations import Context, run_operation
+from pantheon.worker.tasks import TaskEnv, run_task
 from tests.fuzz.strategies import json_values, maybe, nasty_numbers, nasty_text, outcomes
 from tests.fuzz_profiles import count, examples
 
@@ -84,9 +84,9 @@ def test_task_arguments_fail_cleanly_and_never_poison_a_kernel(service: Training
     def check(call: tuple[str, dict[str, Any]]) -> None:
         count("celery task calls")
         task, kwargs = call
-        ctx = Context(settings=service.settings, task_id="fuzz", redispatch=lambda _n, _k: None)
+        env = TaskEnv(service, service.settings, task_id="fuzz", send=lambda _n, _k: None)
         try:
-            result = run_operation(task, service, kwargs, ctx)
+            result = run_task(task, env, kwargs)
         except PantheonError:
             return
         assert isinstance(result, dict)

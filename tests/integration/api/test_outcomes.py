@@ -166,10 +166,10 @@ def test_a_failed_dispatch_after_commit_is_still_202_deferred(
 ) -> None:
     dispatcher = client.app.state.pantheon.dispatcher  # type: ignore[attr-defined]
 
-    def broker_down(task_name: str, **kwargs: Any) -> Any:
+    def broker_down(task_name: str, kwargs: Any, **_: Any) -> Any:
         raise BrokerUnavailableError("broker unreachable")
 
-    monkeypatch.setattr(dispatcher, "dispatch", broker_down)
+    monkeypatch.setattr(dispatcher, "send", broker_down)
     response = client.post("/api/outcomes", json=outcome(outcome_key="deferred"))
     assert response.status_code == 202
     assert response.json()["mode"] == "deferred"

@@ -100,8 +100,8 @@ def test_two_processes_coalescing_train_each_outcome_once(
         (database_url, str(tmp_path), ids[::9], overrides),
         (database_url, str(tmp_path), ids[4::9], overrides),
     )
-    results = [r for r in a + b if r["status"] == "success"]
-    assert sum(r["coalesced"] for r in results) == N * 3  # each outcome exactly once
+    # A duplicate trains its god's backlog too: every result counts what it trained.
+    assert sum(r.coalesced for r in a + b) == N * 3  # each outcome exactly once
     record = _state(svc, "athena")
     assert record.outcomes_trained == N * 3
     with svc.database.session(write=False) as s:

@@ -11,7 +11,6 @@ from pantheon.config import Settings
 from pantheon.worker import queues
 from pantheon.worker.dispatch import Dispatcher
 from pantheon.worker.embedded import EmbeddedScheduler
-from pantheon.worker.operations import ledger_for
 from pantheon.worker.schedule import JOBS_BY_NAME, Expression
 from pantheon.worker.slots import StoreLedger, run_in_slot
 
@@ -38,7 +37,7 @@ def test_claims_are_unique_failed_slots_reopen_and_dead_runs_are_taken_over(
 
 
 def test_missed_hours_give_one_run_covering_them(real_service: Any) -> None:
-    ledger = ledger_for(real_service)
+    ledger = real_service.slot_ledger
     expr = Expression("0 * * * *")
     ran: list[int] = []
 

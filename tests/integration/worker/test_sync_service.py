@@ -1,4 +1,4 @@
-"""The in-process path over the real service: seed-style calls, the outbox sweep, soft limits."""
+"""The in-process path over the real service: legacy-style calls, the outbox sweep, soft limits."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from pantheon.config import Settings
 from pantheon.training.intake import OutcomeIn, ingest
 from pantheon.worker import queues
 from pantheon.worker.dispatch import Dispatcher
-from pantheon.worker.operations import Context, run_operation
+from pantheon.worker.tasks import TaskEnv, run_task
 
 pytestmark = pytest.mark.integration
 
-SEED = {
+LEGACY = {
     "god_name": "Zeus",
     "prompt": "which god rules the sky",
     "response": "Zeus",
@@ -36,34 +36,31 @@ def _count_outcomes(service: Any) -> int:
         return int(session.execute(sa.select(sa.func.count()).select_from(outcomes)).scalar_one())
 
 
-def test_a_redelivered_seed_call_stores_and_trains_once(
+def test_a_redelivered_legacy_call_stores_and_trains_once(
     real_settings: Settings, real_service: Any
 ) -> None:
-    ctx = Context(settings=real_settings, task_id="celery-task-1")
-    first = run_operation(queues.TRAIN_FROM_OUTCOME, real_service, SEED, ctx)
-    again = run_operation(queues.TRAIN_FROM_OUTCOME, real_service, SEED, ctx)
+    ctx = TaskEnv(real_service, real_settings, task_id="celery-task-1")
+    first = run_task(queues.TRAIN_FROM_OUTCOME, ctx, LEGACY)
+    again = run_task(queues.TRAIN_FROM_OUTCOME, ctx, LEGACY)
     assert first["status"] == "success"
     assert first["god_name"] == "zeus"
     assert again["status"] == "duplicate"
     assert again["outcome_id"] == first["outcome_id"]
     assert _count_outcomes(real_service) == 1
-    other = Context(settings=real_settings, task_id="celery-task-2")
-    assert (
-        run_operation(queues.TRAIN_FROM_OUTCOME, real_service, SEED, other)["outcome_id"]
-        != (first["outcome_id"])
-    )
+    other = TaskEnv(real_service, real_settings, task_id="celery-task-2")
+    assert run_task(queues.TRAIN_FROM_OUTCOME, other, LEGACY)["outcome_id"] != (first["outcome_id"])
 
 
-def test_bad_seed_outcome_is_a_clear_permanent_error(
+def test_bad_legacy_outcome_is_a_clear_permanent_error(
     real_settings: Settings, real_service: Any
 ) -> None:
     from pantheon.errors import ValidationError
 
-    ctx = Context(settings=real_settings, task_id="t")
+    ctx = TaskEnv(real_service, real_settings, task_id="t")
     with pytest.raises(ValidationError, match="phi"):
-        run_operation(queues.TRAIN_FROM_OUTCOME, real_service, {**SEED, "phi": 7}, ctx)
+        run_task(queues.TRAIN_FROM_OUTCOME, ctx, {**LEGACY, "phi": 7})
     with pytest.raises(ValidationError, match="unknown god"):
-        run_operation(queues.TRAIN_FROM_OUTCOME, real_service, {**SEED, "god_name": "Odin"}, ctx)
+        run_task(queues.TRAIN_FROM_OUTCOME, ctx, {**LEGACY, "god_name": "Odin"})
     assert _count_outcomes(real_service) == 0
 
 

@@ -52,7 +52,7 @@ def test_profile_summary_own_and_inside_time(tmp_path: Path) -> None:
 
 def test_worker_profile_buckets_first_rule_wins() -> None:
     stacks = [
-        (["asynloop", "_create_worker_process", "Popen._launch", "run_operation", "q"], 6),
+        (["asynloop", "_create_worker_process", "Popen._launch", "run_task", "q"], 6),
         (["asynloop", "_create_worker_process", "Popen._launch", "ServiceHolder.get",
           "_find_and_load"], 3),
         (["asynloop", "_create_worker_process", "gc.collect"], 1),

@@ -18,7 +18,7 @@ from pantheon.training import decisions
 from pantheon.training.intake import ingest
 from pantheon.training.service import TrainingService
 from pantheon.worker import queues
-from pantheon.worker.operations import Context, run_operation
+from pantheon.worker.tasks import TaskEnv, run_task
 from tests.unit.training.conftest import outcome
 
 pytestmark = pytest.mark.unit
@@ -209,15 +209,14 @@ def test_the_celery_task_takes_a_decision_id(svc: TrainingService) -> None:
         "success": True,
         "decision_id": str(d.decision_id),
     }
-    result = run_operation(queues.TRAIN_FROM_OUTCOME, svc, kwargs, Context(svc.settings, "t-1"))
+    result = run_task(queues.TRAIN_FROM_OUTCOME, TaskEnv(svc, svc.settings, "t-1"), kwargs)
     assert result["status"] == "success"
     view = decisions.get_decision(svc, d.decision_id)
     assert view.outcome_id == result["outcome_id"]
     assert view.override is False
     with pytest.raises(ValidationError, match="unknown decision_id"):
-        run_operation(
+        run_task(
             queues.TRAIN_FROM_OUTCOME,
-            svc,
+            TaskEnv(svc, svc.settings, "t-2"),
             {**kwargs, "decision_id": str(uuid.uuid4())},
-            Context(svc.settings, "t-2"),
         )

@@ -12,7 +12,7 @@ from pantheon.learning.coordizer import coordize
 from pantheon.learning.reward import compute_reward
 from pantheon.store.models import outcomes
 from pantheon.store.types import decode_basins
-from pantheon.training.intake import OutcomeIn, ingest, parse_many, pending_online
+from pantheon.training.intake import OutcomeIn, ingest, parse_many
 from pantheon.training.service import TrainingService
 from tests.unit.training.conftest import outcome
 
@@ -127,10 +127,10 @@ def test_keyless_ids_follow_input_order(svc: TrainingService) -> None:
 
 def test_pending_online_lists_untrained(svc: TrainingService) -> None:
     ids = ingest(svc, [outcome("zeus", 0), outcome("hera", 1)]).outcome_ids
-    assert pending_online(svc, 0, 10) == [(ids[0], "zeus"), (ids[1], "hera")]
-    assert pending_online(svc, 3600, 10) == []
+    assert svc.pending_online(0, 10) == [(ids[0], "zeus"), (ids[1], "hera")]
+    assert svc.pending_online(3600, 10) == []
     svc.train_from_outcome(ids[0])
-    assert pending_online(svc.database, 0, 10) == [(ids[1], "hera")]
+    assert svc.pending_online(0, 10) == [(ids[1], "hera")]
 
 
 def test_empty_batch(svc: TrainingService) -> None:

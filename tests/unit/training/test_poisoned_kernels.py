@@ -16,7 +16,7 @@ from pantheon.store.models import kernels
 from pantheon.training import queries
 from pantheon.training.service import TrainingService
 from pantheon.worker import queues
-from pantheon.worker.operations import Context, run_operation
+from pantheon.worker.tasks import TaskEnv, run_task
 from tests.unit.training.conftest import add
 
 pytestmark = pytest.mark.unit
@@ -50,7 +50,7 @@ def test_task_arguments_get_the_routes_checks(svc: TrainingService, extra: objec
         "extra_params": extra,
     }
     with pytest.raises(ValidationError):
-        run_operation(queues.KNOWLEDGE_TRANSFER, svc, kwargs, Context(settings=svc.settings))
+        run_task(queues.KNOWLEDGE_TRANSFER, TaskEnv(svc, svc.settings), kwargs)
 
 
 def _poison_live_state(svc: TrainingService, name: str, blob: bytes) -> None:

@@ -13,7 +13,6 @@ from pantheon.store import outcomes as outcome_rows
 from pantheon.store.models import kernels, outcomes
 from pantheon.training import queries
 from pantheon.training.basins import current_version
-from pantheon.training.intake import pending_online
 from pantheon.training.service import TrainingService
 from tests.unit.training.conftest import add
 
@@ -67,7 +66,7 @@ def test_a_bad_row_does_not_block_later_outcomes(svc: TrainingService) -> None:
     assert result["status"] == "success"
     assert result["coalesced"] == 2
     assert svc.train_hourly_batch("zeus")["batch_size"] == 2
-    assert pending_online(svc, older_than_seconds=0) == []
+    assert svc.pending_online(0, 1000) == []
     figures = queries.counts(svc)
     assert figures["quarantined"] == 1
     assert figures["pending_online"] == 0

@@ -41,8 +41,8 @@ def test_online_step_coalesces_and_is_once_only(svc: TrainingService) -> None:
     assert result["god_name"] == "zeus"
     assert result["coalesced"] == 5
     assert result["step_count"] == 1
-    assert set(result) >= {"loss", "reward", "phi_before", "phi_after", "step_count"}
-    json.dumps(result)  # JSON-safe for the broker
+    assert set(result.as_dict()) >= {"loss", "reward", "phi_before", "phi_after", "step_count"}
+    json.dumps(result.as_dict())  # JSON-safe for the broker
     assert _marked(svc, "trained_online_at") == 5  # hera's rows are untouched
     again = svc.train_from_outcome(ids[2])
     assert again["status"] == "duplicate"
@@ -61,7 +61,7 @@ def test_coalesce_limit_and_drain(make_service) -> None:  # type: ignore[no-unty
     assert _marked(svc, "trained_online_at") == 4
     # The budget ran out with a backlog: the result names its oldest pending outcome.
     assert one["next_outcome_id"] == ids[3]  # ids[-1] and the three oldest were trained
-    svc.drain_seconds = 30.0
+    svc.online.drain_seconds = 30.0
     rest = svc.train_from_outcome(ids[5])
     assert rest["coalesced"] == 6
     assert rest["chunks"] == 2
@@ -253,7 +253,7 @@ def test_all_gods_down_on_the_database_raises_for_a_retry(svc: TrainingService) 
         raise DatabaseUnavailableError("database unavailable")
 
     with pytest.raises(DatabaseUnavailableError):
-        for_each_god(svc, down)
+        for_each_god(svc.active_gods(), down, parallel=False)
 
 
 def test_consolidation_takes_the_most_valuable_first(svc: TrainingService) -> None:
@@ -265,11 +265,39 @@ def test_consolidation_takes_the_most_valuable_first(svc: TrainingService) -> No
     assert svc.train_nightly_consolidation("athena")["outcomes"] == 2
 
 
-def test_duplicate_names_the_gods_oldest_pending_outcome(make_service) -> None:  # type: ignore[no-untyped-def]
+def test_duplicate_trains_its_gods_pending_outcomes(make_service) -> None:  # type: ignore[no-untyped-def]
     svc = make_service(online_coalesce_max=2)
     ids = add(svc, "zeus", 5)
     assert svc.train_from_outcome(ids[0])["coalesced"] == 2
+    # Outcomes whose dispatch was skipped while this task was pending are its to train.
     again = svc.train_from_outcome(ids[1])
-    assert again["status"] == "duplicate"
-    assert again["next_outcome_id"] == ids[2]
-    assert _kernel(svc, "zeus").step_count == 1  # the duplicate itself trained nothing
+    assert again.status == "duplicate"
+    assert again.coalesced == 2  # one chunk of the backlog (the budget is zero here)
+    assert again.next_outcome_id == ids[4]
+    assert _kernel(svc, "zeus").step_count == 2
+
+
+def test_duplicate_out_of_time_queues_a_follow_up(make_service) -> None:  # type: ignore[no-untyped-def]
+    svc = make_service(online_coalesce_max=2)
+    ids = add(svc, "zeus", 5)
+    svc.train_from_outcome(ids[0])
+    asked: list[tuple[str, int]] = []
+
+    def follow_up(god: str, outcome_id: int) -> str:
+        asked.append((god, outcome_id))
+        return "task-next"
+
+    again = svc.train_from_outcome(ids[1], follow_up=follow_up)
+    assert asked == [("zeus", ids[4])]
+    assert again.follow_up_task_id == "task-next"
+
+
+def test_before_claim_hook_runs_once_before_the_claim(make_service) -> None:  # type: ignore[no-untyped-def]
+    svc = make_service()
+    ids = add(svc, "zeus", 3)
+    seen: list[tuple[str, int]] = []
+    svc.train_from_outcome(
+        ids[0], before_claim=lambda god: seen.append((god, _marked(svc, "trained_online_at")))
+    )
+    assert seen == [("zeus", 0)]  # nothing of the god claimed yet when the hook ran
+    assert _marked(svc, "trained_online_at") == 3

@@ -20,7 +20,7 @@ ISSUE_TABLE = {
 
 
 def test_the_nine_seed_tasks_route_to_the_issue_queues() -> None:
-    assert {name: queues.TASK_QUEUES[name] for name in queues.SEED_TASKS} == ISSUE_TABLE
+    assert {name: queues.TASK_QUEUES[name] for name in queues.LEGACY_TASKS} == ISSUE_TABLE
     assert queues.TASK_QUEUES[queues.SWEEP_OUTBOX] == queues.FAST
 
 

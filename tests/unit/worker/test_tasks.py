@@ -9,16 +9,18 @@ import pytest
 from celery.exceptions import SoftTimeLimitExceeded
 from kombu.exceptions import OperationalError
 
-from pantheon.worker import queues, tasks
+from pantheon.errors import ValidationError
+from pantheon.worker import celery_tasks, queues
 from pantheon.worker.celery_app import celery_config, create_celery
-from pantheon.worker.tasks import (
+from pantheon.worker.celery_tasks import (
     RETRY_POLICIES,
     PermanentTaskError,
     RetryPolicy,
     ServiceHolder,
+    TaskRunner,
     backoff,
-    bind_positional,
 )
+from pantheon.worker.legacy import bind_positional, normalize
 from tests.fakes.service import FakeService
 
 pytestmark = pytest.mark.unit
@@ -83,19 +85,30 @@ def test_backoff_grows_and_jitters() -> None:
     assert backoff(policy, 2, 0.001, rng) < 0.4
 
 
-def test_positional_arguments_follow_the_seed_order() -> None:
+def test_positional_arguments_follow_the_legacy_order() -> None:
     assert bind_positional(queues.HOURLY_BATCH, ("zeus",), {}) == {"god_name": "zeus"}
     assert bind_positional(queues.TRAIN_FROM_OUTCOME, (5,), {}) == {"outcome_id": 5}
-    seed = bind_positional(queues.TRAIN_FROM_OUTCOME, ("zeus", "p", "r", True), {"phi": 0.5})
-    assert seed == {"god_name": "zeus", "prompt": "p", "response": "r", "success": True, "phi": 0.5}
-    with pytest.raises(PermanentTaskError, match="twice"):
+    old = bind_positional(queues.TRAIN_FROM_OUTCOME, ("zeus", "p", "r", True), {"phi": 0.5})
+    assert old == {"god_name": "zeus", "prompt": "p", "response": "r", "success": True, "phi": 0.5}
+    with pytest.raises(ValidationError, match="twice"):
         bind_positional(queues.HOURLY_BATCH, ("zeus",), {"god_name": "hera"})
-    with pytest.raises(PermanentTaskError, match="at most"):
+    with pytest.raises(ValidationError, match="at most"):
         bind_positional(queues.SYNC_SHADOWS, ("x",), {})
+
+
+def test_legacy_god_alias_and_outcome_fields_are_normalised() -> None:
+    assert normalize(queues.NIGHTLY, (), {"god": "apollo"}) == ({"god_name": "apollo"}, None)
+    named, outcome = normalize(queues.TRAIN_FROM_OUTCOME, ("zeus", "p", "r", True), {})
+    assert named == {}
+    assert outcome == {"god_name": "zeus", "prompt": "p", "response": "r", "success": True}
 
 
 class _RetryError(Exception):
     pass
+
+
+def _run(task: Any, name: str, holder: ServiceHolder, kwargs: dict[str, Any]) -> Any:
+    return TaskRunner(task.app, holder)(task, name, (), kwargs)
 
 
 def _fake_task(retries: int) -> Any:
@@ -119,7 +132,7 @@ def holder(tmp_path: Path, make_settings) -> ServiceHolder:  # type: ignore[no-u
 def test_transient_errors_retry_with_backoff(holder: ServiceHolder) -> None:
     task = _fake_task(retries=0)
     with pytest.raises(_RetryError):
-        tasks._execute(task, queues.TRAIN_FROM_OUTCOME, holder, (), {"outcome_id": 1001})
+        _run(task, queues.TRAIN_FROM_OUTCOME, holder, {"outcome_id": 1001})
     (call,) = task.calls
     assert call["max_retries"] == 3
     assert 0 < call["countdown"] < 1.0
@@ -129,16 +142,16 @@ def test_transient_errors_retry_with_backoff(holder: ServiceHolder) -> None:
 def test_retries_used_up_fail_with_the_reason(holder: ServiceHolder) -> None:
     task = _fake_task(retries=3)
     with pytest.raises(PermanentTaskError, match="gave up after 3 retries: DatabaseUnavailable"):
-        tasks._execute(task, queues.TRAIN_FROM_OUTCOME, holder, (), {"outcome_id": 1009})
+        _run(task, queues.TRAIN_FROM_OUTCOME, holder, {"outcome_id": 1009})
     assert task.calls == []
 
 
 def test_permanent_errors_fail_at_once(holder: ServiceHolder) -> None:
     task = _fake_task(retries=0)
     with pytest.raises(PermanentTaskError, match=r"validation_error: .*unexpected"):
-        tasks._execute(task, queues.SYNC_SHADOWS, holder, (), {"bogus": 1})
+        _run(task, queues.SYNC_SHADOWS, holder, {"bogus": 1})
     with pytest.raises(PermanentTaskError, match="not_found"):
-        tasks._execute(task, queues.TRAIN_FROM_OUTCOME, holder, (), {"outcome_id": -5})
+        _run(task, queues.TRAIN_FROM_OUTCOME, holder, {"outcome_id": -5})
     assert task.calls == []
 
 
@@ -149,10 +162,10 @@ def test_soft_limit_and_broker_errors_are_retried(
     def boom(*_a: Any, **_k: Any) -> Any:
         raise error
 
-    monkeypatch.setattr(tasks, "run_operation", boom)
+    monkeypatch.setattr(celery_tasks, "run_task", boom)
     task = _fake_task(retries=0)
     with pytest.raises(_RetryError):
-        tasks._execute(task, queues.HOURLY_BATCH_ALL, holder, (), {})
+        _run(task, queues.HOURLY_BATCH_ALL, holder, {})
     assert task.calls[0]["max_retries"] == 2
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from pantheon.api.schemas import JobAccepted
 from pantheon.api.state import AppState, DispatchRecord
@@ -12,9 +11,9 @@ from pantheon.clock import utcnow
 log = logging.getLogger(__name__)
 
 
-def send(state: AppState, task_name: str, **kwargs: Any) -> JobAccepted:
+def send(state: AppState, task_name: str, **kwargs: object) -> JobAccepted:
     """Dispatch ``task_name`` (Celery or in-process, as the dispatcher decides)."""
-    outcome = state.dispatcher.dispatch(task_name, **kwargs)
+    outcome = state.dispatcher.send(task_name, kwargs)
     result = outcome.result if isinstance(outcome.result, dict) else None
     if outcome.task_id is None:  # deferred: nothing was run or queued under an id
         return JobAccepted(task_id=None, task_name=task_name, mode=outcome.mode, result=None)

@@ -23,6 +23,10 @@ from pantheon.api.schemas import (
 from pantheon.api.security import bearer_scheme, check_token
 from pantheon.api.state import AppState, ProbeTimeoutError, get_state
 from pantheon.clock import utcnow
+from pantheon.training import queries
+from pantheon.training.routing import rank
+from pantheon.worker.queues import ALL_QUEUES as QUEUES
+from pantheon.worker.schedule import JOBS, describe, parse_slot
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +60,6 @@ def _check(state: AppState, name: str, fn: Any, timeout: float) -> tuple[Any, st
 
 def schedule_rows(state: AppState) -> list[dict[str, Any]]:
     """``worker.schedule.describe`` fed from the ``schedule_runs`` ledger."""
-    from pantheon.training import queries
-    from pantheon.worker.schedule import JOBS, describe, parse_slot
-
     last_success: dict[str, datetime | None] = {}
     last_run: dict[str, dict[str, Any] | None] = {}
     for job in JOBS:
@@ -78,8 +79,6 @@ def overdue_jobs(rows: list[dict[str, Any]], now: datetime, silence: float) -> l
 
     A job that never ran is not judged (a fresh deployment waits for its first slot).
     """
-    from pantheon.worker.schedule import parse_slot
-
     late = []
     for row in rows:
         last = (row.get("last_run") or {}).get("slot")
@@ -232,8 +231,6 @@ def get_schedule(request: Request) -> ScheduleOut:
 
 @router.get("/queues", response_model=QueueDepths, responses=errors(503))
 def get_queues(request: Request) -> QueueDepths:
-    from pantheon.worker.queues import ALL_QUEUES as QUEUES
-
     state = get_state(request)
     if state.settings.task_mode == "sync":
         return QueueDepths(queues=dict.fromkeys(QUEUES), broker="unused", detail="sync mode")
@@ -260,16 +257,12 @@ def routing_overview(
     ),
 ) -> RoutingOverview:
     """Who gets which prompts: the fixed probe prompts, plus recent outcome prompts."""
-    from pantheon.training import queries
-    from pantheon.training.routing import rank
-
     state = get_state(request)
     if recent:
         check_token(state, credentials)  # prompts are user data
     prompts = [(p, "probe") for p in PROBE_PROMPTS]
-    recent_prompts = getattr(queries, "recent_prompts", None)
-    if recent and recent_prompts is not None:
-        prompts += [(p, "recent") for p in recent_prompts(state.service, limit=recent)]
+    if recent:
+        prompts += [(p, "recent") for p in queries.recent_prompts(state.service, limit=recent)]
     rows = []
     for prompt, source in prompts:
         ranking = rank(state.service, prompt)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response, status
 
@@ -20,6 +19,7 @@ from pantheon.api.schemas import (
 from pantheon.api.security import require_token
 from pantheon.api.state import AppState, get_state
 from pantheon.errors import ValidationError
+from pantheon.training.intake import IngestResult, ingest
 from pantheon.worker.queues import TRAIN_FROM_OUTCOME
 
 log = logging.getLogger(__name__)
@@ -27,16 +27,15 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/outcomes", tags=["outcomes"], dependencies=[Depends(require_token)])
 
 
-def _ingest(state: AppState, outcomes: list[OutcomeIn]) -> Any:
-    from pantheon.training.intake import ingest
-
+def _ingest(state: AppState, outcomes: list[OutcomeIn]) -> IngestResult:
     return ingest(state.service, outcomes)
 
 
-def _train(state: AppState, outcome_id: int) -> tuple[str | None, DispatchMode]:
-    """Dispatch online training; the outcome is already committed, so failure defers it."""
+def _train(state: AppState, outcome_id: int, god: str) -> tuple[str | None, DispatchMode]:
+    """Dispatch online training; the outcome is already committed, so failure defers it.
+    The god, known since intake, rides along: dispatch needs it for the pending flag."""
     try:
-        job = send(state, TRAIN_FROM_OUTCOME, outcome_id=outcome_id)
+        job = send(state, TRAIN_FROM_OUTCOME, outcome_id=outcome_id, god_name=god)
     except Exception as exc:  # stored is what the 202 promises; the outbox sweep retries
         log.warning(
             "outcome %s stored; dispatch deferred to the outbox sweep (%s: %s)",
@@ -67,7 +66,8 @@ def post_outcome(body: OutcomeIn, request: Request, response: Response) -> Outco
             outcome_id=result.outcome_ids[0], task_id=None, mode="none", duplicate=True
         )
     outcome_id = result.new_ids[0]
-    task_id, mode = _train(state, outcome_id)
+    (god,) = result.ids_by_god
+    task_id, mode = _train(state, outcome_id, god)
     return OutcomeAccepted(outcome_id=outcome_id, task_id=task_id, mode=mode)
 
 
@@ -94,7 +94,7 @@ def post_outcome_batch(body: BatchIn, request: Request) -> BatchAccepted:
     for god, ids in result.ids_by_god.items():
         fresh = [i for i in ids if i in new]
         if fresh:
-            task_id, mode = _train(state, fresh[0])
+            task_id, mode = _train(state, fresh[0], god)
             tasks.append(BatchTask(god_name=god, task_id=task_id, mode=mode))
     return BatchAccepted(
         accepted=result.accepted,

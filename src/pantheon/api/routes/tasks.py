@@ -12,6 +12,7 @@ from pantheon.api.routes.responses import errors
 from pantheon.api.schemas import RecentTask, RecentTasks, TaskStatus
 from pantheon.api.state import AppState, get_state
 from pantheon.errors import NotFoundError
+from pantheon.worker.dispatch import celery_task_result
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +25,6 @@ router = APIRouter(prefix="/api/tasks", tags=["tasks"])
 
 def _refresh_celery_records(state: AppState) -> int:
     """Asks the result backend about queued tasks not known to be finished yet."""
-    from pantheon.worker.dispatch import celery_task_result
-
     asked = 0
     for record in list(state.recent)[:RECENT_SHOWN]:
         if record.mode == "celery" and not record.ready:

@@ -7,13 +7,14 @@ from typing import Any
 import pytest
 
 from pantheon.errors import NotFoundError, ScheduleError, ValidationError
-from pantheon.worker import operations, queues
-from pantheon.worker.operations import Context, run_operation, seed_outcome_key
+from pantheon.worker import queues
+from pantheon.worker.legacy import outcome_key
+from pantheon.worker.tasks import TaskEnv, run_task
 from tests.fakes.service import FakeService
 
 pytestmark = pytest.mark.unit
 
-SEED = {
+LEGACY = {
     "god_name": "zeus",
     "prompt": "what is 2+2",
     "response": "4",
@@ -31,17 +32,25 @@ def service(tmp_path: Path) -> FakeService:
 
 
 @pytest.fixture
-def ctx(make_settings) -> Context:  # type: ignore[no-untyped-def]
-    sent: list[tuple[str, dict[str, Any]]] = []
-    return Context(
+def sent() -> list[tuple[str, dict[str, Any]]]:
+    return []
+
+
+@pytest.fixture
+def ctx(make_settings, service: FakeService, sent: list[Any]) -> TaskEnv:  # type: ignore[no-untyped-def]
+    return TaskEnv(
+        training=service,
         settings=make_settings(),
         task_id="t-1",
-        redispatch=lambda name, kwargs: sent.append((name, kwargs)),
-        extra={"sent": sent},
+        send=lambda name, kwargs: sent.append((name, kwargs)),
     )
 
 
-def test_outcome_id_trains_once_then_duplicate(service: FakeService, ctx: Context) -> None:
+def run_operation(task: str, _service: FakeService, kwargs: Any, env: TaskEnv) -> dict[str, Any]:
+    return run_task(task, env, kwargs)
+
+
+def test_outcome_id_trains_once_then_duplicate(service: FakeService, ctx: TaskEnv) -> None:
     first = run_operation(queues.TRAIN_FROM_OUTCOME, service, {"outcome_id": 7}, ctx)
     again = run_operation(queues.TRAIN_FROM_OUTCOME, service, {"outcome_id": 7}, ctx)
     assert first["status"] == "success"
@@ -50,27 +59,32 @@ def test_outcome_id_trains_once_then_duplicate(service: FakeService, ctx: Contex
     assert service.trained() == [7]
 
 
-def test_seed_kwargs_store_the_outcome_first_with_a_message_key(
-    service: FakeService, ctx: Context, monkeypatch: pytest.MonkeyPatch
+def test_legacy_kwargs_store_the_outcome_first_with_a_message_key(
+    service: FakeService, ctx: TaskEnv
 ) -> None:
-    stored: dict[str, int] = {}
-
-    def ingest_one(_service: Any, payload: dict[str, Any]) -> int:
-        return stored.setdefault(payload["outcome_key"], 100 + len(stored))
-
-    monkeypatch.setattr(operations, "_ingest_one", ingest_one)
-    first = run_operation(queues.TRAIN_FROM_OUTCOME, service, SEED, ctx)
-    redelivered = run_operation(queues.TRAIN_FROM_OUTCOME, service, SEED, ctx)
-    assert first["outcome_id"] == redelivered["outcome_id"] == 100
+    first = run_operation(queues.TRAIN_FROM_OUTCOME, service, LEGACY, ctx)
+    redelivered = run_operation(queues.TRAIN_FROM_OUTCOME, service, LEGACY, ctx)
+    assert first["outcome_id"] == redelivered["outcome_id"]
     assert redelivered["status"] == "duplicate"
-    other = Context(settings=ctx.settings, task_id="t-2")
-    assert run_operation(queues.TRAIN_FROM_OUTCOME, service, SEED, other)["outcome_id"] == 101
+    other = TaskEnv(training=service, settings=ctx.settings, task_id="t-2")
+    again = run_operation(queues.TRAIN_FROM_OUTCOME, service, LEGACY, other)
+    assert again["outcome_id"] != first["outcome_id"]
+    assert again["status"] == "success"
 
 
-def test_seed_outcome_key_is_deterministic() -> None:
-    assert seed_outcome_key("a", SEED) == seed_outcome_key("a", dict(reversed(SEED.items())))
-    assert seed_outcome_key("a", SEED) != seed_outcome_key("b", SEED)
-    assert seed_outcome_key(None, SEED) != seed_outcome_key(None, {**SEED, "prompt": "x"})
+def test_legacy_positional_outcome_is_stored_then_trained(
+    service: FakeService, ctx: TaskEnv
+) -> None:
+    args = ("zeus", "what is 2+2", "4", True)
+    result = run_task(queues.TRAIN_FROM_OUTCOME, ctx, {"phi": 0.5}, args)
+    assert result["status"] == "success"
+    assert service.trained() == [result["outcome_id"]]
+
+
+def test_legacy_outcome_key_is_deterministic() -> None:
+    assert outcome_key("a", LEGACY) == outcome_key("a", dict(reversed(LEGACY.items())))
+    assert outcome_key("a", LEGACY) != outcome_key("b", LEGACY)
+    assert outcome_key(None, LEGACY) != outcome_key(None, {**LEGACY, "prompt": "x"})
 
 
 @pytest.mark.parametrize(
@@ -78,18 +92,18 @@ def test_seed_outcome_key_is_deterministic() -> None:
     [
         ({}, "missing god_name, prompt, response, success"),
         ({"outcome_id": "7"}, "must be an integer"),
-        ({"outcome_id": 7, "prompt": "x"}, "alone"),
+        ({"outcome_id": 7, "prompt": "x"}, "unexpected argument.*prompt"),
         ({"outcome_id": 7, "colour": "red"}, "unexpected argument"),
     ],
 )
 def test_bad_outcome_arguments_are_permanent(
-    service: FakeService, ctx: Context, kwargs: dict[str, Any], message: str
+    service: FakeService, ctx: TaskEnv, kwargs: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(ValidationError, match=message):
         run_operation(queues.TRAIN_FROM_OUTCOME, service, kwargs, ctx)
 
 
-def test_each_task_calls_its_service_function(service: FakeService, ctx: Context) -> None:
+def test_each_task_calls_its_service_function(service: FakeService, ctx: TaskEnv) -> None:
     run_operation(queues.HOURLY_BATCH, service, {"god_name": "athena"}, ctx)
     run_operation(queues.NIGHTLY, service, {"god": "apollo"}, ctx)
     run_operation(queues.SAVE_CHECKPOINT, service, {"god_name": "zeus"}, ctx)
@@ -120,7 +134,7 @@ def test_each_task_calls_its_service_function(service: FakeService, ctx: Context
     assert service.calls("knowledge_transfer") == [["breeding", "zeus", "hera", 0.5]]
 
 
-def test_missing_and_unknown_arguments(service: FakeService, ctx: Context) -> None:
+def test_missing_and_unknown_arguments(service: FakeService, ctx: TaskEnv) -> None:
     with pytest.raises(ValidationError, match="god_name"):
         run_operation(queues.HOURLY_BATCH, service, {}, ctx)
     with pytest.raises(ValidationError, match="target_god"):
@@ -137,7 +151,7 @@ def test_missing_and_unknown_arguments(service: FakeService, ctx: Context) -> No
         run_operation(queues.TRAIN_FROM_OUTCOME, service, {"outcome_id": -1}, ctx)
 
 
-def test_scheduled_task_with_a_slot_runs_once(service: FakeService, ctx: Context) -> None:
+def test_scheduled_task_with_a_slot_runs_once(service: FakeService, ctx: TaskEnv) -> None:
     slot = datetime(2026, 11, 28, 3, tzinfo=UTC).isoformat()
     first = run_operation(queues.NIGHTLY_ALL, service, {"slot": slot}, ctx)
     second = run_operation(queues.NIGHTLY_ALL, service, {"slot": slot}, ctx)
@@ -146,13 +160,15 @@ def test_scheduled_task_with_a_slot_runs_once(service: FakeService, ctx: Context
     assert service.slot_ledger.runs("nightly_consolidation")[0]["slot"] == slot
 
 
-def test_outbox_sweep_redispatches_pending(service: FakeService, ctx: Context) -> None:
+def test_outbox_sweep_redispatches_pending(
+    service: FakeService, ctx: TaskEnv, sent: list[Any]
+) -> None:
     service.add_pending(1, 2, 3, 4, 6)
     run_operation(queues.TRAIN_FROM_OUTCOME, service, {"outcome_id": 2}, ctx)
     result = run_operation(queues.SWEEP_OUTBOX, service, {"slot": "2026-11-28T12:00:30"}, ctx)
     assert (result["pending"], result["redispatched"]) == (4, 2)  # one task per god
-    assert ctx.extra["sent"] == [
-        (queues.TRAIN_FROM_OUTCOME, {"outcome_id": 1}),
-        (queues.TRAIN_FROM_OUTCOME, {"outcome_id": 4}),
+    assert sent == [
+        (queues.TRAIN_FROM_OUTCOME, {"outcome_id": 1, "god_name": "god1"}),
+        (queues.TRAIN_FROM_OUTCOME, {"outcome_id": 4, "god_name": "god0"}),
     ]
     assert service.slot_ledger.runs("outbox_sweep") == []  # the sweep does not log slots
