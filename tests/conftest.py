@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from pantheon.api import create_app
+from pantheon.api.app import create_app
 from pantheon.config import Settings
 from pantheon.store.db import Database
 from pantheon.store.migrate import ensure_schema
