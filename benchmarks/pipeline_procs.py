@@ -76,13 +76,21 @@ def start_worker(stack: Stack) -> Proc:
     return worker
 
 
-def start_noop_worker(stack: Stack) -> Proc:
-    """A worker of the benchmark-only app, with ``pantheon worker``'s Celery options."""
-    from benchmarks.pipeline_noop_celery import NOOP_QUEUE
+def start_noop_worker(stack: Stack, *, defaults: bool = False) -> Proc:
+    """A worker of the benchmark-only app, with ``pantheon worker``'s Celery options; with
+    ``defaults``, of the plain app, given nothing but its queue (Celery's defaults, so its
+    pool is one process per CPU, as ``pantheon worker --concurrency 2`` on this machine)."""
+    from benchmarks.pipeline_noop_celery import DEFAULT_QUEUE, NOOP_QUEUE
 
-    argv = [str(VENV_BIN / "celery"), "-A", "benchmarks.pipeline_noop_celery", "worker",
-            *worker_options(NOOP_QUEUE, "bench-noop@%h")]  # fmt: skip
-    proc = Proc("noop-worker", argv, stack.env(), stack.run_dir / "noop-worker.log").start()
+    if defaults:
+        argv = [str(VENV_BIN / "celery"), "-A", "benchmarks.pipeline_noop_celery:default_app",
+                "worker", "--queues", DEFAULT_QUEUE, "--hostname", "bench-noop-default@%h",
+                "--loglevel", "INFO"]  # fmt: skip
+    else:
+        argv = [str(VENV_BIN / "celery"), "-A", "benchmarks.pipeline_noop_celery", "worker",
+                *worker_options(NOOP_QUEUE, "bench-noop@%h")]  # fmt: skip
+    name = "noop-default-worker" if defaults else "noop-worker"
+    proc = Proc(name, argv, stack.env(), stack.run_dir / f"{name}.log").start()
     stack.procs.append(proc)
     return proc
 

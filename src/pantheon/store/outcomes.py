@@ -1,4 +1,5 @@
-"""Outcome rows: idempotent bulk insert and set-based claims (no ORM object per row).
+"""Outcome rows: set-based claims and reads (no ORM object per row); storing them is
+``store.outcome_intake``, deleting old ones ``store.outcome_retention``.
 
 A claim marks rows at one timescale and returns what training needs (id, basin, reward,
 success) inside the transaction that saves the trained kernel state, so the mark and the
@@ -35,10 +36,10 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 from numpy.typing import NDArray
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
-from pantheon.store._pg_bulk import claim_batch, copy_insert, copy_queue
+from pantheon.store._pg_bulk import claim_batch
 from pantheon.store.basins import Encoder, fill_claimed
 from pantheon.store.models import outcome_batch_queue, outcomes
 from pantheon.store.quarantine import quarantine, split_decodable
@@ -101,101 +102,9 @@ def _claimed(
     return Claimed.from_rows(good, quarantined=[oid for oid, _ in bad])
 
 
-def _dialect_insert(session: Session) -> Any:
-    name = session.get_bind().dialect.name
-    return (postgresql.insert if name == "postgresql" else sqlite.insert)(outcomes)
-
-
 def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
-
-
-def existing_keys(session: Session, keys: Sequence[str]) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for part in _chunks(keys):
-        stmt = sa.select(outcomes.c.outcome_key, outcomes.c.id).where(
-            outcomes.c.outcome_key.in_(part)
-        )
-        found.update({k: int(i) for k, i in session.execute(stmt)})
-    return found
-
-
-def insert_outcomes(
-    session: Session, rows: Sequence[dict[str, Any]]
-) -> tuple[list[int], list[bool]]:
-    """Insert rows (column dicts); returns (id per input row, True where newly stored).
-
-    A row whose ``outcome_key`` is already stored (or repeats an earlier row of the same
-    call) is not stored again: its id is the existing one and its flag is False.
-    """
-    ids: list[int | None] = [None] * len(rows)
-    new = [False] * len(rows)
-    keys = [r.get("outcome_key") for r in rows]
-    wanted = sorted({k for k in keys if k is not None})
-    known = existing_keys(session, wanted) if wanted else {}
-    first_of_key: dict[str, int] = {}
-    keyed: list[dict[str, Any]] = []
-    keyless: list[int] = []
-    for i, key in enumerate(keys):
-        if key is None:
-            keyless.append(i)
-        elif key not in known and key not in first_of_key:
-            first_of_key[key] = i
-            keyed.append(rows[i])
-    if session.get_bind().dialect.name == "postgresql":
-        keyless_ids, stored = copy_insert(session, [rows[i] for i in keyless], keyed)
-    else:
-        keyless_ids, stored = _insert_many(session, [rows[i] for i in keyless], keyed)
-    for i, oid in zip(keyless, keyless_ids, strict=True):
-        ids[i] = oid
-        new[i] = True
-    for key, oid in stored.items():
-        known[key] = oid
-        new[first_of_key[key]] = True
-    missing = [k for k in first_of_key if k not in known]
-    if missing:  # lost a race with a concurrent intake of the same key: theirs stands
-        known.update(existing_keys(session, missing))
-    for i, key in enumerate(keys):
-        if key is not None:
-            ids[i] = known[key]
-    final = [int(i) for i in ids if i is not None]
-    enqueue_batch(session, [(oid, rows[i]["god_name"]) for i, oid in enumerate(final) if new[i]])
-    return final, new
-
-
-def enqueue_batch(session: Session, pairs: Sequence[tuple[int, str]]) -> None:
-    """Put new outcomes on the hourly batch queue (same transaction as their insert)."""
-    if not pairs:
-        return
-    if session.get_bind().dialect.name == "postgresql":
-        copy_queue(session, pairs)
-    else:
-        session.execute(
-            sa.insert(outcome_batch_queue),
-            [{"outcome_id": oid, "god_name": god} for oid, god in pairs],
-        )
-
-
-def _insert_many(
-    session: Session, keyless: Sequence[dict[str, Any]], keyed: Sequence[dict[str, Any]]
-) -> tuple[list[int], dict[str, int]]:
-    """Multi-row INSERT … RETURNING (SQLite; PostgreSQL uses binary COPY instead)."""
-    stored: dict[str, int] = {}
-    if keyed:
-        stmt = (
-            _dialect_insert(session)
-            .on_conflict_do_nothing(
-                index_elements=["outcome_key"], index_where=outcomes.c.outcome_key.is_not(None)
-            )
-            .returning(outcomes.c.id, outcomes.c.outcome_key)
-        )
-        stored = {str(k): int(i) for i, k in session.execute(stmt, list(keyed))}
-    ids: list[int] = []
-    if keyless:
-        stmt = sa.insert(outcomes).returning(outcomes.c.id, sort_by_parameter_order=True)
-        ids = [int(i) for i in session.execute(stmt, list(keyless)).scalars()]
-    return ids, stored
 
 
 def god_of_outcome(session: Session, outcome_id: int) -> str | None:
