@@ -139,6 +139,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sizes", default="10000,100000,1000000", help="consolidation sizes")
     parser.add_argument("--skip-consolidation", action="store_true")
     parser.add_argument(
+        "--growth-small", type=int, default=100_000, help="cost vs table size: smaller table"
+    )
+    parser.add_argument(
+        "--growth-big",
+        type=int,
+        default=10_000_000,
+        help="cost vs table size: larger table (0 skips; benchmarks/table_growth.py)",
+    )
+    parser.add_argument(
         "--profile",
         choices=("none", "web", "single", "worker", "freshness", "hourly", "route"),
         default="none",
@@ -305,6 +314,11 @@ def measure(
     memory(res, "end", web.pid, worker.pid)
     if not opts.skip_consolidation:
         consolidation(stack, run, opts, source)
+    if opts.growth_big:
+        from benchmarks.table_growth import run as table_growth
+
+        log.info("cost versus table size: %d and %d outcomes", opts.growth_small, opts.growth_big)
+        res.update(table_growth(opts.growth_small, opts.growth_big, out))
 
 
 def memory(res: dict[str, Any], when: str, web: int, worker: int) -> None:
