@@ -7,25 +7,35 @@ else a private cluster), ``pantheon serve``, one Celery worker (``--concurrency 
 ``pantheon beat`` (benchmarks/stack.py), then measures, in this order, on real outcome rows
 (:mod:`benchmarks.pipeline_rows`):
 
-0. warm-up: one batch, a few single outcomes and routes, trained by the worker; then the
-   worker stops consuming ``training_fast`` (Celery remote control, same process);
+0. warm-up: one batch (``--warm``), a few single outcomes and routes, trained by the
+   worker; then the worker stops consuming ``training_fast`` (Celery remote control);
 1. intake, batch: ``POST /api/outcomes/batch`` (1,000 a request, several client processes),
    the rows piling up as a backlog; baseline: binary COPY of the same rows, as intake
-   stores them, into a scratch copy of the outcomes table;
+   stores them (no basin), into a scratch copy of the outcomes table;
 2. intake, single: ``POST /api/outcomes`` at a few concurrencies; baseline: a no-op FastAPI
    endpoint served by uvicorn the way ``pantheon serve`` serves the app, same bodies;
-3. online training: the worker consumes again and drains the backlog; rate from the rows'
-   ``trained_online_at``; baseline: no-op tasks of a benchmark-only app drained by a worker
-   with ``pantheon worker``'s options and the product's Celery settings;
+3. online training: the worker consumes again and drains the backlog for at most
+   ``--drain-timeout`` s; rate from the rows' ``trained_online_at``. The worker encodes
+   every prompt it trains, so the window usually ends with a backlog: it is deleted
+   (``online_set_aside``) so the phases after start from a steady state;
 4. memory: web and worker RSS (with children; and the main process alone) when warm, after
-   the 100k+ outcomes were taken in and trained, and at the end;
-5. freshness: 2xx → ``trained_online_at`` at a steady offered load of half the measured
-   maximum (the lower of the best single-intake rate and the online training rate), from an
-   empty queue: the tasks left queued after the drain are for outcomes already trained by
-   a coalesced step, and are dropped first (their number is reported);
-6. hourly batch: ``train_hourly_batch_all`` over every pending row, via the API and worker;
-7. routing: ``POST /api/route`` latency (one client) and throughput (four);
-8. consolidation at 10k/100k/1M outcomes, in-process (:mod:`benchmarks.pipeline_consolidation`).
+   the 100k+ outcomes were taken in and the drain, and at the end;
+5. no-op Celery baselines: a backlog of no-op tasks drained by a worker with the product's
+   Celery settings (``noop_task_per_s``) and by a plain Celery worker with Celery's
+   defaults (``noop_task_default_per_s``);
+6. freshness: 2xx → ``trained_online_at`` at a steady offered load of ``--freshness-share``
+   (0.8) of the measured maximum (the lower of the best single-intake rate and the online
+   training rate; ``freshness_load_share`` is the offered load over the best single
+   intake), from an empty queue;
+7. hourly batch: ``train_hourly_batch_all`` over every pending row, via the API and worker,
+   after ``--hourly-rows`` outcomes were copied in as trained online and queued
+   (:func:`benchmarks.pipeline_phases.seed_batch_backlog`);
+8. routing: ``POST /api/route`` latency and throughput at one and four clients;
+9. consolidation at 10k/100k/1M outcomes, in-process (:mod:`benchmarks.pipeline_consolidation`;
+   ``--skip-consolidation``);
+10. cost versus table size: the store's hot paths with ``--growth-small`` and
+    ``--growth-big`` outcomes stored (:mod:`benchmarks.table_growth`; ``--growth-big 0``
+    skips it).
 
 Beat runs throughout with its jobs moved to 1 January (so no scheduled batch or outbox sweep
 touches the measured rows); the web dispatches in ``celery`` mode. Everything is bounded
@@ -47,9 +57,10 @@ from typing import Any
 
 import httpx
 
-from benchmarks.pipeline_baselines import copy_baseline, noop_task_baseline
+from benchmarks.pipeline_baselines import copy_baseline, libpq_url, noop_task_baseline
 from benchmarks.pipeline_phases import (
     Run,
+    count_outcomes,
     freshness,
     hourly_batch,
     intake_batch,
@@ -61,12 +72,14 @@ from benchmarks.pipeline_phases import (
     set_aside_backlog,
 )
 from benchmarks.pipeline_procs import (
+    CpuMeter,
     consume,
     drop_machine_database,
     machine_database,
     maybe_profile,
     noop_web,
     purge,
+    record_cpu,
     start_noop_worker,
     start_worker,
     steady_rss_mb,
@@ -120,7 +133,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "encodes each prompt, so this is kept small)",
     )
     parser.add_argument(
-        "--noop-default-tasks", type=int, default=6000, help="no-op tasks, Celery's defaults"
+        "--noop-default-tasks", type=int, default=3000, help="no-op tasks, Celery's defaults"
     )
     parser.add_argument(
         "--freshness-share",
@@ -225,9 +238,15 @@ def measure(
     time.sleep(2.0)
     memory(res, "start", web.pid, worker.pid)
 
+    assert stack.redis.proc is not None
+    pids = {"web": web.pid, "worker": worker.pid, "redis": stack.redis.proc.pid}
+    meter = CpuMeter(libpq_url(stack.database_url), stack.database_url.rsplit("/", 1)[1], pids)
+
     log.info("intake, batch: %d outcomes", len(rows["batch"]))
     spy = maybe_profile(opts.profile, "web", web.pid, out)
+    meter.start()
     intake_batch(run, rows["batch"], opts.clients, 1000)
+    record_cpu(res, "intake_batch", meter.stop(), res["intake_batch_outcomes"])
     spy.stop()
     res.update(copy_baseline(stack.database_url, rows["batch"]))
     log.info("intake batch %.0f/s; COPY %.0f/s", res["intake_batch_per_s"], res["copy_per_s"])
@@ -235,7 +254,10 @@ def measure(
     log.info("intake, single at %s", levels)
     noop = noop_web(stack)
     spy = maybe_profile(opts.profile, "single", web.pid, out)
+    stored = count_outcomes(run)
+    meter.start()
     intake_single(run, rows["single"], levels, opts.seconds, noop.url)
+    record_cpu(res, "intake_single", meter.stop(), count_outcomes(run) - stored)
     spy.stop()
     noop.stop()
     log.info("intake single best %.0f/s; no-op %.0f/s", res["intake_single_per_s"],
@@ -243,7 +265,9 @@ def measure(
 
     log.info("online training: the worker drains the backlog")
     spy = maybe_profile(opts.profile, "worker", worker.pid, out)
+    meter.start()
     online_drain(run, lambda: consume(stack, FAST, on=True), opts.drain_timeout)
+    record_cpu(res, "online", meter.stop(), res["online_trained"])
     spy.stop()
     log.info("online %.0f/s; 90 %% of %d in %.1f s (%s left)", res["online_trained_per_s"],
              res["online_backlog"], res["online_90pct_s"], res["online_left"])  # fmt: skip
@@ -302,13 +326,17 @@ def measure(
                  "online (basins stored) and queued, beside those trained in this run")  # fmt: skip
     log.info("hourly batch")
     spy = maybe_profile(opts.profile, "hourly", worker.pid, out)
+    meter.start()
     hourly_batch(run, timeout=300)
+    record_cpu(res, "hourly", meter.stop(), res["hourly_batch_rows"])
     spy.stop()
     log.info("hourly %.0f rows/s", res["hourly_batch_rows_per_s"])
 
     log.info("routing")
     spy = maybe_profile(opts.profile, "route", web.pid, out)
+    meter.start()
     route(run, sorted({r["prompt"] for r in source})[:2000], opts.seconds)
+    record_cpu(res, "route", meter.stop(), res["route_decisions"])
     spy.stop()
     log.info("route p50 %.1f ms p99 %.1f ms", res["route_p50_ms"], res["route_p99_ms"])
     memory(res, "end", web.pid, worker.pid)

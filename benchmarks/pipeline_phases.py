@@ -59,6 +59,10 @@ def sql_column(run: Run, query: str, params: Sequence[Any] = ()) -> list[Any]:
         return [row[0] for row in conn.execute(query, params).fetchall()]
 
 
+def count_outcomes(run: Run) -> int:
+    return int(sql_scalar(run, "SELECT count(*) FROM outcomes"))
+
+
 def pending_online(run: Run) -> int:
     return int(sql_scalar(run, "SELECT count(*) FROM outcomes WHERE trained_online_at IS NULL"))
 

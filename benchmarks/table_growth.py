@@ -114,6 +114,16 @@ def fill(url: str, total: int, gods: list[str]) -> float:
     return time.perf_counter() - started
 
 
+def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
+    # ``store.outcome_intake`` since revision 0005; ``store.outcomes`` before it (so the
+    # benchmark can measure the previous revision of the product too).
+    try:
+        from pantheon.store.outcome_intake import insert_outcomes
+    except ImportError:
+        from pantheon.store.outcomes import insert_outcomes  # type: ignore[attr-defined,no-redef]
+    insert_outcomes(session, rows)
+
+
 def _rows(
     n: int, god: str, tag: str, basin: bytes | None, version: str | None
 ) -> list[dict[str, Any]]:
@@ -150,10 +160,8 @@ class Target:
         self.basin = encode_basins(np.full((1, 64), 1 / 64))[0]
 
     def seed_pending(self) -> None:
-        from pantheon.store.outcome_intake import insert_outcomes
-
         with self.database.session() as s:
-            insert_outcomes(s, _rows(PENDING, self.god, "pending", self.basin, self.version))
+            _insert(s, _rows(PENDING, self.god, "pending", self.basin, self.version))
         with self.database.engine.connect() as conn:
             conn.execution_options(isolation_level="AUTOCOMMIT").execute(
                 sa.text("VACUUM ANALYZE outcomes")
@@ -161,14 +169,13 @@ class Target:
 
     def ops(self) -> dict[str, Callable[[], None]]:
         from pantheon.store import outcomes as outcome_rows
-        from pantheon.store.outcome_intake import insert_outcomes
         from pantheon.training import decisions
 
         def intake(n: int) -> Callable[[], None]:
             def run() -> None:
                 rows = _rows(n, self.god, "in", None, None)
                 with self.database.session() as s:
-                    insert_outcomes(s, rows)
+                    _insert(s, rows)
 
             return run
 
