@@ -1,5 +1,6 @@
 """Outcome rows: set-based claims and reads (no ORM object per row); storing them is
-``store.outcome_intake``, deleting old ones ``store.outcome_retention``.
+``store.outcome_intake``, deleting old ones ``store.outcome_retention``, counting them
+``store.outcome_stats``.
 
 A claim marks rows at one timescale and returns what training needs (id, basin, reward,
 success) inside the transaction that saves the trained kernel state, so the mark and the
@@ -43,14 +44,12 @@ from pantheon.store._pg_bulk import claim_batch
 from pantheon.store.basins import Encoder, fill_claimed
 from pantheon.store.models import outcome_batch_queue, outcomes
 from pantheon.store.quarantine import quarantine, split_decodable
-from pantheon.store.types import decode_basins, utcnow
+from pantheon.store.types import BASIN_BYTES, BASIN_DTYPE, decode_basins, utcnow
 
 _IN_CHUNK = 1000
 ONLINE = "trained_online_at"
 BATCH = "batch_processed_at"
 CONSOLIDATED = "consolidated_at"
-#: ``recent_prompts`` looks at this many newest rows per prompt wanted.
-RECENT_WINDOW = 50
 
 
 @dataclass(frozen=True)
@@ -95,11 +94,33 @@ def _claimed(
     session: Session, rows: Sequence[Any], column: str, encoder: Encoder | None
 ) -> Claimed:
     # Basins first (missing or of another coordizer version, one encode per claim), then
-    # the per-row checks: a row still without a usable basin is quarantined.
-    good, bad = split_decodable(fill_claimed(session, rows, encoder))
+    # the checks: a row still without a usable basin is quarantined.
+    filled = fill_claimed(session, rows, encoder)
+    fast = _all_decodable(filled)
+    if fast is not None:
+        return fast
+    good, bad = split_decodable(filled)
     if bad:
         quarantine(session, bad, column)
     return Claimed.from_rows(good, quarantined=[oid for oid, _ in bad])
+
+
+def _all_decodable(rows: Sequence[Any]) -> Claimed | None:
+    """The claim's arrays when every row passes ``split_decodable``'s checks, tested on
+    whole arrays at once (a per-row check costs more than the claim's SQL); None when any
+    row might fail, so the row-by-row path names the bad ones."""
+    if not rows or any(
+        not isinstance(r[1], bytes | bytearray | memoryview) or len(r[1]) != BASIN_BYTES
+        or not isinstance(r[2], float | int) or r[3] is None
+        for r in rows
+    ):  # fmt: skip
+        return None
+    raw = np.frombuffer(b"".join(bytes(r[1]) for r in rows), dtype=BASIN_DTYPE)
+    rewards = np.fromiter((r[2] for r in rows), dtype=np.float64, count=len(rows))
+    with np.errstate(invalid="ignore"):
+        ok = bool(np.isfinite(raw).all() and (raw >= 0).all())
+        ok = ok and bool(np.isfinite(rewards).all() and (np.abs(rewards) <= 1.0).all())
+    return Claimed.from_rows(rows) if ok else None
 
 
 def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
@@ -341,52 +362,3 @@ def mark(session: Session, ids: Sequence[int], column: str, now: datetime | None
         )
         total += int(result.rowcount or 0)  # type: ignore[attr-defined]
     return total
-
-
-def recent_prompts(session: Session, limit: int) -> list[str]:
-    """Distinct prompts of the newest outcomes, newest first.
-
-    Only the newest ``RECENT_WINDOW * limit`` rows are looked at (a primary-key scan
-    backwards), so the cost does not grow with the table; a burst of repeats of one
-    prompt can make the answer shorter than ``limit``.
-    """
-    window = (
-        sa.select(outcomes.c.id, outcomes.c.prompt)
-        .where(_healthy())
-        .order_by(outcomes.c.id.desc())
-        .limit(RECENT_WINDOW * limit)
-        .subquery()
-    )
-    stmt = (
-        sa.select(window.c.prompt)
-        .group_by(window.c.prompt)
-        .order_by(sa.func.max(window.c.id).desc())
-        .limit(limit)
-    )
-    return [str(p) for p in session.execute(stmt).scalars()]
-
-
-def counts(session: Session) -> dict[str, int]:
-    """Outcomes stored, trained per timescale and quarantined (for metrics).
-
-    Pending counts leave quarantined rows out: nothing will ever train them.
-    """
-    stmt = sa.select(
-        sa.func.count(),
-        sa.func.count(outcomes.c.trained_online_at),
-        sa.func.count(outcomes.c.batch_processed_at),
-        sa.func.count(outcomes.c.consolidated_at),
-        sa.func.count(outcomes.c.quarantined_at),
-        sa.func.count(sa.case((_healthy(), None), else_=outcomes.c.trained_online_at)),
-        sa.func.count(sa.case((_healthy(), None), else_=outcomes.c.batch_processed_at)),
-    )
-    total, online, batch, consolidated, bad, bad_online, bad_batch = session.execute(stmt).one()
-    return {
-        "outcomes": int(total),
-        "trained_online": int(online),
-        "batch_processed": int(batch),
-        "consolidated": int(consolidated),
-        "quarantined": int(bad),
-        "pending_online": int(total) - int(online) - int(bad) + int(bad_online),
-        "pending_batch": int(total) - int(batch) - int(bad) + int(bad_batch),
-    }

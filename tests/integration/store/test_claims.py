@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
+from pantheon.store import outcome_stats
 from pantheon.store import outcomes as outcome_rows
 from pantheon.store.db import Database
 from pantheon.store.models import outcome_batch_queue, outcomes
@@ -120,7 +121,7 @@ def test_insert_is_idempotent_on_key(db: Database) -> None:
     assert again[:5] == first
     assert new == [False] * 5 + [True] * 2
     with db.session(write=False) as s:
-        assert outcome_rows.counts(s)["outcomes"] == 7
+        assert outcome_stats.counts(s)["outcomes"] == 7
 
 
 def test_claim_for_consolidation_takes_valuable_recent_rows(db: Database) -> None:
