@@ -7,25 +7,35 @@ else a private cluster), ``pantheon serve``, one Celery worker (``--concurrency 
 ``pantheon beat`` (:mod:`pantheon.testing`), then measures, in this order, on real outcome rows
 (:mod:`benchmarks.pipeline_rows`):
 
-0. warm-up: one batch, a few single outcomes and routes, trained by the worker; then the
-   worker stops consuming ``training_fast`` (Celery remote control, same process);
+0. warm-up: one batch (``--warm``), a few single outcomes and routes, trained by the
+   worker; then the worker stops consuming ``training_fast`` (Celery remote control);
 1. intake, batch: ``POST /api/outcomes/batch`` (1,000 a request, several client processes),
    the rows piling up as a backlog; baseline: binary COPY of the same rows, as intake
-   stores them, into a scratch copy of the outcomes table;
+   stores them (no basin), into a scratch copy of the outcomes table;
 2. intake, single: ``POST /api/outcomes`` at a few concurrencies; baseline: a no-op FastAPI
    endpoint served by uvicorn the way ``pantheon serve`` serves the app, same bodies;
-3. online training: the worker consumes again and drains the backlog; rate from the rows'
-   ``trained_online_at``; baseline: no-op tasks of a benchmark-only app drained by a worker
-   with ``pantheon worker``'s options and the product's Celery settings;
+3. online training: the worker consumes again and drains the backlog for at most
+   ``--drain-timeout`` s; rate from the rows' ``trained_online_at``. The worker encodes
+   every prompt it trains, so the window usually ends with a backlog: it is deleted
+   (``online_set_aside``) so the phases after start from a steady state;
 4. memory: web and worker RSS (with children; and the main process alone) when warm, after
-   the 100k+ outcomes were taken in and trained, and at the end;
-5. freshness: 2xx → ``trained_online_at`` at a steady offered load of half the measured
-   maximum (the lower of the best single-intake rate and the online training rate), from an
-   empty queue: the tasks left queued after the drain are for outcomes already trained by
-   a coalesced step, and are dropped first (their number is reported);
-6. hourly batch: ``train_hourly_batch_all`` over every pending row, via the API and worker;
-7. routing: ``POST /api/route`` latency (one client) and throughput (four);
-8. consolidation at 10k/100k/1M outcomes, in-process (:mod:`benchmarks.pipeline_consolidation`).
+   the 100k+ outcomes were taken in and the drain, and at the end;
+5. no-op Celery baselines: a backlog of no-op tasks drained by a worker with the product's
+   Celery settings (``noop_task_per_s``) and by a plain Celery worker with Celery's
+   defaults (``noop_task_default_per_s``);
+6. freshness: 2xx → ``trained_online_at`` at a steady offered load of ``--freshness-share``
+   (0.8) of the measured maximum (the lower of the best single-intake rate and the online
+   training rate; ``freshness_load_share`` is the offered load over the best single
+   intake), from an empty queue;
+7. hourly batch: ``train_hourly_batch_all`` over every pending row, via the API and worker,
+   after ``--hourly-rows`` outcomes were copied in as trained online and queued
+   (:func:`benchmarks.pipeline_phases.seed_batch_backlog`);
+8. routing: ``POST /api/route`` latency and throughput at one and four clients;
+9. consolidation at 10k/100k/1M outcomes, in-process (:mod:`benchmarks.pipeline_consolidation`;
+   ``--skip-consolidation``);
+10. cost versus table size: the store's hot paths with ``--growth-small`` and
+    ``--growth-big`` outcomes stored (:mod:`benchmarks.table_growth`; ``--growth-big 0``
+    skips it).
 
 Beat runs throughout with its jobs moved to 1 January (so no scheduled batch or outbox sweep
 touches the measured rows); the web dispatches in ``celery`` mode. Everything is bounded
@@ -47,9 +57,10 @@ from typing import Any
 
 import httpx
 
-from benchmarks.pipeline_baselines import copy_baseline, noop_task_baseline
+from benchmarks.pipeline_baselines import copy_baseline, libpq_url, noop_task_baseline
 from benchmarks.pipeline_phases import (
     Run,
+    count_outcomes,
     freshness,
     hourly_batch,
     intake_batch,
@@ -57,14 +68,18 @@ from benchmarks.pipeline_phases import (
     online_drain,
     pending_online,
     route,
+    seed_batch_backlog,
+    set_aside_backlog,
 )
 from benchmarks.pipeline_procs import (
+    CpuMeter,
     consume,
     drop_machine_database,
     machine_database,
     maybe_profile,
     noop_web,
     purge,
+    record_cpu,
     start_noop_worker,
     start_worker,
     steady_rss_mb,
@@ -102,8 +117,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--concurrency", default="1,4,16", help="single-intake levels")
     parser.add_argument("--seconds", type=float, default=5.0, help="per latency run")
     parser.add_argument("--freshness-seconds", type=float, default=15.0)
-    parser.add_argument("--drain-timeout", type=float, default=240.0)
+    parser.add_argument("--drain-timeout", type=float, default=120.0)
+    parser.add_argument(
+        "--hourly-rows",
+        type=int,
+        default=100_000,
+        help="outcomes copied in as trained online and queued for the hourly batch",
+    )
     parser.add_argument("--noop-tasks", type=int, default=800)
+    parser.add_argument(
+        "--warm",
+        type=int,
+        default=200,
+        help="warm-up batch outcomes (trained before the start memory is read; the worker "
+        "encodes each prompt, so this is kept small)",
+    )
+    parser.add_argument(
+        "--noop-default-tasks", type=int, default=3000, help="no-op tasks, Celery's defaults"
+    )
+    parser.add_argument(
+        "--freshness-share",
+        type=float,
+        default=0.8,
+        help="offered freshness load, as a share of the slower of max single intake and "
+        "online training",
+    )
     parser.add_argument("--roster", choices=("default", "sample"), default="default")
     parser.add_argument(
         "--postgres",
@@ -113,6 +151,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--sizes", default="10000,100000,1000000", help="consolidation sizes")
     parser.add_argument("--skip-consolidation", action="store_true")
+    parser.add_argument(
+        "--growth-small", type=int, default=100_000, help="cost vs table size: smaller table"
+    )
+    parser.add_argument(
+        "--growth-big",
+        type=int,
+        default=10_000_000,
+        help="cost vs table size: larger table (0 skips; benchmarks/table_growth.py)",
+    )
     parser.add_argument(
         "--profile",
         choices=("none", "web", "single", "worker", "freshness", "hourly", "route"),
@@ -135,7 +182,8 @@ def run_pipeline(opts: argparse.Namespace) -> dict[str, Any]:
     gods = roster_gods(opts.roster)
     run_id = uuid.uuid4().hex[:8]
     sizes = {"batch": opts.rows, "single": opts.single * len(levels), "fresh": 40_000}
-    sizes["warm"] = 1050
+    sizes["warm"] = opts.warm + 10
+    sizes["hourly"] = opts.hourly_rows
     rows, offset = {}, 0
     for name, count in sizes.items():
         rows[name] = expand(source, count, run_id, gods, offset=offset)
@@ -185,14 +233,20 @@ def measure(
     stack.beat()
     worker = start_worker(stack)
     warm_up(run, rows["warm"], source)
-    wait_until(lambda: pending_online(run) == 0, 120, 0.5, what="warm-up outcomes trained")
+    wait_until(lambda: pending_online(run) == 0, 600, 0.5, what="warm-up outcomes trained")
     consume(stack, FAST, on=False)  # outcomes queue up from here: the drain is measured later
     time.sleep(2.0)
     memory(res, "start", web.pid, worker.pid)
 
+    assert stack.redis.proc is not None
+    pids = {"web": web.pid, "worker": worker.pid, "redis": stack.redis.proc.pid}
+    meter = CpuMeter(libpq_url(stack.database_url), stack.database_url.rsplit("/", 1)[1], pids)
+
     log.info("intake, batch: %d outcomes", len(rows["batch"]))
     spy = maybe_profile(opts.profile, "web", web.pid, out)
+    meter.start()
     intake_batch(run, rows["batch"], opts.clients, 1000)
+    record_cpu(res, "intake_batch", meter.stop(), res["intake_batch_outcomes"])
     spy.stop()
     res.update(copy_baseline(stack.database_url, rows["batch"]))
     log.info("intake batch %.0f/s; COPY %.0f/s", res["intake_batch_per_s"], res["copy_per_s"])
@@ -200,7 +254,10 @@ def measure(
     log.info("intake, single at %s", levels)
     noop = noop_web(stack)
     spy = maybe_profile(opts.profile, "single", web.pid, out)
+    stored = count_outcomes(run)
+    meter.start()
     intake_single(run, rows["single"], levels, opts.seconds, noop.url)
+    record_cpu(res, "intake_single", meter.stop(), count_outcomes(run) - stored)
     spy.stop()
     noop.stop()
     log.info("intake single best %.0f/s; no-op %.0f/s", res["intake_single_per_s"],
@@ -208,27 +265,51 @@ def measure(
 
     log.info("online training: the worker drains the backlog")
     spy = maybe_profile(opts.profile, "worker", worker.pid, out)
+    meter.start()
     online_drain(run, lambda: consume(stack, FAST, on=True), opts.drain_timeout)
+    record_cpu(res, "online", meter.stop(), res["online_trained"])
     spy.stop()
     log.info("online %.0f/s; 90 %% of %d in %.1f s (%s left)", res["online_trained_per_s"],
              res["online_backlog"], res["online_90pct_s"], res["online_left"])  # fmt: skip
     time.sleep(1.0)
     memory(res, "after", web.pid, worker.pid)  # after 100k+ outcomes taken in and trained
 
-    if pending_online(run) == 0:
-        # Every outcome is trained, so what still waits on the fast queue are tasks for
-        # outcomes a coalesced step already took: dropped, so freshness starts from an
-        # empty queue (a steady state), not behind a pile of no-op duplicates.
-        res["online_duplicate_tasks_dropped"] = purge(stack, FAST)
-    log.info("no-op Celery baseline: %d tasks", opts.noop_tasks)
+    res["online_set_aside"] = 0
+    if pending_online(run) > 0:
+        # The worker encodes each prompt it trains (the encoder bounds its rate), so the
+        # drain window may end with a backlog. It is set aside (deleted, counted), not
+        # trained: freshness and the hourly batch then start from a steady state.
+        consume(stack, FAST, on=False)
+        time.sleep(2.0)
+        purge(stack, FAST)
+        res["online_set_aside"] = set_aside_backlog(run)
+        run.note(f"{res['online_set_aside']} outcomes still untrained after the "
+                 f"{opts.drain_timeout:.0f} s drain window were deleted before freshness "
+                 "and the hourly batch")  # fmt: skip
+        consume(stack, FAST, on=True)
+    # Every outcome left is trained, so what still waits on the fast queue are tasks for
+    # outcomes a coalesced step already took: dropped, so freshness starts from an empty
+    # queue (a steady state), not behind a pile of no-op duplicates.
+    res["online_duplicate_tasks_dropped"] = purge(stack, FAST)
+    log.info("no-op Celery baselines: %d tasks", opts.noop_tasks)
     res.update(
         noop_task_baseline(stack.settings(), lambda: start_noop_worker(stack), opts.noop_tasks)
+    )
+    res.update(
+        noop_task_baseline(
+            stack.settings(),
+            lambda: start_noop_worker(stack, defaults=True),
+            opts.noop_default_tasks,
+            defaults=True,
+        )
     )
 
     maxima = [res.get("intake_single_per_s"), res.get("online_trained_per_s")]
     usable = [float(m) for m in maxima if isinstance(m, int | float) and m > 0]
     # The pipeline's maximum is its slower stage; NaN compares False, so it drops out here.
-    offered = 0.5 * min(usable) if usable else 50.0
+    offered = opts.freshness_share * min(usable) if usable else 50.0
+    single = res.get("intake_single_per_s")
+    res["freshness_load_share"] = ratio(offered, float(single)) if single else math.nan
     log.info("freshness at %.0f outcomes/s offered", offered)
     spy = maybe_profile(opts.profile, "freshness", worker.pid, out)
     freshness(run, rows["fresh"], offered, opts.freshness_seconds)
@@ -239,20 +320,33 @@ def measure(
         run.note(f"{res['freshness_tasks_dropped']} online tasks still queued after the "
                  "freshness wait were dropped before the hourly batch")  # fmt: skip
 
+    if opts.hourly_rows:
+        res["hourly_batch_seeded"] = seed_batch_backlog(run, rows["hourly"])
+        run.note(f"hourly batch: {res['hourly_batch_seeded']:,} outcomes copied in as trained "
+                 "online (basins stored) and queued, beside those trained in this run")  # fmt: skip
     log.info("hourly batch")
     spy = maybe_profile(opts.profile, "hourly", worker.pid, out)
+    meter.start()
     hourly_batch(run, timeout=300)
+    record_cpu(res, "hourly", meter.stop(), res["hourly_batch_rows"])
     spy.stop()
     log.info("hourly %.0f rows/s", res["hourly_batch_rows_per_s"])
 
     log.info("routing")
     spy = maybe_profile(opts.profile, "route", web.pid, out)
+    meter.start()
     route(run, sorted({r["prompt"] for r in source})[:2000], opts.seconds)
+    record_cpu(res, "route", meter.stop(), res["route_decisions"])
     spy.stop()
     log.info("route p50 %.1f ms p99 %.1f ms", res["route_p50_ms"], res["route_p99_ms"])
     memory(res, "end", web.pid, worker.pid)
     if not opts.skip_consolidation:
         consolidation(stack, run, opts, source)
+    if opts.growth_big:
+        from benchmarks.table_growth import run as table_growth
+
+        log.info("cost versus table size: %d and %d outcomes", opts.growth_small, opts.growth_big)
+        res.update(table_growth(opts.growth_small, opts.growth_big, out))
 
 
 def memory(res: dict[str, Any], when: str, web: int, worker: int) -> None:
@@ -267,8 +361,9 @@ def warm_up(run: Run, rows: list[dict[str, Any]], source: list[dict[str, Any]]) 
     """One batch, a few single outcomes and routes, trained by the worker: lazy imports
     and caches are loaded in both services before their start memory is read."""
     with httpx.Client(base_url=run.web_url, timeout=60) as client:
-        client.post("/api/outcomes/batch", json={"outcomes": rows[:1000]}).raise_for_status()
-        for row in rows[1000:1050]:
+        batch = rows[:-10]
+        client.post("/api/outcomes/batch", json={"outcomes": batch}).raise_for_status()
+        for row in rows[-10:]:
             client.post("/api/outcomes", json=row).raise_for_status()
         for row in source[:50]:
             client.post("/api/route", json={"prompt": row["prompt"]}).raise_for_status()
@@ -324,6 +419,9 @@ def finish(
                                            res.get("copy_per_s", math.nan))  # fmt: skip
     res["online_training_ratio_noop"] = ratio(res.get("online_trained_per_s", math.nan),
                                               res.get("noop_task_per_s", math.nan))  # fmt: skip
+    res["online_training_ratio_noop_default"] = ratio(
+        res.get("online_trained_per_s", math.nan), res.get("noop_task_default_per_s", math.nan)
+    )
     for name in ("worker", "web", "worker_main"):
         start, after = res.get(f"{name}_rss_start_mb"), res.get(f"{name}_rss_after_mb")
         res[f"{name}_rss_growth"] = ratio(after, start) - 1 if start and after else math.nan

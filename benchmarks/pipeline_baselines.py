@@ -44,28 +44,23 @@ def libpq_url(sqlalchemy_url: str) -> str:
 
 
 def stored_rows(rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
-    """The rows as intake stores them: client fields plus basin blob, reward and time."""
+    """The rows as intake stores them: client fields, reward and time, no basin (intake
+    leaves it to the claim that trains the row, see ``pantheon.store.basins``)."""
     from datetime import UTC, datetime
 
-    from pantheon.learning.coordizer import coordize_many
     from pantheon.learning.reward import compute_reward
-    from pantheon.store.types import encode_basins
 
-    blobs = encode_basins(coordize_many([r["prompt"] for r in rows]))
-    now = datetime.now(UTC)
-    extra = {"created_at": now}
+    extra = {"created_at": datetime.now(UTC), "basin": None}
     return [
         tuple(
-            blob
-            if name == "basin"
-            else compute_reward(bool(row["success"]), score=row.get("score"))
+            compute_reward(bool(row["success"]), score=row.get("score"))
             if name == "reward"
             else extra[name]
             if name in extra
             else row.get(name)
             for name, _ in COPY_COLUMNS
         )
-        for row, blob in zip(rows, blobs, strict=True)
+        for row in rows
     ]
 
 
@@ -74,7 +69,7 @@ def copy_baseline(database_url: str, rows: Sequence[Mapping[str, Any]]) -> dict[
 
     The scratch table is ``LIKE outcomes`` with its indexes and constraints (unique
     ``outcome_key``, the pending-row partial indexes), and each row carries what intake
-    stores (basin and reward computed beforehand, untimed): PostgreSQL's own ceiling for
+    stores (reward computed beforehand, untimed; no basin): PostgreSQL's own ceiling for
     writing exactly these outcomes, one COPY stream, one commit.
     """
     import psycopg
@@ -132,36 +127,49 @@ def process_rss(pid: int, children: bool = True) -> int:
 
 
 def noop_task_baseline(
-    settings: Any, start_worker: Callable[[], Any], count: int, timeout: float = 120.0
+    settings: Any,
+    start_worker: Callable[[], Any],
+    count: int,
+    timeout: float = 120.0,
+    *,
+    defaults: bool = False,
 ) -> dict[str, float]:
-    """Tasks/s of one worker of the benchmark-only app draining ``count`` queued no-ops.
+    """Tasks/s of one worker of a benchmark-only app draining ``count`` queued no-ops.
 
     The backlog is published before the worker starts; the rate comes from polling the
     queue depth while it drains (so worker start-up is not counted). ``start_worker``
-    starts ``celery -A benchmarks.pipeline_noop_celery worker -Q bench_noop`` with the
-    product worker's options and returns something with ``stop()``.
+    starts the worker (``celery -A benchmarks.pipeline_noop_celery worker -Q bench_noop``
+    with the product worker's options, or, with ``defaults``, the ``default_app`` with
+    Celery's defaults) and returns something with ``stop()``. Keys: ``noop_task_*``, or
+    ``noop_task_default_*`` with ``defaults``.
     """
     from amqp.exceptions import ChannelError  # type: ignore[import-untyped]
 
-    from benchmarks.pipeline_noop_celery import NOOP_QUEUE, NOOP_TASK
+    from benchmarks.pipeline_noop_celery import (
+        DEFAULT_QUEUE,
+        NOOP_QUEUE,
+        NOOP_TASK,
+        create_default_app,
+    )
     from pantheon.worker.celery_app import create_celery
 
-    app = create_celery(settings)
+    app = create_default_app(settings.celery_broker_url) if defaults else create_celery(settings)
+    queue_name = DEFAULT_QUEUE if defaults else NOOP_QUEUE
     # Celery's own declaration of a queue outside task_queues (exchange = routing key =
     # name), made up front: on Redis a queue's binding exists only once it is declared.
-    queue = app.amqp.queues.select_add(NOOP_QUEUE) or app.amqp.queues[NOOP_QUEUE]
+    queue = app.amqp.queues.select_add(queue_name) or app.amqp.queues[queue_name]
     with app.connection_for_write() as conn:
         queue(conn.default_channel).declare()
     published = time.perf_counter()
     with app.producer_or_acquire() as producer:
         for n in range(count):
-            app.send_task(NOOP_TASK, kwargs={"outcome_id": n}, queue=NOOP_QUEUE, producer=producer)
+            app.send_task(NOOP_TASK, kwargs={"outcome_id": n}, queue=queue_name, producer=producer)
     publish_s = time.perf_counter() - published
 
     def depth() -> int:
         with app.connection_for_read() as conn:
             try:
-                _, messages, _ = conn.default_channel.queue_declare(queue=NOOP_QUEUE, passive=True)
+                _, messages, _ = conn.default_channel.queue_declare(queue=queue_name, passive=True)
             except ChannelError:  # Redis forgets a queue left empty: nothing is left
                 return 0
             return int(messages)
@@ -179,11 +187,12 @@ def noop_task_baseline(
         worker.stop()
         if samples[-1][1]:
             with app.connection_for_write() as conn:
-                conn.default_channel.queue_purge(NOOP_QUEUE)
+                conn.default_channel.queue_purge(queue_name)
         app.close()
+    prefix = "noop_task_default" if defaults else "noop"
     return {
-        "noop_tasks": float(count),
-        "noop_publish_per_s": rate(count, publish_s),
-        "noop_task_per_s": drain_rate(samples),
-        "noop_left": float(samples[-1][1]),
+        f"{prefix}_tasks": float(count),
+        f"{prefix}_publish_per_s": rate(count, publish_s),
+        "noop_task_default_per_s" if defaults else "noop_task_per_s": drain_rate(samples),
+        f"{prefix}_left": float(samples[-1][1]),
     }

@@ -92,16 +92,17 @@ def engine_scaling(base: dict[str, Any], sizes: Sequence[int] = SIZES) -> dict[s
 def _copy_outcomes(database_url: str, god: str, base: dict[str, Any], size: int) -> None:
     import psycopg
 
+    from pantheon.learning.coordizer import COORDIZER_VERSION
     from pantheon.store.types import encode_basins
 
     rows, now = base["rows"], datetime.now(UTC)
     blobs = encode_basins(base["basins"])
     columns = (
         "god_name, prompt, response, success, score, basin, reward, source_type, source_id, "
-        "created_at, trained_online_at, batch_processed_at"
+        "created_at, trained_online_at, batch_processed_at, coordizer_version"
     )
     kinds = ["text", "text", "text", "bool", "float8", "bytea", "float8", "text", "text"]
-    kinds += ["timestamptz"] * 3
+    kinds += ["timestamptz"] * 3 + ["text"]
     with (
         psycopg.connect(libpq_url(database_url)) as conn,
         conn.cursor() as cur,
@@ -125,6 +126,9 @@ def _copy_outcomes(database_url: str, god: str, base: dict[str, Any], size: int)
                     now,
                     now,
                     now,
+                    # The basins are the running coordizer's (``base_arrays``): recorded, so
+                    # consolidation does not encode the rows again.
+                    COORDIZER_VERSION,
                 )
             )
 

@@ -59,6 +59,10 @@ def sql_column(run: Run, query: str, params: Sequence[Any] = ()) -> list[Any]:
         return [row[0] for row in conn.execute(query, params).fetchall()]
 
 
+def count_outcomes(run: Run) -> int:
+    return int(sql_scalar(run, "SELECT count(*) FROM outcomes"))
+
+
 def pending_online(run: Run) -> int:
     return int(sql_scalar(run, "SELECT count(*) FROM outcomes WHERE trained_online_at IS NULL"))
 
@@ -207,6 +211,21 @@ def online_drain(run: Run, resume: Callable[[], None], timeout: float) -> None:
     run.series["online_stamps"] = stamps
 
 
+def set_aside_backlog(run: Run) -> int:
+    """Delete the outcomes still untrained online (and their batch-queue rows); returns
+    how many. Used when the drain window ended with a backlog left: the phases after it
+    (freshness, hourly batch) then start from a steady state, and the count is reported."""
+    import psycopg
+
+    with psycopg.connect(libpq_url(run.database_url)) as conn:
+        conn.execute(
+            "DELETE FROM outcome_batch_queue WHERE outcome_id IN "
+            "(SELECT id FROM outcomes WHERE trained_online_at IS NULL)"
+        )
+        gone = conn.execute("DELETE FROM outcomes WHERE trained_online_at IS NULL").rowcount
+    return int(gone or 0)
+
+
 # --- freshness ------------------------------------------------------------------------------
 
 
@@ -272,6 +291,54 @@ def _trained_stamps(run: Run, ids: Sequence[int]) -> dict[int, float]:
             (list(ids),),
         ).fetchall()
     return {int(i): float(t) for i, t in rows}
+
+
+def seed_batch_backlog(run: Run, rows: Sequence[dict[str, Any]]) -> int:
+    """COPY ``rows`` in as outcomes trained online and waiting for the hourly batch (basins
+    of the running coordizer, batch-queue rows); returns how many.
+
+    The steady state the hourly batch meets: online training computed and stored each
+    basin first. The worker encodes every prompt it trains, so training this many rows
+    online within a benchmark is out of reach; the basins here are valid points of the
+    simplex (not the prompts' own), which the batch's cost does not depend on.
+    """
+    import numpy as np
+    import psycopg
+
+    from pantheon.clock import utcnow
+    from pantheon.learning.coordizer import COORDIZER_VERSION
+    from pantheon.learning.reward import compute_reward
+    from pantheon.store.types import encode_basins
+
+    blobs = encode_basins(np.random.default_rng(0).dirichlet(np.ones(64), size=256))
+    now = utcnow()
+    columns = (
+        "god_name, prompt, response, success, score, basin, coordizer_version, reward, "
+        "source_type, source_id, created_at, trained_online_at"
+    )
+    kinds = ["text", "text", "text", "bool", "float8", "bytea", "text", "float8", "text", "text"]
+    kinds += ["timestamptz", "timestamptz"]
+    with psycopg.connect(libpq_url(run.database_url)) as conn:
+        with (
+            conn.cursor() as cur,
+            cur.copy(f"COPY outcomes ({columns}) FROM STDIN (FORMAT BINARY)") as copy,
+        ):
+            copy.set_types(kinds)
+            for n, row in enumerate(rows):
+                reward = compute_reward(bool(row["success"]), score=row.get("score"))
+                copy.write_row(
+                    (row["god_name"], row["prompt"], row["response"], bool(row["success"]),
+                     row.get("score"), blobs[n % len(blobs)], COORDIZER_VERSION, reward,
+                     "replay", "bench-hourly", now, now)
+                )  # fmt: skip
+        conn.execute(
+            "INSERT INTO outcome_batch_queue (outcome_id, god_name) SELECT id, god_name "
+            "FROM outcomes WHERE source_id = 'bench-hourly' AND batch_processed_at IS NULL "
+            "ON CONFLICT DO NOTHING"
+        )
+        conn.execute("ANALYZE outcomes")
+        conn.execute("ANALYZE outcome_batch_queue")
+    return len(rows)
 
 
 # --- hourly batch and routing --------------------------------------------------------------

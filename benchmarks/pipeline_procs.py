@@ -4,6 +4,7 @@ product worker as deployed, its consumer switch, py-spy, and the database it run
 from __future__ import annotations
 
 import logging
+import math
 import shutil
 import signal
 import statistics
@@ -70,13 +71,20 @@ def start_worker(stack: Stack) -> Proc:
     return worker
 
 
-def start_noop_worker(stack: Stack) -> Proc:
-    """A worker of the benchmark-only app, with ``pantheon worker``'s Celery options."""
-    from benchmarks.pipeline_noop_celery import NOOP_QUEUE
+def start_noop_worker(stack: Stack, *, defaults: bool = False) -> Proc:
+    """A worker of the benchmark-only app, with ``pantheon worker``'s Celery options; with
+    ``defaults``, of the plain app, given nothing but its queue (Celery's defaults, so its
+    pool is one process per CPU, as ``pantheon worker --concurrency 2`` on this machine)."""
+    from benchmarks.pipeline_noop_celery import DEFAULT_QUEUE, NOOP_QUEUE
 
-    argv = [str(VENV_BIN / "celery"), "-A", "benchmarks.pipeline_noop_celery", "worker",
-            *worker_options(NOOP_QUEUE, "bench-noop@%h")]  # fmt: skip
-    return stack.spawn("noop-worker", argv)
+    if defaults:
+        argv = [str(VENV_BIN / "celery"), "-A", "benchmarks.pipeline_noop_celery:default_app",
+                "worker", "--queues", DEFAULT_QUEUE, "--hostname", "bench-noop-default@%h",
+                "--loglevel", "INFO"]  # fmt: skip
+    else:
+        argv = [str(VENV_BIN / "celery"), "-A", "benchmarks.pipeline_noop_celery", "worker",
+                *worker_options(NOOP_QUEUE, "bench-noop@%h")]  # fmt: skip
+    return stack.spawn("noop-default-worker" if defaults else "noop-worker", argv)
 
 
 def consume(stack: Stack, queue: str, on: bool) -> None:
@@ -167,3 +175,89 @@ def maybe_profile(wanted: str, phase: str, pid: int, out_dir: Path) -> Any:
 class _NoProfile:
     def stop(self) -> None:
         return None
+
+
+# --- CPU per process kind (the capacity model's per-core rates) ---------------------------
+
+
+class CpuMeter:
+    """CPU seconds (user + system) spent by the web (with children), the worker (with its
+    pool), Redis and this run's PostgreSQL backends between :meth:`start` and :meth:`stop`.
+
+    PostgreSQL's share is the backends connected to the run's database (found in
+    ``pg_stat_activity``); the server's own background processes are shared with anything
+    else on the machine and are left out.
+    """
+
+    def __init__(self, libpq: str, database: str, pids: dict[str, int]) -> None:
+        self.libpq, self.database, self.pids = libpq, database, pids
+        self.before: dict[str, dict[int, float]] = {}
+
+    def _backends(self) -> list[int]:
+        import psycopg
+
+        with psycopg.connect(self.libpq, autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                (self.database,),
+            ).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def _sample(self) -> dict[str, dict[int, float]]:
+        import psutil  # type: ignore[import-untyped]
+
+        out: dict[str, dict[int, float]] = {}
+        for kind, pid in self.pids.items():
+            procs: list[Any] = []
+            try:
+                root = psutil.Process(pid)
+                procs = [root, *root.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                pass
+            out[kind] = _cpu_of(procs)
+        out["postgres"] = _cpu_of([_process(p) for p in self._backends()])
+        return out
+
+    def start(self) -> CpuMeter:
+        self.before = self._sample()
+        return self
+
+    def stop(self) -> dict[str, float]:
+        """CPU seconds per kind since :meth:`start` (a process gone since counts 0 after)."""
+        after = self._sample()
+        spent: dict[str, float] = {}
+        for kind, now in after.items():
+            then = self.before.get(kind, {})
+            spent[kind] = sum(max(0.0, t - then.get(pid, 0.0)) for pid, t in now.items())
+        return spent
+
+
+def _process(pid: int) -> Any:
+    import psutil
+
+    try:
+        return psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        return None
+
+
+def _cpu_of(procs: list[Any]) -> dict[int, float]:
+    import psutil
+
+    out: dict[int, float] = {}
+    for proc in procs:
+        if proc is None:
+            continue
+        try:
+            times = proc.cpu_times()
+            out[proc.pid] = float(times.user + times.system)
+        except psutil.NoSuchProcess:
+            continue
+    return out
+
+
+def record_cpu(res: dict[str, Any], phase: str, spent: dict[str, float], count: float) -> None:
+    """``<phase>_cpu_<kind>_s`` and ``<phase>_per_core_<kind>`` (events per CPU second)."""
+    for kind, seconds in spent.items():
+        res[f"{phase}_cpu_{kind}_s"] = seconds
+        res[f"{phase}_per_core_{kind}"] = count / seconds if seconds > 0 else math.nan

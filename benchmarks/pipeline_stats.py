@@ -152,23 +152,41 @@ TARGETS: tuple[Target, ...] = (
     Target(
         "intake_single_ratio_noop",
         "intake, single (outcomes/s, best concurrency)",
-        "(reported)",
-        None,
+        ">= 0.5 x no-op endpoint",
+        lambda v: v >= 0.5,
         baseline_key="noop_web_per_s",
     ),
     Target(
+        "intake_single_c4_p99_ms",
+        "intake, single p99 at 4 clients (ms)",
+        "<= 20 ms",
+        lambda v: v <= 20.0,
+    ),
+    Target(
+        "online_training_ratio_noop_default",
+        "online training (outcomes/s, one worker) / plain Celery no-op",
+        "(reported)",
+        None,
+        baseline_key="noop_task_default_per_s",
+    ),
+    Target(
         "online_training_ratio_noop",
-        "online training (outcomes/s, one worker)",
-        ">= 5 x no-op Celery task",
-        lambda v: v >= 5.0,
+        "online training / no-op with the product's Celery settings",
+        "(reported)",
+        None,
         baseline_key="noop_task_per_s",
     ),
-    Target("freshness_p99_s", "freshness p99 at half max load", "<= 1 s", lambda v: v <= 1.0),
+    Target(
+        "freshness_p99_s",
+        "freshness p99 (s; offered share in results)",
+        "<= 1 s",
+        lambda v: v <= 1.0,
+    ),
     Target("hourly_batch_rows_per_s", "hourly batch (rows/s)", ">= 50,000", lambda v: v >= 50_000),
     Target(
         "consolidation_exponent", "consolidation scaling exponent", "<= 1.1", lambda v: v <= 1.1
     ),
-    Target("route_p99_ms", "/api/route p99 (ms)", "<= 20 ms", lambda v: v <= 20.0),
+    Target("route_c4_p99_ms", "/api/route p99 at 4 clients (ms)", "<= 20 ms", lambda v: v <= 20.0),
     Target(
         "worker_rss_growth",
         "worker RSS growth after 100k outcomes",
@@ -184,12 +202,19 @@ TARGETS: tuple[Target, ...] = (
     Target(
         "web_rss_growth", "web RSS growth after 100k outcomes", "<= 10 %", lambda v: abs(v) <= 0.10
     ),
+    Target(
+        "table_growth_cost_ratio",
+        "worst path cost at 10M stored / at 100k",
+        "<= 1.2",
+        lambda v: v <= 1.2,
+    ),
 )
 
 #: The figure shown beside each ratio target, so the table shows absolute values too.
 SHOWN_FIGURE: dict[str, str] = {
     "intake_batch_ratio_copy": "intake_batch_per_s",
     "intake_single_ratio_noop": "intake_single_per_s",
+    "online_training_ratio_noop_default": "online_trained_per_s",
     "online_training_ratio_noop": "online_trained_per_s",
 }
 

@@ -228,6 +228,17 @@ class Settings(BaseSettings):
     #: Long-polls waiting at once; beyond it a task status answers at once (no wait).
     max_task_waiters: int = Field(16, validation_alias="PANTHEON_MAX_TASK_WAITERS", ge=0)
 
+    # --- retention of outcomes and audit rows ----------------------------------------
+    #: The nightly cleanup job deletes outcomes older than this many days once they are
+    #: trained online and by the hourly batch (or quarantined): the kernels hold what they
+    #: taught. An untrained row is never deleted. 0 keeps every outcome.
+    outcome_keep_days: int = Field(90, validation_alias="PANTHEON_OUTCOME_KEEP_DAYS", ge=0)
+    #: Training-history and schedule-run rows older than this many days are deleted by the
+    #: same job. 0 keeps them.
+    history_keep_days: int = Field(90, validation_alias="PANTHEON_HISTORY_KEEP_DAYS", ge=0)
+    #: Rows the cleanup job deletes per transaction (short locks, bounded WAL bursts).
+    retention_chunk: int = Field(10_000, validation_alias="PANTHEON_RETENTION_CHUNK", ge=1)
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.task_soft_time_limit >= self.task_time_limit:

@@ -24,6 +24,7 @@ GUIDES = (
     "RAILWAY_DEPLOYMENT.md",
     "CELERY_TASKS_GUIDE.md",
     "docs/ARCHITECTURE.md",
+    "docs/CAPACITY.md",
     "src/pantheon/data/sample/README.md",
 )
 SHELL_LANGUAGES = {"bash", "sh", "shell", "console"}

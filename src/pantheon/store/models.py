@@ -104,6 +104,14 @@ class Outcome(Base):
             postgresql_where=sa.text("trained_online_at IS NULL"),
             sqlite_where=sa.text("trained_online_at IS NULL"),
         ),
+        # The outbox sweep's oldest untrained rows across gods (``ORDER BY id LIMIT n``):
+        # without it PostgreSQL walks the primary key over every trained row (migration 0005).
+        sa.Index(
+            "ix_outcomes_untrained",
+            "id",
+            postgresql_where=sa.text("trained_online_at IS NULL AND quarantined_at IS NULL"),
+            sqlite_where=sa.text("trained_online_at IS NULL AND quarantined_at IS NULL"),
+        ),
         sa.Index("ix_outcomes_god_name_created_at", "god_name", "created_at"),
         # No index mentions batch_processed_at, and pages keep free space, so marking a
         # batch is a HOT update on PostgreSQL (no index writes); pending batch rows are

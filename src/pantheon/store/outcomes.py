@@ -1,4 +1,6 @@
-"""Outcome rows: idempotent bulk insert and set-based claims (no ORM object per row).
+"""Outcome rows: set-based claims and reads (no ORM object per row); storing them is
+``store.outcome_intake``, deleting old ones ``store.outcome_retention``, counting them
+``store.outcome_stats``.
 
 A claim marks rows at one timescale and returns what training needs (id, basin, reward,
 success) inside the transaction that saves the trained kernel state, so the mark and the
@@ -35,22 +37,20 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 from numpy.typing import NDArray
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from pantheon.clock import utcnow
-from pantheon.store._pg_bulk import claim_batch, copy_insert, copy_queue
+from pantheon.store._pg_bulk import claim_batch
 from pantheon.store.basins import Encoder, fill_claimed
 from pantheon.store.models import outcome_batch_queue, outcomes
 from pantheon.store.quarantine import quarantine, split_decodable
-from pantheon.store.types import decode_basins
+from pantheon.store.types import BASIN_BYTES, BASIN_DTYPE, decode_basins
 
 _IN_CHUNK = 1000
 ONLINE = "trained_online_at"
 BATCH = "batch_processed_at"
 CONSOLIDATED = "consolidated_at"
-#: ``recent_prompts`` looks at this many newest rows per prompt wanted.
-RECENT_WINDOW = 50
 
 
 @dataclass(frozen=True)
@@ -95,108 +95,38 @@ def _claimed(
     session: Session, rows: Sequence[Any], column: str, encoder: Encoder | None
 ) -> Claimed:
     # Basins first (missing or of another coordizer version, one encode per claim), then
-    # the per-row checks: a row still without a usable basin is quarantined.
-    good, bad = split_decodable(fill_claimed(session, rows, encoder))
+    # the checks: a row still without a usable basin is quarantined.
+    filled = fill_claimed(session, rows, encoder)
+    fast = _all_decodable(filled)
+    if fast is not None:
+        return fast
+    good, bad = split_decodable(filled)
     if bad:
         quarantine(session, bad, column)
     return Claimed.from_rows(good, quarantined=[oid for oid, _ in bad])
 
 
-def _dialect_insert(session: Session) -> Any:
-    name = session.get_bind().dialect.name
-    return (postgresql.insert if name == "postgresql" else sqlite.insert)(outcomes)
+def _all_decodable(rows: Sequence[Any]) -> Claimed | None:
+    """The claim's arrays when every row passes ``split_decodable``'s checks, tested on
+    whole arrays at once (a per-row check costs more than the claim's SQL); None when any
+    row might fail, so the row-by-row path names the bad ones."""
+    if not rows or any(
+        not isinstance(r[1], bytes | bytearray | memoryview) or len(r[1]) != BASIN_BYTES
+        or not isinstance(r[2], float | int) or r[3] is None
+        for r in rows
+    ):  # fmt: skip
+        return None
+    raw = np.frombuffer(b"".join(bytes(r[1]) for r in rows), dtype=BASIN_DTYPE)
+    rewards = np.fromiter((r[2] for r in rows), dtype=np.float64, count=len(rows))
+    with np.errstate(invalid="ignore"):
+        ok = bool(np.isfinite(raw).all() and (raw >= 0).all())
+        ok = ok and bool(np.isfinite(rewards).all() and (np.abs(rewards) <= 1.0).all())
+    return Claimed.from_rows(rows) if ok else None
 
 
 def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
-
-
-def existing_keys(session: Session, keys: Sequence[str]) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for part in _chunks(keys):
-        stmt = sa.select(outcomes.c.outcome_key, outcomes.c.id).where(
-            outcomes.c.outcome_key.in_(part)
-        )
-        found.update({k: int(i) for k, i in session.execute(stmt)})
-    return found
-
-
-def insert_outcomes(
-    session: Session, rows: Sequence[dict[str, Any]]
-) -> tuple[list[int], list[bool]]:
-    """Insert rows (column dicts); returns (id per input row, True where newly stored).
-
-    A row whose ``outcome_key`` is already stored (or repeats an earlier row of the same
-    call) is not stored again: its id is the existing one and its flag is False.
-    """
-    ids: list[int | None] = [None] * len(rows)
-    new = [False] * len(rows)
-    keys = [r.get("outcome_key") for r in rows]
-    wanted = sorted({k for k in keys if k is not None})
-    known = existing_keys(session, wanted) if wanted else {}
-    first_of_key: dict[str, int] = {}
-    keyed: list[dict[str, Any]] = []
-    keyless: list[int] = []
-    for i, key in enumerate(keys):
-        if key is None:
-            keyless.append(i)
-        elif key not in known and key not in first_of_key:
-            first_of_key[key] = i
-            keyed.append(rows[i])
-    if session.get_bind().dialect.name == "postgresql":
-        keyless_ids, stored = copy_insert(session, [rows[i] for i in keyless], keyed)
-    else:
-        keyless_ids, stored = _insert_many(session, [rows[i] for i in keyless], keyed)
-    for i, oid in zip(keyless, keyless_ids, strict=True):
-        ids[i] = oid
-        new[i] = True
-    for key, oid in stored.items():
-        known[key] = oid
-        new[first_of_key[key]] = True
-    missing = [k for k in first_of_key if k not in known]
-    if missing:  # lost a race with a concurrent intake of the same key: theirs stands
-        known.update(existing_keys(session, missing))
-    for i, key in enumerate(keys):
-        if key is not None:
-            ids[i] = known[key]
-    final = [int(i) for i in ids if i is not None]
-    enqueue_batch(session, [(oid, rows[i]["god_name"]) for i, oid in enumerate(final) if new[i]])
-    return final, new
-
-
-def enqueue_batch(session: Session, pairs: Sequence[tuple[int, str]]) -> None:
-    """Put new outcomes on the hourly batch queue (same transaction as their insert)."""
-    if not pairs:
-        return
-    if session.get_bind().dialect.name == "postgresql":
-        copy_queue(session, pairs)
-    else:
-        session.execute(
-            sa.insert(outcome_batch_queue),
-            [{"outcome_id": oid, "god_name": god} for oid, god in pairs],
-        )
-
-
-def _insert_many(
-    session: Session, keyless: Sequence[dict[str, Any]], keyed: Sequence[dict[str, Any]]
-) -> tuple[list[int], dict[str, int]]:
-    """Multi-row INSERT … RETURNING (SQLite; PostgreSQL uses binary COPY instead)."""
-    stored: dict[str, int] = {}
-    if keyed:
-        stmt = (
-            _dialect_insert(session)
-            .on_conflict_do_nothing(
-                index_elements=["outcome_key"], index_where=outcomes.c.outcome_key.is_not(None)
-            )
-            .returning(outcomes.c.id, outcomes.c.outcome_key)
-        )
-        stored = {str(k): int(i) for i, k in session.execute(stmt, list(keyed))}
-    ids: list[int] = []
-    if keyless:
-        stmt = sa.insert(outcomes).returning(outcomes.c.id, sort_by_parameter_order=True)
-        ids = [int(i) for i in session.execute(stmt, list(keyless)).scalars()]
-    return ids, stored
 
 
 def god_of_outcome(session: Session, outcome_id: int) -> str | None:
@@ -433,52 +363,3 @@ def mark(session: Session, ids: Sequence[int], column: str, now: datetime | None
         )
         total += int(result.rowcount or 0)  # type: ignore[attr-defined]
     return total
-
-
-def recent_prompts(session: Session, limit: int) -> list[str]:
-    """Distinct prompts of the newest outcomes, newest first.
-
-    Only the newest ``RECENT_WINDOW * limit`` rows are looked at (a primary-key scan
-    backwards), so the cost does not grow with the table; a burst of repeats of one
-    prompt can make the answer shorter than ``limit``.
-    """
-    window = (
-        sa.select(outcomes.c.id, outcomes.c.prompt)
-        .where(_healthy())
-        .order_by(outcomes.c.id.desc())
-        .limit(RECENT_WINDOW * limit)
-        .subquery()
-    )
-    stmt = (
-        sa.select(window.c.prompt)
-        .group_by(window.c.prompt)
-        .order_by(sa.func.max(window.c.id).desc())
-        .limit(limit)
-    )
-    return [str(p) for p in session.execute(stmt).scalars()]
-
-
-def counts(session: Session) -> dict[str, int]:
-    """Outcomes stored, trained per timescale and quarantined (for metrics).
-
-    Pending counts leave quarantined rows out: nothing will ever train them.
-    """
-    stmt = sa.select(
-        sa.func.count(),
-        sa.func.count(outcomes.c.trained_online_at),
-        sa.func.count(outcomes.c.batch_processed_at),
-        sa.func.count(outcomes.c.consolidated_at),
-        sa.func.count(outcomes.c.quarantined_at),
-        sa.func.count(sa.case((_healthy(), None), else_=outcomes.c.trained_online_at)),
-        sa.func.count(sa.case((_healthy(), None), else_=outcomes.c.batch_processed_at)),
-    )
-    total, online, batch, consolidated, bad, bad_online, bad_batch = session.execute(stmt).one()
-    return {
-        "outcomes": int(total),
-        "trained_online": int(online),
-        "batch_processed": int(batch),
-        "consolidated": int(consolidated),
-        "quarantined": int(bad),
-        "pending_online": int(total) - int(online) - int(bad) + int(bad_online),
-        "pending_batch": int(total) - int(batch) - int(bad) + int(bad_batch),
-    }

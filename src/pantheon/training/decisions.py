@@ -34,7 +34,7 @@ from pantheon.errors import DatabaseUnavailableError, NotFoundError, ValidationE
 from pantheon.learning.policy import Policy, PolicyKind, RandomSource, choose
 from pantheon.learning.seeds import seed_int
 from pantheon.store import decisions as decision_rows
-from pantheon.store import outcomes as outcome_rows
+from pantheon.store.outcome_intake import insert_outcomes
 from pantheon.store.types import decode_basins, encode_basins
 from pantheon.training.basins import route_basin
 from pantheon.training.routing import cache_for
@@ -294,14 +294,14 @@ def insert_linked(
     decision_ids: Sequence[uuid.UUID | None],
     rows: list[dict[str, Any]],
 ) -> tuple[list[int], list[bool]]:
-    """``outcome_rows.insert_outcomes`` plus the decision links, in the caller's transaction.
+    """``insert_outcomes`` plus the decision links, in the caller's transaction.
 
     An unknown decision id refuses the whole batch (nothing stored). An outcome whose
     decision already has one (stored before, or earlier in this batch) is a duplicate of
     it; a keyless linked outcome gets the key ``decision:<id>``, so a retry is one too.
     """
     if not any(d is not None for d in decision_ids):
-        return outcome_rows.insert_outcomes(session, rows)
+        return insert_outcomes(session, rows)
     known = decision_rows.lock_many(session, [d for d in decision_ids if d is not None])
     unknown = [str(d) for d in decision_ids if d is not None and d not in known]
     if unknown:
@@ -320,7 +320,7 @@ def insert_linked(
                 continue
             first_of[d] = i
         fresh.append(i)
-    ids, new = outcome_rows.insert_outcomes(session, [rows[i] for i in fresh])
+    ids, new = insert_outcomes(session, [rows[i] for i in fresh])
     out_ids: list[int] = [0] * len(rows)
     out_new = [False] * len(rows)
     for i, oid, is_new in zip(fresh, ids, new, strict=True):

@@ -12,9 +12,8 @@ from typing import TYPE_CHECKING, Any
 from pantheon.errors import NotFoundError
 from pantheon.roster import is_shadow, shadow_of
 from pantheon.store import checkpoints as checkpoint_rows
-from pantheon.store import history
+from pantheon.store import history, outcome_stats
 from pantheon.store import kernels as kernel_rows
-from pantheon.store import outcomes as outcome_rows
 from pantheon.store.history import TrendPoint
 from pantheon.store.kernels import KernelRecord
 from pantheon.store.schedule_runs import ScheduleRuns
@@ -118,7 +117,7 @@ def recent_prompts(service: TrainingService, limit: int = 8) -> list[str]:
     if limit <= 0:
         return []
     with service.database.session(write=False) as session:
-        return outcome_rows.recent_prompts(session, limit)
+        return outcome_stats.recent_prompts(session, limit)
 
 
 def list_transfers(service: TrainingService, limit: int = 100) -> list[dict[str, Any]]:
@@ -129,7 +128,7 @@ def list_transfers(service: TrainingService, limit: int = 100) -> list[dict[str,
 def counts(service: TrainingService) -> dict[str, Any]:
     """Figures for ``/metrics``: outcomes accepted and trained per timescale, kernel steps."""
     with service.database.session(write=False) as session:
-        figures: dict[str, Any] = outcome_rows.counts(session)
+        figures: dict[str, Any] = outcome_stats.counts(session)
         records = kernel_rows.list_all(session)
     figures["kernel_step_counts"] = {r.name: r.step_count for r in records}
     figures["kernel_versions"] = {r.name: r.version for r in records}

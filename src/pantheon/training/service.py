@@ -35,7 +35,7 @@ from pantheon.learning.batch import Batch
 from pantheon.learning.curriculum import curriculum_batch
 from pantheon.learning.kernel import Kernel
 from pantheon.roster import Roster, shadow_of
-from pantheon.store import history
+from pantheon.store import history, outcome_retention
 from pantheon.store import kernels as kernel_rows
 from pantheon.store import outcomes as outcome_rows
 from pantheon.store.basins import Encoder
@@ -402,7 +402,12 @@ class TrainingService:
 
     def cleanup_old_checkpoints(self) -> dict[str, Any]:
         """Retention: newest N per kernel, pinned ones and young ones stay; orphans go;
-        routing decisions older than ``PANTHEON_DECISION_KEEP_DAYS`` go too."""
+        routing decisions older than ``PANTHEON_DECISION_KEEP_DAYS`` and trained outcomes
+        and audit rows past their keep days (``store.outcome_retention``) go too."""
         if not self.enabled:
             return _disabled(deleted=0, kept=0)
-        return {**self.checkpoints.cleanup_old_checkpoints(), **_decisions.expire(self)}
+        return {
+            **self.checkpoints.cleanup_old_checkpoints(),
+            **_decisions.expire(self),
+            **outcome_retention.expire(self.database, self.settings),
+        }

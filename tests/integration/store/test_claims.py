@@ -10,9 +10,11 @@ import pytest
 import sqlalchemy as sa
 
 from pantheon.clock import utcnow
+from pantheon.store import outcome_stats
 from pantheon.store import outcomes as outcome_rows
 from pantheon.store.db import Database
 from pantheon.store.models import outcome_batch_queue, outcomes
+from pantheon.store.outcome_intake import insert_outcomes
 from pantheon.store.types import encode_basins
 
 pytestmark = pytest.mark.integration
@@ -38,7 +40,7 @@ def _rows(n: int, god: str = "zeus", key: str | None = None) -> list[dict[str, A
 
 def _insert(db: Database, rows: list[dict[str, Any]]) -> list[int]:
     with db.session() as s:
-        return outcome_rows.insert_outcomes(s, rows)[0]
+        return insert_outcomes(s, rows)[0]
 
 
 def test_claim_honours_its_limit_and_returns_decoded_rows(db: Database) -> None:
@@ -116,11 +118,11 @@ def test_two_concurrent_claims_share_no_row(db: Database) -> None:
 def test_insert_is_idempotent_on_key(db: Database) -> None:
     first = _insert(db, _rows(5, key="k"))
     with db.session() as s:
-        again, new = outcome_rows.insert_outcomes(s, _rows(7, key="k"))
+        again, new = insert_outcomes(s, _rows(7, key="k"))
     assert again[:5] == first
     assert new == [False] * 5 + [True] * 2
     with db.session(write=False) as s:
-        assert outcome_rows.counts(s)["outcomes"] == 7
+        assert outcome_stats.counts(s)["outcomes"] == 7
 
 
 def test_claim_for_consolidation_takes_valuable_recent_rows(db: Database) -> None:

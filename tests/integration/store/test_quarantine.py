@@ -7,6 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from pantheon.clock import utcnow
+from pantheon.store import outcome_stats
 from pantheon.store import outcomes as outcome_rows
 from pantheon.store.db import Database
 from pantheon.store.models import outcome_batch_queue, outcomes
@@ -60,7 +61,7 @@ def test_skipped_by_the_sweep_consolidation_and_counted(db: Database) -> None:
         outcome_rows.claim(s, "zeus", outcome_rows.ONLINE, 1)  # takes only the bad row
         assert [i for i, _ in outcome_rows.pending_online(s, 0, 100)] == ids[1:]
         assert outcome_rows.count_pending(s, "zeus", outcome_rows.ONLINE) == 3
-        figures = outcome_rows.counts(s)
+        figures = outcome_stats.counts(s)
         consolidated = outcome_rows.claim_for_consolidation(
             s, "zeus", utcnow().replace(year=2000), 0.0, 100
         )
@@ -72,7 +73,7 @@ def test_skipped_by_the_sweep_consolidation_and_counted(db: Database) -> None:
     # The hourly claim takes the quarantined row off the queue without counting it.
     with db.session() as s:
         batch = outcome_rows.claim(s, "zeus", outcome_rows.BATCH, 100)
-        figures = outcome_rows.counts(s)
+        figures = outcome_stats.counts(s)
     assert list(batch.ids) == ids[1:]
     assert figures["batch_processed"] == 3
     assert figures["pending_batch"] == 0
@@ -85,9 +86,9 @@ def test_recent_prompts_are_distinct_newest_first(db: Database) -> None:
     ids = _insert(db, rows)
     _corrupt(db, ids[3])  # "c"
     with db.session(write=False) as s:
-        assert outcome_rows.recent_prompts(s, 10) == ["b", "c", "a"]
+        assert outcome_stats.recent_prompts(s, 10) == ["b", "c", "a"]
     with db.session() as s:
         outcome_rows.claim(s, "zeus", outcome_rows.ONLINE, 10)
     with db.session(write=False) as s:
-        assert outcome_rows.recent_prompts(s, 10) == ["b", "a"]
-        assert outcome_rows.recent_prompts(s, 1) == ["b"]
+        assert outcome_stats.recent_prompts(s, 10) == ["b", "a"]
+        assert outcome_stats.recent_prompts(s, 1) == ["b"]

@@ -64,12 +64,12 @@ def test_worker_profile_buckets_first_rule_wins() -> None:
 
 
 def test_results_json_has_no_nan_and_markdown_has_the_table(tmp_path: Path) -> None:
-    results = {"freshness_p99_s": math.nan, "route_p99_ms": 12.5, "series": [1.0, math.inf]}
+    results = {"freshness_p99_s": math.nan, "route_c4_p99_ms": 12.5, "series": [1.0, math.inf]}
     write_json(tmp_path / "r.json", results)
     loaded = json.loads((tmp_path / "r.json").read_text())
-    assert loaded == {"freshness_p99_s": None, "route_p99_ms": 12.5, "series": [1.0, None]}
+    assert loaded == {"freshness_p99_s": None, "route_c4_p99_ms": 12.5, "series": [1.0, None]}
     text = markdown(results, ["a note"], ["context line"])
-    assert "| /api/route p99 (ms) | 12.5 |" in text
+    assert "| /api/route p99 at 4 clients (ms) | 12.5 |" in text
     assert "PASS" in text
     assert "- a note" in text
 

@@ -1,0 +1,125 @@
+"""Storing outcomes: idempotent inserts that enqueue each new row for the hourly batch.
+
+PostgreSQL (see ``_pg_bulk``): the existing-key check is the insert itself. Keyed rows
+go through one ``INSERT … ON CONFLICT (outcome_key) DO NOTHING RETURNING`` whose returned
+rows also feed the batch-queue insert in the same statement; only the keys that
+conflicted are then looked up (none, on an ordinary request). A few rows (a chat app's
+one outcome) are one statement with their values inline; a batch is one binary COPY into
+a per-connection staging table, then that statement over the staging table. Rows without
+a key cannot conflict and are copied straight into ``outcomes``.
+
+SQLite: multi-row ``INSERT … ON CONFLICT DO NOTHING RETURNING`` and a queue insert.
+
+Either way the rows, their queue entries and the caller's other writes commit together
+in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.orm import Session
+
+from pantheon.store._pg_bulk import copy_insert, copy_queue
+from pantheon.store.models import outcome_batch_queue, outcomes
+
+_IN_CHUNK = 1000
+
+
+def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def existing_keys(session: Session, keys: Sequence[str]) -> dict[str, int]:
+    """{outcome_key: id} of the stored ones among ``keys``."""
+    found: dict[str, int] = {}
+    for part in _chunks(keys):
+        stmt = sa.select(outcomes.c.outcome_key, outcomes.c.id).where(
+            outcomes.c.outcome_key.in_(part)
+        )
+        found.update({k: int(i) for k, i in session.execute(stmt)})
+    return found
+
+
+def insert_outcomes(
+    session: Session, rows: Sequence[dict[str, Any]]
+) -> tuple[list[int], list[bool]]:
+    """Insert rows (column dicts); returns (id per input row, True where newly stored).
+
+    A row whose ``outcome_key`` is already stored (or repeats an earlier row of the same
+    call) is not stored again: its id is the existing one and its flag is False. Every
+    row stored is put on the hourly batch queue in the same transaction.
+    """
+    keys = [r.get("outcome_key") for r in rows]
+    first_of_key: dict[str, int] = {}
+    keyed: list[dict[str, Any]] = []
+    keyless: list[int] = []
+    for i, key in enumerate(keys):
+        if key is None:
+            keyless.append(i)
+        elif key not in first_of_key:
+            first_of_key[key] = i
+            keyed.append(rows[i])
+    if session.get_bind().dialect.name == "postgresql":
+        keyless_ids, stored = copy_insert(session, [rows[i] for i in keyless], keyed)
+    else:
+        keyless_ids, stored = _insert_many(session, [rows[i] for i in keyless], keyed)
+    ids: list[int] = [0] * len(rows)
+    new = [False] * len(rows)
+    for i, oid in zip(keyless, keyless_ids, strict=True):
+        ids[i], new[i] = oid, True
+    for key in stored:
+        new[first_of_key[key]] = True
+    # A key not stored by this call was stored before (or by a concurrent intake that
+    # won the race): theirs stands. Only these are looked up.
+    known = dict(stored)
+    missing = [k for k in first_of_key if k not in stored]
+    if missing:
+        known.update(existing_keys(session, missing))
+    for i, key in enumerate(keys):
+        if key is not None:
+            ids[i] = known[key]
+    return ids, new
+
+
+def enqueue_batch(session: Session, pairs: Sequence[tuple[int, str]]) -> None:
+    """Put new outcomes on the hourly batch queue (same transaction as their insert)."""
+    if not pairs:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        copy_queue(session, pairs)
+    else:
+        session.execute(
+            sa.insert(outcome_batch_queue),
+            [{"outcome_id": oid, "god_name": god} for oid, god in pairs],
+        )
+
+
+def _insert_many(
+    session: Session, keyless: Sequence[dict[str, Any]], keyed: Sequence[dict[str, Any]]
+) -> tuple[list[int], dict[str, int]]:
+    """Multi-row INSERT … RETURNING, then the queue entries (SQLite)."""
+    stored: dict[str, int] = {}
+    gods: dict[int, str] = {}
+    if keyed:
+        stmt = (
+            sqlite.insert(outcomes)
+            .on_conflict_do_nothing(
+                index_elements=["outcome_key"], index_where=outcomes.c.outcome_key.is_not(None)
+            )
+            .returning(outcomes.c.id, outcomes.c.outcome_key, outcomes.c.god_name)
+        )
+        for i, k, god in session.execute(stmt, list(keyed)):
+            stored[str(k)] = int(i)
+            gods[int(i)] = str(god)
+    ids: list[int] = []
+    if keyless:
+        stmt = sa.insert(outcomes).returning(outcomes.c.id, sort_by_parameter_order=True)
+        ids = [int(i) for i in session.execute(stmt, list(keyless)).scalars()]
+        gods.update({oid: str(row["god_name"]) for oid, row in zip(ids, keyless, strict=True)})
+    enqueue_batch(session, sorted(gods.items()))
+    return ids, stored
