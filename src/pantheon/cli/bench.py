@@ -1,62 +1,22 @@
-"""``pantheon bench <benchmark>``: one sub-command per benchmark.
+"""``pantheon bench routing``: routing quality on outcome files.
 
-Each module in :data:`BENCH_MODULES` exposes ``register_bench(benchmarks)`` and adds its
-own sub-parser (``set_defaults(func=...)``); a missing module is skipped, so benchmarks
-can be added one module at a time. ``routing`` lives here.
+The arguments of every ``pantheon bench`` sub-command are in :mod:`pantheon.cli.bench_args`.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
-from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from pantheon.benchmarks_routing import ROUTELLM_PUBLISHED, run_routing_bench
 from pantheon.cli.progress import step_progress
 from pantheon.config import Settings
 
-#: Modules adding ``pantheon bench`` sub-commands besides ``routing`` (sibling benchmarks).
-BENCH_MODULES: tuple[str, ...] = ("pantheon.cli.bench_pipeline", "pantheon.cli.bench_online")
-
-
-def register(sub: Any) -> None:
-    bench = sub.add_parser("bench", help="benchmarks: routing quality, pipeline throughput")
-    benchmarks = bench.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
-    register_routing(benchmarks)
-    for name in BENCH_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        module.register_bench(benchmarks)
-
-
-def register_routing(benchmarks: Any) -> None:
-    routing = benchmarks.add_parser(
-        "routing",
-        help="train on one outcome file, route another's prompts, print APGR and CPT",
-        description="Train kernels from the --train outcomes (intake, online steps, hourly "
-        "batch, nightly consolidation; sync mode on a throwaway SQLite database), route every "
-        "--test prompt between --strong and --weak by predicted reward, and print APGR, "
-        "CPT(50%) and CPT(80%) beside random and oracle routing.",
-    )
-    routing.add_argument("--train", type=Path, required=True, help="training outcomes (JSONL)")
-    routing.add_argument("--test", type=Path, required=True, help="held-out outcomes (JSONL)")
-    routing.add_argument("--strong", required=True, help="the strong (expensive) god")
-    routing.add_argument("--weak", required=True, help="the weak (cheap) god")
-    routing.add_argument("--json", action="store_true", help="print the figures as JSON")
-    routing.set_defaults(func=run_routing)
-
 
 def run_routing(args: argparse.Namespace, settings: Settings) -> int:
-    from pantheon.benchmarks_routing import ROUTELLM_PUBLISHED, run_routing_bench
-
     console = Console(stderr=True)
     with step_progress(console, 16) as progress:
         report = run_routing_bench(

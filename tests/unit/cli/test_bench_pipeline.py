@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pantheon.cli import bench_pipeline, build_parser
+from pantheon.cli import bench_pipeline, build_parser, resolve_runner
 
 pytestmark = pytest.mark.unit
 
@@ -15,7 +15,7 @@ def test_pipeline_parses_the_benchmark_options() -> None:
     args = build_parser().parse_args(
         ["bench", "pipeline", "--rows", "2000", "--profile", "route", "--out", "x"]
     )
-    assert args.func is bench_pipeline.run_pipeline
+    assert resolve_runner(args.runner) is bench_pipeline.run_pipeline
     assert (args.rows, args.profile, args.out) == (2000, "route", Path("x"))
     assert args.concurrency == "1,4,16"
 
