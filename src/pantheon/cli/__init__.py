@@ -1,10 +1,14 @@
-"""The ``pantheon`` command line: one sub-command module per area.
+"""The ``pantheon`` command line: per area, an arguments module and a run module.
 
-Each module in :data:`COMMAND_MODULES` exposes ``register(subparsers)``; it adds its
-sub-commands with ``set_defaults(func=...)``, where ``func(args, settings) -> int``. A
-command that runs a service or writes to a deployment also sets ``production_role`` (a
-:class:`~pantheon.config.Role`): :func:`main` runs the production check for it before the
-command touches anything.
+Each module in :data:`COMMAND_MODULES` (``<area>_args``) exposes ``register(subparsers)``;
+it adds its sub-commands with ``set_defaults(runner="pantheon.cli.<area>:<function>")``,
+where ``function(args, settings) -> int`` lives in the area's run module. The arguments
+modules import argparse and light pantheon modules only, and :func:`main` imports the run
+module of the one command chosen, after parsing: the run modules import the web app,
+Celery, the store and the engine at their top, and ``pantheon --help`` or ``pantheon db
+upgrade`` has no use for most of them. A command that runs a service or writes to a
+deployment also sets ``production_role`` (a :class:`~pantheon.config.Role`): :func:`main`
+runs the production check for it before the command touches anything.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ import argparse
 import importlib
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import cast
 
 import pydantic
 from sqlalchemy import exc as sa_exc
@@ -24,13 +29,16 @@ from pantheon.errors import ConfigurationError, PantheonError
 from pantheon.logs import configure_logging
 
 COMMAND_MODULES: tuple[str, ...] = (
-    "pantheon.cli.db",
-    "pantheon.cli.services",
-    "pantheon.cli.data",
-    "pantheon.cli.demo",
-    "pantheon.cli.bench",
-    "pantheon.cli.decisions",
+    "pantheon.cli.db_args",
+    "pantheon.cli.services_args",
+    "pantheon.cli.data_args",
+    "pantheon.cli.demo_args",
+    "pantheon.cli.bench_args",
+    "pantheon.cli.decisions_args",
 )
+
+#: What a command runs once its arguments are parsed and the settings are checked.
+Runner = Callable[[argparse.Namespace, Settings], int]
 
 log = logging.getLogger("pantheon.cli")
 
@@ -52,6 +60,17 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         module.register(sub)
     return parser
+
+
+def resolve_runner(spec: str) -> Runner:
+    """The function ``"package.module:function"`` names, importing only its module."""
+    module_name, sep, attribute = spec.partition(":")
+    if not sep or not module_name or not attribute:
+        raise ValueError(f"a runner is named as 'module:function', not {spec!r}")
+    runner = getattr(importlib.import_module(module_name), attribute)
+    if not callable(runner):
+        raise TypeError(f"{spec} is not callable")
+    return cast(Runner, runner)
 
 
 def _settings_problem(exc: pydantic.ValidationError) -> str:
@@ -101,7 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         role: Role | None = getattr(args, "production_role", None)
         if role is not None:
             settings.require_safe_for_production(role)
-        return int(args.func(args, settings))
+        run = resolve_runner(args.runner)
+        return int(run(args, settings))
     except (Exception, KeyboardInterrupt) as exc:
         status, line = exit_for(exc)
         log.debug("pantheon %s failed", args.command, exc_info=exc)

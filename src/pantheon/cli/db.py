@@ -1,5 +1,6 @@
 """``pantheon db upgrade|downgrade|current|recoordize``: schema migrations, and stored
-basins and kernels brought to the running coordizer (``training.representation``)."""
+basins and kernels brought to the running coordizer (``training.representation``). Their
+arguments are in :mod:`pantheon.cli.db_args`."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ import argparse
 from rich.console import Console
 
 from pantheon.cli.progress import step_progress
-from pantheon.config import Role, Settings
+from pantheon.config import Settings
 from pantheon.store import migrate
 from pantheon.training import representation
 from pantheon.training.service import TrainingService
 
 
-def _upgrade(args: argparse.Namespace, settings: Settings) -> int:
+def run_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     before = migrate.current(settings)
     migrate.upgrade(settings, args.revision)
     after = migrate.current(settings)
@@ -25,14 +26,14 @@ def _upgrade(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _downgrade(args: argparse.Namespace, settings: Settings) -> int:
+def run_downgrade(args: argparse.Namespace, settings: Settings) -> int:
     before = migrate.current(settings)
     migrate.downgrade(settings, args.revision)
     print(f"database downgraded {before or 'base'} -> {migrate.current(settings) or 'base'}")
     return 0
 
 
-def _current(_args: argparse.Namespace, settings: Settings) -> int:
+def run_current(_args: argparse.Namespace, settings: Settings) -> int:
     rev = migrate.current(settings)
     head = migrate.head_revision()
     state = "up to date" if rev == head else f"behind head {head}"
@@ -40,7 +41,7 @@ def _current(_args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _recoordize(_args: argparse.Namespace, settings: Settings) -> int:
+def run_recoordize(_args: argparse.Namespace, settings: Settings) -> int:
     rev = migrate.current(settings)
     if rev != migrate.head_revision():
         print(
@@ -57,25 +58,3 @@ def _recoordize(_args: argparse.Namespace, settings: Settings) -> int:
         f"({result.duration_s:.1f} s)"
     )
     return 0
-
-
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    db = subparsers.add_parser("db", help="database schema migrations")
-    # Every db action, present and future, is checked: in production none may fall back
-    # to a local SQLite file.
-    db.set_defaults(production_role=Role.MIGRATE)
-    sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
-    up = sub.add_parser("upgrade", help="migrate to the newest schema (idempotent)")
-    up.add_argument("--revision", default="head", help="target revision (default: head)")
-    up.set_defaults(func=_upgrade)
-    down = sub.add_parser("downgrade", help="migrate back (default: to an empty database)")
-    down.add_argument("--revision", default="base", help="target revision (default: base)")
-    down.set_defaults(func=_downgrade)
-    cur = sub.add_parser("current", help="print the database's schema revision")
-    cur.set_defaults(func=_current)
-    rec = sub.add_parser(
-        "recoordize",
-        help="recompute stored basins of another coordizer version and rebuild kernels "
-        "trained on one (idempotent, resumable)",
-    )
-    rec.set_defaults(func=_recoordize)

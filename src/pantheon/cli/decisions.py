@@ -1,4 +1,7 @@
-"""``pantheon evaluate`` and ``pantheon calibrate``: what the recorded decisions say."""
+"""``pantheon evaluate`` and ``pantheon calibrate``: what the recorded decisions say.
+
+Their arguments are in :mod:`pantheon.cli.decisions_args`.
+"""
 
 from __future__ import annotations
 
@@ -30,7 +33,8 @@ def _cell(e: Estimate) -> str:
 
 def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     since = utcnow() - timedelta(days=args.days) if args.days else None
-    report = evaluation.evaluate(_service(settings), since=since, limit=args.limit)
+    limit = evaluation.DEFAULT_LIMIT if args.limit is None else args.limit
+    report = evaluation.evaluate(_service(settings), since=since, limit=limit)
     if args.json:
         print(json.dumps(asdict(report), indent=2, default=str))
         return 0
@@ -49,7 +53,8 @@ def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_calibrate(args: argparse.Namespace, settings: Settings) -> int:
-    result = calibration.calibrate(_service(settings), args.share, recent=args.recent)
+    recent = calibration.DEFAULT_RECENT if args.recent is None else args.recent
+    result = calibration.calibrate(_service(settings), args.share, recent=recent)
     if args.json:
         print(json.dumps(asdict(result), indent=2))
         return 0
@@ -59,26 +64,3 @@ def run_calibrate(args: argparse.Namespace, settings: Settings) -> int:
         "pass it as cost_weight to POST /api/route"
     )
     return 0
-
-
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    evaluate = sub.add_parser(
-        "evaluate",
-        help="off-policy estimates (IPS, SNIPS, DR) of routing policies on logged decisions",
-    )
-    evaluate.add_argument("--days", type=float, default=None, help="only the last N days")
-    evaluate.add_argument(
-        "--limit", type=int, default=evaluation.DEFAULT_LIMIT, help="newest N decisions"
-    )
-    evaluate.add_argument("--json", action="store_true", help="print the figures as JSON")
-    evaluate.set_defaults(func=run_evaluate)
-    calibrate = sub.add_parser(
-        "calibrate",
-        help="the cost_weight that sends a share of recent prompts to the most expensive god",
-    )
-    calibrate.add_argument("--share", type=float, required=True, help="e.g. 0.3")
-    calibrate.add_argument(
-        "--recent", type=int, default=calibration.DEFAULT_RECENT, help="newest N decisions"
-    )
-    calibrate.add_argument("--json", action="store_true", help="print the result as JSON")
-    calibrate.set_defaults(func=run_calibrate)

@@ -3,6 +3,7 @@
 ``worker`` consumes every queue unless ``--queues`` picks some; ``beat`` runs the schedule
 behind the redbeat leader lock; ``serve`` runs the web service; ``up`` is the embedded mode
 (web + in-process tasks + embedded scheduler, SQLite by default, no other service).
+Their arguments are in :mod:`pantheon.cli.services_args`.
 """
 
 from __future__ import annotations
@@ -16,44 +17,13 @@ from kombu.utils.url import maybe_sanitize_url
 
 from pantheon.api.app import create_app
 from pantheon.api.state import AppState
-from pantheon.config import Role, Settings
+from pantheon.config import Settings
 from pantheon.store.migrate import ensure_schema
 from pantheon.worker import queues
 from pantheon.worker.celery_app import beat_redis_url, create_celery
 from pantheon.worker.embedded import EmbeddedScheduler
 
 log = logging.getLogger(__name__)
-
-
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    worker = sub.add_parser("worker", help="run a Celery worker (all three queues by default)")
-    worker.add_argument(
-        "--queues",
-        "-Q",
-        default=None,
-        help=f"comma-separated queues to consume (default: {','.join(queues.ALL_QUEUES)})",
-    )
-    worker.add_argument(
-        "--concurrency", "-c", type=int, default=None, help="pool processes (default 2)"
-    )
-    worker.add_argument("--loglevel", "-l", default=None, help="Celery log level (default INFO)")
-    worker.set_defaults(func=run_worker, production_role=Role.WORKER)
-
-    beat = sub.add_parser("beat", help="run Celery Beat (one leader; others wait as standby)")
-    beat.add_argument("--loglevel", "-l", default=None, help="Celery log level (default INFO)")
-    beat.set_defaults(func=run_beat, production_role=Role.BEAT)
-
-    serve = sub.add_parser("serve", help="run the web service (uvicorn)")
-    serve.add_argument("--host", default=None, help="bind address (default PANTHEON_HOST)")
-    serve.add_argument("--port", type=int, default=None, help="port (default $PORT, else 8000)")
-    serve.set_defaults(func=run_serve, production_role=Role.WEB)
-
-    up = sub.add_parser(
-        "up", help="embedded mode: web + in-process tasks + scheduler, SQLite by default"
-    )
-    up.add_argument("--host", default=None, help="bind address (default PANTHEON_HOST)")
-    up.add_argument("--port", type=int, default=None, help="port (default $PORT, else 8000)")
-    up.set_defaults(func=run_up, production_role=Role.WEB)
 
 
 def _safe_url(url: str) -> str:

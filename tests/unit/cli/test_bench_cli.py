@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pantheon.cli import bench, build_parser
+from pantheon.cli import bench, build_parser, resolve_runner
 
 pytestmark = pytest.mark.unit
 
@@ -15,13 +15,13 @@ ONLINE = ["bench", "online", "--train", "a.jsonl", "--test", "b.jsonl"]
 def test_routing_parses_its_arguments() -> None:
     args = build_parser().parse_args([*ROUTING, "--strong", "s", "--weak", "w", "--json"])
     assert args.benchmark == "routing"
-    assert args.func is bench.run_routing
+    assert resolve_runner(args.runner) is bench.run_routing
     assert (args.strong, args.weak, args.json) == ("s", "w", True)
 
 
 def test_online_parses_the_split_and_its_own_options() -> None:
     args = build_parser().parse_args([*ONLINE, "--strong", "s", "--weak", "w", "--every", "50"])
-    assert args.func is bench.run_online
+    assert resolve_runner(args.runner) is bench.run_online
     assert (str(args.train), args.strong, args.weak, args.json) == ("a.jsonl", "s", "w", False)
     assert (args.every, args.hours, args.limit, args.chunk) == (50, 24, None, 32)
 

@@ -4,20 +4,20 @@ import argparse
 
 import pytest
 
-from pantheon.cli import services
+from pantheon.cli import resolve_runner, services, services_args
 
 pytestmark = pytest.mark.unit
 
 
 def _parse(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    services.register(parser.add_subparsers(dest="command", required=True))
+    services_args.register(parser.add_subparsers(dest="command", required=True))
     return parser.parse_args(argv)
 
 
 def test_worker_options() -> None:
     args = _parse("worker", "--queues", "training_slow", "-c", "3", "--loglevel", "debug")
-    assert args.func is services.run_worker
+    assert resolve_runner(args.runner) is services.run_worker
     assert (args.queues, args.concurrency, args.loglevel) == ("training_slow", 3, "debug")
     defaults = _parse("worker")
     assert (defaults.queues, defaults.concurrency) == (None, None)
@@ -26,8 +26,8 @@ def test_worker_options() -> None:
 def test_serve_up_and_beat() -> None:
     assert _parse("serve", "--port", "9000").port == 9000
     assert _parse("serve").port is None  # falls back to $PORT through Settings
-    assert _parse("up").func is services.run_up
-    assert _parse("beat").func is services.run_beat
+    assert resolve_runner(_parse("up").runner) is services.run_up
+    assert resolve_runner(_parse("beat").runner) is services.run_beat
 
 
 def test_worker_names_say_what_they_consume() -> None:
