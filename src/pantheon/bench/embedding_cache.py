@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from pantheon.bench.routing_data import load_all
 from pantheon.learning.encoder import (
     MODEL_FILE,
     TOKENIZER_FILE,
@@ -57,8 +58,6 @@ def cached_embeddings(
 
 
 if __name__ == "__main__":
-    from pantheon.bench.routing_data import load_all
-
     sets = load_all()
     for name, data in sets.items():
         _, rate = cached_embeddings(data.prompts)

@@ -192,8 +192,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    data = pool(load_all(args.data))
-    emb, rate = cached_embeddings(data.prompts)
+    sets = load_all(args.data)
+    data = pool(sets)
+    # Cached per set (as ``python -m pantheon.bench.embedding_cache`` fills it), pooled here.
+    parts = [cached_embeddings(d.prompts) for d in sets.values()]
+    emb = np.concatenate([e for e, _ in parts])
+    rate = min((r for _, r in parts if r), default=None)
     encoder = to_simplex(bundled_reduction().apply(emb))
     lines = [
         f"{len(data.prompts)} prompts ({int((data.source == 'mmlu').sum())} MMLU,"
