@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from pantheon.benchmarks_routing import isolated_settings, paired_verdicts, write_roster
+from pantheon.bench.routing import isolated_settings, paired_verdicts, write_roster
 from pantheon.config import Settings
 from pantheon.datasets.jsonl import iter_lines
 from pantheon.datasets.replay import Replayer, ReplayReport, build_replayer

@@ -32,14 +32,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from pantheon.benchmarks_online import ArmResult, Heldout, open_arm, pair_records, replay_arm
-from pantheon.benchmarks_routing import (
+from pantheon.bench.routing import (
     RoutingResult,
     evaluate_routing,
     isolated_settings,
     paired_verdicts,
     route_score,
 )
+from pantheon.benchmarks_online import ArmResult, Heldout, open_arm, pair_records, replay_arm
 from pantheon.config import Settings
 from pantheon.datasets.jsonl import JsonLine, iter_lines
 from pantheon.datasets.replay import Replayer, build_replayer

@@ -6,7 +6,7 @@ files and the digest of the exact prompt list, so a rebuilt encoder or other dat
 reuses a stale file.
 Files live in ``bench-results/embeddings/`` (git-ignored).
 
-    .venv/bin/python -m benchmarks.embedding_cache   # fill the cache for the shared data
+    .venv/bin/python -m pantheon.bench.embedding_cache   # fill the cache for the shared data
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from pantheon.bench.routing_data import load_all
 from pantheon.learning.encoder import (
     MODEL_FILE,
     TOKENIZER_FILE,
@@ -57,8 +58,6 @@ def cached_embeddings(
 
 
 if __name__ == "__main__":
-    from benchmarks.routing_data import load_all
-
     sets = load_all()
     for name, data in sets.items():
         _, rate = cached_embeddings(data.prompts)
