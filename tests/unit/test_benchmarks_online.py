@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from pantheon.benchmarks_online import ARMS, run_online_bench
+from pantheon.bench.online import ARMS, run_online_bench
 from pantheon.config import Settings
 from pantheon.imports.jsonl import iter_lines
 from pantheon.imports.routellm import split_by_prompt

@@ -40,7 +40,7 @@ def register_bench(benchmarks: Any) -> None:
 
 
 def run_online(args: argparse.Namespace, settings: Settings) -> int:
-    from pantheon.benchmarks_online import run_online_bench
+    from pantheon.bench.online import run_online_bench
 
     console = Console(stderr=True)
     with step_progress(console, 16) as progress:

@@ -15,7 +15,7 @@ and a checkpoint of every kernel are sent directly, as ``POST /api/transfer`` an
 are never trained on, and every figure is measured on them.
 
 A last section replays the same training prompts as live traffic on a second database
-(:mod:`pantheon.benchmarks_online`): each prompt is routed by the exploring policy, only the
+(:mod:`pantheon.bench.online`): each prompt is routed by the exploring policy, only the
 chosen god's verdict goes back with the decision id, and held-out APGR is measured after
 each simulated hour, beside the full-information curve above.
 """
@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from pantheon.benchmarks_online import ArmResult, Heldout, open_arm, pair_records, replay_arm
+from pantheon.bench.online import ArmResult, Heldout, open_arm, pair_records, replay_arm
 from pantheon.benchmarks_routing import (
     RoutingResult,
     evaluate_routing,
