@@ -58,6 +58,7 @@ def test_each_training_prompt_is_encoded_once_for_all_arms(
         every=30,
         hours=2,
         limit=60,
+        basin_dir=tmp_path / "basins",
     )
     assert report.prompts == 60
     assert len(ARMS) == 4

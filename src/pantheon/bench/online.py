@@ -36,19 +36,19 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from pantheon.bench.basin_file import DEFAULT_DIR, fill_cache, prompt_basins
 from pantheon.benchmarks_routing import isolated_settings, paired_verdicts, write_roster
 from pantheon.config import Settings
 from pantheon.errors import ValidationError
 from pantheon.imports.jsonl import iter_lines
 from pantheon.imports.replay import Replayer, ReplayReport, build_replayer
 from pantheon.learning import evaluation, offpolicy
-from pantheon.learning.coordizer import coordize_many
 from pantheon.learning.policy import seeded_source
 from pantheon.learning.seeds import seed_int
 from pantheon.roster import canonical
 from pantheon.training import decisions
 from pantheon.training import evaluation as ope
-from pantheon.training.basins import BasinCache, encode_prompts
+from pantheon.training.basins import BasinCache
 from pantheon.training.intake import OutcomeIn
 from pantheon.worker.simulated import SimulatedSchedule
 
@@ -324,14 +324,17 @@ def run_online_bench(
     limit: int | None = None,
     chunk_size: int = DEFAULT_CHUNK,
     progress: Progress | None = None,
+    basin_dir: Path | None = DEFAULT_DIR,
 ) -> OnlineReport:
+    """Every arm over the same prompts; ``basin_dir`` keeps the prompts' basins between
+    runs (None: encode them again)."""
     started = time.perf_counter()
     if canonical(strong) == canonical(weak):
         raise ValidationError("--strong and --weak must be two different gods")
     stream = load_train(train, strong, weak, base.seed)[:limit]
     test_records = [line.record for line in iter_lines(test) if line.record is not None]
     test_prompts, perf_s, perf_w = paired_verdicts(test_records, strong, weak)
-    basins = coordize_many(test_prompts)
+    basins = prompt_basins(test_prompts, basin_dir)
     truth = {
         decisions.prompt_digest(p): (
             _verdict_success(r[canonical(strong)]),
@@ -343,10 +346,11 @@ def run_online_bench(
     ope_est: offpolicy.Estimate | None = None
     ope_true = float("nan")
     heldout = Heldout(basins, perf_s, perf_w)
-    # The encoder is the slow part: encode the training prompts once for all four arms.
-    prompts = list(dict.fromkeys(p for p, _r in stream))
+    # The encoder is the slow part: encode the training prompts once for all four arms
+    # (sorted: every seed's order of the same prompts shares one file).
+    prompts = sorted({p for p, _r in stream})
     shared = BasinCache(len(prompts))
-    encode_prompts(prompts, shared)
+    fill_cache(shared, prompts, prompt_basins(prompts, basin_dir))
     for name in ARMS:
         with tempfile.TemporaryDirectory(prefix="pantheon-online-") as tmp:
             arm = open_arm(name, base, Path(tmp), strong, weak, basin_cache=shared)
