@@ -54,7 +54,7 @@ RUNTIME_MODULES = {
     "demo": "pantheon.demo.run",
     "replay": "pantheon.imports.replay",
     "import": "pantheon.imports.routellm",
-    "bench": "pantheon.benchmarks_routing",
+    "bench": "pantheon.bench.routing",
 }
 _CELERY_SUBCOMMANDS = {"worker", "beat", "flower", "inspect", "status", "purge", "events", "call"}
 

@@ -37,7 +37,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pantheon.bench.basin_file import DEFAULT_DIR, fill_cache, prompt_basins
-from pantheon.benchmarks_routing import isolated_settings, paired_verdicts, write_roster
+from pantheon.bench.routing import isolated_settings, paired_verdicts, write_roster
 from pantheon.config import Settings
 from pantheon.errors import ValidationError
 from pantheon.imports.jsonl import iter_lines

@@ -55,7 +55,7 @@ def register_routing(benchmarks: Any) -> None:
 
 
 def run_routing(args: argparse.Namespace, settings: Settings) -> int:
-    from pantheon.benchmarks_routing import ROUTELLM_PUBLISHED, run_routing_bench
+    from pantheon.bench.routing import ROUTELLM_PUBLISHED, run_routing_bench
 
     console = Console(stderr=True)
     with step_progress(console, 16) as progress:

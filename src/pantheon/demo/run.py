@@ -33,7 +33,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pantheon.bench.online import ArmResult, Heldout, open_arm, pair_records, replay_arm
-from pantheon.benchmarks_routing import (
+from pantheon.bench.routing import (
     RoutingResult,
     evaluate_routing,
     isolated_settings,

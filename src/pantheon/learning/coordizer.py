@@ -29,7 +29,7 @@ Basins already computed for the bundled curriculum and demo sample prompts ship 
 ``pantheon/data/encoder/known_basins.npz`` (keyed by prompt SHA-256 and only used when
 its stored version equals ``COORDIZER_VERSION``; rebuilt by ``scripts/build_encoder.py``).
 
-Measured (``python -m benchmarks.routing_engine``; APGR, mean ± sd over 3 seeds; random
+Measured (``python -m pantheon.bench.routing_engine``; APGR, mean ± sd over 3 seeds; random
 0.50; details, speed and what else was tried in ``docs/ARCHITECTURE.md``):
 
 =========================================  ============  ============  ============  ============

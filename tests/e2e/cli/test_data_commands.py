@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pantheon.benchmarks_routing import isolated_settings, paired_verdicts, route_score
+from pantheon.bench.routing import isolated_settings, paired_verdicts, route_score
 from pantheon.config import Settings
 from pantheon.imports.jsonl import iter_lines
 from pantheon.imports.routellm import split_by_prompt

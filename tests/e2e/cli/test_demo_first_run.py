@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from pantheon.benchmarks_routing import isolated_settings
+from pantheon.bench.routing import isolated_settings
 from pantheon.config import Settings
 from pantheon.store.db import Database
 from pantheon.store.schedule_runs import ScheduleRuns

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from benchmarks.routing_engine import SPLITS, Pool, make_split
+
+from pantheon.bench.routing_engine import SPLITS, Pool, make_split
 
 pytestmark = pytest.mark.unit
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pantheon.benchmarks_routing import (
+from pantheon.bench.routing import (
     evaluate_routing,
     isolated_settings,
     paired_verdicts,

@@ -6,7 +6,7 @@ files and the digest of the exact prompt list, so a rebuilt encoder or other dat
 reuses a stale file.
 Files live in ``bench-results/embeddings/`` (git-ignored).
 
-    .venv/bin/python -m benchmarks.embedding_cache   # fill the cache for the shared data
+    .venv/bin/python -m pantheon.bench.embedding_cache   # fill the cache for the shared data
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def cached_embeddings(
 
 
 if __name__ == "__main__":
-    from benchmarks.routing_data import load_all
+    from pantheon.bench.routing_data import load_all
 
     sets = load_all()
     for name, data in sets.items():

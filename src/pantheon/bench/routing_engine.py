@@ -1,6 +1,6 @@
 """Routing quality of the learning engine in and out of distribution (RouteLLM MMLU, GSM8K).
 
-    .venv/bin/python -m benchmarks.routing_engine [--data DIR] [--seeds 3] [--epochs 10]
+    .venv/bin/python -m pantheon.bench.routing_engine [--data DIR] [--seeds 3] [--epochs 10]
 
 Two kernels, one per model (gpt-4-1106-preview strong, Mixtral-8x7B weak), learn each
 model's verdicts on the training prompts; the test prompts are routed by predicted success
@@ -27,7 +27,7 @@ Rows, all computed in the same run on the same splits:
 It also prints each kernel's accuracy at predicting its model's verdict beside the
 majority-verdict baseline, each representation's batch coordize speed (prompts/s, one
 process, the MMLU prompts) and the encoder's memory cost. Encoder embeddings are cached
-in ``bench-results/embeddings/`` by artefact digest (``benchmarks.embedding_cache``).
+in ``bench-results/embeddings/`` by artefact digest (``pantheon.bench.embedding_cache``).
 The summary is written to ``bench-results/routing_engine.txt``.
 """
 
@@ -45,9 +45,9 @@ from numpy.typing import NDArray
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from benchmarks import vocabulary_coordizer as vocab
-from benchmarks.embedding_cache import cached_embeddings
-from benchmarks.routing_data import DEFAULT_DATA, load_all
+from pantheon.bench import vocabulary_coordizer as vocab
+from pantheon.bench.embedding_cache import cached_embeddings
+from pantheon.bench.routing_data import DEFAULT_DATA, load_all
 from pantheon.learning.batch import Batch
 from pantheon.learning.coordizer import compute_many, to_simplex
 from pantheon.learning.encoder import bundled_reduction

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pantheon.learning.mmlu import Outcomes, load_gsm8k, load_mmlu
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "routellm"
+DEFAULT_DATA = Path(__file__).resolve().parents[4] / "shared" / "data" / "routellm"
 
 
 def load_all(data: Path = DEFAULT_DATA) -> dict[str, Outcomes]:
