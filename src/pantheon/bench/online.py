@@ -50,6 +50,7 @@ from pantheon.training import decisions
 from pantheon.training import evaluation as ope
 from pantheon.training.basins import BasinCache
 from pantheon.training.intake import OutcomeIn
+from pantheon.worker.schedule import JOBS_BY_NAME, expression_for
 from pantheon.worker.simulated import SimulatedSchedule
 
 Progress = Callable[[str, int, int], None]
@@ -169,6 +170,7 @@ class Arm:
         seed: int,
         *,
         basin_cache: BasinCache | None = None,
+        start: datetime | None = None,
     ) -> None:
         self.name = name
         self.replayer: Replayer = build_replayer(settings)
@@ -177,11 +179,12 @@ class Arm:
             self.replayer.service.basin_cache = basin_cache
         self.strong, self.weak = canonical(strong), canonical(weak)
         self.source = seeded_source(seed_int(seed, "arm", name))
-        # A simulated night that is long over: no record of the replay lies in the future
-        # (replays span a few simulated days at most).
-        start = (datetime.now(UTC) - timedelta(days=30)).replace(
-            hour=23, minute=30, second=0, microsecond=0
-        )
+        if start is None:
+            # A simulated night that is long over: no record of the replay lies in the
+            # future (replays span a few simulated days at most).
+            start = (datetime.now(UTC) - timedelta(days=30)).replace(
+                hour=23, minute=30, second=0, microsecond=0
+            )
         self.schedule = SimulatedSchedule(settings, self._run_task, start)
         self.report = ReplayReport()
         self.chosen_strong = 0
@@ -269,11 +272,21 @@ def open_arm(
     weak: str,
     *,
     basin_cache: BasinCache | None = None,
+    day_hours: int | None = None,
 ) -> Arm:
-    """An arm on a fresh embedded database in ``data_dir`` with a two-god roster."""
+    """An arm on a fresh embedded database in ``data_dir`` with a two-god roster.
+
+    ``day_hours``: the simulated clock starts that many hours before a nightly slot (a
+    month ago), so the replay is one day of traffic followed by that night's
+    consolidation over it; else it starts at 23:30, with the night ahead."""
     roster = write_roster(data_dir / "roster.json", {strong: "strong", weak: "weak"})
     settings = isolated_settings(base, data_dir, roster)
-    return Arm(name, settings, strong, weak, base.seed, basin_cache=basin_cache)
+    start = None
+    if day_hours is not None:
+        nightly = expression_for(JOBS_BY_NAME["nightly_consolidation"], settings)
+        start = nightly.slot_at(datetime.now(UTC) - timedelta(days=30))
+        start -= timedelta(hours=day_hours)
+    return Arm(name, settings, strong, weak, base.seed, basin_cache=basin_cache, start=start)
 
 
 def replay_arm(
@@ -296,8 +309,9 @@ def replay_arm(
         chunk = stream[start : start + chunk_size]
         arm.feed(chunk)
         before, done = done, done + len(chunk)
-        if done // per_hour > before // per_hour:
-            arm.schedule.advance(timedelta(hours=1))
+        hours_passed = done // per_hour - before // per_hour
+        if hours_passed:  # more than one when an hour's traffic is smaller than a chunk
+            arm.schedule.advance(timedelta(hours=hours_passed))
         if done // every > before // every or done == len(stream):
             curve.append((done, arm.heldout_apgr(heldout.basins, heldout.perf_s, heldout.perf_w)))
         if progress is not None:
@@ -353,7 +367,9 @@ def run_online_bench(
     fill_cache(shared, prompts, prompt_basins(prompts, basin_dir))
     for name in ARMS:
         with tempfile.TemporaryDirectory(prefix="pantheon-online-") as tmp:
-            arm = open_arm(name, base, Path(tmp), strong, weak, basin_cache=shared)
+            arm = open_arm(
+                name, base, Path(tmp), strong, weak, basin_cache=shared, day_hours=hours
+            )
             try:
                 results[name] = replay_arm(
                     arm,
