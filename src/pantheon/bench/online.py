@@ -367,9 +367,7 @@ def run_online_bench(
     fill_cache(shared, prompts, prompt_basins(prompts, basin_dir))
     for name in ARMS:
         with tempfile.TemporaryDirectory(prefix="pantheon-online-") as tmp:
-            arm = open_arm(
-                name, base, Path(tmp), strong, weak, basin_cache=shared, day_hours=hours
-            )
+            arm = open_arm(name, base, Path(tmp), strong, weak, basin_cache=shared, day_hours=hours)
             try:
                 results[name] = replay_arm(
                     arm,
