@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from pantheon.benchmarks_online import ARMS, run_online_bench
+from pantheon.bench.online import ARMS, open_arm, run_online_bench
 from pantheon.config import Settings
 from pantheon.datasets.jsonl import iter_lines
 from pantheon.datasets.routellm import split_by_prompt
@@ -58,9 +59,26 @@ def test_each_training_prompt_is_encoded_once_for_all_arms(
         every=30,
         hours=2,
         limit=60,
+        basin_dir=tmp_path / "basins",
     )
     assert report.prompts == 60
     assert len(ARMS) == 4
     # Routes, intake and every training claim of the four arms read the shared cache.
     assert encoded, "the training prompts went through the encoder"
     assert max(encoded.values()) == 1
+
+
+def test_the_replayed_day_ends_with_its_nightly_consolidation(
+    tmp_path: Path, make_settings: Callable[..., Settings]
+) -> None:
+    arm = open_arm("bandit", make_settings(), tmp_path, STRONG, WEAK, day_hours=24)
+    try:
+        fired = [
+            name for _h in range(23) for name, _slot in arm.schedule.advance(timedelta(hours=1))
+        ]
+        assert "hourly_batch" in fired
+        assert "nightly_consolidation" not in fired, "no night before the day's traffic is in"
+        last = [name for name, _slot in arm.schedule.advance(timedelta(hours=1))]
+        assert "nightly_consolidation" in last
+    finally:
+        arm.close()

@@ -18,8 +18,8 @@ from typing import TypeVar
 from rich.console import Console
 from rich.table import Table
 
+from pantheon.bench.online import run_online_bench
 from pantheon.bench.routing import ROUTELLM_PUBLISHED, run_routing_bench
-from pantheon.benchmarks_online import run_online_bench
 from pantheon.cli.progress import step_progress
 from pantheon.config import Settings
 

@@ -15,7 +15,7 @@ and a checkpoint of every kernel are sent directly, as ``POST /api/transfer`` an
 are never trained on, and every figure is measured on them.
 
 A last section replays the same training prompts as live traffic on a second database
-(:mod:`pantheon.benchmarks_online`): each prompt is routed by the exploring policy, only the
+(:mod:`pantheon.bench.online`): each prompt is routed by the exploring policy, only the
 chosen god's verdict goes back with the decision id, and held-out APGR is measured after
 each simulated hour, beside the full-information curve above.
 """
@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from pantheon.bench.online import ArmResult, Heldout, open_arm, pair_records, replay_arm
 from pantheon.bench.routing import (
     RoutingResult,
     evaluate_routing,
@@ -39,7 +40,6 @@ from pantheon.bench.routing import (
     paired_verdicts,
     route_score,
 )
-from pantheon.benchmarks_online import ArmResult, Heldout, open_arm, pair_records, replay_arm
 from pantheon.config import Settings
 from pantheon.datasets.jsonl import JsonLine, iter_lines
 from pantheon.datasets.replay import Replayer, build_replayer

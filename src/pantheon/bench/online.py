@@ -36,20 +36,21 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from pantheon.bench.basin_file import DEFAULT_DIR, fill_cache, prompt_basins
 from pantheon.bench.routing import isolated_settings, paired_verdicts, write_roster
 from pantheon.config import Settings
 from pantheon.datasets.jsonl import iter_lines
 from pantheon.datasets.replay import Replayer, ReplayReport, build_replayer
 from pantheon.errors import ValidationError
 from pantheon.learning import evaluation, offpolicy
-from pantheon.learning.coordizer import coordize_many
 from pantheon.learning.policy import seeded_source
 from pantheon.learning.seeds import seed_int
 from pantheon.roster import canonical
 from pantheon.training import decisions
 from pantheon.training import evaluation as ope
-from pantheon.training.basins import BasinCache, encode_prompts
+from pantheon.training.basins import BasinCache
 from pantheon.training.intake import OutcomeIn
+from pantheon.worker.schedule import JOBS_BY_NAME, expression_for
 from pantheon.worker.simulated import SimulatedSchedule
 
 Progress = Callable[[str, int, int], None]
@@ -169,6 +170,7 @@ class Arm:
         seed: int,
         *,
         basin_cache: BasinCache | None = None,
+        start: datetime | None = None,
     ) -> None:
         self.name = name
         self.replayer: Replayer = build_replayer(settings)
@@ -177,11 +179,12 @@ class Arm:
             self.replayer.service.basin_cache = basin_cache
         self.strong, self.weak = canonical(strong), canonical(weak)
         self.source = seeded_source(seed_int(seed, "arm", name))
-        # A simulated night that is long over: no record of the replay lies in the future
-        # (replays span a few simulated days at most).
-        start = (datetime.now(UTC) - timedelta(days=30)).replace(
-            hour=23, minute=30, second=0, microsecond=0
-        )
+        if start is None:
+            # A simulated night that is long over: no record of the replay lies in the
+            # future (replays span a few simulated days at most).
+            start = (datetime.now(UTC) - timedelta(days=30)).replace(
+                hour=23, minute=30, second=0, microsecond=0
+            )
         self.schedule = SimulatedSchedule(settings, self._run_task, start)
         self.report = ReplayReport()
         self.chosen_strong = 0
@@ -269,11 +272,21 @@ def open_arm(
     weak: str,
     *,
     basin_cache: BasinCache | None = None,
+    day_hours: int | None = None,
 ) -> Arm:
-    """An arm on a fresh embedded database in ``data_dir`` with a two-god roster."""
+    """An arm on a fresh embedded database in ``data_dir`` with a two-god roster.
+
+    ``day_hours``: the simulated clock starts that many hours before a nightly slot (a
+    month ago), so the replay is one day of traffic followed by that night's
+    consolidation over it; else it starts at 23:30, with the night ahead."""
     roster = write_roster(data_dir / "roster.json", {strong: "strong", weak: "weak"})
     settings = isolated_settings(base, data_dir, roster)
-    return Arm(name, settings, strong, weak, base.seed, basin_cache=basin_cache)
+    start = None
+    if day_hours is not None:
+        nightly = expression_for(JOBS_BY_NAME["nightly_consolidation"], settings)
+        start = nightly.slot_at(datetime.now(UTC) - timedelta(days=30))
+        start -= timedelta(hours=day_hours)
+    return Arm(name, settings, strong, weak, base.seed, basin_cache=basin_cache, start=start)
 
 
 def replay_arm(
@@ -296,8 +309,9 @@ def replay_arm(
         chunk = stream[start : start + chunk_size]
         arm.feed(chunk)
         before, done = done, done + len(chunk)
-        if done // per_hour > before // per_hour:
-            arm.schedule.advance(timedelta(hours=1))
+        hours_passed = done // per_hour - before // per_hour
+        if hours_passed:  # more than one when an hour's traffic is smaller than a chunk
+            arm.schedule.advance(timedelta(hours=hours_passed))
         if done // every > before // every or done == len(stream):
             curve.append((done, arm.heldout_apgr(heldout.basins, heldout.perf_s, heldout.perf_w)))
         if progress is not None:
@@ -324,14 +338,17 @@ def run_online_bench(
     limit: int | None = None,
     chunk_size: int = DEFAULT_CHUNK,
     progress: Progress | None = None,
+    basin_dir: Path | None = DEFAULT_DIR,
 ) -> OnlineReport:
+    """Every arm over the same prompts; ``basin_dir`` keeps the prompts' basins between
+    runs (None: encode them again)."""
     started = time.perf_counter()
     if canonical(strong) == canonical(weak):
         raise ValidationError("--strong and --weak must be two different gods")
     stream = load_train(train, strong, weak, base.seed)[:limit]
     test_records = [line.record for line in iter_lines(test) if line.record is not None]
     test_prompts, perf_s, perf_w = paired_verdicts(test_records, strong, weak)
-    basins = coordize_many(test_prompts)
+    basins = prompt_basins(test_prompts, basin_dir)
     truth = {
         decisions.prompt_digest(p): (
             _verdict_success(r[canonical(strong)]),
@@ -343,13 +360,14 @@ def run_online_bench(
     ope_est: offpolicy.Estimate | None = None
     ope_true = float("nan")
     heldout = Heldout(basins, perf_s, perf_w)
-    # The encoder is the slow part: encode the training prompts once for all four arms.
-    prompts = list(dict.fromkeys(p for p, _r in stream))
+    # The encoder is the slow part: encode the training prompts once for all four arms
+    # (sorted: every seed's order of the same prompts shares one file).
+    prompts = sorted({p for p, _r in stream})
     shared = BasinCache(len(prompts))
-    encode_prompts(prompts, shared)
+    fill_cache(shared, prompts, prompt_basins(prompts, basin_dir))
     for name in ARMS:
         with tempfile.TemporaryDirectory(prefix="pantheon-online-") as tmp:
-            arm = open_arm(name, base, Path(tmp), strong, weak, basin_cache=shared)
+            arm = open_arm(name, base, Path(tmp), strong, weak, basin_cache=shared, day_hours=hours)
             try:
                 results[name] = replay_arm(
                     arm,
