@@ -58,6 +58,7 @@ from typing import Any
 import httpx
 
 from benchmarks.pipeline_baselines import copy_baseline, libpq_url, noop_task_baseline
+from benchmarks.pipeline_consolidation import base_arrays, engine_scaling, service_scaling
 from benchmarks.pipeline_phases import (
     Run,
     count_outcomes,
@@ -87,6 +88,7 @@ from benchmarks.pipeline_procs import (
 from benchmarks.pipeline_report import markdown, plots, write_json
 from benchmarks.pipeline_rows import expand, load_sample, roster_gods, sample_dir
 from benchmarks.pipeline_stats import TABLE_HEADER, local_slopes, ratio, results_table
+from benchmarks.table_growth import run as table_growth
 from pantheon.testing import Stack, wait_until
 from pantheon.worker.queues import FAST
 
@@ -343,8 +345,6 @@ def measure(
     if not opts.skip_consolidation:
         consolidation(stack, run, opts, source)
     if opts.growth_big:
-        from benchmarks.table_growth import run as table_growth
-
         log.info("cost versus table size: %d and %d outcomes", opts.growth_small, opts.growth_big)
         res.update(table_growth(opts.growth_small, opts.growth_big, out))
 
@@ -370,8 +370,6 @@ def warm_up(run: Run, rows: list[dict[str, Any]], source: list[dict[str, Any]]) 
 
 
 def consolidation(stack: Stack, run: Run, opts: argparse.Namespace, source: list[Any]) -> None:
-    from benchmarks.pipeline_consolidation import base_arrays, engine_scaling, service_scaling
-
     sizes = [int(s) for s in str(opts.sizes).split(",") if s.strip()]
     base = base_arrays(source)
     log.info("consolidation (engine) at %s", sizes)

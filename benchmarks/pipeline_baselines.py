@@ -13,10 +13,28 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
+from amqp.exceptions import ChannelError  # type: ignore[import-untyped]
+
+from benchmarks.pipeline_noop_celery import (
+    DEFAULT_QUEUE,
+    NOOP_QUEUE,
+    NOOP_TASK,
+    create_default_app,
+)
 from benchmarks.pipeline_stats import drain_rate, rate
+from pantheon.learning.reward import compute_reward
 from pantheon.testing import descendants, rss_bytes
+from pantheon.worker.celery_app import create_celery
+
+# psutil is a development extra: without it, process_rss reads /proc instead.
+try:
+    import psutil  # type: ignore[import-untyped]
+except ImportError:
+    psutil = None
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +64,6 @@ def libpq_url(sqlalchemy_url: str) -> str:
 def stored_rows(rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
     """The rows as intake stores them: client fields, reward and time, no basin (intake
     leaves it to the claim that trains the row, see ``pantheon.store.basins``)."""
-    from datetime import UTC, datetime
-
-    from pantheon.learning.reward import compute_reward
-
     extra = {"created_at": datetime.now(UTC), "basin": None}
     return [
         tuple(
@@ -72,8 +86,6 @@ def copy_baseline(database_url: str, rows: Sequence[Mapping[str, Any]]) -> dict[
     stores (reward computed beforehand, untimed; no basin): PostgreSQL's own ceiling for
     writing exactly these outcomes, one COPY stream, one commit.
     """
-    import psycopg
-
     prepared = stored_rows(rows)
     columns = ", ".join(name for name, _ in COPY_COLUMNS)
     with psycopg.connect(libpq_url(database_url)) as conn:
@@ -104,9 +116,7 @@ def copy_baseline(database_url: str, rows: Sequence[Mapping[str, Any]]) -> dict[
 
 def process_rss(pid: int, children: bool = True) -> int:
     """Resident bytes of ``pid`` plus (by default) all its descendants (pool children)."""
-    try:
-        import psutil  # type: ignore[import-untyped]
-    except ImportError:
+    if psutil is None:
         kids = descendants(pid) if children else []
         return sum(rss_bytes(p) for p in [pid, *kids])
     try:
@@ -143,16 +153,6 @@ def noop_task_baseline(
     Celery's defaults) and returns something with ``stop()``. Keys: ``noop_task_*``, or
     ``noop_task_default_*`` with ``defaults``.
     """
-    from amqp.exceptions import ChannelError  # type: ignore[import-untyped]
-
-    from benchmarks.pipeline_noop_celery import (
-        DEFAULT_QUEUE,
-        NOOP_QUEUE,
-        NOOP_TASK,
-        create_default_app,
-    )
-    from pantheon.worker.celery_app import create_celery
-
     app = create_default_app(settings.celery_broker_url) if defaults else create_celery(settings)
     queue_name = DEFAULT_QUEUE if defaults else NOOP_QUEUE
     # Celery's own declaration of a queue outside task_queues (exchange = routing key =

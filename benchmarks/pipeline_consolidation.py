@@ -27,9 +27,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psycopg
 
 from benchmarks.pipeline_baselines import libpq_url
 from benchmarks.pipeline_stats import loglog_fit
+from pantheon.config import Settings
+from pantheon.learning.batch import Batch
+from pantheon.learning.coordizer import COORDIZER_VERSION, coordize_many
+from pantheon.learning.curriculum import curriculum_batch
+from pantheon.learning.kernel import Kernel
+from pantheon.learning.reward import compute_reward
+from pantheon.learning.timescales import consolidate
+from pantheon.roster import Roster
+from pantheon.store.types import encode_basins
+from pantheon.training.service import TrainingService
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +54,6 @@ def repeats(size: int) -> int:
 
 def base_arrays(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Basins, rewards and successes of the sample rows (one coordize per distinct prompt)."""
-    from pantheon.learning.coordizer import coordize_many
-    from pantheon.learning.reward import compute_reward
-
     prompts = sorted({r["prompt"] for r in rows})
     index = {p: i for i, p in enumerate(prompts)}
     basins = coordize_many(prompts)
@@ -61,12 +69,6 @@ def base_arrays(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 def engine_scaling(base: dict[str, Any], sizes: Sequence[int] = SIZES) -> dict[str, Any]:
     """Seconds of ``consolidate`` per size, and the fitted exponent."""
-    from pantheon.learning.batch import Batch
-    from pantheon.learning.curriculum import curriculum_batch
-    from pantheon.learning.kernel import Kernel
-    from pantheon.learning.timescales import consolidate
-    from pantheon.roster import Roster
-
     domains = {g.name: g.domain for g in Roster.default()}
     curriculum = curriculum_batch("zeus", domains)
     times = []
@@ -90,11 +92,6 @@ def engine_scaling(base: dict[str, Any], sizes: Sequence[int] = SIZES) -> dict[s
 
 
 def _copy_outcomes(database_url: str, god: str, base: dict[str, Any], size: int) -> None:
-    import psycopg
-
-    from pantheon.learning.coordizer import COORDIZER_VERSION
-    from pantheon.store.types import encode_basins
-
     rows, now = base["rows"], datetime.now(UTC)
     blobs = encode_basins(base["basins"])
     columns = (
@@ -145,12 +142,6 @@ def service_scaling(
     ``server_url`` is the PostgreSQL server (no database name); ``migrate(url)`` brings a
     fresh database to the current schema (``pantheon db upgrade``).
     """
-    import psycopg
-
-    from pantheon.config import Settings
-    from pantheon.roster import Roster
-    from pantheon.training.service import TrainingService
-
     name = f"pantheon_bench_consolidation_{uuid.uuid4().hex[:8]}"
     admin = libpq_url(server_url) + "/postgres"
     with psycopg.connect(admin, autocommit=True) as conn:

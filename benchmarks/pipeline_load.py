@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -166,8 +167,6 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
 
 def launch(specs: list[dict[str, Any]], workdir: Path, timeout_s: float) -> list[dict[str, Any]]:
     """Run each spec in its own process at once; wait (bounded) and gather their results."""
-    import subprocess
-
     workdir.mkdir(parents=True, exist_ok=True)
     start_at = time.time() + 1.0  # every process starts sending at the same moment
     procs = []

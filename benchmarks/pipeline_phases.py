@@ -16,11 +16,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
+import psycopg
 
 from benchmarks.pipeline_baselines import libpq_url
 from benchmarks.pipeline_load import launch, merge
 from benchmarks.pipeline_rows import batches, singles, write_bodies
-from benchmarks.pipeline_stats import latency_summary, percentile, rate
+from benchmarks.pipeline_stats import latency_summary, percentile, rate, throughput_from_timestamps
+from pantheon.clock import utcnow
+from pantheon.learning.coordizer import COORDIZER_VERSION
+from pantheon.learning.reward import compute_reward
+from pantheon.store.types import encode_basins
 
 log = logging.getLogger(__name__)
 
@@ -45,16 +51,12 @@ class Run:
 
 
 def sql_scalar(run: Run, query: str, params: Sequence[Any] = ()) -> Any:
-    import psycopg
-
     with psycopg.connect(libpq_url(run.database_url)) as conn:
         row = conn.execute(query, params).fetchone()
     return row[0] if row else None
 
 
 def sql_column(run: Run, query: str, params: Sequence[Any] = ()) -> list[Any]:
-    import psycopg
-
     with psycopg.connect(libpq_url(run.database_url)) as conn:
         return [row[0] for row in conn.execute(query, params).fetchall()]
 
@@ -193,8 +195,6 @@ def online_drain(run: Run, resume: Callable[[], None], timeout: float) -> None:
         "WHERE trained_online_at >= to_timestamp(%s) ORDER BY 1",
         (started - 5.0,),
     )
-    from benchmarks.pipeline_stats import throughput_from_timestamps
-
     # The shape of the drain: how long until each share of the backlog was trained.
     for share in (50, 90, 99):
         at = stamps[min(len(stamps) - 1, len(stamps) * share // 100)] if stamps else math.nan
@@ -215,8 +215,6 @@ def set_aside_backlog(run: Run) -> int:
     """Delete the outcomes still untrained online (and their batch-queue rows); returns
     how many. Used when the drain window ended with a backlog left: the phases after it
     (freshness, hourly batch) then start from a steady state, and the count is reported."""
-    import psycopg
-
     with psycopg.connect(libpq_url(run.database_url)) as conn:
         conn.execute(
             "DELETE FROM outcome_batch_queue WHERE outcome_id IN "
@@ -282,8 +280,6 @@ def freshness(
 
 
 def _trained_stamps(run: Run, ids: Sequence[int]) -> dict[int, float]:
-    import psycopg
-
     with psycopg.connect(libpq_url(run.database_url)) as conn:
         rows = conn.execute(
             "SELECT id, extract(epoch FROM trained_online_at)::float8 FROM outcomes "
@@ -302,14 +298,6 @@ def seed_batch_backlog(run: Run, rows: Sequence[dict[str, Any]]) -> int:
     online within a benchmark is out of reach; the basins here are valid points of the
     simplex (not the prompts' own), which the batch's cost does not depend on.
     """
-    import numpy as np
-    import psycopg
-
-    from pantheon.clock import utcnow
-    from pantheon.learning.coordizer import COORDIZER_VERSION
-    from pantheon.learning.reward import compute_reward
-    from pantheon.store.types import encode_basins
-
     blobs = encode_basins(np.random.default_rng(0).dirichlet(np.ones(64), size=256))
     now = utcnow()
     columns = (

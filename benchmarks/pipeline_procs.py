@@ -14,8 +14,14 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import psutil  # type: ignore[import-untyped]
+import psycopg
+from amqp.exceptions import ChannelError  # type: ignore[import-untyped]
+
 from benchmarks.pipeline_baselines import process_rss
+from benchmarks.pipeline_noop_celery import DEFAULT_QUEUE, NOOP_QUEUE
 from pantheon.testing import VENV_BIN, Proc, Stack, port_open, wait_until
+from pantheon.worker.celery_app import create_celery
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +36,6 @@ def machine_database(choice: str) -> tuple[str | bool, str | None]:
     """
     if choice == "private" or (choice == "auto" and not port_open(5432)):
         return True, None
-    import psycopg
-
     name = f"pantheon_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(f"{MACHINE_SERVER}/postgres", autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -41,8 +45,6 @@ def machine_database(choice: str) -> tuple[str | bool, str | None]:
 def drop_machine_database(name: str | None) -> None:
     if not name:
         return
-    import psycopg
-
     with psycopg.connect(f"{MACHINE_SERVER}/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
@@ -75,8 +77,6 @@ def start_noop_worker(stack: Stack, *, defaults: bool = False) -> Proc:
     """A worker of the benchmark-only app, with ``pantheon worker``'s Celery options; with
     ``defaults``, of the plain app, given nothing but its queue (Celery's defaults, so its
     pool is one process per CPU, as ``pantheon worker --concurrency 2`` on this machine)."""
-    from benchmarks.pipeline_noop_celery import DEFAULT_QUEUE, NOOP_QUEUE
-
     if defaults:
         argv = [str(VENV_BIN / "celery"), "-A", "benchmarks.pipeline_noop_celery:default_app",
                 "worker", "--queues", DEFAULT_QUEUE, "--hostname", "bench-noop-default@%h",
@@ -103,8 +103,6 @@ def consume(stack: Stack, queue: str, on: bool) -> None:
 
 def queue_depth(app: Any, queue: str) -> int:
     """Messages waiting in ``queue`` (0 when Redis has dropped the empty queue's key)."""
-    from amqp.exceptions import ChannelError  # type: ignore[import-untyped]
-
     with app.connection_for_read() as conn:
         try:
             _, messages, _ = conn.default_channel.queue_declare(queue=queue, passive=True)
@@ -115,8 +113,6 @@ def queue_depth(app: Any, queue: str) -> int:
 
 def purge(stack: Stack, queue: str) -> int:
     """Drop every message waiting in ``queue`` of the stack's private broker; how many."""
-    from pantheon.worker.celery_app import create_celery
-
     app = create_celery(stack.settings())
     try:
         with app.connection_for_write() as conn:
@@ -194,8 +190,6 @@ class CpuMeter:
         self.before: dict[str, dict[int, float]] = {}
 
     def _backends(self) -> list[int]:
-        import psycopg
-
         with psycopg.connect(self.libpq, autocommit=True) as conn:
             rows = conn.execute(
                 "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
@@ -204,8 +198,6 @@ class CpuMeter:
         return [int(r[0]) for r in rows]
 
     def _sample(self) -> dict[str, dict[int, float]]:
-        import psutil  # type: ignore[import-untyped]
-
         out: dict[str, dict[int, float]] = {}
         for kind, pid in self.pids.items():
             procs: list[Any] = []
@@ -233,8 +225,6 @@ class CpuMeter:
 
 
 def _process(pid: int) -> Any:
-    import psutil
-
     try:
         return psutil.Process(pid)
     except psutil.NoSuchProcess:
@@ -242,8 +232,6 @@ def _process(pid: int) -> Any:
 
 
 def _cpu_of(procs: list[Any]) -> dict[int, float]:
-    import psutil
-
     out: dict[int, float] = {}
     for proc in procs:
         if proc is None:

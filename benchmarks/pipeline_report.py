@@ -8,6 +8,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import matplotlib
+import matplotlib.pyplot as plt
+
 from benchmarks.pipeline_stats import TABLE_HEADER, markdown_table, results_table
 
 
@@ -49,11 +52,7 @@ def _short(value: Any) -> str:
 
 def plots(out_dir: Path, results: Mapping[str, Any], series: Mapping[str, Any]) -> list[Path]:
     """One PNG per view; a view without data is skipped."""
-    import matplotlib
-
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     written: list[Path] = []
 
     def save(fig: Any, name: str) -> None:

@@ -12,6 +12,7 @@ with ``roster="sample"`` each row keeps its real model as the god (two gods).
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Iterator, Sequence
 from importlib import resources
@@ -31,8 +32,6 @@ def sample_dir() -> Path:
 
 def load_sample(path: Path | None = None) -> list[dict[str, Any]]:
     """The bundled real outcomes, as ``POST /api/outcomes`` bodies."""
-    import gzip
-
     path = path or sample_dir() / SAMPLE_FILE
     with gzip.open(path, "rt", encoding="utf-8") as handle:
         rows = [json.loads(line) for line in handle if line.strip()]

@@ -37,10 +37,27 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from benchmarks.pipeline_baselines import libpq_url
+from pantheon.clock import utcnow
+from pantheon.config import Settings
+from pantheon.learning.coordizer import COORDIZER_VERSION
+from pantheon.roster import Roster
+from pantheon.store import migrate
+from pantheon.store import outcomes as outcome_rows
+from pantheon.store.types import encode_basins
+from pantheon.training import decisions
+from pantheon.training.service import TrainingService
+
+# ``store.outcome_intake`` since revision 0005; ``store.outcomes`` before it (so the
+# benchmark can measure the previous revision of the product too).
+try:
+    from pantheon.store.outcome_intake import insert_outcomes
+except ImportError:
+    from pantheon.store.outcomes import insert_outcomes  # type: ignore[attr-defined,no-redef]
 
 log = logging.getLogger("benchmarks.table_growth")
 
@@ -56,8 +73,6 @@ _FILL_COLUMNS = (
 
 
 def create_database(server: str) -> str:
-    import psycopg
-
     name = f"pantheon_bench_growth_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(libpq_url(server) + "/postgres", autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -65,8 +80,6 @@ def create_database(server: str) -> str:
 
 
 def drop_database(url: str) -> None:
-    import psycopg
-
     server, name = url.rsplit("/", 1)
     with psycopg.connect(libpq_url(server) + "/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -75,8 +88,6 @@ def drop_database(url: str) -> None:
 def _fill_block(gods: list[str]) -> bytes:
     """``_BLOCK`` rows in COPY text format, trained at every timescale, spread over 80
     days (inside the default 90-day retention)."""
-    from pantheon.clock import utcnow
-
     now = utcnow()
     lines = []
     for n in range(_BLOCK):
@@ -92,8 +103,6 @@ def _fill_block(gods: list[str]) -> bytes:
 
 def fill(url: str, total: int, gods: list[str]) -> float:
     """COPY ``total`` trained filler outcomes in; returns the seconds it took."""
-    import psycopg
-
     block = _fill_block(gods)
     started = time.perf_counter()
     with psycopg.connect(libpq_url(url)) as conn:
@@ -115,20 +124,12 @@ def fill(url: str, total: int, gods: list[str]) -> float:
 
 
 def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
-    # ``store.outcome_intake`` since revision 0005; ``store.outcomes`` before it (so the
-    # benchmark can measure the previous revision of the product too).
-    try:
-        from pantheon.store.outcome_intake import insert_outcomes
-    except ImportError:
-        from pantheon.store.outcomes import insert_outcomes  # type: ignore[attr-defined,no-redef]
     insert_outcomes(session, rows)
 
 
 def _rows(
     n: int, god: str, tag: str, basin: bytes | None, version: str | None
 ) -> list[dict[str, Any]]:
-    from pantheon.clock import utcnow
-
     now = utcnow()
     return [
         {"outcome_key": f"{tag}-{uuid.uuid4().hex}", "god_name": god, "prompt": f"p {tag} {i}",
@@ -144,12 +145,6 @@ class Target:
     """One database under test: its settings, service and the timed operations."""
 
     def __init__(self, url: str, data_dir: Path, god: str) -> None:
-        from pantheon.config import Settings
-        from pantheon.learning.coordizer import COORDIZER_VERSION
-        from pantheon.store import migrate
-        from pantheon.store.types import encode_basins
-        from pantheon.training.service import TrainingService
-
         self.settings = Settings(database_url_raw=url, env="test", task_mode="sync",
                                  data_dir=data_dir)  # fmt: skip
         migrate.upgrade(self.settings)
@@ -168,9 +163,6 @@ class Target:
             )
 
     def ops(self) -> dict[str, Callable[[], None]]:
-        from pantheon.store import outcomes as outcome_rows
-        from pantheon.training import decisions
-
         def intake(n: int) -> Callable[[], None]:
             def run() -> None:
                 rows = _rows(n, self.god, "in", None, None)
@@ -230,8 +222,6 @@ def measure(targets: dict[str, Target], rounds: int, reps: int) -> dict[str, dic
 
 
 def run(small: int, big: int, out: Path, rounds: int = 6, reps: int = 30) -> dict[str, Any]:
-    from pantheon.roster import Roster
-
     gods = list(Roster.default().names)
     urls = {"small": create_database(SERVER), "big": create_database(SERVER)}
     targets: dict[str, Target] = {}

@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import redis
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from pantheon.api.app import create_app
@@ -20,6 +22,7 @@ from pantheon.store.db import Database
 from pantheon.store.migrate import ensure_schema
 from pantheon.testing import port_open
 from pantheon.training.service import TrainingService
+from tests.fuzz_profiles import CASES, PROFILE
 
 PG_HOST = os.environ.get("PANTHEON_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("PANTHEON_TEST_PG_PORT", "5432"))
@@ -49,8 +52,6 @@ def postgres_server() -> str:
 
 
 def _create_database(server: str) -> str:
-    import sqlalchemy as sa
-
     name = f"pantheon_test_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -60,8 +61,6 @@ def _create_database(server: str) -> str:
 
 
 def _drop_database(server: str, name: str) -> None:
-    import sqlalchemy as sa
-
     admin = sa.create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -101,8 +100,6 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 def redis_url() -> Iterator[str]:
     """A Redis database number of its own, flushed before and after the test."""
     require_service("Redis", REDIS_HOST, REDIS_PORT)
-    import redis
-
     db = 1 + (os.getpid() % 14)
     url = f"redis://{REDIS_HOST}:{REDIS_PORT}/{db}"
     client = redis.Redis.from_url(url)
@@ -188,8 +185,6 @@ def output_dir() -> Path:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Print how many generated cases each property and fuzz test ran."""
-    from tests.fuzz_profiles import CASES, PROFILE
-
     if CASES:
         terminalreporter.write_sep("-", f"fuzz cases ({PROFILE} profile)")
         for name, n in sorted(CASES.items()):

@@ -15,7 +15,7 @@ import httpx
 
 from benchmarks import faults
 from benchmarks.audit import Audit, Auditor
-from benchmarks.load import Sent
+from benchmarks.load import GODS, LONE_GOD, Sent, new_keys, post_outcomes
 from pantheon.testing import Proc, Stack
 
 #: Limits short enough for a test, long enough for a loaded two-core machine. The Redis
@@ -148,8 +148,6 @@ def repetition(stack: Stack, name: str) -> Iterator[Rep]:
 def warm_kernels(rep: Rep, timeout: float = 60) -> list[int]:
     """One trained outcome per god, so every kernel exists: a task's first commit is then
     its training step, not the creation of a fresh kernel (what the faults aim at)."""
-    from benchmarks.load import GODS, LONE_GOD, new_keys, post_outcomes
-
     ids: list[int] = []
     for god in (*GODS, LONE_GOD):
         ids += accepted_ids(post_outcomes(rep.url, new_keys(f"warm-{god}", 1), gods=(god,)))

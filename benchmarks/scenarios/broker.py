@@ -10,6 +10,9 @@ import uuid
 from collections import Counter
 from typing import Any
 
+import redis
+from kombu.connection import Connection
+
 from benchmarks import faults
 from benchmarks.load import LONE_GOD, new_keys, post_outcomes
 from benchmarks.scenarios.base import (
@@ -166,8 +169,6 @@ def _malformed(rep: Rep, stack: Stack) -> RunResult:
 
 
 def _publish_malformed(stack: Stack, ids: dict[str, str]) -> None:
-    from kombu.connection import Connection
-
     with Connection(stack.broker_url) as conn:  # type: ignore[no-untyped-call]
         producer = conn.Producer()
         base: dict[str, Any] = {"exchange": "", "routing_key": "training_fast"}
@@ -203,8 +204,6 @@ def _publish_malformed(stack: Stack, ids: dict[str, str]) -> None:
 def _queue_state(stack: Stack) -> dict[str, int]:
     state = {"training_fast": stack.queue_depth("training_fast"), "unacked": 0}
     if stack.rabbit is None:  # Redis keeps delivered, unacknowledged messages in a hash
-        import redis
-
         client = redis.Redis.from_url(stack.broker_url)
         try:
             state["unacked"] = int(client.hlen("unacked"))

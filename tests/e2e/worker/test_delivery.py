@@ -7,9 +7,10 @@ import time
 from typing import Any
 
 import pytest
+from kombu import connection, entity, messaging
 
 from pantheon.testing import wait_until
-from pantheon.worker import queues
+from pantheon.worker import queues, task_metrics
 from pantheon.worker.dispatch import Dispatcher
 from tests.e2e.worker.conftest import Cluster
 
@@ -137,14 +138,10 @@ def test_queues_can_be_picked(make_cluster: Any, redis_url: str) -> None:
 def test_malformed_messages_are_dropped_once_and_duplicates_counted(
     make_cluster: Any, broker_url: str
 ) -> None:
-    from kombu import connection, entity, messaging
-
     # kombu is untyped: handled as Any here.
     Connection: Any = connection.Connection
     Exchange: Any = entity.Exchange
     Producer: Any = messaging.Producer
-
-    from pantheon.worker import task_metrics
 
     cluster: Cluster = make_cluster(broker=broker_url)
     worker = cluster.worker()

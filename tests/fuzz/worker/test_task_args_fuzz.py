@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pantheon.errors import PantheonError
+from pantheon.store import kernels as kernel_rows
 from pantheon.store.db import Database
 from pantheon.store.migrate import ensure_schema
 from pantheon.training import queries
@@ -94,8 +95,6 @@ def test_task_arguments_fail_cleanly_and_never_poison_a_kernel(service: Training
     check()
     for info in queries.list_kernels(service):
         with service.database.session(write=False) as session:
-            from pantheon.store import kernels as kernel_rows
-
             record = kernel_rows.read(session, info["god_name"])
         if record is None:
             continue

@@ -5,9 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from celery.exceptions import SoftTimeLimitExceeded
 
 from pantheon.config import Settings
+from pantheon.errors import ValidationError
+from pantheon.learning import timescales
+from pantheon.store.models import outcomes
 from pantheon.training.intake import OutcomeIn, ingest
 from pantheon.worker import queues
 from pantheon.worker.dispatch import Dispatcher
@@ -28,10 +32,6 @@ LEGACY = {
 
 
 def _count_outcomes(service: Any) -> int:
-    import sqlalchemy as sa
-
-    from pantheon.store.models import outcomes
-
     with service.database.session(write=False) as session:
         return int(session.execute(sa.select(sa.func.count()).select_from(outcomes)).scalar_one())
 
@@ -54,8 +54,6 @@ def test_a_redelivered_legacy_call_stores_and_trains_once(
 def test_bad_legacy_outcome_is_a_clear_permanent_error(
     real_settings: Settings, real_service: Any
 ) -> None:
-    from pantheon.errors import ValidationError
-
     ctx = TaskEnv(real_service, real_settings, task_id="t")
     with pytest.raises(ValidationError, match="phi"):
         run_task(queues.TRAIN_FROM_OUTCOME, ctx, {**LEGACY, "phi": 7})
@@ -102,7 +100,6 @@ def test_soft_time_limit_mid_step_leaves_the_kernel_unchanged(
         ],
     )
     before = real_service.get_kernel("apollo").state_dict()
-    from pantheon.learning import timescales
 
     def interrupted(*_a: Any, **_k: Any) -> Any:
         raise SoftTimeLimitExceeded()

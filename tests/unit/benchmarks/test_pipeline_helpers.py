@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
 import pytest
+from benchmarks.pipeline_baselines import process_rss
 from benchmarks.pipeline_load import _answer_fields, check_loopback, merge
 from benchmarks.pipeline_profile import buckets, read_collapsed, summarise
 from benchmarks.pipeline_report import markdown, write_json
@@ -75,12 +79,6 @@ def test_results_json_has_no_nan_and_markdown_has_the_table(tmp_path: Path) -> N
 
 
 def test_process_rss_counts_children_too() -> None:
-    import os
-    import subprocess
-    import sys
-
-    from benchmarks.pipeline_baselines import process_rss
-
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(5)"])
     try:
         alone = process_rss(os.getpid(), children=False)

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from railway_sdk import create_railway_context
 
+from pantheon.config import Settings
 from pantheon.worker.queues import QUEUES
 from tests.commands import parse_pantheon, pipeline, resolve, split
 
@@ -152,8 +153,6 @@ def test_variables_reference_the_resources(graph: dict[str, Any]) -> None:
 
 
 def test_variable_names_are_settings_aliases(graph: dict[str, Any]) -> None:
-    from pantheon.config import Settings
-
     aliases = {str(f.validation_alias) for f in Settings.model_fields.values()}
     for node in by_name(graph).values():
         for name in node.get("variables", {}):

@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from numpy.lib import format as npformat
 
 from pantheon.errors import CheckpointError
 from pantheon.learning import checkpoint
+from pantheon.learning.batch import Batch
 from pantheon.learning.kernel import KERNEL_KINDS, Kernel
 
 pytestmark = pytest.mark.unit
@@ -21,8 +23,6 @@ pytestmark = pytest.mark.unit
 def blob() -> bytes:
     kernel = Kernel("zeus")
     rng = np.random.default_rng(0)
-    from pantheon.learning.batch import Batch
-
     kernel.learn_many(
         Batch(rng.dirichlet(np.ones(64), 50), rng.uniform(-1, 1, 50), rng.random(50) < 0.5)
     )
@@ -149,8 +149,6 @@ def test_load_missing_file(tmp_path: Path) -> None:
 
 
 def test_huge_claimed_shape_is_refused_before_allocation() -> None:
-    from numpy.lib import format as npformat
-
     header = io.BytesIO()
     npformat.write_array_header_1_0(
         header, {"descr": "<f8", "fortran_order": False, "shape": (10**12,)}

@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from pantheon.learning.batch import Batch
+from pantheon.learning.kernel import Kernel
 from pantheon.store import history
 from pantheon.store.models import kernels, outcomes
 from pantheon.training import _audit, queries
@@ -83,9 +85,6 @@ def test_api_history_leaves_the_id_lists_in_the_store(svc: TrainingService) -> N
 
 
 def test_p_spread_is_none_for_an_empty_batch() -> None:
-    from pantheon.learning.batch import Batch
-    from pantheon.learning.kernel import Kernel
-
     assert _audit.p_spread(Kernel("zeus"), Batch.empty()) is None
 
 

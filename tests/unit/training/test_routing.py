@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from pantheon.errors import UnknownGodError, ValidationError
+from pantheon.store.models import outcomes
 from pantheon.training import routing
 from pantheon.training.intake import ingest
 from pantheon.training.service import TrainingService
@@ -30,8 +31,6 @@ def _teach(svc: TrainingService) -> None:
         for _ in range(5):
             svc.train_hourly_batch(god)
             with svc.database.session() as s:
-                from pantheon.store.models import outcomes
-
                 s.execute(outcomes.update().values(batch_processed_at=None))
 
 

@@ -6,12 +6,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from pantheon.errors import NotFoundError, TransferError, UnknownGodError
+from pantheon.errors import DatabaseUnavailableError, NotFoundError, TransferError, UnknownGodError
 from pantheon.learning import timescales
 from pantheon.learning.coordizer import coordize
 from pantheon.learning.kernel import Kernel
 from pantheon.store import kernels as kernel_rows
 from pantheon.store.models import outcomes, training_history
+from pantheon.training._fanout import for_each_god
 from pantheon.training.service import TrainingService
 from tests.unit.training.conftest import add
 
@@ -246,9 +247,6 @@ def test_shadow_sync_moves_shadow_toward_god(svc: TrainingService) -> None:
 
 
 def test_all_gods_down_on_the_database_raises_for_a_retry(svc: TrainingService) -> None:
-    from pantheon.errors import DatabaseUnavailableError
-    from pantheon.training._fanout import for_each_god
-
     def down(god: str) -> dict[str, Any]:
         raise DatabaseUnavailableError("database unavailable")
 
