@@ -48,16 +48,13 @@ from pantheon.learning.coordizer import COORDIZER_VERSION
 from pantheon.roster import Roster
 from pantheon.store import migrate
 from pantheon.store import outcomes as outcome_rows
-from pantheon.store.types import encode_basins
-from pantheon.training import decisions
-from pantheon.training.service import TrainingService
 
 # ``store.outcome_intake`` since revision 0005; ``store.outcomes`` before it (so the
 # benchmark can measure the previous revision of the product too).
-try:
-    from pantheon.store.outcome_intake import insert_outcomes
-except ImportError:
-    from pantheon.store.outcomes import insert_outcomes  # type: ignore[attr-defined,no-redef]
+from pantheon.store.outcome_intake import insert_outcomes
+from pantheon.store.types import encode_basins
+from pantheon.training import decisions
+from pantheon.training.service import TrainingService
 
 log = logging.getLogger("benchmarks.table_growth")
 
