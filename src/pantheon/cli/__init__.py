@@ -117,6 +117,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.log_level is not None:
             parse_log_level(args.log_level)  # a bad --log-level is one clear line too
         configure_logging(settings, args.log_level)
+        floor: int | None = getattr(args, "log_floor", None)
+        if floor is not None and args.log_level is None:
+            # Before the runner's module is imported: some libraries log at import time.
+            root = logging.getLogger()
+            root.setLevel(max(root.level, floor))
         role: Role | None = getattr(args, "production_role", None)
         if role is not None:
             settings.require_safe_for_production(role)

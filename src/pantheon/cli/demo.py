@@ -6,7 +6,6 @@ Its arguments are in :mod:`pantheon.cli.demo_args`.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import shutil
 import tempfile
@@ -22,9 +21,6 @@ from pantheon.demo.report import GOD_HEADERS, ROUTING_HEADERS, god_rows, routing
 from pantheon.demo.run import Demo
 from pantheon.errors import ValidationError
 
-#: The demo's console shows its progress and figures; routine records (migrations, task
-#: starts) stay below this unless ``--log-level`` asks for them.
-DEMO_LOG_LEVEL = logging.WARNING
 #: Width of the tables when stdout is not a terminal and COLUMNS is unset: wide enough
 #: for every column, so a log file or a pipe gets whole rows instead of Rich's 80.
 UNBOUNDED_WIDTH = 1000
@@ -50,8 +46,6 @@ def print_whole(console: Console, table: Table) -> None:
 
 def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     console = demo_console()
-    if args.log_level is None:
-        logging.getLogger().setLevel(max(logging.getLogger().level, DEMO_LOG_LEVEL))
     if args.data_dir is not None:
         data_dir: Path = args.data_dir
         if data_dir.exists() and any(data_dir.iterdir()):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 
@@ -31,4 +32,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo.add_argument(
         "--keep", action="store_true", help="keep the temporary data directory afterwards"
     )
-    demo.set_defaults(runner="pantheon.cli.demo:run_demo")
+    # The demo's console shows its progress and figures; routine records (migrations,
+    # task starts, libraries set up at import) stay below WARNING unless --log-level asks.
+    demo.set_defaults(runner="pantheon.cli.demo:run_demo", log_floor=logging.WARNING)
