@@ -187,17 +187,7 @@ class Kernel:
             self.step_count, self.outcomes_seen, self.running_loss, self.running_reward = scalars
             raise
 
-    def _step(
-        self,
-        f: Arr,
-        y: Arr,
-        w: Arr,
-        r: Arr,
-        *,
-        info_scale: float = 1.0,
-        lr: float = LEARNING_RATE,
-        l2: float = 0.0,
-    ) -> float:
+    def _step(self, f: Arr, y: Arr, w: Arr, r: Arr, info_scale: float = 1.0) -> float:
         total = float(w.sum())
         if total <= 0.0:
             return math.nan
@@ -216,9 +206,6 @@ class Kernel:
         self.step_count += 1
         b1c = 1.0 - _BETA1**self.step_count
         b2c = 1.0 - _BETA2**self.step_count
-        if l2:  # every weight toward 0 but the constant term (last feature): the base rate
-            for k, g in grads.items():
-                g[..., :-1] += l2 * self.params[k][..., :-1]
         for k, g in grads.items():
             m = self._adam_m[k]
             v = self._adam_v[k]
@@ -227,8 +214,8 @@ class Kernel:
             v *= _BETA2
             v += (1.0 - _BETA2) * g * g
             theta = self.params[k]
-            theta *= 1.0 - lr * WEIGHT_DECAY
-            theta -= lr * (m / b1c) / (np.sqrt(v / b2c) + _EPS)
+            theta *= 1.0 - LEARNING_RATE * WEIGHT_DECAY
+            theta -= LEARNING_RATE * (m / b1c) / (np.sqrt(v / b2c) + _EPS)
             np.clip(theta, -WEIGHT_BOUND, WEIGHT_BOUND, out=theta)
             self._fisher[k] += info[k]
         mean_reward = float(w @ r) / total
@@ -239,23 +226,11 @@ class Kernel:
             self.running_reward += _EMA * (mean_reward - self.running_reward)
         return loss
 
-    def learn_many(
-        self,
-        batch: Batch,
-        epochs: int = 1,
-        batch_size: int | None = None,
-        *,
-        anneal: bool = False,
-        l2: float = 0.0,
-    ) -> float:
+    def learn_many(self, batch: Batch, epochs: int = 1, batch_size: int | None = None) -> float:
         """``epochs`` shuffled passes of mini-batch steps; returns the mean step loss.
 
         ``batch_size`` defaults to ``MINIBATCH`` rows, grown for large batches so a pass
         takes at most ``MAX_STEPS_PER_EPOCH`` steps (the cost stays linear in rows).
-        ``anneal``: the step falls linearly to near 0 over the call's steps, so a fit meant
-        to be final (nightly) ends at the optimum, not one noisy constant step from it.
-        ``l2``: a penalty ``l2/2 · |w|²`` on every weight but the constant term, added to
-        the mean loss: a kernel with little data stays near its base rate.
         """
         if not isinstance(batch, Batch):
             raise ValidationError("learn_many expects a Batch")
@@ -275,15 +250,7 @@ class Kernel:
             if self.step_count == 0:
                 self._init_bias(y_all, batch.weights, batch.rewards)
             self._epochs(
-                batch,
-                y_all=y_all,
-                rng=rng,
-                epochs=epochs,
-                size=size,
-                chunk=chunk,
-                losses=losses,
-                anneal=anneal,
-                l2=l2,
+                batch, y_all=y_all, rng=rng, epochs=epochs, size=size, chunk=chunk, losses=losses
             )
             self.outcomes_seen += n
         return float(np.mean(losses)) if losses else math.nan
@@ -298,12 +265,8 @@ class Kernel:
         size: int,
         chunk: int,
         losses: list[float],
-        anneal: bool = False,
-        l2: float = 0.0,
     ) -> None:
         n = len(batch)
-        total = epochs * math.ceil(n / size)
-        done = 0
         for _ in range(epochs):
             order = rng.permutation(n) if n > size else np.arange(n)
             for c0 in range(0, n, chunk):
@@ -312,11 +275,7 @@ class Kernel:
                 y, w, r = y_all[idx], batch.weights[idx], batch.rewards[idx]
                 for s0 in range(0, len(idx), size):
                     s1 = s0 + size
-                    lr = LEARNING_RATE * ((total - done) / total if anneal else 1.0)
-                    done += 1
-                    loss = self._step(
-                        f[s0:s1], y[s0:s1], w[s0:s1], r[s0:s1], info_scale=1 / epochs, lr=lr, l2=l2
-                    )
+                    loss = self._step(f[s0:s1], y[s0:s1], w[s0:s1], r[s0:s1], 1 / epochs)
                     if not math.isnan(loss):
                         losses.append(loss)
 

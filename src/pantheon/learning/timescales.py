@@ -16,15 +16,9 @@ from .seeds import seed_int
 
 HOLDOUT_FRACTION = 0.2
 MIN_HOLDOUT = 5
-#: Passes over the day's outcomes each night. The step anneals to 0 over them, so the
-#: night's fit averages away the noise of the day's constant-step online updates.
-CONSOLIDATION_EPOCHS = 12
+CONSOLIDATION_EPOCHS = 2
 #: Small data (a fresh god's curriculum) gets more epochs, up to about this many steps.
 CONSOLIDATION_MIN_STEPS = 60
-#: The night's fit pulls every weight but the constant term toward 0 with a penalty
-#: ``CONSOLIDATION_PRIOR / rows``: worth that many rows at the base rate, so a god that got
-#: little traffic (explored rarely) stays near its base rate instead of fitting noise.
-CONSOLIDATION_PRIOR = 10.0
 
 
 def _mean_p(kernel: Kernel, batch: Batch) -> float:
@@ -102,9 +96,8 @@ def split_holdout(outcomes: Batch, seed: int = 0) -> tuple[Batch, Batch]:
 def consolidate(kernel: Kernel, curriculum: Batch, outcomes: Batch, seed: int = 0) -> Consolidation:
     """Full passes over curriculum + outcomes on a copy, kept only if not worse on a holdout.
 
-    ``CONSOLIDATION_EPOCHS`` epochs, or more for small data so there are about
-    ``CONSOLIDATION_MIN_STEPS`` mini-batch steps, with a step falling linearly to near 0;
-    the cost stays linear in rows.
+    Two epochs, or more for small data so there are about ``CONSOLIDATION_MIN_STEPS``
+    mini-batch steps; the cost stays linear in rows.
 
     The holdout is a seeded fifth of ``outcomes`` (none when fewer than 25 outcomes; then
     the copy is kept). ``kernel`` itself is never changed.
@@ -114,10 +107,7 @@ def consolidate(kernel: Kernel, curriculum: Batch, outcomes: Batch, seed: int = 
     candidate = kernel.copy()
     batches = max(1, math.ceil(len(data) / MINIBATCH))
     epochs = max(CONSOLIDATION_EPOCHS, math.ceil(CONSOLIDATION_MIN_STEPS / batches))
-    # Annealed: the night's fit is the one routing uses all the next day, so it ends at
-    # the optimum of the day's data rather than a constant step's noise away from it.
-    l2 = CONSOLIDATION_PRIOR / max(1, len(data))
-    loss = candidate.learn_many(data, epochs=epochs, anneal=True, l2=l2) if len(data) else math.nan
+    loss = candidate.learn_many(data, epochs=epochs) if len(data) else math.nan
     before = log_loss(kernel, holdout)
     after = log_loss(candidate, holdout)
     kept = len(data) > 0 and (math.isnan(before) or after <= before)
