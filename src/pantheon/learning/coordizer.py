@@ -5,7 +5,7 @@ bundled encoder, tokenizer and reduction files):
 
 1. the text is NFKC-normalised (every Unicode spelling of a text agrees; the tokenizer then
    lowercases and strips accents) and the pretrained sentence encoder all-MiniLM-L6-v2
-   (int8 ONNX, ``encoder.py``) gives a unit 384-D vector (mean-pooled, texts truncated to
+   (8-bit ONNX, ``encoder.py``) gives a unit 384-D vector (mean-pooled, texts truncated to
    256 word pieces);
 2. a fixed linear map ``z = C (e − m) / s`` gives 64 standardised coordinates: ``C`` is a
    seeded random orthogonal projection (fitted on nothing), ``m`` and ``s`` the mean and
@@ -22,8 +22,10 @@ bundled encoder, tokenizer and reduction files):
 
 Text without any word character maps to ``z = 0``, the uniform point. Determinism: each
 text runs alone through a single-threaded onnxruntime session, so the same text gives the
-same basin in every process on a machine; the rounding makes other CPU kinds agree too
-unless a coordinate falls within float noise of a rounding boundary.
+same basin in every process on a machine. Across CPU kinds the encoder's integer products
+are exact (unsigned 8-bit weights, which no CPU's int8 instructions saturate), but its
+float parts use per-instruction-set kernels, so basins agree within a tolerance, not to
+the bit (``tests/unit/learning/test_coordizer.py`` pins the values and says why).
 
 Basins already computed for the bundled curriculum and demo sample prompts ship in
 ``pantheon/data/encoder/known_basins.npz`` (keyed by prompt SHA-256 and only used when

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -76,20 +75,48 @@ def test_deterministic_across_processes() -> None:
     np.testing.assert_array_equal(np.array(json.loads(out.stdout)), coordize_many(TEXTS))
 
 
-#: Basins of TEXTS, pinned per artefact: a change on another machine or Python version means
-#: the coordizer is not deterministic there. A rebuilt encoder changes both values.
-GOLDEN = {
-    "minilm6-int8-rp64-softmax-1:dbd6828467f1": (
-        "1c62212ce2b5a43c220312d5592421dae0804d37e999ea99bec634ce0b342231"
-    )
-}
+#: Basins of TEXTS pinned per artefact, as centred log-ratios rounded to 4 decimals.
+GOLDEN_FILE = Path(__file__).with_name("golden_basins.json")
+#: Accepted |difference| of the centred log-ratio coordinates from the pinned values: the
+#: median over all coordinates, and the largest single one.
+GOLDEN_MEDIAN_TOLERANCE = 0.02
+GOLDEN_MAX_TOLERANCE = 0.5
 
 
-def test_basins_match_the_pinned_digest() -> None:
+def _clr(basins: np.ndarray) -> np.ndarray:
+    logb = np.log(basins)
+    return np.asarray(logb - logb.mean(axis=1, keepdims=True))
+
+
+def test_basins_match_the_pinned_values() -> None:
+    """The basins of TEXTS agree with the values pinned for this artefact, within a tolerance.
+
+    What this guarantees: on any CPU the bundled encoder gives the basins it gave where they
+    were pinned, up to the tolerances on the centred log-ratio coordinates (about the
+    relative change of a basin coordinate). It does not promise bit-identical basins across
+    CPU kinds: the encoder's integer matrix products are exact (U8U8, no saturating
+    instruction), but its float parts (attention, softmax, layer norm, GELU) use
+    per-instruction-set kernels, and a last-bit difference there can move an activation
+    across an int8 rounding step, which moves a few coordinates. Exact equality holds within
+    one machine kind (the process, thread and batch tests above).
+
+    Why these numbers (200 demo-sample prompts): int8 quantisation itself moves the
+    coordinates from the fp32 model's by a median 0.083 (max 0.49); the saturating U8S8
+    build this replaced moved basins by a median 15 % (max 41 %) between an AVX2 and an
+    AVX512-VNNI CPU. Running the same model with onnxruntime's graph fusions off (other
+    float kernels, a stand-in for another CPU kind) moved them by a median 0.002 (max 0.33;
+    0.057 on TEXTS). A median of 0.02 separates float-kernel noise from a saturating kernel
+    or a changed artefact; no single coordinate may move by more than quantisation itself
+    does. ``scripts/build_encoder.py`` re-pins the values when it rebuilds.
+    """
+    pinned = json.loads(GOLDEN_FILE.read_text(encoding="utf-8"))
     version = coordizer.COORDIZER_VERSION
-    assert version in GOLDEN, f"artefact changed ({version}): pin its digest in GOLDEN"
-    digest = hashlib.sha256(coordizer.compute_many(TEXTS).astype("<f8").tobytes()).hexdigest()
-    assert digest == GOLDEN[version]
+    assert pinned["version"] == version, f"artefact changed ({version}): re-pin golden_basins.json"
+    assert pinned["texts"] == TEXTS
+    got = _clr(coordizer.compute_many(TEXTS))
+    diff = np.abs(got - np.asarray(pinned["clr"], dtype=np.float64))
+    assert float(np.median(diff)) <= GOLDEN_MEDIAN_TOLERANCE, f"median move {np.median(diff)}"
+    assert diff.max() <= GOLDEN_MAX_TOLERANCE, f"a coordinate moved by {diff.max():.4f}"
 
 
 def test_version_names_method_and_artefact() -> None:
