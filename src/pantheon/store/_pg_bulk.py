@@ -174,6 +174,8 @@ def copy_insert(
     assert raw is not None
     stored: dict[str, int] = {}
     keyless_ids: list[int] = []
+    if not keyless and not keyed:  # e.g. every row a repeat of a known key: nothing to send
+        return keyless_ids, stored
     with raw.cursor() as cursor:
         if len(keyless) + len(keyed) <= INLINE_MAX:
             answers = _insert_inline(cursor, [*keyless, *keyed])

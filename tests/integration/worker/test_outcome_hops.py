@@ -14,7 +14,7 @@ pytestmark = pytest.mark.integration
 SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "outcome_hops.py"
 #: The documented "after" figures: a ceiling (a merge that removes a hop passes, one
 #: that adds a hop must say so in the docs and here).
-DOCUMENTED = {"sync": 38, "celery_web": 23, "celery_worker": 25, "celery": 41}
+DOCUMENTED = {"sync": 39, "celery_web": 23, "celery_worker": 25, "celery": 42}
 
 
 def _script() -> ModuleType:
