@@ -26,6 +26,7 @@ class DecisionRow:
     created_at: datetime
     prompt_sha256: str
     basin: bytes
+    coordizer_version: str | None
     candidates: list[str]
     scores: list[float]
     probabilities: list[float]
@@ -99,6 +100,17 @@ def lock_many(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Dec
         for r in session.execute(stmt):
             out[r.id] = _row(r)
     return out
+
+
+def reusable_basin(decision: DecisionRow, prompt_sha256: str) -> tuple[bytes, str] | None:
+    """(basin, coordizer version) an outcome linked to ``decision`` can be stored with, so
+    whoever trains it need not encode its prompt again; None unless the decision recorded
+    its basin's version and was routed for the same prompt (a chat app may post another
+    prompt under a decision id). Whether the version is still the running one is the
+    claim's to judge (``store.basins.needs_basin``), as for any stored basin."""
+    if decision.coordizer_version is None or decision.prompt_sha256 != prompt_sha256:
+        return None
+    return decision.basin, decision.coordizer_version
 
 
 def link(session: Session, links: Sequence[Link]) -> None:

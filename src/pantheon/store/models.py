@@ -271,6 +271,9 @@ class Decision(Base):
     prompt_sha256: Mapped[str] = mapped_column(sa.String(64))
     #: 64 little-endian float32, like ``outcomes.basin``.
     basin: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    #: ``COORDIZER_VERSION`` that made ``basin`` (NULL before revision 0006: unknown, so
+    #: the basin is never reused for the linked outcome).
+    coordizer_version: Mapped[str | None] = mapped_column(sa.String(COORDIZER_VERSION_LENGTH))
     #: Candidate gods in score order (best first), with their scores and probabilities.
     candidates: Mapped[list[str]] = mapped_column(JSONType)
     scores: Mapped[list[float]] = mapped_column(JSONType)

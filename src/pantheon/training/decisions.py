@@ -36,7 +36,7 @@ from pantheon.learning.seeds import seed_int
 from pantheon.store import decisions as decision_rows
 from pantheon.store.outcome_intake import insert_outcomes
 from pantheon.store.types import decode_basins, encode_basins
-from pantheon.training.basins import route_basin
+from pantheon.training.basins import current_version, route_basin
 from pantheon.training.routing import cache_for
 
 if TYPE_CHECKING:
@@ -170,6 +170,7 @@ def route(
         "created_at": utcnow(),
         "prompt_sha256": prompt_digest(prompt),
         "basin": encode_basins(basin[None, :])[0],
+        "coordizer_version": current_version(),
         "candidates": [r.god_name for r in ranking],
         "scores": [r.score for r in ranking],
         "probabilities": [r.probability for r in ranking],
@@ -319,6 +320,7 @@ def insert_linked(
             if taken[d] is not None or d in first_of:
                 continue
             first_of[d] = i
+            _reuse_basin(rows[i], known[d])
         fresh.append(i)
     ids, new = insert_outcomes(session, [rows[i] for i in fresh])
     out_ids: list[int] = [0] * len(rows)
@@ -336,6 +338,20 @@ def insert_linked(
             existing = taken[d]
             out_ids[i] = existing if existing is not None else out_ids[first_of[d]]
     return out_ids, out_new
+
+
+def _reuse_basin(row: dict[str, Any], decision: decision_rows.DecisionRow) -> None:
+    """Store the outcome with its decision's basin (computed when it was routed) unless it
+    has one already: the worker then trains it without encoding the prompt."""
+    if row.get("basin") is not None:
+        return
+    try:
+        digest = prompt_digest(str(row["prompt"]))
+    except UnicodeEncodeError:  # not a prompt route() could have digested
+        return
+    reused = decision_rows.reusable_basin(decision, digest)
+    if reused is not None:
+        row["basin"], row["coordizer_version"] = reused
 
 
 def expire(service: TrainingService) -> dict[str, int]:
