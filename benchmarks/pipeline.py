@@ -23,10 +23,12 @@ else a private cluster), ``pantheon serve``, one Celery worker (``--concurrency 
 5. no-op Celery baselines: a backlog of no-op tasks drained by a worker with the product's
    Celery settings (``noop_task_per_s``) and by a plain Celery worker with Celery's
    defaults (``noop_task_default_per_s``);
-6. freshness: 2xx → ``trained_online_at`` at a steady offered load of ``--freshness-share``
-   (0.8) of the measured maximum (the lower of the best single-intake rate and the online
-   training rate; ``freshness_load_share`` is the offered load over the best single
-   intake), from an empty queue;
+6. freshness: 2xx → ``trained_online_at`` at a steady offered load, from an empty queue,
+   twice (:mod:`benchmarks.pipeline_freshness`): as a chat app sends outcomes (each after
+   its route, with the ``decision_id``; ``freshness_*``) at ``--freshness-share`` (0.8) of
+   the best single-intake rate, and unlinked (``freshness_unlinked_*``) at that share of the
+   lower of single intake and online training; ``*_load_share`` is each offered load over
+   the best single intake;
 7. hourly batch: ``train_hourly_batch_all`` over every pending row, via the API and worker,
    after ``--hourly-rows`` outcomes were copied in as trained online and queued
    (:func:`benchmarks.pipeline_phases.seed_batch_backlog`);
@@ -59,10 +61,10 @@ import httpx
 
 from benchmarks.pipeline_baselines import copy_baseline, libpq_url, noop_task_baseline
 from benchmarks.pipeline_consolidation import base_arrays, engine_scaling, service_scaling
+from benchmarks.pipeline_freshness import freshness_runs
 from benchmarks.pipeline_phases import (
     Run,
     count_outcomes,
-    freshness,
     hourly_batch,
     intake_batch,
     intake_single,
@@ -306,21 +308,15 @@ def measure(
         )
     )
 
-    maxima = [res.get("intake_single_per_s"), res.get("online_trained_per_s")]
-    usable = [float(m) for m in maxima if isinstance(m, int | float) and m > 0]
-    # The pipeline's maximum is its slower stage; NaN compares False, so it drops out here.
-    offered = opts.freshness_share * min(usable) if usable else 50.0
-    single = res.get("intake_single_per_s")
-    res["freshness_load_share"] = ratio(offered, float(single)) if single else math.nan
-    log.info("freshness at %.0f outcomes/s offered", offered)
-    spy = maybe_profile(opts.profile, "freshness", worker.pid, out)
-    freshness(run, rows["fresh"], offered, opts.freshness_seconds)
-    spy.stop()
-    log.info("freshness p50 %.3f s p99 %.3f s", res["freshness_p50_s"], res["freshness_p99_s"])
-    res["freshness_tasks_dropped"] = purge(stack, FAST)  # a backlog left would delay the rest
-    if res["freshness_tasks_dropped"]:
-        run.note(f"{res['freshness_tasks_dropped']} online tasks still queued after the "
-                 "freshness wait were dropped before the hourly batch")  # fmt: skip
+    freshness_runs(
+        stack,
+        run,
+        rows["fresh"],
+        share=opts.freshness_share,
+        seconds=opts.freshness_seconds,
+        meter=meter,
+        profile=(opts.profile, worker.pid, out),
+    )
 
     if opts.hourly_rows:
         res["hourly_batch_seeded"] = seed_batch_backlog(run, rows["hourly"])

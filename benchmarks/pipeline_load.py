@@ -8,6 +8,11 @@ request answered) and ``open`` (a steady offered rate, one request every ``1/rat
 seconds whatever the answers do). Both stop by themselves: after ``duration_s``, after
 ``max_requests``, or when the bodies run out (unless ``cycle``). Loopback only.
 
+With ``route_url`` each outcome is sent the way a chat app sends it: first ``POST
+/api/route`` with its prompt, then the outcome of the chosen god carrying the answer's
+``decision_id``. The record (and its latency) is the outcome's request only; the routes'
+latencies and errors are kept apart (``route_latencies``, ``route_errors``).
+
 Each record is ``[t_sent, t_done, status, outcome_id, accepted, latency_s]`` with wall-clock
 times (``time.time()``, comparable with the database's timestamps on this machine).
 """
@@ -60,6 +65,29 @@ class Recorder:
     def __init__(self) -> None:
         self.records: list[list[Any]] = []
         self.errors: list[str] = []
+        self.route_latencies: list[float] = []
+        self.route_errors: list[str] = []
+
+    async def route_first(self, client: httpx.AsyncClient, url: str, body: bytes) -> bytes:
+        """The outcome body linked to a fresh decision for its prompt (the chosen god's
+        outcome); the body unchanged when the route fails (the error is kept)."""
+        outcome = json.loads(body)
+        start = time.perf_counter()
+        try:
+            response = await client.post(url, json={"prompt": outcome["prompt"]})
+            answer = response.json() if response.status_code < 300 else None
+        except (httpx.HTTPError, ValueError) as exc:
+            answer, detail = None, f"{type(exc).__name__}: {exc}"
+        else:
+            detail = f"HTTP {response.status_code}: {response.text[:300]}"
+        self.route_latencies.append(time.perf_counter() - start)
+        if not isinstance(answer, dict) or "decision_id" not in answer:
+            if len(self.route_errors) < 20:
+                self.route_errors.append(detail)
+            return body
+        outcome["decision_id"] = answer["decision_id"]
+        outcome["god_name"] = answer["god_name"]
+        return json.dumps(outcome, separators=(",", ":")).encode()
 
     async def send(self, client: httpx.AsyncClient, url: str, body: bytes, parse: bool) -> None:
         sent = time.time()
@@ -114,10 +142,13 @@ async def run_open(spec: dict[str, Any], bodies: list[bytes], recorder: Recorder
         count = min(count, int(spec["max_requests"]))
     parse = bool(spec.get("parse", True))
     url = spec["url"]
+    route_url = spec.get("route_url")
     gate = asyncio.Semaphore(MAX_IN_FLIGHT)
 
     async def one(body: bytes) -> None:
         try:
+            if route_url:
+                body = await recorder.route_first(client, route_url, body)
             await recorder.send(client, url, body, parse)
         finally:
             gate.release()
@@ -147,6 +178,8 @@ def _client(spec: dict[str, Any], connections: int) -> httpx.AsyncClient:
 
 def run(spec: dict[str, Any]) -> dict[str, Any]:
     check_loopback(spec["url"])
+    if spec.get("route_url"):
+        check_loopback(spec["route_url"])
     bodies = read_bodies(Path(spec["bodies"]))
     start, stride = int(spec.get("start", 0)), int(spec.get("stride", 1))
     bodies = bodies[start::stride]
@@ -162,6 +195,8 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         "ended": time.time(),
         "records": recorder.records,
         "errors": recorder.errors,
+        "route_latencies": recorder.route_latencies,
+        "route_errors": recorder.route_errors,
     }
 
 
@@ -209,6 +244,8 @@ def merge(results: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "records": records,
         "errors": errors[:20],
+        "route_latencies": [x for result in results for x in result.get("route_latencies", [])],
+        "route_errors": [e for result in results for e in result.get("route_errors", [])][:20],
         "began": min(sent) if sent else math.nan,
         "ended": max(done) if done else math.nan,
     }

@@ -227,68 +227,6 @@ def set_aside_backlog(run: Run) -> int:
 # --- freshness ------------------------------------------------------------------------------
 
 
-def freshness(
-    run: Run, rows: Sequence[dict[str, Any]], per_s: float, seconds: float, wait_s: float = 90.0
-) -> None:
-    """Time from each 2xx to ``trained_online_at`` at a steady offered load of ``per_s``."""
-    count = min(len(rows), max(1, int(per_s * seconds)))
-    path = write_bodies(run.work_dir / "bodies-fresh.jsonl", singles(rows[:count]))
-    procs = 1 if per_s <= 600 else 2
-    specs = [
-        {
-            "mode": "open",
-            "url": run.web_url + "/api/outcomes",
-            "bodies": str(path),
-            "start": i,
-            "stride": procs,
-            "rate_per_s": per_s / procs,
-            "duration_s": seconds,
-        }
-        for i in range(procs)
-    ]
-    merged = merge(launch(specs, run.work_dir, timeout_s=seconds + 120))
-    accepted = {r[3]: r[1] for r in merged["records"] if 200 <= r[2] < 300 and r[3] is not None}
-    ids = list(accepted)
-    deadline = time.monotonic() + wait_s
-    trained: dict[int, float] = {}
-    while time.monotonic() < deadline:
-        trained.update(_trained_stamps(run, ids))
-        if len(trained) >= len(ids):
-            break
-        time.sleep(1.0)
-    # An outcome still untrained counts with its age so far (a lower bound), so the
-    # percentiles are never flattered by leaving the slow ones out.
-    now = time.time()
-    ages = sorted(max(0.0, trained.get(i, now) - accepted[i]) for i in ids)
-    offered_span = merged["ended"] - merged["began"]
-    run.results.update(
-        freshness_offered_per_s=per_s,
-        freshness_achieved_per_s=rate(len(ids), offered_span),
-        freshness_outcomes=len(ids),
-        freshness_untrained=len(ids) - len(trained),
-        freshness_p50_s=percentile(ages, 50),
-        freshness_p99_s=percentile(ages, 99),
-        freshness_max_s=ages[-1] if ages else math.nan,
-        freshness_intake_p99_ms=percentile([r[5] for r in merged["records"]], 99) * 1000,
-    )
-    run.series["freshness_ages"] = ages
-    if merged["errors"]:
-        run.note(f"freshness load errors: {merged['errors'][:3]}")
-    if len(trained) < len(ids):
-        run.note(f"freshness: {len(ids) - len(trained)} of {len(ids)} outcomes untrained "
-                 f"{wait_s:.0f} s after the load; counted with their age so far")  # fmt: skip
-
-
-def _trained_stamps(run: Run, ids: Sequence[int]) -> dict[int, float]:
-    with psycopg.connect(libpq_url(run.database_url)) as conn:
-        rows = conn.execute(
-            "SELECT id, extract(epoch FROM trained_online_at)::float8 FROM outcomes "
-            "WHERE id = ANY(%s) AND trained_online_at IS NOT NULL",
-            (list(ids),),
-        ).fetchall()
-    return {int(i): float(t) for i, t in rows}
-
-
 def seed_batch_backlog(run: Run, rows: Sequence[dict[str, Any]]) -> int:
     """COPY ``rows`` in as outcomes trained online and waiting for the hourly batch (basins
     of the running coordizer, batch-queue rows); returns how many.
