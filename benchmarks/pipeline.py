@@ -24,11 +24,11 @@ else a private cluster), ``pantheon serve``, one Celery worker (``--concurrency 
    Celery settings (``noop_task_per_s``) and by a plain Celery worker with Celery's
    defaults (``noop_task_default_per_s``);
 6. freshness: 2xx → ``trained_online_at`` at a steady offered load, from an empty queue,
-   twice (:mod:`benchmarks.pipeline_freshness`): as a chat app sends outcomes (each after
-   its route, with the ``decision_id``; ``freshness_*``) at ``--freshness-share`` (0.8) of
-   the best single-intake rate, and unlinked (``freshness_unlinked_*``) at that share of the
-   lower of single intake and online training; ``*_load_share`` is each offered load over
-   the best single intake;
+   twice at the same offered rate, ``--freshness-share`` (0.8) of the lower of the best
+   single-intake rate and the online training rate (:mod:`benchmarks.pipeline_freshness`):
+   as a chat app sends outcomes (each after its route, with the ``decision_id``;
+   ``freshness_*``) and unlinked (``freshness_unlinked_*``); ``*_load_share`` is the
+   offered load over the best single intake;
 7. hourly batch: ``train_hourly_batch_all`` over every pending row, via the API and worker,
    after ``--hourly-rows`` outcomes were copied in as trained online and queued
    (:func:`benchmarks.pipeline_phases.seed_batch_backlog`);

@@ -4,10 +4,15 @@
 - **linked** (``freshness_*``, the chat app's flow): each outcome right after ``POST
   /api/route`` for its prompt, by the same client, as the chosen god's outcome carrying the
   ``decision_id``. Intake stores it with the decision's basin, so the worker trains it
-  without encoding the prompt. Offered: ``--freshness-share`` of the best single-intake rate
-  (outcomes per second; the routes ride on top, so the web does both).
+  without encoding the prompt. The routes ride on top of the offered outcome rate, so the
+  web does both.
 - **unlinked** (``freshness_unlinked_*``): outcomes alone, whose prompts the worker encodes.
-  Offered as before: the share of the slower of single intake and online training.
+
+Both are offered the same rate (outcomes per second): ``--freshness-share`` of the slower of
+the best single-intake rate and the online training rate, so the two differ only in the
+link. ``*_load_share`` is that rate over the best single intake. (Offering the linked run
+that share of single intake alone would ask the web for about twice its single-intake CPU,
+a route costing about as much as an outcome: one such run overran its time bound.)
 
 Each run starts from an empty queue and ends by dropping queued tasks and setting aside
 outcomes still untrained (counted), so neither run inherits the other's backlog.
@@ -53,14 +58,10 @@ def freshness_runs(
     online = _positive(res.get("online_trained_per_s"))
     # The pipeline's maximum is its slower stage; NaN and missing figures drop out here.
     slowest = min([m for m in (single, online) if m is not None], default=None)
-    offered = {
-        "freshness": share * single if single else 50.0,
-        "freshness_unlinked": share * slowest if slowest else 50.0,
-    }
+    per_s = share * slowest if slowest else 50.0
     half = len(rows) // 2
     for key, part, linked in (("freshness", rows[:half], True),
                               ("freshness_unlinked", rows[half:], False)):  # fmt: skip
-        per_s = offered[key]
         res[f"{key}_load_share"] = ratio(per_s, single) if single else math.nan
         log.info("%s at %.0f outcomes/s offered", key, per_s)
         spy = maybe_profile(profile[0], "freshness", profile[1], profile[2]) if linked else None
@@ -113,6 +114,7 @@ def freshness(
             "stride": procs,
             "rate_per_s": per_s / procs,
             "duration_s": seconds,
+            "drain_s": 60.0,
             **route_url,
         }
         for i in range(procs)

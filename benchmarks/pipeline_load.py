@@ -162,7 +162,16 @@ async def run_open(spec: dict[str, Any], bodies: list[bytes], recorder: Recorder
                 await asyncio.sleep(delay)
             await gate.acquire()
             tasks.append(asyncio.create_task(one(bodies[i])))
-        await asyncio.gather(*tasks)
+        # ``drain_s``: how long requests still in flight after the last send may take; the
+        # rest are cancelled and counted as errors (an overloaded service must not hang
+        # the run).
+        drain = spec.get("drain_s")
+        _done, late = await asyncio.wait(tasks, timeout=float(drain) if drain else None)
+        for task in late:
+            task.cancel()
+        if late:
+            await asyncio.wait(late)
+            recorder.errors.append(f"{len(late)} requests still in flight after {drain} s")
 
 
 def _client(spec: dict[str, Any], connections: int) -> httpx.AsyncClient:
