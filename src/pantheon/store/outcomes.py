@@ -45,7 +45,7 @@ from pantheon.store._pg_bulk import claim_batch
 from pantheon.store.basins import Encoder, fill_claimed
 from pantheon.store.models import outcome_batch_queue, outcomes
 from pantheon.store.quarantine import quarantine, split_decodable
-from pantheon.store.types import BASIN_BYTES, BASIN_DIM, BASIN_DTYPE, decode_basins
+from pantheon.store.types import BASIN_BYTES, BASIN_DTYPE, decode_basins
 
 _IN_CHUNK = 1000
 ONLINE = "trained_online_at"
@@ -73,27 +73,12 @@ class Claimed:
         if not rows:
             empty = np.zeros(0, np.int64), decode_basins([]), np.zeros(0), np.zeros(0, np.bool_)
             return cls(*empty, quarantined=bad)
-        ids, blobs, rewards, successes = list(zip(*rows, strict=True))[:4]
-        return cls.by_id(
-            np.array(ids, dtype=np.int64),
-            decode_basins(blobs),
-            np.array(rewards, dtype=np.float64),
-            np.array([bool(s) for s in successes], dtype=np.bool_),
-            quarantined=bad,
-        )
-
-    @classmethod
-    def by_id(
-        cls,
-        ids: NDArray[np.int64],
-        basins: NDArray[np.float64],
-        rewards: NDArray[np.float64],
-        successes: NDArray[np.bool_],
-        quarantined: tuple[int, ...] = (),
-    ) -> Claimed:
-        """The claim of these parallel arrays, ordered by id."""
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         order = np.argsort(ids, kind="stable")
-        return cls(ids[order], basins[order], rewards[order], successes[order], quarantined)
+        basins = decode_basins([r[1] for r in rows])
+        rewards = np.fromiter((r[2] for r in rows), dtype=np.float64, count=len(rows))
+        successes = np.fromiter((bool(r[3]) for r in rows), dtype=np.bool_, count=len(rows))
+        return cls(ids[order], basins[order], rewards[order], successes[order], quarantined=bad)
 
 
 #: What a claim returns per row: training columns plus the basin's coordizer version.
@@ -121,40 +106,22 @@ def _claimed(
     return Claimed.from_rows(good, quarantined=[oid for oid, _ in bad])
 
 
-_BLOB_TYPES = frozenset({bytes, bytearray, memoryview})
-_NUMBER_TYPES = frozenset({float, int})
-_FLAG_TYPES = frozenset({bool, int})
-
-
 def _all_decodable(rows: Sequence[Any]) -> Claimed | None:
     """The claim's arrays when every row passes ``split_decodable``'s checks, tested on
-    whole columns at once (a Python pass per row costs more than the claim's SQL: the rows
-    are transposed once and each check runs in C over a column); None when any row might
-    fail, so the row-by-row path names the bad ones. Exact types only: a subclass (numpy
-    scalars, bool) takes the row-by-row path, which decides as before."""
-    if not rows:
+    whole arrays at once (a per-row check costs more than the claim's SQL); None when any
+    row might fail, so the row-by-row path names the bad ones."""
+    if not rows or any(
+        not isinstance(r[1], bytes | bytearray | memoryview) or len(r[1]) != BASIN_BYTES
+        or not isinstance(r[2], float | int) or r[3] is None
+        for r in rows
+    ):  # fmt: skip
         return None
-    ids, blobs, rewards, successes = list(zip(*rows, strict=True))[:4]
-    if (
-        not set(map(type, blobs)) <= _BLOB_TYPES
-        or set(map(len, blobs)) != {BASIN_BYTES}
-        or not set(map(type, rewards)) <= _NUMBER_TYPES
-        or not set(map(type, successes)) <= _FLAG_TYPES
-    ):
-        return None
-    raw = np.frombuffer(b"".join(blobs), dtype=BASIN_DTYPE)
-    reward_arr = np.array(rewards, dtype=np.float64)
+    raw = np.frombuffer(b"".join(bytes(r[1]) for r in rows), dtype=BASIN_DTYPE)
+    rewards = np.fromiter((r[2] for r in rows), dtype=np.float64, count=len(rows))
     with np.errstate(invalid="ignore"):
         ok = bool(np.isfinite(raw).all() and (raw >= 0).all())
-        ok = ok and bool(np.isfinite(reward_arr).all() and (np.abs(reward_arr) <= 1.0).all())
-    if not ok:
-        return None
-    return Claimed.by_id(
-        np.array(ids, dtype=np.int64),
-        raw.reshape(-1, BASIN_DIM).astype(np.float64),
-        reward_arr,
-        np.array(successes, dtype=np.bool_),
-    )
+        ok = ok and bool(np.isfinite(rewards).all() and (np.abs(rewards) <= 1.0).all())
+    return Claimed.from_rows(rows) if ok else None
 
 
 def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
