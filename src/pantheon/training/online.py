@@ -29,8 +29,13 @@ from pantheon.store import kernels as kernel_rows
 from pantheon.store import outcomes as outcome_rows
 from pantheon.store.db import Database
 from pantheon.store.kernels import KernelRecord
-from pantheon.training._audit import audit_details, p_spread, quarantined_error
-from pantheon.training._kernels import KernelAccess, finite
+from pantheon.training._kernels import (
+    KernelAccess,
+    audit_details,
+    finite,
+    p_spread,
+    quarantined_error,
+)
 from pantheon.training.basins import BasinCache, encoder
 from pantheon.training.timescale import Timescale
 

@@ -43,14 +43,15 @@ from pantheon.store.blobs import BlobStore, create_blob_store
 from pantheon.store.db import Database, shared_database
 from pantheon.training import basins, representation
 from pantheon.training import decisions as _decisions
-from pantheon.training._audit import (
-    HOURLY_AUDIT_MAX_IDS,
-    audit_details,
-    p_spread,
-)
 from pantheon.training._checkpoints import Checkpoints
 from pantheon.training._fanout import for_each_god
-from pantheon.training._kernels import KernelAccess, finite
+from pantheon.training._kernels import (
+    HOURLY_AUDIT_MAX_IDS,
+    KernelAccess,
+    audit_details,
+    finite,
+    p_spread,
+)
 from pantheon.training._transfers import Transfers
 from pantheon.training.basins import BasinCache
 from pantheon.training.intake import IngestResult, OutcomeIn, ingest

@@ -3,7 +3,7 @@ keyword arguments), and each body is one call of a training-service use case.
 
 :func:`run_task` is the one way a message becomes a call, the same for the Celery worker
 (:mod:`pantheon.worker.celery_tasks`) and the in-process backend
-(:mod:`pantheon.worker.backends`): legacy shapes are normalised
+(:mod:`pantheon.worker.dispatch`): legacy shapes are normalised
 (:mod:`pantheon.worker.legacy`), the arguments are checked against the signature, and a
 scheduled task given a ``slot`` runs once per slot (:mod:`pantheon.worker.slots`).
 """
