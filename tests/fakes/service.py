@@ -21,6 +21,7 @@ from typing import Any
 from pantheon.errors import DatabaseUnavailableError, NotFoundError, ValidationError
 from pantheon.training.intake import IngestResult, OutcomeIn
 from pantheon.training.online import BeforeClaim, FollowUp, OnlineResult
+from pantheon.training.results import AllGodsResult, HourlyResult, NightlyResult
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (id INTEGER PRIMARY KEY, op TEXT, arg TEXT, pid INT, at REAL);
@@ -184,20 +185,13 @@ class FakeService:
             coalesced=1,
         )
 
-    def train_hourly_batch(self, god: str) -> dict[str, Any]:
+    def train_hourly_batch(self, god: str) -> HourlyResult:
         if god == "nobody":
             raise ValidationError("unknown god 'nobody'")
         self._record("train_hourly_batch", god)
-        return {
-            "status": "success",
-            "god_name": god,
-            "loss": 0.1,
-            "reward": 0.2,
-            "steps": 1,
-            "batch_size": 0,
-        }
+        return HourlyResult("success", god, 0.1, 0.2, 1, 0, 0.0, None)
 
-    def train_hourly_batch_all(self) -> dict[str, Any]:
+    def train_hourly_batch_all(self) -> AllGodsResult:
         seconds = float(os.environ.get("PANTHEON_TEST_HOURLY_SECONDS", "0"))
         if seconds:
             with self.db.connect() as conn:
@@ -207,15 +201,15 @@ class FakeService:
                 )
             time.sleep(seconds)
         self._record("train_hourly_batch_all")
-        return {"status": "success", "kernels": 0, "results": {}}
+        return AllGodsResult({})
 
-    def train_nightly_consolidation(self, god: str) -> dict[str, Any]:
+    def train_nightly_consolidation(self, god: str) -> NightlyResult:
         self._record("train_nightly_consolidation", god)
-        return {"status": "success", "god_name": god, "loss": 0.1, "steps": 1, "kept": True}
+        return NightlyResult(god, 0.1, 1, True, 0, 0, None, None, 1, None)
 
-    def train_nightly_consolidation_all(self) -> dict[str, Any]:
+    def train_nightly_consolidation_all(self) -> AllGodsResult:
         self._record("train_nightly_consolidation_all")
-        return {"status": "success", "kernels": 0, "results": {}}
+        return AllGodsResult({})
 
     def knowledge_transfer(
         self,

@@ -56,6 +56,13 @@ from pantheon.training._transfers import Transfers
 from pantheon.training.basins import BasinCache
 from pantheon.training.intake import IngestResult, OutcomeIn, ingest
 from pantheon.training.online import BeforeClaim, FollowUp, OnlineResult, OnlineTrainer
+from pantheon.training.results import (
+    DISABLED,
+    AllGodsResult,
+    Disabled,
+    HourlyResult,
+    NightlyResult,
+)
 from pantheon.training.schedule_ledger import StoreLedger
 from pantheon.training.timescale import Timescale
 
@@ -76,11 +83,8 @@ HOURLY_EPOCHS = 3
 SHADOW_EPOCHS = 1
 
 
-DISABLED = "TRAINING_ENABLED=false"
-
-
 def _disabled(**keys: Any) -> dict[str, Any]:
-    return {"status": "disabled", "reason": DISABLED, **keys}
+    return Disabled(keys).as_dict()
 
 
 class TrainingService:
@@ -146,7 +150,9 @@ class TrainingService:
             self.get_kernel(name)
         return created
 
-    def _for_each_god(self, op: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+    def _for_each_god(
+        self, op: Callable[[str], HourlyResult | NightlyResult | Disabled]
+    ) -> AllGodsResult:
         """``op`` for every active god, side by side on PostgreSQL (:mod:`._fanout`)."""
         return for_each_god(self.active_gods(), op, parallel=not self.database.is_sqlite)
 
@@ -182,12 +188,12 @@ class TrainingService:
         )
 
     # -- hourly batch ---------------------------------------------------------------------
-    def train_hourly_batch(self, god: str) -> dict[str, Any]:
+    def train_hourly_batch(self, god: str) -> HourlyResult | Disabled:
         """Claim every outcome of ``god`` not yet batch-processed, in chunks; train the god
         and its shadow on each chunk; mark the chunk in the same transaction."""
         name = self.god_name(god)
         if not self.enabled:
-            return _disabled(god_name=name)
+            return Disabled({"god_name": name})
         started = time.monotonic()
         size = steps = 0
         loss_sum = reward_sum = 0.0
@@ -203,16 +209,16 @@ class TrainingService:
             if taken < self.hourly_chunk:
                 break
         elapsed = time.monotonic() - started
-        return {
-            "status": "success" if size else "skipped",
-            "god_name": name,
-            "loss": finite(loss_sum / size) if size else None,
-            "reward": finite(reward_sum / size) if size else None,
-            "steps": steps,
-            "batch_size": size,
-            "duration_s": round(elapsed, 4),
-            "rows_per_s": round(size / elapsed, 1) if size and elapsed > 0 else None,
-        }
+        return HourlyResult(
+            status="success" if size else "skipped",
+            god_name=name,
+            loss=finite(loss_sum / size) if size else None,
+            reward=finite(reward_sum / size) if size else None,
+            steps=steps,
+            batch_size=size,
+            duration_s=round(elapsed, 4),
+            rows_per_s=round(size / elapsed, 1) if size and elapsed > 0 else None,
+        )
 
     def _hourly_chunk(self, god: str) -> tuple[int, int, float | None, float | None, int] | None:
         """(rows trained, steps, loss, reward, rows taken incl. quarantined) of one chunk."""
@@ -278,25 +284,25 @@ class TrainingService:
             len(claimed) + bad,
         )
 
-    def train_hourly_batch_all(self) -> dict[str, Any]:
+    def train_hourly_batch_all(self) -> AllGodsResult | Disabled:
         """The hourly batch for every active god; one god's failure does not stop another.
 
         After a coordizer change it first spends up to half the soft time limit bringing
         stored basins and stale kernels to the running version (``representation.heal``).
         """
         if not self.enabled:
-            return _disabled(kernels=0, results={})
+            return Disabled({"kernels": 0, "results": {}})
         healed = representation.heal(self, self.settings.task_soft_time_limit / 2)
         result = self._for_each_god(self.train_hourly_batch)
-        return {**result, "recoordize": healed} if healed is not None else result
+        return AllGodsResult(result.results, recoordize=healed)
 
     # -- nightly consolidation ------------------------------------------------------------
-    def train_nightly_consolidation(self, god: str) -> dict[str, Any]:
+    def train_nightly_consolidation(self, god: str) -> NightlyResult | Disabled:
         """Curriculum + the god's valuable outcomes of the last 24 h, kept only when the
         held-out check is not worse; a ``nightly_consolidation`` checkpoint afterwards."""
         name = self.god_name(god)
         if not self.enabled:
-            return _disabled(god_name=name)
+            return Disabled({"god_name": name})
         t0 = time.monotonic()
         domains = {g.name: g.domain for g in self.roster}
         curriculum = curriculum_batch(name, domains)
@@ -344,23 +350,22 @@ class TrainingService:
         snapshot = self.checkpoints.write_checkpoint(
             name, live, version, Timescale.NIGHTLY.trigger, dedupe=True
         )
-        return {
-            "status": "success",
-            "god_name": name,
-            "loss": finite(result.loss),
-            "steps": int(result.steps),
-            "kept": bool(result.kept),
-            "outcomes": len(rows),
-            "curriculum": len(curriculum),
-            "holdout_before": finite(result.holdout_before),
-            "holdout_after": finite(result.holdout_after),
-            "version": version,
-            "checkpoint_id": snapshot.get("checkpoint_id"),
-        }
+        return NightlyResult(
+            god_name=name,
+            loss=finite(result.loss),
+            steps=int(result.steps),
+            kept=bool(result.kept),
+            outcomes=len(rows),
+            curriculum=len(curriculum),
+            holdout_before=finite(result.holdout_before),
+            holdout_after=finite(result.holdout_after),
+            version=version,
+            checkpoint_id=snapshot.get("checkpoint_id"),
+        )
 
-    def train_nightly_consolidation_all(self) -> dict[str, Any]:
+    def train_nightly_consolidation_all(self) -> AllGodsResult | Disabled:
         if not self.enabled:
-            return _disabled(kernels=0, results={})
+            return Disabled({"kernels": 0, "results": {}})
         return self._for_each_god(self.train_nightly_consolidation)
 
     # -- transfer, shadows, checkpoints ---------------------------------------------------

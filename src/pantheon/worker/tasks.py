@@ -22,6 +22,7 @@ from pantheon.config import Settings
 from pantheon.errors import ValidationError
 from pantheon.training.intake import IngestResult, OutcomeIn
 from pantheon.training.online import BeforeClaim, FollowUp, OnlineResult
+from pantheon.training.results import AllGodsResult, Disabled, HourlyResult, NightlyResult
 from pantheon.worker import legacy, queues
 from pantheon.worker.schedule import JOBS_BY_TASK, expression_for, parse_slot
 from pantheon.worker.slots import SlotLedger, run_in_slot
@@ -51,10 +52,10 @@ class Training(Protocol):
         before_claim: BeforeClaim | None = None,
         follow_up: FollowUp | None = None,
     ) -> OnlineResult: ...
-    def train_hourly_batch(self, god: str) -> Result: ...
-    def train_hourly_batch_all(self) -> Result: ...
-    def train_nightly_consolidation(self, god: str) -> Result: ...
-    def train_nightly_consolidation_all(self) -> Result: ...
+    def train_hourly_batch(self, god: str) -> HourlyResult | Disabled: ...
+    def train_hourly_batch_all(self) -> AllGodsResult | Disabled: ...
+    def train_nightly_consolidation(self, god: str) -> NightlyResult | Disabled: ...
+    def train_nightly_consolidation_all(self) -> AllGodsResult | Disabled: ...
     def knowledge_transfer(
         self,
         transfer_type: str,
@@ -98,19 +99,19 @@ def train_from_outcome(env: TaskEnv, outcome_id: int, god_name: str | None = Non
 
 
 def train_hourly_batch(env: TaskEnv, god_name: str) -> Result:
-    return env.training.train_hourly_batch(_god(queues.HOURLY_BATCH, god_name))
+    return env.training.train_hourly_batch(_god(queues.HOURLY_BATCH, god_name)).as_dict()
 
 
 def train_hourly_batch_all(env: TaskEnv) -> Result:
-    return env.training.train_hourly_batch_all()
+    return env.training.train_hourly_batch_all().as_dict()
 
 
 def train_nightly_consolidation(env: TaskEnv, god_name: str) -> Result:
-    return env.training.train_nightly_consolidation(_god(queues.NIGHTLY, god_name))
+    return env.training.train_nightly_consolidation(_god(queues.NIGHTLY, god_name)).as_dict()
 
 
 def train_nightly_consolidation_all(env: TaskEnv) -> Result:
-    return env.training.train_nightly_consolidation_all()
+    return env.training.train_nightly_consolidation_all().as_dict()
 
 
 def knowledge_transfer(  # noqa: PLR0917 - the legacy task's five positional arguments
