@@ -21,7 +21,15 @@ from typing import Any
 from pantheon.errors import DatabaseUnavailableError, NotFoundError, ValidationError
 from pantheon.training.intake import IngestResult, OutcomeIn
 from pantheon.training.online import BeforeClaim, FollowUp, OnlineResult
-from pantheon.training.results import AllGodsResult, HourlyResult, NightlyResult
+from pantheon.training.results import (
+    AllGodsResult,
+    CheckpointResult,
+    CleanupResult,
+    HourlyResult,
+    NightlyResult,
+    ShadowSyncResult,
+    TransferResult,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (id INTEGER PRIMARY KEY, op TEXT, arg TEXT, pid INT, at REAL);
@@ -218,10 +226,9 @@ class FakeService:
         target_god: str,
         transfer_ratio: float = 0.5,
         extra_params: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
+    ) -> TransferResult:
         self._record("knowledge_transfer", [transfer_type, source_god, target_god, transfer_ratio])
-        return {
-            "status": "success",
+        report = {
             "transfer_type": transfer_type,
             "source_id": source_god,
             "target_id": target_god,
@@ -229,18 +236,19 @@ class FakeService:
             "phi_after": 0.2,
             "blend_ratio": transfer_ratio,
         }
+        return TransferResult(report, 1, 1, False, None)
 
-    def sync_all_shadows(self) -> dict[str, Any]:
+    def sync_all_shadows(self) -> ShadowSyncResult:
         self._record("sync_all_shadows")
-        return {"status": "success", "pairs": 0, "results": {}}
+        return ShadowSyncResult({})
 
-    def save_checkpoint(self, god: str, trigger: str = "manual") -> dict[str, Any]:
+    def save_checkpoint(self, god: str, trigger: str = "manual") -> CheckpointResult:
         self._record("save_checkpoint", [god, trigger])
-        return {"status": "success", "checkpoint_id": 1, "uri": "db://1", "version": 1}
+        return CheckpointResult("success", god, 1, "db://1", 1)
 
-    def cleanup_old_checkpoints(self) -> dict[str, Any]:
+    def cleanup_old_checkpoints(self) -> CleanupResult:
         self._record("cleanup_old_checkpoints")
-        return {"status": "success", "deleted": 0, "kept": 0}
+        return CleanupResult(0, 0, 0, 0)
 
     def ingest(self, outcomes: list[OutcomeIn]) -> IngestResult:
         """Stores nothing: one id per distinct ``outcome_key`` (100, 101, ...)."""

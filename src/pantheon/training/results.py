@@ -83,7 +83,7 @@ class NightlyResult(JsonResult):
     holdout_before: float | None
     holdout_after: float | None
     version: int
-    checkpoint_id: object
+    checkpoint_id: int | None
     status: str = "success"
 
     def as_dict(self) -> dict[str, object]:
@@ -140,3 +140,134 @@ class AllGodsResult(JsonResult):
         if self.recoordize is not None:
             out["recoordize"] = dict(self.recoordize)
         return out
+
+
+@dataclass(frozen=True)
+class CheckpointWritten:
+    """What a new checkpoint holds: the kernel's step count, the bytes' sha256 and size,
+    and why it was taken."""
+
+    step_count: int
+    sha256: str
+    size_bytes: int
+    trigger: str
+
+
+@dataclass(frozen=True)
+class CheckpointResult(JsonResult):
+    """A snapshot written (``success``), or the existing one of the same kernel version
+    and trigger (``duplicate``: ``written`` is None)."""
+
+    status: str
+    god_name: str
+    checkpoint_id: int
+    uri: str
+    version: int
+    #: What was written: step count, sha256, size in bytes and trigger.
+    written: CheckpointWritten | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "status": self.status,
+            "god_name": self.god_name,
+            "checkpoint_id": self.checkpoint_id,
+            "uri": self.uri,
+            "version": self.version,
+        }
+        if self.written is not None:
+            out.update(asdict(self.written))
+        return out
+
+
+@dataclass(frozen=True)
+class RestoreResult(JsonResult):
+    """A checkpoint made the kernel's live state; ``previous_checkpoint_id`` is the
+    safety snapshot of the state it replaced (None when that state was unreadable)."""
+
+    god_name: str
+    checkpoint_id: int
+    version: int
+    step_count: int
+    previous_version: int
+    previous_checkpoint_id: int | None
+    status: str = "success"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "status": self.status,
+            "god_name": self.god_name,
+            "checkpoint_id": self.checkpoint_id,
+            "version": self.version,
+            "step_count": self.step_count,
+            "previous_version": self.previous_version,
+            "previous_checkpoint_id": self.previous_checkpoint_id,
+        }
+
+
+@dataclass(frozen=True)
+class CleanupResult(JsonResult):
+    """Retention: checkpoints deleted and kept, their blobs and orphan blobs deleted, and
+    what the other retention steps deleted (``decisions_deleted``, outcome counts)."""
+
+    deleted: int
+    kept: int
+    blobs_deleted: int
+    orphans_deleted: int
+    others: Mapping[str, int] = field(default_factory=dict)
+    status: str = "success"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "status": self.status,
+            "deleted": self.deleted,
+            "kept": self.kept,
+            "blobs_deleted": self.blobs_deleted,
+            "orphans_deleted": self.orphans_deleted,
+            **self.others,
+        }
+
+
+@dataclass(frozen=True)
+class TransferResult(JsonResult):
+    """One knowledge transfer: the engine's report (``phi_before``, ``phi_after``,
+    ``blend_ratio`` and the kind's own keys), the audit row and the target's new version."""
+
+    report: Mapping[str, object]
+    transfer_id: int
+    target_version: int
+    source_retired: bool
+    checkpoint_id: int | None
+    status: str = "success"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "status": self.status,
+            **self.report,
+            "transfer_id": self.transfer_id,
+            "target_version": self.target_version,
+            "source_retired": self.source_retired,
+            "checkpoint_id": self.checkpoint_id,
+        }
+
+
+@dataclass(frozen=True)
+class ShadowSyncResult(JsonResult):
+    """Every god's shadow sync; ``error`` when any pair failed (the others went on)."""
+
+    results: Mapping[str, TransferResult | GodFailed]
+
+    @property
+    def failed(self) -> list[str]:
+        return [god for god, result in self.results.items() if isinstance(result, GodFailed)]
+
+    @property
+    def status(self) -> str:
+        return "error" if self.failed else "success"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "status": self.status,
+            "pairs": len(self.results),
+            "failed": self.failed,
+            "results": {god: result.as_dict() for god, result in self.results.items()},
+        }

@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -59,9 +60,14 @@ from pantheon.training.online import BeforeClaim, FollowUp, OnlineResult, Online
 from pantheon.training.results import (
     DISABLED,
     AllGodsResult,
+    CheckpointResult,
+    CleanupResult,
     Disabled,
     HourlyResult,
     NightlyResult,
+    RestoreResult,
+    ShadowSyncResult,
+    TransferResult,
 )
 from pantheon.training.schedule_ledger import StoreLedger
 from pantheon.training.timescale import Timescale
@@ -81,10 +87,6 @@ CONSOLIDATION_MAX_OUTCOMES = 100_000
 HOURLY_EPOCHS = 3
 #: The shadow makes one pass per hourly batch: a slower, smoother learner than its god.
 SHADOW_EPOCHS = 1
-
-
-def _disabled(**keys: Any) -> dict[str, Any]:
-    return Disabled(keys).as_dict()
 
 
 class TrainingService:
@@ -360,7 +362,7 @@ class TrainingService:
             holdout_before=finite(result.holdout_before),
             holdout_after=finite(result.holdout_after),
             version=version,
-            checkpoint_id=snapshot.get("checkpoint_id"),
+            checkpoint_id=snapshot.checkpoint_id,
         )
 
     def train_nightly_consolidation_all(self) -> AllGodsResult | Disabled:
@@ -375,11 +377,11 @@ class TrainingService:
         source_god: str,
         target_god: str,
         transfer_ratio: float = 0.5,
-        extra_params: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
+        extra_params: dict[str, object] | None = None,
+    ) -> TransferResult | Disabled:
         """Engine transfer between two kernels, persisted, audited and checkpointed."""
         if not self.enabled:
-            return _disabled(transfer_type=transfer_type)
+            return Disabled({"transfer_type": transfer_type})
         return self.transfers.knowledge_transfer(
             transfer_type,
             source_god,
@@ -388,32 +390,35 @@ class TrainingService:
             extra_params=extra_params,
         )
 
-    def sync_all_shadows(self, direction: str = "to_shadow", ratio: float = 0.5) -> dict[str, Any]:
+    def sync_all_shadows(
+        self, direction: str = "to_shadow", ratio: float = 0.5
+    ) -> ShadowSyncResult | Disabled:
         """``shadow_sync`` of every active god with its shadow (default: shadow ← god)."""
         if not self.enabled:
-            return _disabled(pairs=0, results={})
+            return Disabled({"pairs": 0, "results": {}})
         return self.transfers.sync_all_shadows(self.active_gods(), direction, ratio)
 
-    def save_checkpoint(self, god: str, trigger: str = "manual") -> dict[str, Any]:
+    def save_checkpoint(self, god: str, trigger: str = "manual") -> CheckpointResult | Disabled:
         """Snapshot the live state of a god or shadow kernel."""
         if not self.enabled:
-            return _disabled(god_name=god)
+            return Disabled({"god_name": god})
         return self.checkpoints.save_checkpoint(god, trigger)
 
-    def restore_checkpoint(self, checkpoint_id: int) -> dict[str, Any]:
+    def restore_checkpoint(self, checkpoint_id: int) -> RestoreResult | Disabled:
         """Make a checkpoint the kernel's new live version (the old one is snapshotted)."""
         if not self.enabled:
-            return _disabled(checkpoint_id=checkpoint_id)
+            return Disabled({"checkpoint_id": checkpoint_id})
         return self.checkpoints.restore_checkpoint(int(checkpoint_id))
 
-    def cleanup_old_checkpoints(self) -> dict[str, Any]:
+    def cleanup_old_checkpoints(self) -> CleanupResult | Disabled:
         """Retention: newest N per kernel, pinned ones and young ones stay; orphans go;
         routing decisions older than ``PANTHEON_DECISION_KEEP_DAYS`` and trained outcomes
         and audit rows past their keep days (``store.outcome_retention``) go too."""
         if not self.enabled:
-            return _disabled(deleted=0, kept=0)
-        return {
-            **self.checkpoints.cleanup_old_checkpoints(),
+            return Disabled({"deleted": 0, "kept": 0})
+        checkpoints = self.checkpoints.cleanup_old_checkpoints()
+        others = {
             **_decisions.expire(self),
             **outcome_retention.expire(self.database, self.settings),
         }
+        return replace(checkpoints, others={**checkpoints.others, **others})

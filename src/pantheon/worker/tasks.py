@@ -22,7 +22,16 @@ from pantheon.config import Settings
 from pantheon.errors import ValidationError
 from pantheon.training.intake import IngestResult, OutcomeIn
 from pantheon.training.online import BeforeClaim, FollowUp, OnlineResult
-from pantheon.training.results import AllGodsResult, Disabled, HourlyResult, NightlyResult
+from pantheon.training.results import (
+    AllGodsResult,
+    CheckpointResult,
+    CleanupResult,
+    Disabled,
+    HourlyResult,
+    NightlyResult,
+    ShadowSyncResult,
+    TransferResult,
+)
 from pantheon.worker import legacy, queues
 from pantheon.worker.schedule import JOBS_BY_TASK, expression_for, parse_slot
 from pantheon.worker.slots import SlotLedger, run_in_slot
@@ -63,10 +72,10 @@ class Training(Protocol):
         target_god: str,
         transfer_ratio: float = 0.5,
         extra_params: dict[str, object] | None = None,
-    ) -> Result: ...
-    def sync_all_shadows(self) -> Result: ...
-    def save_checkpoint(self, god: str, trigger: str = "manual") -> Result: ...
-    def cleanup_old_checkpoints(self) -> Result: ...
+    ) -> TransferResult | Disabled: ...
+    def sync_all_shadows(self) -> ShadowSyncResult | Disabled: ...
+    def save_checkpoint(self, god: str, trigger: str = "manual") -> CheckpointResult | Disabled: ...
+    def cleanup_old_checkpoints(self) -> CleanupResult | Disabled: ...
 
 
 @dataclass(frozen=True)
@@ -128,19 +137,20 @@ def knowledge_transfer(  # noqa: PLR0917 - the legacy task's five positional arg
         target_god,
         transfer_ratio=transfer_ratio,
         extra_params=extra_params,
-    )
+    ).as_dict()
 
 
 def sync_all_shadows(env: TaskEnv) -> Result:
-    return env.training.sync_all_shadows()
+    return env.training.sync_all_shadows().as_dict()
 
 
 def save_checkpoint(env: TaskEnv, god_name: str, trigger: str = "manual") -> Result:
-    return env.training.save_checkpoint(_god(queues.SAVE_CHECKPOINT, god_name), trigger=trigger)
+    god = _god(queues.SAVE_CHECKPOINT, god_name)
+    return env.training.save_checkpoint(god, trigger=trigger).as_dict()
 
 
 def cleanup_old_checkpoints(env: TaskEnv) -> Result:
-    return env.training.cleanup_old_checkpoints()
+    return env.training.cleanup_old_checkpoints().as_dict()
 
 
 def sweep_outbox(env: TaskEnv) -> Result:

@@ -57,4 +57,4 @@ def save_checkpoint(body: CheckpointIn, state: StateDep) -> JobAccepted:
 def restore_checkpoint(
     service: ServiceDep, checkpoint_id: int = Path(ge=1, le=MAX_ID)
 ) -> RestoreOut:
-    return RestoreOut.model_validate(service.restore_checkpoint(checkpoint_id))
+    return RestoreOut.model_validate(service.restore_checkpoint(checkpoint_id).as_dict())
