@@ -114,13 +114,12 @@ class GodFailed(JsonResult):
         return {"status": self.status, "god_name": self.god_name, "error": self.error}
 
 
-@dataclass(frozen=True)
-class AllGodsResult(JsonResult):
-    """An all-gods job: each active god's result; ``error`` when any god failed.
-    ``recoordize`` is the hourly job's self-repair after a coordizer change, when it ran."""
+class PerGodResults(JsonResult):
+    """A job run for every active god (or god-shadow pair), each isolated from the others:
+    ``error`` when any failed. Its JSON counts them under :attr:`count_key`."""
 
+    count_key: ClassVar[str]
     results: Mapping[str, JsonResult]
-    recoordize: Mapping[str, object] | None = None
 
     @property
     def failed(self) -> list[str]:
@@ -131,12 +130,25 @@ class AllGodsResult(JsonResult):
         return "error" if self.failed else "success"
 
     def as_dict(self) -> dict[str, object]:
-        out: dict[str, object] = {
+        return {
             "status": self.status,
-            "kernels": len(self.results),
+            self.count_key: len(self.results),
             "failed": self.failed,
             "results": {god: result.as_dict() for god, result in self.results.items()},
         }
+
+
+@dataclass(frozen=True)
+class AllGodsResult(PerGodResults):
+    """An all-gods training job: each active god's result. ``recoordize`` is the hourly
+    job's self-repair after a coordizer change, when it ran."""
+
+    count_key: ClassVar[str] = "kernels"
+    results: Mapping[str, JsonResult]
+    recoordize: Mapping[str, object] | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        out = super().as_dict()
         if self.recoordize is not None:
             out["recoordize"] = dict(self.recoordize)
         return out
@@ -251,23 +263,8 @@ class TransferResult(JsonResult):
 
 
 @dataclass(frozen=True)
-class ShadowSyncResult(JsonResult):
-    """Every god's shadow sync; ``error`` when any pair failed (the others went on)."""
+class ShadowSyncResult(PerGodResults):
+    """Every god's shadow sync (a :class:`TransferResult` or :class:`GodFailed` per god)."""
 
+    count_key: ClassVar[str] = "pairs"
     results: Mapping[str, TransferResult | GodFailed]
-
-    @property
-    def failed(self) -> list[str]:
-        return [god for god, result in self.results.items() if isinstance(result, GodFailed)]
-
-    @property
-    def status(self) -> str:
-        return "error" if self.failed else "success"
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "status": self.status,
-            "pairs": len(self.results),
-            "failed": self.failed,
-            "results": {god: result.as_dict() for god, result in self.results.items()},
-        }
