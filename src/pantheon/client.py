@@ -16,6 +16,12 @@ stores one outcome per key. Connection errors, timeouts, 429 and 5xx answers are
 with exponential backoff (``Retry-After`` is honoured); other errors are raised at once as
 the project's own errors (:mod:`pantheon.errors`). Results are the API's own response
 models (:mod:`pantheon.api.schemas`).
+
+Both clients share one implementation without I/O (the sans-IO idea of h11,
+https://h11.readthedocs.io/en/latest/ — the protocol apart from the socket): a
+:class:`Call` says what one API call POSTs and how its answer parses, :class:`Retries`
+decides after each attempt whether to answer or wait and try again. Each client only
+does the I/O: ``httpx.Client.post`` and ``time.sleep``, or their awaited twins.
 """
 
 from __future__ import annotations
@@ -23,9 +29,9 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 
 import httpx
 from pydantic import BaseModel
@@ -54,6 +60,7 @@ __all__ = [
 ]
 
 M = TypeVar("M", bound=BaseModel)
+P = ParamSpec("P")
 
 #: Answers worth asking again: rate limited, or the server (or a proxy before it) failing.
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -128,7 +135,11 @@ def batch_body(outcomes: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def route_body(
-    prompt: str, candidates: list[str] | None, explore: bool | float | None, cost_weight: float
+    prompt: str,
+    *,
+    candidates: list[str] | None = None,
+    explore: bool | float | None = None,
+    cost_weight: float = 0.0,
 ) -> dict[str, Any]:
     """Only what the caller set: an absent ``explore`` means the server's configured policy."""
     body: dict[str, Any] = {"prompt": prompt}
@@ -168,10 +179,98 @@ def _headers(token: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
-def _result(model: type[M], response: httpx.Response) -> M:
-    if response.is_success:
-        return model.model_validate(response.json())
-    raise error_for(response)
+@dataclass(frozen=True)
+class Call(Generic[M]):
+    """One API call without its I/O: the path and body to POST (the same bytes on every
+    attempt), and the response model a successful answer parses into."""
+
+    path: str
+    body: dict[str, Any]
+    model: type[M]
+
+    def result(self, response: httpx.Response) -> M:
+        if response.is_success:
+            return self.model.model_validate(response.json())
+        raise error_for(response)
+
+
+class Retries:
+    """The retry decisions of one call: after each attempt, the answer to return or the
+    seconds to wait before the next attempt; the last failed connection raises."""
+
+    def __init__(self, policy: RetryPolicy, url: str) -> None:
+        self.policy = policy
+        self.url = url
+        self.attempt = 0
+
+    def after(self, answer: httpx.Response | httpx.TransportError) -> httpx.Response | float:
+        last = self.attempt >= self.policy.retries
+        attempt, self.attempt = self.attempt, self.attempt + 1
+        if isinstance(answer, httpx.TransportError):
+            if last:
+                raise _unreachable(self.url, answer) from answer
+            return self.policy.delay(attempt)
+        if answer.status_code not in RETRY_STATUSES or last:
+            return answer
+        return self.policy.delay(attempt, answer)
+
+
+def _call_of(
+    path: str, model: type[M], body: Callable[P, dict[str, Any]], doc: str
+) -> Callable[P, Call[M]]:
+    """The :class:`Call` builder of one API route: ``body``'s signature, ``doc`` its help."""
+
+    def build(*args: P.args, **kwargs: P.kwargs) -> Call[M]:
+        return Call(path, body(*args, **kwargs), model)
+
+    build.__doc__ = doc
+    return build
+
+
+record_outcome_call = _call_of(
+    "/api/outcomes",
+    OutcomeAccepted,
+    outcome_body,
+    """``POST /api/outcomes``. ``fields``: ``phi``, ``kappa``, ``coherence_score``,
+    ``score``, ``basin_trajectory``, ``source_type``, ``source_id`` (as in the API).""",
+)
+record_batch_call = _call_of(
+    "/api/outcomes/batch",
+    BatchAccepted,
+    batch_body,
+    "``POST /api/outcomes/batch``: stored in one transaction, each with its own key.",
+)
+route_call = _call_of(
+    "/api/route",
+    RouteOut,
+    route_body,
+    """``POST /api/route``: the god to call (``god_name``), the ``decision_id`` to send
+    back with its outcome, and every candidate's score and probability.""",
+)
+
+
+def _blocking(
+    build: Callable[P, Call[M]],
+) -> Callable[Concatenate[PantheonClient, P], M]:
+    """A :class:`PantheonClient` method that makes ``build``'s call (its signature and doc)."""
+
+    def method(self: PantheonClient, /, *args: P.args, **kwargs: P.kwargs) -> M:
+        return self.call(build(*args, **kwargs))
+
+    method.__doc__ = build.__doc__
+    return method
+
+
+def _awaited(
+    build: Callable[P, Call[M]],
+) -> Callable[Concatenate[AsyncPantheonClient, P], Coroutine[Any, Any, M]]:
+    """An :class:`AsyncPantheonClient` method that makes ``build``'s call, awaited."""
+
+    async def method(self: AsyncPantheonClient, /, *args: P.args, **kwargs: P.kwargs) -> M:
+        return await self.call(build(*args, **kwargs))
+
+    method.__doc__ = build.__doc__
+    return method
 
 
 class PantheonClient:
@@ -191,62 +290,24 @@ class PantheonClient:
             base_url=base_url, headers=_headers(token), timeout=timeout, transport=transport
         )
 
-    def record_outcome(
-        self,
-        *,
-        god_name: str,
-        prompt: str,
-        response: str,
-        success: bool,
-        outcome_key: str | None = None,
-        decision_id: uuid.UUID | str | None = None,
-        **fields: Any,
-    ) -> OutcomeAccepted:
-        """``POST /api/outcomes``. ``fields``: ``phi``, ``kappa``, ``coherence_score``,
-        ``score``, ``basin_trajectory``, ``source_type``, ``source_id`` (as in the API)."""
-        body = outcome_body(
-            god_name=god_name,
-            prompt=prompt,
-            response=response,
-            success=success,
-            outcome_key=outcome_key,
-            decision_id=decision_id,
-            **fields,
-        )
-        return _result(OutcomeAccepted, self._send("/api/outcomes", body))
+    record_outcome = _blocking(record_outcome_call)
+    record_batch = _blocking(record_batch_call)
+    route = _blocking(route_call)
 
-    def record_batch(self, outcomes: Iterable[Mapping[str, Any]]) -> BatchAccepted:
-        """``POST /api/outcomes/batch``: stored in one transaction, each with its own key."""
-        return _result(BatchAccepted, self._send("/api/outcomes/batch", batch_body(outcomes)))
-
-    def route(
-        self,
-        prompt: str,
-        *,
-        candidates: list[str] | None = None,
-        explore: bool | float | None = None,
-        cost_weight: float = 0.0,
-    ) -> RouteOut:
-        """``POST /api/route``: the god to call (``god_name``), the ``decision_id`` to send
-        back with its outcome, and every candidate's score and probability."""
-        body = route_body(prompt, candidates, explore, cost_weight)
-        return _result(RouteOut, self._send("/api/route", body))
-
-    def _send(self, path: str, body: dict[str, Any]) -> httpx.Response:
-        """POST ``body`` (the same bytes every attempt), retrying what is worth retrying."""
-        for attempt in range(self.retry.retries + 1):
-            last = attempt == self.retry.retries
+    def call(self, call: Call[M]) -> M:
+        """Make ``call``, retrying what is worth retrying (:class:`Retries`)."""
+        retries = Retries(self.retry, str(self._http.base_url))
+        while True:
             try:
-                response = self._http.post(path, json=body)
+                answer: httpx.Response | httpx.TransportError = self._http.post(
+                    call.path, json=call.body
+                )
             except httpx.TransportError as exc:
-                if last:
-                    raise _unreachable(str(self._http.base_url), exc) from exc
-                time.sleep(self.retry.delay(attempt))
-                continue
-            if response.status_code not in RETRY_STATUSES or last:
-                return response
-            time.sleep(self.retry.delay(attempt, response))
-        raise AssertionError("unreachable")  # the loop always returns or raises
+                answer = exc
+            step = retries.after(answer)
+            if isinstance(step, httpx.Response):
+                return call.result(step)
+            time.sleep(step)
 
     def close(self) -> None:
         self._http.close()
@@ -275,58 +336,24 @@ class AsyncPantheonClient:
             base_url=base_url, headers=_headers(token), timeout=timeout, transport=transport
         )
 
-    async def record_outcome(
-        self,
-        *,
-        god_name: str,
-        prompt: str,
-        response: str,
-        success: bool,
-        outcome_key: str | None = None,
-        decision_id: uuid.UUID | str | None = None,
-        **fields: Any,
-    ) -> OutcomeAccepted:
-        body = outcome_body(
-            god_name=god_name,
-            prompt=prompt,
-            response=response,
-            success=success,
-            outcome_key=outcome_key,
-            decision_id=decision_id,
-            **fields,
-        )
-        return _result(OutcomeAccepted, await self._send("/api/outcomes", body))
+    record_outcome = _awaited(record_outcome_call)
+    record_batch = _awaited(record_batch_call)
+    route = _awaited(route_call)
 
-    async def record_batch(self, outcomes: Iterable[Mapping[str, Any]]) -> BatchAccepted:
-        response = await self._send("/api/outcomes/batch", batch_body(outcomes))
-        return _result(BatchAccepted, response)
-
-    async def route(
-        self,
-        prompt: str,
-        *,
-        candidates: list[str] | None = None,
-        explore: bool | float | None = None,
-        cost_weight: float = 0.0,
-    ) -> RouteOut:
-        body = route_body(prompt, candidates, explore, cost_weight)
-        response = await self._send("/api/route", body)
-        return _result(RouteOut, response)
-
-    async def _send(self, path: str, body: dict[str, Any]) -> httpx.Response:
-        for attempt in range(self.retry.retries + 1):
-            last = attempt == self.retry.retries
+    async def call(self, call: Call[M]) -> M:
+        """Make ``call``, retrying what is worth retrying (:class:`Retries`)."""
+        retries = Retries(self.retry, str(self._http.base_url))
+        while True:
             try:
-                response = await self._http.post(path, json=body)
+                answer: httpx.Response | httpx.TransportError = await self._http.post(
+                    call.path, json=call.body
+                )
             except httpx.TransportError as exc:
-                if last:
-                    raise _unreachable(str(self._http.base_url), exc) from exc
-                await asyncio.sleep(self.retry.delay(attempt))
-                continue
-            if response.status_code not in RETRY_STATUSES or last:
-                return response
-            await asyncio.sleep(self.retry.delay(attempt, response))
-        raise AssertionError("unreachable")
+                answer = exc
+            step = retries.after(answer)
+            if isinstance(step, httpx.Response):
+                return call.result(step)
+            await asyncio.sleep(step)
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -21,6 +21,15 @@ from typing import Any
 from pantheon.errors import DatabaseUnavailableError, NotFoundError, ValidationError
 from pantheon.training.intake import IngestResult, OutcomeIn
 from pantheon.training.online import BeforeClaim, FollowUp, OnlineResult
+from pantheon.training.results import (
+    AllGodsResult,
+    CheckpointResult,
+    CleanupResult,
+    HourlyResult,
+    NightlyResult,
+    ShadowSyncResult,
+    TransferResult,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (id INTEGER PRIMARY KEY, op TEXT, arg TEXT, pid INT, at REAL);
@@ -184,20 +193,13 @@ class FakeService:
             coalesced=1,
         )
 
-    def train_hourly_batch(self, god: str) -> dict[str, Any]:
+    def train_hourly_batch(self, god: str) -> HourlyResult:
         if god == "nobody":
             raise ValidationError("unknown god 'nobody'")
         self._record("train_hourly_batch", god)
-        return {
-            "status": "success",
-            "god_name": god,
-            "loss": 0.1,
-            "reward": 0.2,
-            "steps": 1,
-            "batch_size": 0,
-        }
+        return HourlyResult("success", god, 0.1, 0.2, 1, 0, 0.0, None)
 
-    def train_hourly_batch_all(self) -> dict[str, Any]:
+    def train_hourly_batch_all(self) -> AllGodsResult:
         seconds = float(os.environ.get("PANTHEON_TEST_HOURLY_SECONDS", "0"))
         if seconds:
             with self.db.connect() as conn:
@@ -207,15 +209,15 @@ class FakeService:
                 )
             time.sleep(seconds)
         self._record("train_hourly_batch_all")
-        return {"status": "success", "kernels": 0, "results": {}}
+        return AllGodsResult({})
 
-    def train_nightly_consolidation(self, god: str) -> dict[str, Any]:
+    def train_nightly_consolidation(self, god: str) -> NightlyResult:
         self._record("train_nightly_consolidation", god)
-        return {"status": "success", "god_name": god, "loss": 0.1, "steps": 1, "kept": True}
+        return NightlyResult(god, 0.1, 1, True, 0, 0, None, None, 1, None)
 
-    def train_nightly_consolidation_all(self) -> dict[str, Any]:
+    def train_nightly_consolidation_all(self) -> AllGodsResult:
         self._record("train_nightly_consolidation_all")
-        return {"status": "success", "kernels": 0, "results": {}}
+        return AllGodsResult({})
 
     def knowledge_transfer(
         self,
@@ -224,10 +226,9 @@ class FakeService:
         target_god: str,
         transfer_ratio: float = 0.5,
         extra_params: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
+    ) -> TransferResult:
         self._record("knowledge_transfer", [transfer_type, source_god, target_god, transfer_ratio])
-        return {
-            "status": "success",
+        report = {
             "transfer_type": transfer_type,
             "source_id": source_god,
             "target_id": target_god,
@@ -235,18 +236,19 @@ class FakeService:
             "phi_after": 0.2,
             "blend_ratio": transfer_ratio,
         }
+        return TransferResult(report, 1, 1, False, None)
 
-    def sync_all_shadows(self) -> dict[str, Any]:
+    def sync_all_shadows(self) -> ShadowSyncResult:
         self._record("sync_all_shadows")
-        return {"status": "success", "pairs": 0, "results": {}}
+        return ShadowSyncResult({})
 
-    def save_checkpoint(self, god: str, trigger: str = "manual") -> dict[str, Any]:
+    def save_checkpoint(self, god: str, trigger: str = "manual") -> CheckpointResult:
         self._record("save_checkpoint", [god, trigger])
-        return {"status": "success", "checkpoint_id": 1, "uri": "db://1", "version": 1}
+        return CheckpointResult("success", god, 1, "db://1", 1)
 
-    def cleanup_old_checkpoints(self) -> dict[str, Any]:
+    def cleanup_old_checkpoints(self) -> CleanupResult:
         self._record("cleanup_old_checkpoints")
-        return {"status": "success", "deleted": 0, "kept": 0}
+        return CleanupResult(0, 0, 0, 0)
 
     def ingest(self, outcomes: list[OutcomeIn]) -> IngestResult:
         """Stores nothing: one id per distinct ``outcome_key`` (100, 101, ...)."""

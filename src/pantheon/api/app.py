@@ -17,13 +17,11 @@ from fastapi.staticfiles import StaticFiles
 from pantheon import __version__
 from pantheon.api.errors import install_error_handlers
 from pantheon.api.http_metrics import HttpMetrics, HttpMetricsMiddleware
-from pantheon.api.inputs import reject_bad_text
-from pantheon.api.limits import BodyLimitMiddleware
+from pantheon.api.limits import BodyLimitMiddleware, reject_bad_text
 from pantheon.api.longpoll import WaitGate
 from pantheon.api.metrics import registry_for
 from pantheon.api.metrics import router as metrics_router
 from pantheon.api.routes import ROUTERS
-from pantheon.api.routes.cron import DeprecationHeadersMiddleware
 from pantheon.api.routes.dashboard import STATIC_DIR
 from pantheon.api.state import AppState
 from pantheon.config import Settings, get_settings
@@ -74,7 +72,6 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> FastAPI:
         app.include_router(router)
     app.include_router(metrics_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.add_middleware(DeprecationHeadersMiddleware)
     # An oversized or stalled body is refused before anything else reads it.
     app.add_middleware(
         BodyLimitMiddleware,

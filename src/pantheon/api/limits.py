@@ -1,10 +1,18 @@
-"""Request body cap: refuse bodies over ``settings.max_body_bytes`` before reading them.
+"""What a request may carry: a capped body that arrives in time, and clean text in its
+path and query string.
+
+Request body cap: refuse bodies over ``settings.max_body_bytes`` before reading them.
 
 A declared ``Content-Length`` over the cap is answered 413 at once, without calling the
 app or reading a byte of the body. A chunked body (no length) is counted as it streams
 and cut off at the cap, so a client can never make the server buffer more than the cap.
 A body must also arrive within ``settings.body_read_timeout`` seconds of the app's first
 read: a client that declares more bytes than it sends is answered 408, not waited for.
+
+The text rule (:mod:`pantheon.text`) applies to every route's path and query string
+(:func:`reject_bad_text`, an app-wide dependency). Bodies are checked by their schemas;
+this covers what schemas do not see, so ``GET /api/history?timescale=%00`` is a 422 on
+both stores instead of a driver error on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -13,8 +21,12 @@ import asyncio
 import json
 import time
 
+from fastapi import Request
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from pantheon.errors import ValidationError
+from pantheon.text import text_problem
 
 
 def _too_large_detail(limit: int) -> str:
@@ -101,3 +113,16 @@ async def _send_413(send: Send, limit: int) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+async def reject_bad_text(request: Request) -> None:
+    """Refuse a NUL or a lone surrogate in the path or any query key or value."""
+    problem = text_problem(str(request.scope.get("path", "")))
+    if problem is not None:
+        raise ValidationError(f"path: {problem}", errors=[f"path: {problem}"])
+    for key, value in request.query_params.multi_items():
+        for part, text in (("name", key), ("value", value)):
+            problem = text_problem(text)
+            if problem is not None:
+                where = f"query parameter {part}" if part == "name" else f"query.{key}"
+                raise ValidationError(f"{where}: {problem}", errors=[f"{where}: {problem}"])

@@ -23,6 +23,8 @@ from typing import Generic, TypeVar, cast
 
 from fastapi import Request
 
+from pantheon.api.schemas import JobAccepted
+from pantheon.clock import utcnow
 from pantheon.config import Settings
 from pantheon.roster import Roster
 from pantheon.store.db import Database
@@ -187,6 +189,31 @@ class AppState:
 
     def remember(self, record: DispatchRecord) -> None:
         self.recent.appendleft(record)
+
+    def send(self, task_name: str, **kwargs: object) -> JobAccepted:
+        """Dispatch ``task_name`` (Celery or in-process, as the dispatcher decides) and
+        remember it for the dashboard's recent-results table."""
+        outcome = self.dispatcher.send(task_name, kwargs)
+        result = outcome.result if isinstance(outcome.result, dict) else None
+        if outcome.task_id is None:  # deferred: nothing was run or queued under an id
+            return JobAccepted(task_id=None, task_name=task_name, mode=outcome.mode, result=None)
+        self.remember(
+            DispatchRecord(
+                task_id=str(outcome.task_id),
+                task_name=task_name,
+                mode=str(outcome.mode),
+                dispatched_at=utcnow(),
+                kwargs=kwargs,
+                result=result,
+                state="SUCCESS" if result is not None else "PENDING",
+            )
+        )
+        return JobAccepted(
+            task_id=str(outcome.task_id) if outcome.task_id else None,
+            task_name=task_name,
+            mode=outcome.mode,
+            result=result,
+        )
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)

@@ -44,8 +44,8 @@ from pantheon.clock import utcnow
 from pantheon.store._pg_bulk import claim_batch
 from pantheon.store.basins import Encoder, fill_claimed
 from pantheon.store.models import outcome_batch_queue, outcomes
-from pantheon.store.quarantine import quarantine, split_decodable
-from pantheon.store.types import BASIN_BYTES, BASIN_DTYPE, decode_basins
+from pantheon.store.quarantine import quarantine
+from pantheon.store.types import BASIN_BYTES, BASIN_DTYPE, decode_basins, split_decodable
 
 _IN_CHUNK = 1000
 ONLINE = "trained_online_at"

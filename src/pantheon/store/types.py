@@ -4,6 +4,11 @@ A basin is stored as 64 little-endian float32 values (256 bytes, ``LargeBinary``
 JSON: the hourly batch reads tens of thousands of rows per second, and decoding one
 ``bytes`` join with ``numpy.frombuffer`` is far cheaper than parsing JSON arrays.
 float32 keeps ~7 significant digits, ample for simplex coordinates of prompts.
+
+A claim checks each row it took (:func:`split_decodable`: a basin of 64 finite,
+non-negative float32 values, a finite reward in [-1, 1]) and quarantines the bad ones
+(:mod:`pantheon.store.quarantine`), so one corrupt row never fails, and so never blocks,
+its god's training.
 """
 
 from __future__ import annotations
@@ -70,3 +75,34 @@ def decode_basins(blobs: Sequence[bytes]) -> NDArray[np.float64]:
     if len(raw) != len(blobs) * BASIN_BYTES:
         raise ValueError("a stored basin is not 64 float32 values")
     return np.frombuffer(raw, dtype=BASIN_DTYPE).reshape(-1, BASIN_DIM).astype(np.float64)
+
+
+def _row_error(row: Any) -> str | None:
+    """Why a claimed (id, basin, reward, success) row cannot be trained on, or None."""
+    blob = row[1]
+    if not isinstance(blob, bytes | bytearray | memoryview) or len(blob) != BASIN_BYTES:
+        return "a stored basin is not 64 float32 values"
+    try:
+        reward = float(row[2])
+        bool(row[3])
+    except (TypeError, ValueError):
+        return "a stored reward or success is not a number"
+    if not np.isfinite(reward) or not -1.0 <= reward <= 1.0:
+        return "a stored reward is not a finite number in [-1, 1]"
+    basin = np.frombuffer(bytes(blob), dtype="<f4")
+    if not np.isfinite(basin).all() or (basin < 0).any():
+        return "a stored basin has non-finite or negative coordinates"
+    return None
+
+
+def split_decodable(rows: Sequence[Any]) -> tuple[list[Any], list[tuple[int, str]]]:
+    """(rows that decode, [(id, reason)] of those that do not)."""
+    good: list[Any] = []
+    bad: list[tuple[int, str]] = []
+    for row in rows:
+        reason = _row_error(row)
+        if reason is None:
+            good.append(row)
+        else:
+            bad.append((int(row[0]), reason))
+    return good, bad

@@ -39,6 +39,12 @@ from pantheon.training._kernels import (
     sha256_hex,
 )
 from pantheon.training.basins import current_version
+from pantheon.training.results import (
+    CheckpointResult,
+    CheckpointWritten,
+    CleanupResult,
+    RestoreResult,
+)
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +90,7 @@ class Checkpoints:
         *,
         dedupe: bool = False,
         coordizer_version: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> CheckpointResult:
         """Store a snapshot of ``kernel`` (live version ``version``) and record its row.
 
         With ``dedupe``, an existing checkpoint of the same kernel version and trigger is
@@ -100,13 +106,9 @@ class Checkpoints:
             with self.database.session(write=False) as session:
                 for row in checkpoint_rows.newest(session, name, limit=5):
                     if row["kernel_version"] == version and row["trigger"] == trigger:
-                        return {
-                            "status": "duplicate",
-                            "god_name": name,
-                            "checkpoint_id": int(row["id"]),
-                            "uri": row["uri"],
-                            "version": version,
-                        }
+                        return CheckpointResult(
+                            "duplicate", name, int(row["id"]), str(row["uri"]), version
+                        )
         metrics = {
             **kernel_metrics(kernel),
             "version": version,
@@ -131,19 +133,10 @@ class Checkpoints:
                 metrics=metrics,
             )
         log.info("checkpoint %s of %s v%s (%s) at %s", checkpoint_id, name, version, trigger, uri)
-        return {
-            "status": "success",
-            "god_name": name,
-            "checkpoint_id": checkpoint_id,
-            "uri": uri,
-            "version": version,
-            "step_count": kernel.step_count,
-            "sha256": digest,
-            "size_bytes": len(data),
-            "trigger": trigger,
-        }
+        written = CheckpointWritten(kernel.step_count, digest, len(data), trigger)
+        return CheckpointResult("success", name, checkpoint_id, uri, version, written)
 
-    def save_checkpoint(self, god: str, trigger: str) -> dict[str, Any]:
+    def save_checkpoint(self, god: str, trigger: str) -> CheckpointResult:
         name = self.kernel_name(god)
         with self.database.session() as session:
             # A stale kernel may still be snapshotted; its checkpoint records its own version.
@@ -188,7 +181,7 @@ class Checkpoints:
 
     def _safety_snapshot(
         self, name: str, current: kernel_rows.KernelRecord | None
-    ) -> dict[str, Any] | None:
+    ) -> CheckpointResult | None:
         """Snapshot what a restore replaces, so a restore can itself be undone.
 
         A live state that cannot be read or re-encoded (corrupt, or written before kernels
@@ -215,7 +208,7 @@ class Checkpoints:
             )
             return None
 
-    def restore_checkpoint(self, checkpoint_id: int) -> dict[str, Any]:
+    def restore_checkpoint(self, checkpoint_id: int) -> RestoreResult:
         row, restored = self.read_checkpoint(checkpoint_id)
         name = row["kernel_name"]
         self.kernel_name(name)  # the god must still be in the roster
@@ -250,17 +243,16 @@ class Checkpoints:
                 details={"checkpoint_id": checkpoint_id, "from_version": record.version},
             )
         self.kernels.keep(name, version, restored)
-        return {
-            "status": "success",
-            "god_name": name,
-            "checkpoint_id": checkpoint_id,
-            "version": version,
-            "step_count": restored.step_count,
-            "previous_version": record.version,
-            "previous_checkpoint_id": safety["checkpoint_id"] if safety else None,
-        }
+        return RestoreResult(
+            god_name=name,
+            checkpoint_id=checkpoint_id,
+            version=version,
+            step_count=restored.step_count,
+            previous_version=record.version,
+            previous_checkpoint_id=safety.checkpoint_id if safety else None,
+        )
 
-    def cleanup_old_checkpoints(self) -> dict[str, Any]:
+    def cleanup_old_checkpoints(self) -> CleanupResult:
         settings = self.settings
         cutoff = utcnow() - timedelta(days=settings.checkpoint_keep_days)
         with self.database.session() as session:
@@ -281,13 +273,7 @@ class Checkpoints:
         log.info(
             "checkpoint cleanup: %d deleted, %d kept, %d orphan blobs", len(victims), kept, orphans
         )
-        return {
-            "status": "success",
-            "deleted": len(victims),
-            "kept": kept,
-            "blobs_deleted": blobs_deleted,
-            "orphans_deleted": orphans,
-        }
+        return CleanupResult(len(victims), kept, blobs_deleted, orphans)
 
     def sweep_orphans(self, grace: timedelta = ORPHAN_GRACE) -> int:
         """Delete blobs older than ``grace`` that no checkpoint row points at."""

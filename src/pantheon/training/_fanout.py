@@ -6,10 +6,10 @@ import contextvars
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from pantheon.errors import DatabaseUnavailableError
 from pantheon.logs import log_context
+from pantheon.training.results import AllGodsResult, GodFailed, JsonResult
 
 log = logging.getLogger(__name__)
 
@@ -17,20 +17,21 @@ log = logging.getLogger(__name__)
 #: another's arithmetic runs here. SQLite has one writer, so there it is always 1.
 ALL_GODS_PARALLEL = 2
 
-Op = Callable[[str], dict[str, Any]]
+Op = Callable[[str], JsonResult]
 
 
-def _isolated(op: Op, god: str) -> tuple[dict[str, Any], Exception | None]:
+def _isolated(op: Op, god: str) -> tuple[JsonResult, Exception | None]:
     try:
         with log_context(god=god):  # every record of this god's work names it
             return op(god), None
     except Exception as exc:  # isolate gods; logged and reported per god
         log.exception("%s failed for %s", getattr(op, "__name__", op), god)
-        return {"status": "error", "god_name": god, "error": str(exc)}, exc
+        return GodFailed(god, str(exc)), exc
 
 
-def for_each_god(gods: list[str], op: Op, *, parallel: bool) -> dict[str, Any]:
-    """``{status, kernels, failed, results}``; one god's failure does not stop another.
+def for_each_god(gods: list[str], op: Op, *, parallel: bool) -> AllGodsResult:
+    """Each god's result (``{status, kernels, failed, results}`` as JSON); one god's
+    failure does not stop another.
 
     When every god failed and one failure was a database outage, that error is raised
     instead, so the task retries the whole job (safe: each god's work is exactly-once).
@@ -47,10 +48,4 @@ def for_each_god(gods: list[str], op: Op, *, parallel: bool) -> dict[str, Any]:
         transient = next((e for e in errors if isinstance(e, DatabaseUnavailableError)), None)
         if transient is not None:
             raise transient
-    failed = [g for g, r in results.items() if r["status"] == "error"]
-    return {
-        "status": "error" if failed else "success",
-        "kernels": len(results),
-        "failed": failed,
-        "results": results,
-    }
+    return AllGodsResult(results)

@@ -1,4 +1,6 @@
-"""Loading, creating and saving live kernels inside a service transaction.
+"""Loading, creating and saving live kernels inside a service transaction, and what a
+training step records about itself (the outcome-level audit and the spread of
+predictions in ``training_history.details``, the error of a quarantined outcome).
 
 A kernel's live state is its checkpoint bytes in ``kernels.state``. Missing kernels are
 restored from their newest checkpoint that reads back cleanly, else created fresh. A small
@@ -16,6 +18,7 @@ import math
 import threading
 from typing import Any
 
+import numpy as np
 from sqlalchemy.orm import Session
 
 from pantheon.errors import (
@@ -25,10 +28,12 @@ from pantheon.errors import (
     ValidationError,
 )
 from pantheon.learning import checkpoint
+from pantheon.learning.batch import Batch
 from pantheon.learning.kernel import Kernel
 from pantheon.roster import god_of, is_shadow
 from pantheon.store import checkpoints as checkpoint_rows
 from pantheon.store import kernels as kernel_rows
+from pantheon.store import outcomes as outcome_rows
 from pantheon.store.blobs import BlobStore
 from pantheon.store.db import Database
 from pantheon.store.kernels import KernelRecord
@@ -56,6 +61,44 @@ def kernel_metrics(kernel: Kernel) -> dict[str, Any]:
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+#: The hourly god row lists its chunk's outcome ids up to this many; a bigger chunk
+#: records only ``outcome_count`` and the ``first_id``/``last_id`` bounds (ids of one god
+#: are not contiguous, so the bounds are not a range of trained ids). The exactly-once
+#: audit reads the online rows, which always list every id.
+HOURLY_AUDIT_MAX_IDS = 5_000
+
+
+def p_spread(kernel: Kernel, batch: Batch) -> float | None:
+    """Std of the kernel's predicted success over the batch (before the step)."""
+    if not len(batch.rewards):
+        return None
+    return finite(float(np.std(kernel.predict_proba(batch.basins))))
+
+
+def audit_details(claimed: outcome_rows.Claimed, *, list_ids: bool = True) -> dict[str, Any]:
+    """The outcome-level audit of one training step, for ``training_history.details``."""
+    ids = [int(i) for i in claimed.ids]
+    out: dict[str, Any] = {
+        "outcome_count": len(ids),
+        "first_id": ids[0] if ids else None,
+        "last_id": ids[-1] if ids else None,
+    }
+    if list_ids:
+        out["outcome_ids"] = ids
+    if claimed.quarantined:
+        out["quarantined_ids"] = list(claimed.quarantined)
+    return out
+
+
+def quarantined_error(outcome_id: int, reason: str | None) -> ValidationError:
+    """Permanent: the stored row cannot be trained on, retrying will not change that."""
+    return ValidationError(
+        f"outcome {outcome_id} is quarantined: {reason or 'undecodable'}",
+        outcome_id=outcome_id,
+        quarantined=True,
+    )
 
 
 def meta_coordizer_version(meta: dict[str, Any]) -> str:

@@ -20,6 +20,7 @@ from pantheon.store.kernels import KernelRecord
 from pantheon.text import Identifier
 from pantheon.training._checkpoints import Checkpoints
 from pantheon.training._kernels import KernelAccess, finite
+from pantheon.training.results import GodFailed, ShadowSyncResult, TransferResult
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ class Transfers:
         transfer_ratio: float = 0.5,
         extra_params: dict[str, Any] | None = None,
         checkpoint: bool = True,
-    ) -> dict[str, Any]:
+    ) -> TransferResult:
         if transfer_type not in engine_transfer.TRANSFER_KINDS:
             raise TransferError(
                 f"unknown transfer kind {transfer_type!r}; "
@@ -176,24 +177,23 @@ class Transfers:
         snapshot = (
             self.checkpoints.write_checkpoint(target, result.target, target_version, "transfer")
             if checkpoint
-            else {}
+            else None
         )
         log.info("transfer %s %s -> %s (id %s)", transfer_type, source, target, transfer_id)
-        return {
-            "status": "success",
-            **report,
-            "transfer_id": transfer_id,
-            "target_version": target_version,
-            "source_retired": bool(result.source_retired),
-            "checkpoint_id": snapshot.get("checkpoint_id"),
-        }
+        return TransferResult(
+            report=report,
+            transfer_id=transfer_id,
+            target_version=target_version,
+            source_retired=bool(result.source_retired),
+            checkpoint_id=snapshot.checkpoint_id if snapshot else None,
+        )
 
-    def sync_all_shadows(self, gods: list[str], direction: str, ratio: float) -> dict[str, Any]:
+    def sync_all_shadows(self, gods: list[str], direction: str, ratio: float) -> ShadowSyncResult:
         """Shadow sync of every active god; each pair isolated from another's failure.
 
         Syncs run every 4 h, so they are not checkpointed (hourly and nightly ones are).
         """
-        results: dict[str, Any] = {}
+        results: dict[str, TransferResult | GodFailed] = {}
         for god in gods:
             try:
                 results[god] = self.knowledge_transfer(
@@ -206,11 +206,5 @@ class Transfers:
                 )
             except Exception as exc:  # isolate pairs; logged and reported per pair
                 log.exception("shadow sync failed for %s", god)
-                results[god] = {"status": "error", "god_name": god, "error": str(exc)}
-        failed = [g for g, r in results.items() if r["status"] == "error"]
-        return {
-            "status": "error" if failed else "success",
-            "pairs": len(results),
-            "failed": failed,
-            "results": results,
-        }
+                results[god] = GodFailed(god, str(exc))
+        return ShadowSyncResult(results)

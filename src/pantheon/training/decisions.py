@@ -7,11 +7,12 @@ What is kept of the prompt: its basin (the 64 numbers every kernel saw, enough t
 re-score the decision under another policy) and its sha256; not the text, because
 prompts are user data and the outcome that follows carries its own copy anyway.
 
-An outcome naming a decision links itself to it in the intake's transaction. The first
-outcome of a decision wins; a later one is a duplicate of it (the same rule as a repeated
-``outcome_key``), and an outcome of another god than the chosen one is an *override* (the
-chat app chose otherwise): stored and trained like any outcome, but left out of
-off-policy evaluation, where its probability is unknown.
+An outcome naming a decision links itself to it in the intake's transaction
+(:func:`pantheon.training.intake.insert_linked`). The first outcome of a decision wins; a
+later one is a duplicate of it (the same rule as a repeated ``outcome_key``), and an
+outcome of another god than the chosen one is an *override* (the chat app chose
+otherwise): stored and trained like any outcome, but left out of off-policy evaluation,
+where its probability is unknown.
 """
 
 from __future__ import annotations
@@ -34,14 +35,11 @@ from pantheon.errors import DatabaseUnavailableError, NotFoundError, ValidationE
 from pantheon.learning.policy import Policy, PolicyKind, RandomSource, choose
 from pantheon.learning.seeds import seed_int
 from pantheon.store import decisions as decision_rows
-from pantheon.store.outcome_intake import insert_outcomes
 from pantheon.store.types import decode_basins, encode_basins
 from pantheon.training.basins import current_version, route_basin
 from pantheon.training.routing import cache_for
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
     from pantheon.training.service import TrainingService
 
 #: ``explore`` of a request: None (the settings' policy), False (greedy), True (softmax
@@ -288,70 +286,6 @@ def get_decision(service: TrainingService, decision_id: str | uuid.UUID) -> Deci
         override=row.override,
         linked_at=row.linked_at,
     )
-
-
-def insert_linked(
-    session: Session,
-    decision_ids: Sequence[uuid.UUID | None],
-    rows: list[dict[str, Any]],
-) -> tuple[list[int], list[bool]]:
-    """``insert_outcomes`` plus the decision links, in the caller's transaction.
-
-    An unknown decision id refuses the whole batch (nothing stored). An outcome whose
-    decision already has one (stored before, or earlier in this batch) is a duplicate of
-    it; a keyless linked outcome gets the key ``decision:<id>``, so a retry is one too.
-    """
-    if not any(d is not None for d in decision_ids):
-        return insert_outcomes(session, rows)
-    known = decision_rows.lock_many(session, [d for d in decision_ids if d is not None])
-    unknown = [str(d) for d in decision_ids if d is not None and d not in known]
-    if unknown:
-        raise ValidationError(
-            f"unknown decision_id {unknown[0]} (never routed, or deleted by retention)",
-            unknown=unknown[:10],
-        )
-    taken: dict[uuid.UUID, int | None] = {d: r.outcome_id for d, r in known.items()}
-    fresh: list[int] = []  # indices that get inserted
-    first_of: dict[uuid.UUID, int] = {}
-    for i, d in enumerate(decision_ids):
-        if d is not None:
-            rows[i].setdefault("outcome_key", None)
-            rows[i]["outcome_key"] = rows[i]["outcome_key"] or f"decision:{d}"
-            if taken[d] is not None or d in first_of:
-                continue
-            first_of[d] = i
-            _reuse_basin(rows[i], known[d])
-        fresh.append(i)
-    ids, new = insert_outcomes(session, [rows[i] for i in fresh])
-    out_ids: list[int] = [0] * len(rows)
-    out_new = [False] * len(rows)
-    for i, oid, is_new in zip(fresh, ids, new, strict=True):
-        out_ids[i], out_new[i] = oid, is_new
-    now = utcnow()
-    links = []
-    for d, i in first_of.items():
-        god = str(rows[i]["god_name"])
-        links.append(decision_rows.Link(d, out_ids[i], god, god != known[d].chosen_god, now))
-    decision_rows.link(session, links)
-    for i, d in enumerate(decision_ids):
-        if d is not None and first_of.get(d) != i:
-            existing = taken[d]
-            out_ids[i] = existing if existing is not None else out_ids[first_of[d]]
-    return out_ids, out_new
-
-
-def _reuse_basin(row: dict[str, Any], decision: decision_rows.DecisionRow) -> None:
-    """Store the outcome with its decision's basin (computed when it was routed) unless it
-    has one already: the worker then trains it without encoding the prompt."""
-    if row.get("basin") is not None:
-        return
-    try:
-        digest = prompt_digest(str(row["prompt"]))
-    except UnicodeEncodeError:  # not a prompt route() could have digested
-        return
-    reused = decision_rows.reusable_basin(decision, digest)
-    if reused is not None:
-        row["basin"], row["coordizer_version"] = reused
 
 
 def expire(service: TrainingService) -> dict[str, int]:

@@ -12,7 +12,8 @@ is validated (N x 64, finite, non-negative) so a malformed one is refused, then 
 is neither stored nor trained on.
 
 Idempotency: an ``outcome_key`` already stored (or repeated within the batch) is a
-duplicate — its existing id is returned and nothing new is stored. A batch with any
+duplicate — its existing id is returned and nothing new is stored. An outcome naming a
+routing decision is linked to it in the same transaction (:func:`insert_linked`). A batch with any
 invalid outcome is rejected whole: nothing is stored.
 """
 
@@ -23,10 +24,11 @@ import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy.orm import Session
 
 from pantheon.clock import utcnow
 from pantheon.config import Settings
@@ -34,10 +36,12 @@ from pantheon.errors import UnknownGodError, ValidationError
 from pantheon.learning.coordizer import BASIN_DIM
 from pantheon.learning.reward import compute_reward
 from pantheon.roster import Roster
+from pantheon.store import decisions as decision_rows
 from pantheon.store.db import Database
+from pantheon.store.outcome_intake import insert_outcomes
 from pantheon.text import Identifier, Text
 from pantheon.training.basins import BasinCache, cached_basin
-from pantheon.training.decisions import insert_linked
+from pantheon.training.decisions import prompt_digest
 
 log = logging.getLogger(__name__)
 
@@ -233,3 +237,67 @@ def ingest(target: IntakeContext | Database, outcomes: Sequence[OutcomeIn]) -> I
     )
     log.debug("ingested %d outcomes (%d duplicates)", result.accepted, result.duplicates)
     return result
+
+
+def insert_linked(
+    session: Session,
+    decision_ids: Sequence[uuid.UUID | None],
+    rows: list[dict[str, Any]],
+) -> tuple[list[int], list[bool]]:
+    """``insert_outcomes`` plus the decision links, in the caller's transaction.
+
+    An unknown decision id refuses the whole batch (nothing stored). An outcome whose
+    decision already has one (stored before, or earlier in this batch) is a duplicate of
+    it; a keyless linked outcome gets the key ``decision:<id>``, so a retry is one too.
+    """
+    if not any(d is not None for d in decision_ids):
+        return insert_outcomes(session, rows)
+    known = decision_rows.lock_many(session, [d for d in decision_ids if d is not None])
+    unknown = [str(d) for d in decision_ids if d is not None and d not in known]
+    if unknown:
+        raise ValidationError(
+            f"unknown decision_id {unknown[0]} (never routed, or deleted by retention)",
+            unknown=unknown[:10],
+        )
+    taken: dict[uuid.UUID, int | None] = {d: r.outcome_id for d, r in known.items()}
+    fresh: list[int] = []  # indices that get inserted
+    first_of: dict[uuid.UUID, int] = {}
+    for i, d in enumerate(decision_ids):
+        if d is not None:
+            rows[i].setdefault("outcome_key", None)
+            rows[i]["outcome_key"] = rows[i]["outcome_key"] or f"decision:{d}"
+            if taken[d] is not None or d in first_of:
+                continue
+            first_of[d] = i
+            _reuse_basin(rows[i], known[d])
+        fresh.append(i)
+    ids, new = insert_outcomes(session, [rows[i] for i in fresh])
+    out_ids: list[int] = [0] * len(rows)
+    out_new = [False] * len(rows)
+    for i, oid, is_new in zip(fresh, ids, new, strict=True):
+        out_ids[i], out_new[i] = oid, is_new
+    now = utcnow()
+    links = []
+    for d, i in first_of.items():
+        god = str(rows[i]["god_name"])
+        links.append(decision_rows.Link(d, out_ids[i], god, god != known[d].chosen_god, now))
+    decision_rows.link(session, links)
+    for i, d in enumerate(decision_ids):
+        if d is not None and first_of.get(d) != i:
+            existing = taken[d]
+            out_ids[i] = existing if existing is not None else out_ids[first_of[d]]
+    return out_ids, out_new
+
+
+def _reuse_basin(row: dict[str, Any], decision: decision_rows.DecisionRow) -> None:
+    """Store the outcome with its decision's basin (computed when it was routed) unless it
+    has one already: the worker then trains it without encoding the prompt."""
+    if row.get("basin") is not None:
+        return
+    try:
+        digest = prompt_digest(str(row["prompt"]))
+    except UnicodeEncodeError:  # not a prompt route() could have digested
+        return
+    reused = decision_rows.reusable_basin(decision, digest)
+    if reused is not None:
+        row["basin"], row["coordizer_version"] = reused

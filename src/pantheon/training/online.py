@@ -29,9 +29,15 @@ from pantheon.store import kernels as kernel_rows
 from pantheon.store import outcomes as outcome_rows
 from pantheon.store.db import Database
 from pantheon.store.kernels import KernelRecord
-from pantheon.training._audit import audit_details, p_spread, quarantined_error
-from pantheon.training._kernels import KernelAccess, finite
+from pantheon.training._kernels import (
+    KernelAccess,
+    audit_details,
+    finite,
+    p_spread,
+    quarantined_error,
+)
 from pantheon.training.basins import BasinCache, encoder
+from pantheon.training.results import JsonResult
 from pantheon.training.timescale import Timescale
 
 log = logging.getLogger(__name__)
@@ -47,7 +53,7 @@ FollowUp = Callable[[str, int], str | None]
 
 
 @dataclass(frozen=True)
-class OnlineResult:
+class OnlineResult(JsonResult):
     """What one online task did. ``coalesced`` is always a count: the outcomes this task
     trained (all chunks). ``next_outcome_id`` names the backlog left when the drain's
     time ran out; ``follow_up_task_id`` is the task sent for it (celery mode)."""
@@ -73,17 +79,6 @@ class OnlineResult:
         """The JSON result of the task; empty optional fields are left out."""
         always = {"status", "outcome_id", "god_name", "step_count", "coalesced"}
         return {k: v for k, v in asdict(self).items() if k in always or v is not None}
-
-    # Read like the task's JSON result too (``result["coalesced"]``), as callers of the
-    # service did before it returned a type.
-    def __getitem__(self, key: str) -> object:
-        return self.as_dict()[key]
-
-    def __contains__(self, key: object) -> bool:
-        return key in self.as_dict()
-
-    def get(self, key: str, default: object = None) -> object:
-        return self.as_dict().get(key, default)
 
 
 @dataclass(frozen=True)

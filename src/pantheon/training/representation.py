@@ -42,7 +42,7 @@ from pantheon.store import history
 from pantheon.store import kernels as kernel_rows
 from pantheon.store.kernels import KernelRecord
 from pantheon.store.outcomes import Claimed
-from pantheon.store.quarantine import split_decodable
+from pantheon.store.types import split_decodable
 from pantheon.training._kernels import finite, is_stale
 from pantheon.training.basins import current_version, encode_prompts
 

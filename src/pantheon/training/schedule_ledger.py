@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -80,7 +79,7 @@ class StoreLedger:
         slot: datetime,
         *,
         status: str,
-        result: dict[str, Any] | None = None,
+        result: dict[str, object] | None = None,
         error: str | None = None,
     ) -> None:
         self.runs.finish_slot(job, slot, status, result=result, error=error)

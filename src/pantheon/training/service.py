@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -43,18 +44,31 @@ from pantheon.store.blobs import BlobStore, create_blob_store
 from pantheon.store.db import Database, shared_database
 from pantheon.training import basins, representation
 from pantheon.training import decisions as _decisions
-from pantheon.training._audit import (
-    HOURLY_AUDIT_MAX_IDS,
-    audit_details,
-    p_spread,
-)
 from pantheon.training._checkpoints import Checkpoints
 from pantheon.training._fanout import for_each_god
-from pantheon.training._kernels import KernelAccess, finite
+from pantheon.training._kernels import (
+    HOURLY_AUDIT_MAX_IDS,
+    KernelAccess,
+    audit_details,
+    finite,
+    p_spread,
+)
 from pantheon.training._transfers import Transfers
 from pantheon.training.basins import BasinCache
 from pantheon.training.intake import IngestResult, OutcomeIn, ingest
 from pantheon.training.online import BeforeClaim, FollowUp, OnlineResult, OnlineTrainer
+from pantheon.training.results import (
+    DISABLED,
+    AllGodsResult,
+    CheckpointResult,
+    CleanupResult,
+    Disabled,
+    HourlyResult,
+    NightlyResult,
+    RestoreResult,
+    ShadowSyncResult,
+    TransferResult,
+)
 from pantheon.training.schedule_ledger import StoreLedger
 from pantheon.training.timescale import Timescale
 
@@ -73,13 +87,6 @@ CONSOLIDATION_MAX_OUTCOMES = 100_000
 HOURLY_EPOCHS = 3
 #: The shadow makes one pass per hourly batch: a slower, smoother learner than its god.
 SHADOW_EPOCHS = 1
-
-
-DISABLED = "TRAINING_ENABLED=false"
-
-
-def _disabled(**keys: Any) -> dict[str, Any]:
-    return {"status": "disabled", "reason": DISABLED, **keys}
 
 
 class TrainingService:
@@ -145,7 +152,9 @@ class TrainingService:
             self.get_kernel(name)
         return created
 
-    def _for_each_god(self, op: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+    def _for_each_god(
+        self, op: Callable[[str], HourlyResult | NightlyResult | Disabled]
+    ) -> AllGodsResult:
         """``op`` for every active god, side by side on PostgreSQL (:mod:`._fanout`)."""
         return for_each_god(self.active_gods(), op, parallel=not self.database.is_sqlite)
 
@@ -181,12 +190,12 @@ class TrainingService:
         )
 
     # -- hourly batch ---------------------------------------------------------------------
-    def train_hourly_batch(self, god: str) -> dict[str, Any]:
+    def train_hourly_batch(self, god: str) -> HourlyResult | Disabled:
         """Claim every outcome of ``god`` not yet batch-processed, in chunks; train the god
         and its shadow on each chunk; mark the chunk in the same transaction."""
         name = self.god_name(god)
         if not self.enabled:
-            return _disabled(god_name=name)
+            return Disabled({"god_name": name})
         started = time.monotonic()
         size = steps = 0
         loss_sum = reward_sum = 0.0
@@ -202,16 +211,16 @@ class TrainingService:
             if taken < self.hourly_chunk:
                 break
         elapsed = time.monotonic() - started
-        return {
-            "status": "success" if size else "skipped",
-            "god_name": name,
-            "loss": finite(loss_sum / size) if size else None,
-            "reward": finite(reward_sum / size) if size else None,
-            "steps": steps,
-            "batch_size": size,
-            "duration_s": round(elapsed, 4),
-            "rows_per_s": round(size / elapsed, 1) if size and elapsed > 0 else None,
-        }
+        return HourlyResult(
+            status="success" if size else "skipped",
+            god_name=name,
+            loss=finite(loss_sum / size) if size else None,
+            reward=finite(reward_sum / size) if size else None,
+            steps=steps,
+            batch_size=size,
+            duration_s=round(elapsed, 4),
+            rows_per_s=round(size / elapsed, 1) if size and elapsed > 0 else None,
+        )
 
     def _hourly_chunk(self, god: str) -> tuple[int, int, float | None, float | None, int] | None:
         """(rows trained, steps, loss, reward, rows taken incl. quarantined) of one chunk."""
@@ -277,25 +286,25 @@ class TrainingService:
             len(claimed) + bad,
         )
 
-    def train_hourly_batch_all(self) -> dict[str, Any]:
+    def train_hourly_batch_all(self) -> AllGodsResult | Disabled:
         """The hourly batch for every active god; one god's failure does not stop another.
 
         After a coordizer change it first spends up to half the soft time limit bringing
         stored basins and stale kernels to the running version (``representation.heal``).
         """
         if not self.enabled:
-            return _disabled(kernels=0, results={})
+            return Disabled({"kernels": 0, "results": {}})
         healed = representation.heal(self, self.settings.task_soft_time_limit / 2)
         result = self._for_each_god(self.train_hourly_batch)
-        return {**result, "recoordize": healed} if healed is not None else result
+        return AllGodsResult(result.results, recoordize=healed)
 
     # -- nightly consolidation ------------------------------------------------------------
-    def train_nightly_consolidation(self, god: str) -> dict[str, Any]:
+    def train_nightly_consolidation(self, god: str) -> NightlyResult | Disabled:
         """Curriculum + the god's valuable outcomes of the last 24 h, kept only when the
         held-out check is not worse; a ``nightly_consolidation`` checkpoint afterwards."""
         name = self.god_name(god)
         if not self.enabled:
-            return _disabled(god_name=name)
+            return Disabled({"god_name": name})
         t0 = time.monotonic()
         domains = {g.name: g.domain for g in self.roster}
         curriculum = curriculum_batch(name, domains)
@@ -343,23 +352,22 @@ class TrainingService:
         snapshot = self.checkpoints.write_checkpoint(
             name, live, version, Timescale.NIGHTLY.trigger, dedupe=True
         )
-        return {
-            "status": "success",
-            "god_name": name,
-            "loss": finite(result.loss),
-            "steps": int(result.steps),
-            "kept": bool(result.kept),
-            "outcomes": len(rows),
-            "curriculum": len(curriculum),
-            "holdout_before": finite(result.holdout_before),
-            "holdout_after": finite(result.holdout_after),
-            "version": version,
-            "checkpoint_id": snapshot.get("checkpoint_id"),
-        }
+        return NightlyResult(
+            god_name=name,
+            loss=finite(result.loss),
+            steps=int(result.steps),
+            kept=bool(result.kept),
+            outcomes=len(rows),
+            curriculum=len(curriculum),
+            holdout_before=finite(result.holdout_before),
+            holdout_after=finite(result.holdout_after),
+            version=version,
+            checkpoint_id=snapshot.checkpoint_id,
+        )
 
-    def train_nightly_consolidation_all(self) -> dict[str, Any]:
+    def train_nightly_consolidation_all(self) -> AllGodsResult | Disabled:
         if not self.enabled:
-            return _disabled(kernels=0, results={})
+            return Disabled({"kernels": 0, "results": {}})
         return self._for_each_god(self.train_nightly_consolidation)
 
     # -- transfer, shadows, checkpoints ---------------------------------------------------
@@ -369,11 +377,11 @@ class TrainingService:
         source_god: str,
         target_god: str,
         transfer_ratio: float = 0.5,
-        extra_params: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
+        extra_params: dict[str, object] | None = None,
+    ) -> TransferResult | Disabled:
         """Engine transfer between two kernels, persisted, audited and checkpointed."""
         if not self.enabled:
-            return _disabled(transfer_type=transfer_type)
+            return Disabled({"transfer_type": transfer_type})
         return self.transfers.knowledge_transfer(
             transfer_type,
             source_god,
@@ -382,32 +390,35 @@ class TrainingService:
             extra_params=extra_params,
         )
 
-    def sync_all_shadows(self, direction: str = "to_shadow", ratio: float = 0.5) -> dict[str, Any]:
+    def sync_all_shadows(
+        self, direction: str = "to_shadow", ratio: float = 0.5
+    ) -> ShadowSyncResult | Disabled:
         """``shadow_sync`` of every active god with its shadow (default: shadow ← god)."""
         if not self.enabled:
-            return _disabled(pairs=0, results={})
+            return Disabled({"pairs": 0, "results": {}})
         return self.transfers.sync_all_shadows(self.active_gods(), direction, ratio)
 
-    def save_checkpoint(self, god: str, trigger: str = "manual") -> dict[str, Any]:
+    def save_checkpoint(self, god: str, trigger: str = "manual") -> CheckpointResult | Disabled:
         """Snapshot the live state of a god or shadow kernel."""
         if not self.enabled:
-            return _disabled(god_name=god)
+            return Disabled({"god_name": god})
         return self.checkpoints.save_checkpoint(god, trigger)
 
-    def restore_checkpoint(self, checkpoint_id: int) -> dict[str, Any]:
+    def restore_checkpoint(self, checkpoint_id: int) -> RestoreResult | Disabled:
         """Make a checkpoint the kernel's new live version (the old one is snapshotted)."""
         if not self.enabled:
-            return _disabled(checkpoint_id=checkpoint_id)
+            return Disabled({"checkpoint_id": checkpoint_id})
         return self.checkpoints.restore_checkpoint(int(checkpoint_id))
 
-    def cleanup_old_checkpoints(self) -> dict[str, Any]:
+    def cleanup_old_checkpoints(self) -> CleanupResult | Disabled:
         """Retention: newest N per kernel, pinned ones and young ones stay; orphans go;
         routing decisions older than ``PANTHEON_DECISION_KEEP_DAYS`` and trained outcomes
         and audit rows past their keep days (``store.outcome_retention``) go too."""
         if not self.enabled:
-            return _disabled(deleted=0, kept=0)
-        return {
-            **self.checkpoints.cleanup_old_checkpoints(),
+            return Disabled({"deleted": 0, "kept": 0})
+        checkpoints = self.checkpoints.cleanup_old_checkpoints()
+        others = {
             **_decisions.expire(self),
             **outcome_retention.expire(self.database, self.settings),
         }
+        return replace(checkpoints, others={**checkpoints.others, **others})

@@ -29,8 +29,7 @@ from pantheon.errors import PantheonError, public_reason
 from pantheon.logs import log_context
 from pantheon.training.service import TrainingService
 from pantheon.worker import queues
-from pantheon.worker.backends import CeleryBackend
-from pantheon.worker.coalesce import PendingFlags
+from pantheon.worker.coalesce import CeleryBackend, PendingFlags
 from pantheon.worker.tasks import Result, TaskEnv, Training, run_task
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,5 @@
-"""One pending online-training task per god: the per-god flag of celery-mode dispatch.
+"""Celery-mode sending: :class:`CeleryBackend` publishes tasks, and keeps one pending
+online-training task per god with the per-god flags of :class:`PendingFlags`.
 
 The web sends ``train_from_outcome_task`` for a new outcome only when it can set
 ``pantheon:pending:<god>`` (``SET NX PX … GET``: one round trip that either sets the flag
@@ -19,18 +20,25 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
+from collections.abc import Callable, Mapping
 
 import redis
+from celery import Celery
 from celery.exceptions import SoftTimeLimitExceeded
 
 from pantheon.config import Settings
+from pantheon.worker import queues
 from pantheon.worker.broker import shared_redis_url
+from pantheon.worker.queues import DispatchMode, DispatchResult
 
 log = logging.getLogger(__name__)
 
 KEY_PREFIX = "pantheon:pending:"
 #: Seconds a flag operation may take before it counts as failed (then: not skipped).
 REDIS_TIMEOUT = 0.5
+#: One quick retry of a publish, then the caller falls back (the outcome is stored).
+PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
 
 
 def pending_key(god: str) -> str:
@@ -85,3 +93,51 @@ class PendingFlags:
             raise
         except Exception as exc:  # the flag expires on its own after ``ttl``
             log.warning("could not clear the pending flag of %s: %s", god, exc)
+
+
+class CeleryBackend:
+    """Publishes tasks; an online task whose god already has one pending is not sent."""
+
+    def __init__(self, app: Callable[[], Celery], flags: PendingFlags) -> None:
+        self._app = app
+        self.flags = flags
+
+    def publish(
+        self, task_name: str, kwargs: Mapping[str, object], *, god: str | None = None
+    ) -> DispatchResult:
+        """Send ``task_name``; with ``god``, only when no online task of that god is pending.
+        A failed send clears the god's flag (no task stands behind it) and raises."""
+        queue = queues.queue_for(task_name)
+        task_id = str(uuid.uuid4())
+        if god is not None:
+            holder = self.flags.claim(god, task_id)
+            if holder is not None:
+                return DispatchResult(holder or None, DispatchMode.CELERY, None, queue, True)
+        try:
+            self._app().send_task(
+                task_name,
+                kwargs=dict(kwargs),
+                queue=queue,
+                task_id=task_id,
+                retry=True,
+                retry_policy=PUBLISH_RETRY_POLICY,
+            )
+        except BaseException:
+            if god is not None:  # later outcomes of the god must send
+                self.flags.clear(god)
+            raise
+        return DispatchResult(task_id, DispatchMode.CELERY, None, queue)
+
+    def follow_up(self, god: str, outcome_id: int) -> str | None:
+        """One more online task for ``god``'s backlog unless one is pending (a worker's
+        drain ran out of time); ``None`` when none was sent."""
+        try:
+            sent = self.publish(
+                queues.TRAIN_FROM_OUTCOME, {"outcome_id": outcome_id, "god_name": god}, god=god
+            )
+        except SoftTimeLimitExceeded:  # the task's time is up: let it end
+            raise
+        except Exception as exc:  # the outbox sweep still trains the backlog
+            log.warning("follow-up online task for %s not sent: %s", god, exc)
+            return None
+        return None if sent.skipped_for_pending else sent.task_id

@@ -4,28 +4,31 @@
 worker consumes the task's queue (:class:`~pantheon.worker.mode.ModeProbe`, cached and
 refreshed in the background). Each task runs exactly one way: if publishing fails, it runs
 in-process instead (an outcome whose in-process run hits a transient error is left to the
-outbox sweep: ``mode="deferred"``). The two ways are the backends of
-:mod:`pantheon.worker.backends`; this module only chooses between them.
+outbox sweep: ``mode="deferred"``). The two ways are two backends behind one interface
+(a task name and its keyword arguments in, a :class:`DispatchResult` out): the Celery one
+(:class:`~pantheon.worker.coalesce.CeleryBackend`) and the in-process one here
+(:class:`InProcessBackend`, the idea of dramatiq's ``StubBroker``), which runs the same
+:func:`pantheon.worker.tasks.run_task` a worker runs, with the same counters, so a task
+behaves the same in ``celery`` and ``sync`` mode.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 from celery import Celery
 
+from pantheon.clock import utcnow
 from pantheon.config import Settings
+from pantheon.errors import PantheonError, public_reason
 from pantheon.training.service import TrainingService
 from pantheon.worker import queues
-from pantheon.worker.backends import (
-    CeleryBackend,
-    DispatchResult,
-    InProcessBackend,
-    Mode,
-    SyncResults,
-)
 from pantheon.worker.broker import (  # re-exported: callers import them from here
     INSPECT_TIMEOUT,
     WorkerInfo,
@@ -36,18 +39,25 @@ from pantheon.worker.broker import (  # re-exported: callers import them from he
     workers,
 )
 from pantheon.worker.celery_app import create_celery
-from pantheon.worker.coalesce import PendingFlags
+from pantheon.worker.coalesce import CeleryBackend, PendingFlags
 from pantheon.worker.mode import ModeProbe
-from pantheon.worker.queues import DispatchMode
-from pantheon.worker.tasks import Result, Training
+from pantheon.worker.queues import DispatchMode, DispatchResult
+from pantheon.worker.task_metrics import record_local
+from pantheon.worker.tasks import Result, TaskEnv, Training, run_task
 
 log = logging.getLogger(__name__)
+
+Mode = DispatchMode
+#: In-process results kept for ``GET /api/tasks/{id}`` (oldest dropped first).
+SYNC_RESULTS_KEPT = 10_000
 
 __all__ = [
     "INSPECT_TIMEOUT",
     "DispatchResult",
     "Dispatcher",
+    "InProcessBackend",
     "Mode",
+    "SyncResults",
     "beat_alive",
     "celery_task_result",
     "default_dispatcher",
@@ -57,6 +67,105 @@ __all__ = [
     "queue_depths",
     "workers",
 ]
+
+
+class SyncResults:
+    """Results of in-process runs, shaped like a Celery result's answer."""
+
+    def __init__(self, kept: int = SYNC_RESULTS_KEPT) -> None:
+        self._kept = kept
+        self._items: OrderedDict[str, dict[str, object]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def put(self, task_id: str, task_name: str, state: str, **fields: object) -> None:
+        with self._lock:
+            item = self._items.pop(task_id, None) or {
+                "task_id": task_id,
+                "task_name": task_name,
+                "mode": DispatchMode.SYNC.value,
+                "result": None,
+                "error": None,
+            }
+            item.update(fields, state=state)
+            if state in ("SUCCESS", "FAILURE"):
+                item["date_done"] = utcnow().isoformat()
+            self._items[task_id] = item
+            while len(self._items) > self._kept:
+                self._items.popitem(last=False)
+
+    def get(self, task_id: str) -> dict[str, object] | None:
+        with self._lock:
+            item = self._items.get(task_id)
+            return dict(item) if item else None
+
+
+class InProcessBackend:
+    """Runs tasks in this process: fast-queue tasks on the caller's thread, batch and slow
+    ones in order on one background thread (polled by task id)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        training: Callable[[], Training],
+        send: Callable[[str, Mapping[str, object]], object],
+    ) -> None:
+        self.settings = settings
+        self._training = training
+        self._send = send
+        self.results = SyncResults()
+        self._background = ThreadPoolExecutor(1, thread_name_prefix="pantheon-sync")
+
+    def submit(
+        self, task_name: str, kwargs: Mapping[str, object], *, wait: bool | None = None
+    ) -> DispatchResult:
+        queue = queues.queue_for(task_name)
+        task_id = str(uuid.uuid4())
+        self.results.put(task_id, task_name, "PENDING", kwargs=dict(kwargs))
+        if wait is None:
+            wait = queue == queues.FAST
+        if not wait:
+            self._background.submit(self._run_logged, task_name, task_id, kwargs)
+            return DispatchResult(task_id, DispatchMode.SYNC, None, queue)
+        try:
+            result = self.run_now(task_name, task_id, kwargs)
+        except PantheonError as exc:
+            if exc.transient and task_name == queues.TRAIN_FROM_OUTCOME:
+                log.warning("outcome training deferred to the outbox sweep: %s", exc.message)
+                return DispatchResult(None, DispatchMode.DEFERRED, None, queue)
+            raise
+        return DispatchResult(task_id, DispatchMode.SYNC, result, queue)
+
+    def run_now(self, task_name: str, task_id: str, kwargs: Mapping[str, object]) -> Result:
+        """Run a task on this thread, recording its state and counters like a worker."""
+        env = TaskEnv(
+            training=self._training(),
+            settings=self.settings,
+            task_id=task_id,
+            send=self._redispatch,
+        )
+        self.results.put(task_id, task_name, "STARTED")
+        started = time.perf_counter()
+        try:
+            result = run_task(task_name, env, kwargs)
+        except BaseException as exc:
+            record_local(task_name, "failure", time.perf_counter() - started)
+            self.results.put(task_id, task_name, "FAILURE", error=public_reason(exc))
+            raise
+        record_local(task_name, "success", time.perf_counter() - started, result)
+        self.results.put(task_id, task_name, "SUCCESS", result=result)
+        return result
+
+    def _redispatch(self, task_name: str, kwargs: dict[str, object]) -> object:
+        return self._send(task_name, kwargs)
+
+    def _run_logged(self, task_name: str, task_id: str, kwargs: Mapping[str, object]) -> None:
+        try:
+            self.run_now(task_name, task_id, kwargs)
+        except Exception:  # recorded as FAILURE; a background run has no caller to raise to
+            log.exception("in-process %s[%s] failed", task_name, task_id)
+
+    def close(self) -> None:
+        self._background.shutdown(wait=False, cancel_futures=True)
 
 
 class Dispatcher:

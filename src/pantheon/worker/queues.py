@@ -7,6 +7,7 @@ transfer jobs, which get their own time limits.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
@@ -59,6 +60,20 @@ class DispatchMode(StrEnum):
     SYNC = "sync"
     DEFERRED = "deferred"
     NONE = "none"
+
+
+@dataclass(frozen=True)
+class DispatchResult:
+    """Where a task went: its id, ``celery`` / ``sync`` / ``deferred``, and a sync result."""
+
+    task_id: str | None
+    mode: DispatchMode
+    #: The task's JSON result (an in-process run on the caller's thread).
+    result: dict[str, object] | None = None
+    queue: str = ""
+    #: Not sent: a task already pending for the god will train it (``task_id`` is that
+    #: task's id).
+    skipped_for_pending: bool = False
 
 
 def queue_for(task_name: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from pantheon.training.schedule_ledger import StoreLedger
 from pantheon.worker.schedule import Expression, Job
@@ -33,7 +33,7 @@ class SlotLedger(Protocol):
         slot: datetime,
         *,
         status: str,
-        result: dict[str, Any] | None = None,
+        result: dict[str, object] | None = None,
         error: str | None = None,
     ) -> None:
         """Record how the claimed run ended."""
@@ -47,10 +47,10 @@ def run_in_slot(
     expr: Expression,
     slot: datetime,
     ledger: SlotLedger,
-    work: Callable[[], dict[str, Any]],
+    work: Callable[[], dict[str, object]],
     *,
     owner: str | None = None,
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """Run ``work`` once for ``slot``, covering the slots missed since the last success.
 
     ``owner`` is the task id: a redelivery of the same message may take over its own

@@ -38,7 +38,7 @@ _started: dict[str, float] = {}
 _clients: dict[str, redis.Redis] = {}
 
 
-def _fields(task: str, outcome: str, duration: float | None, result: Any) -> dict[str, float]:
+def _fields(task: str, outcome: str, duration: float | None, result: object) -> dict[str, float]:
     fields: dict[str, float] = {f"{task}|{outcome}": 1.0}
     if (
         outcome == "success"
@@ -73,7 +73,7 @@ def cumulative_buckets(row: dict[str, float]) -> list[tuple[str, float]]:
     return out
 
 
-def record_local(task: str, outcome: str, duration: float | None, result: Any = None) -> None:
+def record_local(task: str, outcome: str, duration: float | None, result: object = None) -> None:
     """Count one in-process run (``outcome``: success, failure or retry)."""
     with _local_lock:
         for key, value in _fields(task, outcome, duration, result).items():
@@ -98,7 +98,7 @@ def _client_for(settings: Settings) -> redis.Redis:
 
 
 def record_redis(
-    settings: Settings, task: str, outcome: str, duration: float | None, result: Any = None
+    settings: Settings, task: str, outcome: str, duration: float | None, result: object = None
 ) -> None:
     """Count one worker run in the shared Redis hash (best effort: metrics never fail a task)."""
     try:

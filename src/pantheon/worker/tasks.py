@@ -3,7 +3,7 @@ keyword arguments), and each body is one call of a training-service use case.
 
 :func:`run_task` is the one way a message becomes a call, the same for the Celery worker
 (:mod:`pantheon.worker.celery_tasks`) and the in-process backend
-(:mod:`pantheon.worker.backends`): legacy shapes are normalised
+(:mod:`pantheon.worker.dispatch`): legacy shapes are normalised
 (:mod:`pantheon.worker.legacy`), the arguments are checked against the signature, and a
 scheduled task given a ``slot`` runs once per slot (:mod:`pantheon.worker.slots`).
 """
@@ -22,6 +22,16 @@ from pantheon.config import Settings
 from pantheon.errors import ValidationError
 from pantheon.training.intake import IngestResult, OutcomeIn
 from pantheon.training.online import BeforeClaim, FollowUp, OnlineResult
+from pantheon.training.results import (
+    AllGodsResult,
+    CheckpointResult,
+    CleanupResult,
+    Disabled,
+    HourlyResult,
+    NightlyResult,
+    ShadowSyncResult,
+    TransferResult,
+)
 from pantheon.worker import legacy, queues
 from pantheon.worker.schedule import JOBS_BY_TASK, expression_for, parse_slot
 from pantheon.worker.slots import SlotLedger, run_in_slot
@@ -51,10 +61,10 @@ class Training(Protocol):
         before_claim: BeforeClaim | None = None,
         follow_up: FollowUp | None = None,
     ) -> OnlineResult: ...
-    def train_hourly_batch(self, god: str) -> Result: ...
-    def train_hourly_batch_all(self) -> Result: ...
-    def train_nightly_consolidation(self, god: str) -> Result: ...
-    def train_nightly_consolidation_all(self) -> Result: ...
+    def train_hourly_batch(self, god: str) -> HourlyResult | Disabled: ...
+    def train_hourly_batch_all(self) -> AllGodsResult | Disabled: ...
+    def train_nightly_consolidation(self, god: str) -> NightlyResult | Disabled: ...
+    def train_nightly_consolidation_all(self) -> AllGodsResult | Disabled: ...
     def knowledge_transfer(
         self,
         transfer_type: str,
@@ -62,10 +72,10 @@ class Training(Protocol):
         target_god: str,
         transfer_ratio: float = 0.5,
         extra_params: dict[str, object] | None = None,
-    ) -> Result: ...
-    def sync_all_shadows(self) -> Result: ...
-    def save_checkpoint(self, god: str, trigger: str = "manual") -> Result: ...
-    def cleanup_old_checkpoints(self) -> Result: ...
+    ) -> TransferResult | Disabled: ...
+    def sync_all_shadows(self) -> ShadowSyncResult | Disabled: ...
+    def save_checkpoint(self, god: str, trigger: str = "manual") -> CheckpointResult | Disabled: ...
+    def cleanup_old_checkpoints(self) -> CleanupResult | Disabled: ...
 
 
 @dataclass(frozen=True)
@@ -98,19 +108,19 @@ def train_from_outcome(env: TaskEnv, outcome_id: int, god_name: str | None = Non
 
 
 def train_hourly_batch(env: TaskEnv, god_name: str) -> Result:
-    return env.training.train_hourly_batch(_god(queues.HOURLY_BATCH, god_name))
+    return env.training.train_hourly_batch(_god(queues.HOURLY_BATCH, god_name)).as_dict()
 
 
 def train_hourly_batch_all(env: TaskEnv) -> Result:
-    return env.training.train_hourly_batch_all()
+    return env.training.train_hourly_batch_all().as_dict()
 
 
 def train_nightly_consolidation(env: TaskEnv, god_name: str) -> Result:
-    return env.training.train_nightly_consolidation(_god(queues.NIGHTLY, god_name))
+    return env.training.train_nightly_consolidation(_god(queues.NIGHTLY, god_name)).as_dict()
 
 
 def train_nightly_consolidation_all(env: TaskEnv) -> Result:
-    return env.training.train_nightly_consolidation_all()
+    return env.training.train_nightly_consolidation_all().as_dict()
 
 
 def knowledge_transfer(  # noqa: PLR0917 - the legacy task's five positional arguments
@@ -127,19 +137,20 @@ def knowledge_transfer(  # noqa: PLR0917 - the legacy task's five positional arg
         target_god,
         transfer_ratio=transfer_ratio,
         extra_params=extra_params,
-    )
+    ).as_dict()
 
 
 def sync_all_shadows(env: TaskEnv) -> Result:
-    return env.training.sync_all_shadows()
+    return env.training.sync_all_shadows().as_dict()
 
 
 def save_checkpoint(env: TaskEnv, god_name: str, trigger: str = "manual") -> Result:
-    return env.training.save_checkpoint(_god(queues.SAVE_CHECKPOINT, god_name), trigger=trigger)
+    god = _god(queues.SAVE_CHECKPOINT, god_name)
+    return env.training.save_checkpoint(god, trigger=trigger).as_dict()
 
 
 def cleanup_old_checkpoints(env: TaskEnv) -> Result:
-    return env.training.cleanup_old_checkpoints()
+    return env.training.cleanup_old_checkpoints().as_dict()
 
 
 def sweep_outbox(env: TaskEnv) -> Result:

@@ -11,7 +11,7 @@ from pantheon.learning.batch import Batch
 from pantheon.learning.kernel import Kernel
 from pantheon.store import history
 from pantheon.store.models import kernels, outcomes
-from pantheon.training import _audit, queries
+from pantheon.training import _kernels, queries
 from pantheon.training.service import TrainingService
 from tests.unit.training.conftest import add
 
@@ -85,7 +85,7 @@ def test_api_history_leaves_the_id_lists_in_the_store(svc: TrainingService) -> N
 
 
 def test_p_spread_is_none_for_an_empty_batch() -> None:
-    assert _audit.p_spread(Kernel("zeus"), Batch.empty()) is None
+    assert _kernels.p_spread(Kernel("zeus"), Batch.empty()) is None
 
 
 def test_consolidation_rows_carry_spread_and_count(svc: TrainingService) -> None:

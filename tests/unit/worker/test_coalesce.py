@@ -11,9 +11,8 @@ import pytest
 
 from pantheon.training.online import BeforeClaim, FollowUp, OnlineResult
 from pantheon.worker import queues
-from pantheon.worker.backends import CeleryBackend
 from pantheon.worker.celery_app import celery_config, prepare_parent_heap
-from pantheon.worker.coalesce import PendingFlags, pending_key
+from pantheon.worker.coalesce import CeleryBackend, PendingFlags, pending_key
 from pantheon.worker.dispatch import Dispatcher
 from pantheon.worker.tasks import TaskEnv, run_task
 from tests.fakes.service import FakeService

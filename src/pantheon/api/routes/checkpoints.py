@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Path, Query, status
 
 from pantheon.api.deps import ServiceDep, StateDep
-from pantheon.api.routes._dispatch import send
 from pantheon.api.routes.responses import errors
 from pantheon.api.schemas import (
     CheckpointIn,
@@ -45,7 +44,7 @@ def list_checkpoints(
 )
 def save_checkpoint(body: CheckpointIn, state: StateDep) -> JobAccepted:
     kernel = state.roster.resolve_kernel(body.god_name)
-    return send(state, queues.SAVE_CHECKPOINT, god_name=kernel, trigger="manual")
+    return state.send(queues.SAVE_CHECKPOINT, god_name=kernel, trigger="manual")
 
 
 @router.post(
@@ -58,4 +57,4 @@ def save_checkpoint(body: CheckpointIn, state: StateDep) -> JobAccepted:
 def restore_checkpoint(
     service: ServiceDep, checkpoint_id: int = Path(ge=1, le=MAX_ID)
 ) -> RestoreOut:
-    return RestoreOut.model_validate(service.restore_checkpoint(checkpoint_id))
+    return RestoreOut.model_validate(service.restore_checkpoint(checkpoint_id).as_dict())

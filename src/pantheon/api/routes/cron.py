@@ -9,7 +9,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
+from starlette.types import Message, Receive, Scope, Send
 
 from pantheon.api.routes.responses import errors
 from pantheon.api.routes.training import run_job
@@ -38,34 +40,38 @@ CRON_TASKS = {
 }
 
 
-PATH_PREFIX = "/api/cron/"
 _HEADERS = [
     (b"deprecation", DEPRECATION.encode()),
     (b"sunset", SUNSET.encode()),
     (b"link", b'</api/training/{job}>; rel="successor-version"'),
 ]
+_HEADER_DICT = {name.decode(): value.decode() for name, value in _HEADERS}
 
 
-class DeprecationHeadersMiddleware:
-    """Adds the deprecation headers to every answer under /api/cron/, errors included."""
+class DeprecatedRoute(APIRoute):
+    """A route whose every answer, errors included, carries the deprecation headers.
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    The headers are added around the route's own ASGI app, which also sends the error
+    answers of its dependencies and body validation (FastAPI's ``request_response``
+    handles exceptions inside the route), so other routes never pass through this code.
+    A custom route class is FastAPI's documented hook for this:
+    https://fastapi.tiangolo.com/how-to/custom-request-and-route/
+    """
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not str(scope.get("path", "")).startswith(PATH_PREFIX):
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.methods and scope["method"] not in self.methods:
+            allow = {"Allow": ", ".join(self.methods)}
+            raise HTTPException(405, headers={**allow, **_HEADER_DICT})
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message = {**message, "headers": [*message.get("headers", []), *_HEADERS]}
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        await super().handle(scope, receive, send_with_headers)
 
 
-router = APIRouter(prefix="/api/cron", tags=["deprecated"])
+router = APIRouter(prefix="/api/cron", tags=["deprecated"], route_class=DeprecatedRoute)
 
 
 @router.post(

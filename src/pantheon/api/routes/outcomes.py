@@ -6,7 +6,6 @@ import logging
 
 from fastapi import APIRouter, Depends, Request, Response, status
 
-from pantheon.api.routes._dispatch import send
 from pantheon.api.routes.responses import errors
 from pantheon.api.schemas import (
     BatchAccepted,
@@ -35,7 +34,7 @@ def _train(state: AppState, outcome_id: int, god: str) -> tuple[str | None, Disp
     """Dispatch online training; the outcome is already committed, so failure defers it.
     The god, known since intake, rides along: dispatch needs it for the pending flag."""
     try:
-        job = send(state, TRAIN_FROM_OUTCOME, outcome_id=outcome_id, god_name=god)
+        job = state.send(TRAIN_FROM_OUTCOME, outcome_id=outcome_id, god_name=god)
     except Exception as exc:  # stored is what the 202 promises; the outbox sweep retries
         log.warning(
             "outcome %s stored; dispatch deferred to the outbox sweep (%s: %s)",

@@ -6,7 +6,6 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request, status
 
-from pantheon.api.routes._dispatch import send
 from pantheon.api.routes.responses import errors
 from pantheon.api.schemas import JobAccepted, TransferIn
 from pantheon.api.security import require_token
@@ -32,8 +31,8 @@ def run_job(state: AppState, job: str, god_name: str | None = None) -> JobAccept
     all_task, one_task = JOB_TASKS[job]
     if god_name is not None and one_task is not None:
         god = state.roster.get(god_name).name
-        return send(state, one_task, god_name=god)
-    return send(state, all_task)
+        return state.send(one_task, god_name=god)
+    return state.send(all_task)
 
 
 @router.post(
@@ -70,8 +69,7 @@ def post_transfer(body: TransferIn, request: Request) -> JobAccepted:
         extra["partner"] = state.roster.resolve_kernel(str(extra["partner"]))
     if source == target:
         raise TransferError(f"a kernel cannot transfer into itself ({source})")
-    return send(
-        state,
+    return state.send(
         queues.KNOWLEDGE_TRANSFER,
         transfer_type=body.transfer_type,
         source_god=source,
