@@ -8,6 +8,8 @@ locked``; read sessions use a plain deferred ``BEGIN`` and never block writers (
 
 PostgreSQL: ``postgresql+psycopg`` with ``pool_pre_ping``. Row locks
 (``SELECT ... FOR UPDATE``) serialise writers of one kernel instead of a file lock.
+One-statement writes on a request path (``Database.autocommit``) use a second, small
+pool in autocommit mode *without* pre-ping, and retry once on a connection found dead.
 
 Connection-level failures (``OperationalError``, ``InterfaceError``) surface as
 :class:`~pantheon.errors.DatabaseUnavailableError` (``transient``: worker retries, API 503).
@@ -19,8 +21,9 @@ import logging
 import os
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +115,47 @@ class Database:
         except (exc.OperationalError, exc.InterfaceError) as err:
             raise DatabaseUnavailableError(f"database unavailable: {err.orig or err}") from err
 
+    @cached_property
+    def autocommit_engine(self) -> Engine:
+        """PostgreSQL: a second pool whose connections run each statement in its own
+        transaction and are handed out without a pre-ping (see :meth:`autocommit`)."""
+        return sa.create_engine(
+            self.url,
+            pool_size=self.settings.db_pool_size,
+            max_overflow=10,
+            pool_pre_ping=False,
+            pool_recycle=1800,
+            isolation_level="AUTOCOMMIT",
+            connect_args={"connect_timeout": 5},
+        )
+
+    def autocommit(self, work: Callable[[sa.Connection], None]) -> None:
+        """Run ``work`` (one statement, committed by itself) on :attr:`autocommit_engine`.
+
+        A pre-ping is a round trip before every checkout; on ``POST /api/route`` it was as
+        long as the decision's INSERT itself. Here a dead pooled connection is found by the
+        statement instead: SQLAlchemy invalidates it (``connection_invalidated``) and
+        ``work`` runs once more on a new connection, the "optimistic" disconnect handling
+        of https://docs.sqlalchemy.org/en/20/core/pooling.html#disconnect-handling-optimistic.
+        ``work`` must be safe to run twice (e.g. an INSERT with a fixed primary key: a
+        first attempt that did commit makes the second fail loudly, never write twice).
+        Connection failures raise :class:`DatabaseUnavailableError`.
+        """
+        for attempt in (1, 2):
+            try:
+                with self.autocommit_engine.connect() as conn:
+                    work(conn)
+                return
+            except exc.DBAPIError as err:
+                if attempt == 1 and err.connection_invalidated:
+                    log.info("database connection lost; retrying once on a new one")
+                    continue
+                if isinstance(err, exc.OperationalError | exc.InterfaceError):
+                    raise DatabaseUnavailableError(
+                        "database unavailable", dialect=self.dialect_name
+                    ) from err
+                raise
+
     def ping(self) -> bool:
         """True when a trivial query answers; never raises."""
         try:
@@ -124,6 +168,8 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if "autocommit_engine" in self.__dict__:
+            self.autocommit_engine.dispose()
 
     def __repr__(self) -> str:
         return f"Database({_redact(self.url)})"
@@ -167,6 +213,8 @@ def _after_fork_in_child() -> None:
     # (``_shared`` is keyed by pid, so the parent's entries are never handed out here.)
     for db in list(_live):
         db.engine.dispose(close=False)
+        if "autocommit_engine" in db.__dict__:
+            db.autocommit_engine.dispose(close=False)
 
 
 if hasattr(os, "register_at_fork"):

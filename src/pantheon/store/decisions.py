@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -75,11 +76,16 @@ def insert_autocommit(connection: sa.Connection, row: dict[str, Any]) -> None:
     (``set_config(..., true)`` is local to its transaction). The row is visible and
     survives any restart of the web process at once; only a crash of the database server
     itself within ~3 x ``wal_writer_delay`` (600 ms by default) could lose it."""
-    names = list(row)
-    values = [sa.bindparam(n, value=row[n], type_=decisions.c[n].type) for n in names]
+    connection.execute(_insert_statement(tuple(row)), row)
+
+
+@lru_cache(maxsize=4)
+def _insert_statement(names: tuple[str, ...]) -> sa.Insert:
+    # Built once per column list and executed with the row as parameters: the statement
+    # is not rebuilt and its compiled form is found at once in SQLAlchemy's cache.
+    values = [sa.bindparam(n, type_=decisions.c[n].type) for n in names]
     local = sa.select(sa.func.set_config("synchronous_commit", "off", sa.true())).subquery()
-    stmt = sa.insert(decisions).from_select(names, sa.select(*values).select_from(local))
-    connection.execute(stmt)
+    return sa.insert(decisions).from_select(list(names), sa.select(*values).select_from(local))
 
 
 def get(session: Session, decision_id: uuid.UUID) -> DecisionRow | None:

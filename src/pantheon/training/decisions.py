@@ -27,11 +27,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import exc as sa_exc
 
 from pantheon.clock import utcnow
 from pantheon.config import Settings
-from pantheon.errors import DatabaseUnavailableError, NotFoundError, ValidationError
+from pantheon.errors import NotFoundError, ValidationError
 from pantheon.learning.policy import Policy, PolicyKind, RandomSource, choose
 from pantheon.learning.seeds import seed_int
 from pantheon.store import decisions as decision_rows
@@ -205,15 +204,9 @@ def _record(service: TrainingService, row: dict[str, Any]) -> None:
         with database.session() as session:
             decision_rows.insert(session, row)
         return
-    try:
-        with database.engine.connect() as conn:
-            decision_rows.insert_autocommit(
-                conn.execution_options(isolation_level="AUTOCOMMIT"), row
-            )
-    except (sa_exc.OperationalError, sa_exc.InterfaceError) as err:
-        raise DatabaseUnavailableError(
-            "database unavailable", dialect=database.dialect_name
-        ) from err
+    # One round trip: an autocommit connection handed out without a pre-ping; the row's
+    # fixed id makes the store's one retry on a dead connection safe.
+    database.autocommit(lambda conn: decision_rows.insert_autocommit(conn, row))
 
 
 def _score(

@@ -7,7 +7,7 @@ import math
 from dataclasses import asdict
 from datetime import timedelta
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
 from pantheon.api.deps import ServiceDep
 from pantheon.api.routes.responses import errors
@@ -37,7 +37,7 @@ router = APIRouter(prefix="/api", tags=["routing"])
     dependencies=[Depends(require_token)],
     summary="Choose the god to call for a prompt; the decision is recorded",
 )
-def route_prompt(body: RouteIn, service: ServiceDep) -> RouteOut:
+def route_prompt(body: RouteIn, service: ServiceDep) -> Response:
     decision = decisions.route(
         service,
         body.prompt,
@@ -45,14 +45,17 @@ def route_prompt(body: RouteIn, service: ServiceDep) -> RouteOut:
         explore=body.explore,
         cost_weight=body.cost_weight,
     )
-    return RouteOut(
+    out = RouteOut(
         god_name=decision.god_name,
         decision_id=decision.decision_id,
         propensity=decision.propensity,
         policy=decision.policy,
         policy_params=decision.policy_params,
-        ranking=[RankItem.model_validate(asdict(r)) for r in decision.ranking],
+        ranking=[RankItem(**vars(r)) for r in decision.ranking],
     )
+    # Serialised here, once: a returned model would be validated against response_model
+    # a second time before being dumped (the schema in the OpenAPI document is the same).
+    return Response(out.model_dump_json(), media_type="application/json")
 
 
 @router.get(

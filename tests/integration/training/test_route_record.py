@@ -1,0 +1,64 @@
+"""A routed decision is committed before ``route`` returns, on one round trip that
+survives a pooled connection the server has dropped."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from pantheon.config import Settings
+from pantheon.store.db import Database
+from pantheon.store.models import decisions as decision_table
+from pantheon.training import decisions
+from pantheon.training.service import TrainingService
+from tests.integration.training.procs import build_settings
+
+pytestmark = pytest.mark.integration
+
+
+def _count(url: str) -> int:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            query = sa.select(sa.func.count()).select_from(decision_table)
+            return int(conn.execute(query).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def test_a_routed_decision_is_visible_to_another_connection_at_once(
+    svc: TrainingService, open_service: Callable[[Settings], TrainingService]
+) -> None:
+    d = decisions.route(svc, "what is the capital of France", candidates=["athena", "zeus"])
+    other = open_service(svc.settings)  # its own pool: sees only what was committed
+    view = decisions.get_decision(other, d.decision_id)
+    assert view.god_name == d.god_name
+    assert view.propensity == d.propensity
+
+
+def test_a_route_after_the_server_dropped_its_connection_records_once(
+    postgres_url: str, tmp_path: Path, open_service: Callable[[Settings], TrainingService]
+) -> None:
+    settings = build_settings(postgres_url, tmp_path)
+    svc = open_service(settings)
+    decisions.route(svc, "first prompt", candidates=["athena", "zeus"])
+    pool = svc.database.autocommit_engine.pool
+    assert pool.checkedin() >= 1  # the INSERT's connection waits in the pool, unpinged
+    admin = Database(settings)
+    try:
+        with admin.engine.connect() as conn:
+            killed = conn.execute(
+                sa.text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).scalar_one()
+    finally:
+        admin.dispose()
+    assert killed >= 1
+    d = decisions.route(svc, "second prompt", candidates=["athena", "zeus"])
+    assert decisions.get_decision(svc, d.decision_id).god_name == d.god_name
+    assert _count(postgres_url) == 2
