@@ -200,6 +200,11 @@ class Settings(BaseSettings):
     explore_temperature: float = Field(
         0.1, validation_alias="PANTHEON_EXPLORE_TEMPERATURE", gt=0, allow_inf_nan=False
     )
+    #: Thompson: the posterior std of each predicted success is multiplied by this before
+    #: computing each candidate's chance of drawing the highest score (1: the kernel's own).
+    explore_spread: float = Field(
+        1.0, validation_alias="PANTHEON_EXPLORE_SPREAD", gt=0, allow_inf_nan=False
+    )
     #: Share of the choice spread uniformly over the candidates (the propensity floor × K).
     explore_rate: float = Field(
         0.1, validation_alias="PANTHEON_EXPLORE_RATE", ge=0, le=1, allow_inf_nan=False

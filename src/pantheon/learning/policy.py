@@ -13,7 +13,7 @@ and can be logged with the decision:
   importance weights by ``K / rate``;
 - ``thompson``: ``(1 - rate) * P(candidate's sampled score is the highest) + rate / K``,
   each score drawn from a normal around it with the kernel's posterior std of the
-  predicted success (``Prediction.uncertainty``), scaled by ``temperature``. Exploration
+  predicted success (``Prediction.uncertainty``), scaled by ``spread``. Exploration
   goes where the kernels are unsure (a kernel that has seen little of a region is wide
   there) instead of where the scores happen to be close. The probability is computed, not
   estimated from draws: ``Φ((s₁ − s₂) / √(σ₁² + σ₂²))`` for two candidates, and for more
@@ -51,16 +51,19 @@ class RandomSource(Protocol):
 
 @dataclass(frozen=True)
 class Policy:
-    """A policy and its parameters (``temperature`` and ``rate`` matter for softmax and
-    thompson: for thompson ``temperature`` multiplies the posterior std)."""
+    """A policy and its parameters: ``rate`` (the floor) for softmax and thompson,
+    ``temperature`` for softmax, ``spread`` (multiplies the posterior std) for thompson."""
 
     kind: PolicyKind = PolicyKind.SOFTMAX
     temperature: float = 0.1
+    spread: float = 1.0
     rate: float = 0.1
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.temperature) and self.temperature > 0):
             raise ValidationError(f"temperature must be positive, got {self.temperature}")
+        if not (math.isfinite(self.spread) and self.spread > 0):
+            raise ValidationError(f"spread must be positive, got {self.spread}")
         if not (math.isfinite(self.rate) and 0.0 <= self.rate <= 1.0):
             raise ValidationError(f"exploration rate must be in [0, 1], got {self.rate}")
 
@@ -73,15 +76,43 @@ class Policy:
         return 0.0
 
     def params(self) -> dict[str, float]:
-        if self.kind in _FLOORED:
+        if self.kind is PolicyKind.SOFTMAX:
             return {"temperature": self.temperature, "rate": self.rate}
+        if self.kind is PolicyKind.THOMPSON:
+            return {"spread": self.spread, "rate": self.rate}
         return {}
 
 
 _FLOORED = frozenset({PolicyKind.SOFTMAX, PolicyKind.THOMPSON})
 _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(16)
 _CUTS = np.array([-10, -8, -6, -4, -3, -2, -1, 0, 1, 2, 3, 4, 6, 8, 10], dtype=np.float64)
-_normal_cdf = np.vectorize(lambda x: 0.5 * math.erfc(-x / math.sqrt(2.0)), otypes=[np.float64])
+#: Φ on a grid (step 1/256 over ±12; beyond, Φ is within 2e-33 of 0 or 1) with the
+#: density as its slope: cubic Hermite interpolation between nodes is within ~1e-12 of
+#: ``math.erfc`` (error ≤ h⁴·max|Φ⁗|/384), and vectorised (``math.erfc`` one element at a
+#: time made a 13-candidate decision take tens of milliseconds).
+_GRID_STEP = 1.0 / 256.0
+_GRID = np.arange(-12.0, 12.0 + _GRID_STEP / 2, _GRID_STEP)
+_GRID_CDF = np.array([0.5 * math.erfc(-x / math.sqrt(2.0)) for x in _GRID])
+_GRID_PDF = np.exp(-0.5 * _GRID * _GRID) / math.sqrt(2.0 * math.pi)
+
+
+def _normal_cdf(x: NDArray[np.float64] | float) -> NDArray[np.float64]:
+    """Standard normal CDF, elementwise."""
+    z = np.clip(np.asarray(x, dtype=np.float64), _GRID[0], _GRID[-1])
+    pos = (z - _GRID[0]) / _GRID_STEP
+    i = np.minimum(np.floor(pos).astype(np.int64), _GRID.size - 2)
+    t = pos - i
+    h00 = (1 + 2 * t) * (1 - t) ** 2
+    h10 = t * (1 - t) ** 2
+    h01 = t * t * (3 - 2 * t)
+    h11 = t * t * (t - 1)
+    out: NDArray[np.float64] = (
+        h00 * _GRID_CDF[i]
+        + h10 * _GRID_STEP * _GRID_PDF[i]
+        + h01 * _GRID_CDF[i + 1]
+        + h11 * _GRID_STEP * _GRID_PDF[i + 1]
+    )
+    return out
 
 
 def seeded_source(seed: int) -> np.random.Generator:
@@ -115,7 +146,7 @@ def _best_of_normals(s: NDArray[np.float64], sd: NDArray[np.float64]) -> NDArray
         if not np.any(di > 0):
             out[row] = _greedy(si[None, :])[0]
         elif k == 2:
-            p0 = float(_normal_cdf((si[0] - si[1]) / math.hypot(di[0], di[1])))
+            p0 = 0.5 * math.erfc(-(si[0] - si[1]) / math.hypot(di[0], di[1]) / math.sqrt(2.0))
             out[row] = (p0, 1.0 - p0)
         else:
             out[row] = _best_of_normals_row(si, di)
@@ -180,7 +211,7 @@ def probabilities(
         sd = np.asarray(uncertainties, dtype=np.float64)
         if sd.shape != s.shape or not np.all(np.isfinite(sd)) or np.any(sd < 0):
             raise ValidationError("uncertainties must be finite, ≥ 0 and shaped like the scores")
-        rows = _best_of_normals(s.reshape(-1, k), policy.temperature * sd.reshape(-1, k))
+        rows = _best_of_normals(s.reshape(-1, k), policy.spread * sd.reshape(-1, k))
         explored = rows.reshape(s.shape)
     else:
         z = np.exp((s - s.max(axis=-1, keepdims=True)) / policy.temperature)  # max term 1

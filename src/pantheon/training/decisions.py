@@ -103,7 +103,12 @@ def policy_for(settings: Settings, explore: Explore) -> Policy:
         rate = settings.explore_rate
     else:
         kind, rate = exploring, float(explore)
-    return Policy(kind=kind, temperature=settings.explore_temperature, rate=rate)
+    return Policy(
+        kind=kind,
+        temperature=settings.explore_temperature,
+        spread=settings.explore_spread,
+        rate=rate,
+    )
 
 
 class _LockedSource:

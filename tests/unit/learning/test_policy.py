@@ -138,12 +138,12 @@ def test_thompson_propensities_are_the_chance_each_draw_is_the_highest(
 ) -> None:
     """The closed form (two candidates) and the quadrature (more) against 400,000 sampled
     draws, fixed seed: within 4.5 standard errors, and the floor on top."""
-    exact = probabilities(Policy(kind=PolicyKind.THOMPSON, temperature=1.0, rate=0.0), scores, sd)
+    exact = probabilities(Policy(kind=PolicyKind.THOMPSON, spread=1.0, rate=0.0), scores, sd)
     n = 400_000
     freq = _monte_carlo_best(scores, sd, n, seed=3)
     se = np.sqrt(np.maximum(exact * (1 - exact), 1e-12) / n)
     assert np.all(np.abs(freq - exact) <= 4.5 * se + 1e-9), (freq, exact)
-    floored = probabilities(Policy(kind=PolicyKind.THOMPSON, temperature=1.0, rate=0.2), scores, sd)
+    floored = probabilities(Policy(kind=PolicyKind.THOMPSON, spread=1.0, rate=0.2), scores, sd)
     k = len(scores)
     assert floored == pytest.approx(0.8 * exact + 0.2 / k, abs=1e-12)
 
@@ -151,7 +151,7 @@ def test_thompson_propensities_are_the_chance_each_draw_is_the_highest(
 def test_thompson_explores_where_the_kernels_are_unsure() -> None:
     """Same score gap, wider posteriors: more mass on the lower score; none at all: greedy
     (plus the floor)."""
-    policy = Policy(kind=PolicyKind.THOMPSON, temperature=1.0, rate=0.1)
+    policy = Policy(kind=PolicyKind.THOMPSON, spread=1.0, rate=0.1)
     sure = probabilities(policy, [0.8, 0.7], [0.01, 0.01])
     unsure = probabilities(policy, [0.8, 0.7], [0.1, 0.2])
     assert unsure[1] > sure[1] + 0.2
@@ -162,7 +162,7 @@ def test_thompson_explores_where_the_kernels_are_unsure() -> None:
 def test_thompson_choice_frequencies_match_the_propensities() -> None:
     """The logged propensity is what the draw used: 20,000 choices between two candidates,
     Pearson's chi-square below the 0.999 quantile (df 1: 10.83)."""
-    policy = Policy(kind=PolicyKind.THOMPSON, temperature=1.0, rate=0.1)
+    policy = Policy(kind=PolicyKind.THOMPSON, spread=1.0, rate=0.1)
     scores, sd = [0.8, 0.72], [0.05, 0.1]
     source = seeded_source(99)
     n = 20_000
@@ -181,3 +181,15 @@ def test_thompson_choice_frequencies_match_the_propensities() -> None:
 def test_thompson_refuses_missing_or_bad_uncertainties(sd: list[float] | None) -> None:
     with pytest.raises(ValidationError):
         probabilities(Policy(kind=PolicyKind.THOMPSON), [0.6, 0.5], sd)
+
+
+@pytest.mark.parametrize("spread", [0.0, -1.0, math.inf])
+def test_a_bad_spread_is_refused(spread: float) -> None:
+    with pytest.raises(ValidationError):
+        Policy(kind=PolicyKind.THOMPSON, spread=spread)
+
+
+def test_thompson_logs_its_own_parameters() -> None:
+    policy = Policy(kind=PolicyKind.THOMPSON, spread=2.0, rate=0.2)
+    assert policy.params() == {"spread": 2.0, "rate": 0.2}
+    assert policy.floor(4) == pytest.approx(0.05)
