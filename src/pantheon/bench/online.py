@@ -12,7 +12,7 @@ batches, nightly consolidation, shadow syncs and cleanup on that clock
 ``POST /api/outcomes/batch``.
 
 Arms, each on its own database, over the same prompts in the same order:
-- ``bandit``: the exploring policy (softmax with the settings' temperature and rate);
+- ``bandit``: the settings' exploring policy (``explore=True``: softmax unless thompson);
 - ``greedy``: always the best predicted god (no exploration);
 - ``random``: uniform choice (maximal exploration, the lowest success while learning);
 - ``full_information``: both verdicts of every prompt, no routing (what ``bench
@@ -351,13 +351,9 @@ def run_online_bench(
     arms: Sequence[str] = ARMS,
 ) -> OnlineReport:
     """The ``arms`` (default: all four) over the same prompts; ``basin_dir`` keeps the
-    prompts' basins between runs (None: encode them again).
-
-    Arms share nothing but the prompts, their order and their basins: each has its own
-    database, its own random source (seeded by the seed and the arm's name) and its own
-    simulated clock, so one arm's figures are the same whether or not the others run
-    (a new policy can be replayed alone and compared with the other arms of a run of the
-    same seed)."""
+    prompts' basins between runs (None: encode them again). Arms share only the prompts,
+    their order and their basins (each has its own database, random source and clock), so
+    an arm run alone gives the figures it gives beside the others."""
     started = time.perf_counter()
     if canonical(strong) == canonical(weak):
         raise ValidationError("--strong and --weak must be two different gods")
