@@ -25,11 +25,7 @@ STRONG = "gpt-4-1106-preview"
 WEAK = "mistralai/Mixtral-8x7B-Instruct-v0.1"
 
 
-def test_each_training_prompt_is_encoded_once_for_all_arms(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    make_settings: Callable[..., Settings],
-) -> None:
+def _split_files(tmp_path: Path) -> dict[str, Path]:
     records = [
         line.record
         for line in iter_lines(SAMPLE / "routellm_sample.jsonl.gz")
@@ -40,6 +36,15 @@ def test_each_training_prompt_is_encoded_once_for_all_arms(
     for name, rows in (("train", train), ("test", test[:40])):
         files[name] = tmp_path / f"{name}.jsonl"
         files[name].write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return files
+
+
+def test_each_training_prompt_is_encoded_once_for_all_arms(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_settings: Callable[..., Settings],
+) -> None:
+    files = _split_files(tmp_path)
 
     encoded: Counter[str] = Counter()
     real = coordizer.coordize_many
@@ -82,3 +87,33 @@ def test_the_replayed_day_ends_with_its_nightly_consolidation(
         assert "nightly_consolidation" in last
     finally:
         arm.close()
+
+
+def test_an_arm_run_alone_gives_the_figures_it_gives_beside_the_others(
+    tmp_path: Path, make_settings: Callable[..., Settings]
+) -> None:
+    """Arms share only the prompts and their basins, so a policy can be replayed alone
+    and compared with the other arms of a full run of the same seed."""
+    files = _split_files(tmp_path)
+    options = {
+        "train": files["train"],
+        "test": files["test"],
+        "strong": STRONG,
+        "weak": WEAK,
+        "every": 30,
+        "hours": 2,
+        "limit": 60,
+        "basin_dir": tmp_path / "basins",
+    }
+    both = run_online_bench(make_settings(), arms=("bandit", "greedy"), **options).to_json()
+    alone = run_online_bench(make_settings(), arms=("bandit",), **options).to_json()
+    assert alone["arms"] == ["bandit"]
+    assert alone["apgr_greedy"] is None
+    for key in ("apgr_bandit", "success_bandit", "strong_share", "ope_dr", "ope_true"):
+        assert alone[key] == both[key], key
+    assert [row["bandit"] for row in alone["learning_curve"]] == [
+        row["bandit"] for row in both["learning_curve"]
+    ]
+    greedy_only = run_online_bench(make_settings(), arms=("greedy",), **options).to_json()
+    assert greedy_only["ope_abs_error"] is None
+    assert greedy_only["apgr_greedy"] == both["apgr_greedy"]

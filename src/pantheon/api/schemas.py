@@ -98,7 +98,8 @@ class RouteIn(BaseModel):
     explore: bool | float | None = Field(
         None,
         description="null: the configured policy (PANTHEON_ROUTE_POLICY); false: greedy; "
-        "true: softmax with PANTHEON_EXPLORE_RATE; a number in [0, 1]: softmax with that rate "
+        "true: the exploring policy (thompson if configured, else softmax) with "
+        "PANTHEON_EXPLORE_RATE; a number in [0, 1]: the same with that rate "
         "(every candidate gets at least rate / K)",
     )
     cost_weight: float = Field(

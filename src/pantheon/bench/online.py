@@ -12,7 +12,7 @@ batches, nightly consolidation, shadow syncs and cleanup on that clock
 ``POST /api/outcomes/batch``.
 
 Arms, each on its own database, over the same prompts in the same order:
-- ``bandit``: the exploring policy (softmax with the settings' temperature and rate);
+- ``bandit``: the settings' exploring policy (``explore=True``: softmax unless thompson);
 - ``greedy``: always the best predicted god (no exploration);
 - ``random``: uniform choice (maximal exploration, the lowest success while learning);
 - ``full_information``: both verdicts of every prompt, no routing (what ``bench
@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -85,30 +85,39 @@ class OnlineReport:
     chunk: int
     policy: dict[str, Any]
     arms: dict[str, ArmResult]
-    ope_dr: offpolicy.Estimate
+    #: The bandit arm's OPE check (None when the run left the bandit arm out).
+    ope_dr: offpolicy.Estimate | None
     ope_true: float
     seconds: float
 
     def to_json(self) -> dict[str, Any]:
         a = self.arms
+
+        def field_of(arm: str, name: str) -> Any:
+            # An arm left out of the run (``arms=``) reports null, never a made-up figure.
+            return getattr(a[arm], name) if arm in a else None
+
+        first = next(iter(a.values()))
         curve = [
             {"prompts": n, **{name: round(a[name].curve[i][1], 4) for name in a}}
-            for i, (n, _v) in enumerate(a["bandit"].curve)
+            for i, (n, _v) in enumerate(first.curve)
         ]
+        dr = self.ope_dr
         return {
-            "apgr_bandit": a["bandit"].apgr,
-            "apgr_full_information": a["full_information"].apgr,
-            "apgr_greedy": a["greedy"].apgr,
-            "apgr_random": a["random"].apgr,
-            "ope_abs_error": abs(self.ope_dr.value - self.ope_true),
-            "ope_dr": self.ope_dr.value,
-            "ope_dr_ci95": [self.ope_dr.low, self.ope_dr.high],
-            "ope_true": self.ope_true,
-            "strong_share": a["bandit"].strong_share,
-            "strong_share_greedy": a["greedy"].strong_share,
-            "success_bandit": a["bandit"].success_rate,
-            "success_greedy": a["greedy"].success_rate,
-            "success_random": a["random"].success_rate,
+            "arms": list(a),
+            "apgr_bandit": field_of("bandit", "apgr"),
+            "apgr_full_information": field_of("full_information", "apgr"),
+            "apgr_greedy": field_of("greedy", "apgr"),
+            "apgr_random": field_of("random", "apgr"),
+            "ope_abs_error": None if dr is None else abs(dr.value - self.ope_true),
+            "ope_dr": None if dr is None else dr.value,
+            "ope_dr_ci95": None if dr is None else [dr.low, dr.high],
+            "ope_true": None if dr is None else self.ope_true,
+            "strong_share": field_of("bandit", "strong_share"),
+            "strong_share_greedy": field_of("greedy", "strong_share"),
+            "success_bandit": field_of("bandit", "success_rate"),
+            "success_greedy": field_of("greedy", "success_rate"),
+            "success_random": field_of("random", "success_rate"),
             "prompts": self.prompts,
             "test_prompts": self.test_prompts,
             "strong": self.strong,
@@ -339,12 +348,18 @@ def run_online_bench(
     chunk_size: int = DEFAULT_CHUNK,
     progress: Progress | None = None,
     basin_dir: Path | None = DEFAULT_DIR,
+    arms: Sequence[str] = ARMS,
 ) -> OnlineReport:
-    """Every arm over the same prompts; ``basin_dir`` keeps the prompts' basins between
-    runs (None: encode them again)."""
+    """The ``arms`` (default: all four) over the same prompts; ``basin_dir`` keeps the
+    prompts' basins between runs (None: encode them again). Arms share only the prompts,
+    their order and their basins (each has its own database, random source and clock), so
+    an arm run alone gives the figures it gives beside the others."""
     started = time.perf_counter()
     if canonical(strong) == canonical(weak):
         raise ValidationError("--strong and --weak must be two different gods")
+    unknown = [a for a in arms if a not in ARMS]
+    if unknown or not arms:
+        raise ValidationError(f"arms must be among {', '.join(ARMS)}; got {list(arms)}")
     stream = load_train(train, strong, weak, base.seed)[:limit]
     test_records = [line.record for line in iter_lines(test) if line.record is not None]
     test_prompts, perf_s, perf_w = paired_verdicts(test_records, strong, weak)
@@ -365,7 +380,7 @@ def run_online_bench(
     prompts = sorted({p for p, _r in stream})
     shared = BasinCache(len(prompts))
     fill_cache(shared, prompts, prompt_basins(prompts, basin_dir))
-    for name in ARMS:
+    for name in [a for a in ARMS if a in arms]:
         with tempfile.TemporaryDirectory(prefix="pantheon-online-") as tmp:
             arm = open_arm(name, base, Path(tmp), strong, weak, basin_cache=shared, day_hours=hours)
             try:
@@ -382,18 +397,14 @@ def run_online_bench(
                     ope_est, ope_true = ope_check(arm, truth)
             finally:
                 arm.close()
-    assert ope_est is not None
+    bandit_policy = decisions.policy_for(base, EXPLORE["bandit"])
     return OnlineReport(
         prompts=len(stream),
         test_prompts=len(test_prompts),
         strong=strong,
         weak=weak,
         chunk=chunk_size,
-        policy={
-            "kind": "softmax",
-            "temperature": base.explore_temperature,
-            "rate": base.explore_rate,
-        },
+        policy={"kind": bandit_policy.kind.value, **bandit_policy.params()},
         arms=results,
         ope_dr=ope_est,
         ope_true=ope_true,

@@ -18,7 +18,7 @@ from typing import TypeVar
 from rich.console import Console
 from rich.table import Table
 
-from pantheon.bench.online import run_online_bench
+from pantheon.bench.online import ARMS, run_online_bench
 from pantheon.bench.routing import ROUTELLM_PUBLISHED, run_routing_bench
 from pantheon.cli.progress import step_progress
 from pantheon.config import Settings
@@ -78,6 +78,7 @@ def run_online(args: argparse.Namespace, settings: Settings) -> int:
         hours=max(1, args.hours),
         limit=args.limit,
         chunk_size=max(1, args.chunk),
+        arms=ARMS if args.arms is None else [a.strip() for a in args.arms.split(",") if a.strip()],
     )
     body = report.to_json()
     if args.json:
@@ -92,14 +93,20 @@ def run_online(args: argparse.Namespace, settings: Settings) -> int:
     for row in body["learning_curve"]:
         table.add_row(str(row["prompts"]), *(f"{row[a]:.3f}" for a in arms))
     out.print(table)
+
+    def fmt(key: str, spec: str = ".3f") -> str:
+        value = body[key]
+        return "-" if value is None else format(value, spec)
+
     out.print(
-        f"success while learning: bandit {body['success_bandit']:.3f}, greedy "
-        f"{body['success_greedy']:.3f}, random {body['success_random']:.3f}; bandit sent "
-        f"{body['strong_share']:.1%} to {report.strong}"
+        f"success while learning: bandit {fmt('success_bandit')}, greedy "
+        f"{fmt('success_greedy')}, random {fmt('success_random')}; bandit sent "
+        f"{fmt('strong_share', '.1%')} to {report.strong}"
     )
-    out.print(
-        f"final greedy policy's success: doubly robust {body['ope_dr']:.4f} "
-        f"(95% CI {body['ope_dr_ci95'][0]:.4f}..{body['ope_dr_ci95'][1]:.4f}), true "
-        f"{body['ope_true']:.4f}, error {body['ope_abs_error']:.4f}"
-    )
+    if body["ope_dr"] is not None:
+        out.print(
+            f"final greedy policy's success: doubly robust {body['ope_dr']:.4f} "
+            f"(95% CI {body['ope_dr_ci95'][0]:.4f}..{body['ope_dr_ci95'][1]:.4f}), true "
+            f"{body['ope_true']:.4f}, error {body['ope_abs_error']:.4f}"
+        )
     return 0

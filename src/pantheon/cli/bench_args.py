@@ -45,6 +45,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     online.add_argument(
         "--chunk", type=int, default=32, help="prompts routed before their outcomes come back"
     )
+    online.add_argument(
+        "--arms",
+        default=None,
+        help="comma-separated arms to run among bandit, greedy, random, full_information "
+        "(default all four); the others report null",
+    )
     online.set_defaults(runner="pantheon.cli.bench:run_online")
 
 

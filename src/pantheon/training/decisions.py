@@ -85,16 +85,27 @@ class DecisionView:
 
 
 def policy_for(settings: Settings, explore: Explore) -> Policy:
-    """The policy a request asks for (see :data:`Explore`)."""
+    """The policy a request asks for (see :data:`Explore`). Exploring on request uses the
+    settings' exploring kind (softmax unless ``route_policy`` names another one)."""
+    exploring = (
+        settings.route_policy
+        if settings.route_policy in (PolicyKind.SOFTMAX, PolicyKind.THOMPSON)
+        else PolicyKind.SOFTMAX
+    )
     if explore is None:
         kind = settings.route_policy
         rate = settings.explore_rate
     elif isinstance(explore, bool):
-        kind = PolicyKind.SOFTMAX if explore else PolicyKind.GREEDY
+        kind = exploring if explore else PolicyKind.GREEDY
         rate = settings.explore_rate
     else:
-        kind, rate = PolicyKind.SOFTMAX, float(explore)
-    return Policy(kind=kind, temperature=settings.explore_temperature, rate=rate)
+        kind, rate = exploring, float(explore)
+    return Policy(
+        kind=kind,
+        temperature=settings.explore_temperature,
+        spread=settings.explore_spread,
+        rate=rate,
+    )
 
 
 class _LockedSource:
@@ -154,7 +165,8 @@ def route(
     basin = route_basin(prompt, service.basin_cache)
     ranked = _score(service, basin, entries, cost_weight)
     scores = np.array([r[5] for r in ranked], dtype=np.float64)
-    choice = choose(policy, scores, source or _source_for(service))
+    spread = np.array([r[3] for r in ranked], dtype=np.float64)
+    choice = choose(policy, scores, source or _source_for(service), spread)
     ranking = [
         RankedGod(*row, probability=float(p))
         for row, p in zip(ranked, choice.probabilities, strict=True)

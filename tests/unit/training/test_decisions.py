@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from pantheon.clock import utcnow
 from pantheon.errors import NotFoundError, UnknownGodError, ValidationError
-from pantheon.learning.policy import PolicyKind, seeded_source
+from pantheon.learning.policy import Policy, PolicyKind, probabilities, seeded_source
 from pantheon.store.models import decisions as decision_table
 from pantheon.store.models import outcomes as outcome_table
 from pantheon.training import decisions
@@ -40,6 +40,33 @@ def test_route_records_the_decision_with_its_propensity(svc: TrainingService) ->
     assert set(view.kernel_versions) == {"athena", "zeus"}
     assert [r.god_name for r in view.ranking] == [r.god_name for r in d.ranking]
     assert view.outcome_id is None
+
+
+def test_thompson_routing_logs_propensities_from_the_logged_uncertainties(make_service) -> None:  # type: ignore[no-untyped-def]
+    """The configured thompson policy: the recorded propensity is recomputed exactly from
+    the recorded scores and uncertainties; ``explore=True`` uses it too, ``False`` is greedy."""
+    svc = make_service(route_policy=PolicyKind.THOMPSON, explore_spread=2.0, explore_rate=0.2)
+    ids = ingest(svc, [outcome("athena", i, prompt="integrate x dx") for i in range(6)])
+    svc.train_from_outcome(ids.outcome_ids[0])
+    for explore in (None, True):
+        d = decisions.route(
+            svc,
+            "integrate x dx",
+            candidates=["athena", "zeus", "hera"],
+            explore=explore,
+            source=seeded_source(1),
+        )
+        assert d.policy is PolicyKind.THOMPSON
+        assert d.policy_params["spread"] == 2.0
+        view = decisions.get_decision(svc, d.decision_id)
+        again = probabilities(
+            Policy(kind=PolicyKind.THOMPSON, spread=2.0, rate=0.2),
+            [r.score for r in view.ranking],
+            [r.uncertainty for r in view.ranking],
+        )
+        assert [r.probability for r in view.ranking] == pytest.approx(again.tolist(), abs=1e-12)
+        assert min(again) >= 0.2 / 3 - 1e-12
+    assert decisions.route(svc, "integrate x dx", explore=False).policy is PolicyKind.GREEDY
 
 
 def test_the_prompt_text_is_not_stored(svc: TrainingService) -> None:
