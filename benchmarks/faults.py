@@ -134,7 +134,10 @@ def _note_writes(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
 
 @event.listens_for(Engine, "rollback")
 def _forget_writes(conn: Any) -> None:
-    conn.info.pop("pantheon_faults_wrote", None)
+    # An invalidated connection (the server dropped it) has no info left to clear, and
+    # reading ``info`` would try to revalidate it inside the rollback.
+    if not conn.invalidated:
+        conn.info.pop("pantheon_faults_wrote", None)
 
 
 @event.listens_for(Engine, "commit")
