@@ -137,8 +137,9 @@ class Database:
         statement instead: SQLAlchemy invalidates it (``connection_invalidated``) and
         ``work`` runs once more on a new connection, the "optimistic" disconnect handling
         of https://docs.sqlalchemy.org/en/20/core/pooling.html#disconnect-handling-optimistic.
-        ``work`` must be safe to run twice (e.g. an INSERT with a fixed primary key: a
-        first attempt that did commit makes the second fail loudly, never write twice).
+        ``work`` must be safe to run twice (the decision's INSERT has a fixed primary key
+        and ``ON CONFLICT DO NOTHING``: a first attempt that did commit makes the second
+        write nothing).
         Connection failures raise :class:`DatabaseUnavailableError`.
         """
         for attempt in (1, 2):

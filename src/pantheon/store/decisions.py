@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from pantheon.store.models import decisions, outcomes
@@ -85,7 +86,10 @@ def _insert_statement(names: tuple[str, ...]) -> sa.Insert:
     # is not rebuilt and its compiled form is found at once in SQLAlchemy's cache.
     values = [sa.bindparam(n, type_=decisions.c[n].type) for n in names]
     local = sa.select(sa.func.set_config("synchronous_commit", "off", sa.true())).subquery()
-    return sa.insert(decisions).from_select(list(names), sa.select(*values).select_from(local))
+    # ON CONFLICT DO NOTHING on the fixed id: a retry after a first attempt that did commit
+    # (the connection dropped before its answer) finds the row there and writes nothing.
+    stmt = pg_insert(decisions).from_select(list(names), sa.select(*values).select_from(local))
+    return stmt.on_conflict_do_nothing(index_elements=[decisions.c.id])
 
 
 def get(session: Session, decision_id: uuid.UUID) -> DecisionRow | None:

@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from pantheon.config import Settings
+from pantheon.store import decisions as decision_rows
 from pantheon.store.db import Database
 from pantheon.store.models import decisions as decision_table
 from pantheon.training import decisions
@@ -62,3 +63,20 @@ def test_a_route_after_the_server_dropped_its_connection_records_once(
     d = decisions.route(svc, "second prompt", candidates=["athena", "zeus"])
     assert decisions.get_decision(svc, d.decision_id).god_name == d.god_name
     assert _count(postgres_url) == 2
+
+
+def test_the_decision_insert_run_twice_writes_one_row(
+    postgres_url: str, tmp_path: Path, open_service: Callable[[Settings], TrainingService]
+) -> None:
+    # The retry after a dropped connection may follow a first attempt that did commit.
+    svc = open_service(build_settings(postgres_url, tmp_path))
+    d = decisions.route(svc, "a prompt routed once", candidates=["athena", "zeus"])
+    with svc.database.engine.connect() as conn:
+        row = dict(
+            conn.execute(sa.select(decision_table).where(decision_table.c.id == d.decision_id))
+            .mappings()
+            .one()
+        )
+    svc.database.autocommit(lambda conn: decision_rows.insert_autocommit(conn, row))
+    assert _count(postgres_url) == 1
+    assert decisions.get_decision(svc, d.decision_id).god_name == d.god_name
