@@ -52,7 +52,7 @@ from pantheon.learning.batch import Batch
 from pantheon.learning.coordizer import compute_many, to_simplex
 from pantheon.learning.encoder import bundled_reduction
 from pantheon.learning.evaluation import apgr
-from pantheon.learning.kernel import Kernel
+from pantheon.learning.kernel import DEFAULT_KIND, Kernel
 from pantheon.learning.mmlu import Outcomes, random_split, subject_split
 from pantheon.learning.reward import compute_reward
 from pantheon.learning.seeds import seed_int
@@ -112,7 +112,7 @@ def make_split(data: Pool, name: str, seed: int) -> Split:
 
 
 def kernel_scores(
-    train: Basins, test: Basins, data: Pool, split: Split, epochs: int
+    train: Basins, test: Basins, data: Pool, split: Split, epochs: int, kind: str = DEFAULT_KIND
 ) -> tuple[Basins, dict[str, float]]:
     """p_strong − p_weak on the test basins, and each kernel's verdict accuracy there."""
     preds = []
@@ -120,7 +120,7 @@ def kernel_scores(
     for name, verdicts in (("strong", data.strong), ("weak", data.weak)):
         y = verdicts[split.train]
         rewards = np.where(y, compute_reward(True), compute_reward(False))
-        kernel = Kernel(name, seed=split.seed)
+        kernel = Kernel(name, seed=split.seed, kind=kind)
         train_batch(kernel, Batch(train, rewards, y), epochs=epochs)
         p = kernel.predict_many(test).p_success
         preds.append(p)
@@ -214,10 +214,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         test = [p for p, keep in zip(data.prompts, split.test, strict=True) if keep]
         return vocab.coordize_many(texts, table), vocab.coordize_many(test, table)
 
-    featurisers: dict[str, Featurise] = {
-        "encoder (product)": lambda s: (encoder[s.train], encoder[s.test]),
-        "vocabulary coordizer (refit)": refit,
-    }
+    product: Featurise = lambda s: (encoder[s.train], encoder[s.test])  # noqa: E731
+    # (label, featuriser, kernel kind): the product's kernel, and the linear kernel it replaced.
+    rows: list[tuple[str, Featurise, str]] = [
+        ("encoder (product)", product, DEFAULT_KIND),
+        ("encoder + logistic kernel", product, "logistic"),
+        ("vocabulary coordizer (refit)", refit, DEFAULT_KIND),
+    ]
     results: dict[tuple[str, str], list[float]] = {}
     accuracy: dict[tuple[str, str, str], list[float]] = {}
     for name in SPLITS:
@@ -226,9 +229,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             s, w = data.strong[split.test], data.weak[split.test]
             print(f"\n== {name}, seed {seed}: {int(split.train.sum())} train, "
                   f"{int(split.test.sum())} test", flush=True)  # fmt: skip
-            for label, featurise in featurisers.items():
+            for label, featurise, kind in rows:
                 train, test = featurise(split)
-                score, acc = kernel_scores(train, test, data, split, args.epochs)
+                score, acc = kernel_scores(train, test, data, split, args.epochs, kind)
                 a = apgr(s, w, score)
                 results.setdefault((name, label), []).append(a)
                 for god, v in acc.items():

@@ -46,9 +46,11 @@ __all__ = [
     "PredictionBatch",
 ]
 
-KERNEL_VERSION = "1"
+#: "2": the default kind became ``quadratic`` (pairwise products of the log-ratios).
+#: States of another version are refused (``from_state_dict``), never read as today's.
+KERNEL_VERSION = "2"
 KERNEL_KINDS: tuple[str, ...] = tuple(MODELS)
-DEFAULT_KIND = "logistic"
+DEFAULT_KIND = "quadratic"
 PRIOR_PRECISION = 1.0
 LEARNING_RATE = 0.02
 WEIGHT_DECAY = 1e-3
