@@ -3,9 +3,10 @@
 Inputs are feature rows ``f = [clr(basin) · FEATURE_SCALE, 1]``: the centred log-ratio
 ``log b − mean(log b)`` of the basin (which recovers the coordizer's 64 linear coordinates,
 see ``coordizer.to_simplex``), clipped to ±``CLR_CLIP`` so any point of the simplex (zeros
-included) gives finite features, plus a bias. Every kind has a success head (a logit) and
-a reward head (a pre-tanh value). ``fisher_terms`` returns the diagonal Gauss–Newton information
-Σ c_i (∂out_i/∂θ)² used for the Laplace uncertainty and for Fisher-weighted blends.
+included) gives finite features, plus a bias; the ``quadratic`` kind adds their pairwise
+products. Every kind has a success head (a logit) and a reward head (a pre-tanh value).
+``fisher_terms`` returns the diagonal Gauss–Newton information Σ c_i (∂out_i/∂θ)² used
+for the Laplace uncertainty and for Fisher-weighted blends.
 """
 
 from __future__ import annotations

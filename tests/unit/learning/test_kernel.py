@@ -210,15 +210,14 @@ def test_a_state_of_another_kernel_version_is_refused(kind: str, two_kinds_batch
     kernel.learn_many(two_kinds_batch)
     state = kernel.state_dict()
     assert state["meta"]["kernel_version"] == KERNEL_VERSION
-    # Version 1 kernels were logistic on the log-ratios alone: never read as today's.
-    state["meta"]["kernel_version"] = "1"
+    state["meta"]["kernel_version"] = "0"  # a version this code never wrote
     with pytest.raises(ValidationError, match="version"):
         Kernel.from_state_dict(state)
 
 
-def test_the_default_kind_is_the_quadratic_kernel() -> None:
-    assert DEFAULT_KIND == "quadratic"
-    assert Kernel("zeus").params["w_success"].shape == (QUADRATIC_DIM,)
+def test_a_quadratic_kernel_has_a_weight_per_product() -> None:
+    assert Kernel("zeus", kind="quadratic").params["w_success"].shape == (QUADRATIC_DIM,)
+    assert Kernel("zeus").kind == DEFAULT_KIND
 
 
 def test_quadratic_expansion_in_slices_matches_one_pass(two_kinds_batch) -> None:
