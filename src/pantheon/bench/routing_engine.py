@@ -196,7 +196,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--speed-sample", type=int, default=200)
+    parser.add_argument("--speed-sample", type=int, default=200, help="0: no speed section")
+    parser.add_argument(
+        "--split",
+        type=int,
+        action="append",
+        choices=range(len(SPLITS)),
+        help="only this split (0-3, repeatable; default: all), e.g. one process per split",
+    )
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     started = time.perf_counter()
@@ -211,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"{len(data.prompts)} prompts ({int((data.source == 'mmlu').sum())} MMLU,"
         f" {int((data.source == 'gsm8k').sum())} GSM8K); embeddings "
         + (f"computed at {rate:,.1f} prompts/s" if rate else "from the cache"),
-        *speeds(data, args.speed_sample),
+        *(speeds(data, args.speed_sample) if args.speed_sample > 0 else []),
     ]
     for line in lines:
         print(line, flush=True)
@@ -231,7 +238,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     ]
     results: dict[tuple[str, str], list[float]] = {}
     accuracy: dict[tuple[str, str, str], list[float]] = {}
-    for name in SPLITS:
+    chosen = [SPLITS[i] for i in sorted(set(args.split))] if args.split else list(SPLITS)
+    for name in chosen:
         for seed in range(args.seeds):
             split = make_split(data, name, seed)
             s, w = data.strong[split.test], data.weak[split.test]
@@ -257,7 +265,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 majority = verdicts[split.train].mean() >= 0.5
                 base = float(np.mean(verdicts[split.test] == majority))
                 accuracy.setdefault((name, "majority verdict", god), []).append(base)
-    table = summary(results, accuracy, args.seeds)
+    table = summary(results, accuracy, args.seeds, chosen)
     text = "\n".join([*lines, "", *table, f"\n({time.perf_counter() - started:.0f} s)"])
     print("\n" + "\n".join(table))
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -269,28 +277,29 @@ def summary(
     results: dict[tuple[str, str], list[float]],
     accuracy: dict[tuple[str, str, str], list[float]],
     seeds: int,
+    splits: Sequence[str] = SPLITS,
 ) -> list[str]:
     labels = list(dict.fromkeys(label for _, label in results))
     head = f"{'APGR, mean ± sd over ' + str(seeds) + ' seeds':<32}" + "".join(
-        f"{s:>24}" for s in SPLITS
+        f"{s:>24}" for s in splits
     )
     out = [head]
     for label in labels:
         cells = []
-        for split in SPLITS:
+        for split in splits:
             v = np.array(results[(split, label)])
             cells.append(f"{v.mean():.3f} ± {v.std():.3f}".rjust(24))
         out.append(f"{label:<32}" + "".join(cells))
-    out.append(f"{'random routing':<32}" + "".join(f"{'0.500':>24}" for _ in SPLITS))
+    out.append(f"{'random routing':<32}" + "".join(f"{'0.500':>24}" for _ in splits))
     out.append("")
     out.append(
         "verdict accuracy on test prompts (p >= 0.5), mean over seeds; majority verdict ="
         " the training side's majority for every test prompt"
     )
-    out.append(f"{'':<32}" + "".join(f"{s:>24}" for s in SPLITS))
+    out.append(f"{'':<32}" + "".join(f"{s:>24}" for s in splits))
     rows = dict.fromkeys((label, god) for _, label, god in accuracy)
     for label, god in rows:
-        cells = [f"{np.mean(accuracy[(split, label, god)]):.3f}".rjust(24) for split in SPLITS]
+        cells = [f"{np.mean(accuracy[(split, label, god)]):.3f}".rjust(24) for split in splits]
         out.append(f"{label[:24] + ', ' + god:<32}" + "".join(cells))
     return out
 
