@@ -17,6 +17,8 @@ Rows, all computed in the same run on the same splits:
 - ``encoder (product)``: the product's coordizer (all-MiniLM-L6-v2 int8 → seeded random
   projection to 64-D, scaled on the encoder's vocabulary words → softmax), with the
   product's kernel. Fitted on nothing of ours: no split can leak into it.
+- ``encoder + quadratic kernel``: the same basins with the ``quadratic`` kernel kind (the
+  log-ratios and their pairwise products, ``models.expand``).
 - ``encoder 384-D + LR``: the same encoder's unit vectors without the 64-D reduction, one
   scikit-learn logistic regression (C = 1) per model: what the reduction costs.
 - ``vocabulary coordizer (refit)``: the previous coordizer (TF-IDF → 64-D SVD), refitted
@@ -52,7 +54,7 @@ from pantheon.learning.batch import Batch
 from pantheon.learning.coordizer import compute_many, to_simplex
 from pantheon.learning.encoder import bundled_reduction
 from pantheon.learning.evaluation import apgr
-from pantheon.learning.kernel import Kernel
+from pantheon.learning.kernel import DEFAULT_KIND, Kernel
 from pantheon.learning.mmlu import Outcomes, random_split, subject_split
 from pantheon.learning.reward import compute_reward
 from pantheon.learning.seeds import seed_int
@@ -112,7 +114,13 @@ def make_split(data: Pool, name: str, seed: int) -> Split:
 
 
 def kernel_scores(
-    train: Basins, test: Basins, data: Pool, split: Split, epochs: int
+    train: Basins,
+    test: Basins,
+    data: Pool,
+    split: Split,
+    epochs: int,
+    *,
+    kind: str = DEFAULT_KIND,
 ) -> tuple[Basins, dict[str, float]]:
     """p_strong − p_weak on the test basins, and each kernel's verdict accuracy there."""
     preds = []
@@ -120,7 +128,7 @@ def kernel_scores(
     for name, verdicts in (("strong", data.strong), ("weak", data.weak)):
         y = verdicts[split.train]
         rewards = np.where(y, compute_reward(True), compute_reward(False))
-        kernel = Kernel(name, seed=split.seed)
+        kernel = Kernel(name, seed=split.seed, kind=kind)
         train_batch(kernel, Batch(train, rewards, y), epochs=epochs)
         p = kernel.predict_many(test).p_success
         preds.append(p)
@@ -188,7 +196,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--speed-sample", type=int, default=200)
+    parser.add_argument("--speed-sample", type=int, default=200, help="0: no speed section")
+    parser.add_argument(
+        "--split",
+        type=int,
+        action="append",
+        choices=range(len(SPLITS)),
+        help="only this split (0-3, repeatable; default: all), e.g. one process per split",
+    )
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     started = time.perf_counter()
@@ -203,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"{len(data.prompts)} prompts ({int((data.source == 'mmlu').sum())} MMLU,"
         f" {int((data.source == 'gsm8k').sum())} GSM8K); embeddings "
         + (f"computed at {rate:,.1f} prompts/s" if rate else "from the cache"),
-        *speeds(data, args.speed_sample),
+        *(speeds(data, args.speed_sample) if args.speed_sample > 0 else []),
     ]
     for line in lines:
         print(line, flush=True)
@@ -214,21 +229,25 @@ def main(argv: Sequence[str] | None = None) -> None:
         test = [p for p, keep in zip(data.prompts, split.test, strict=True) if keep]
         return vocab.coordize_many(texts, table), vocab.coordize_many(test, table)
 
-    featurisers: dict[str, Featurise] = {
-        "encoder (product)": lambda s: (encoder[s.train], encoder[s.test]),
-        "vocabulary coordizer (refit)": refit,
-    }
+    product: Featurise = lambda s: (encoder[s.train], encoder[s.test])  # noqa: E731
+    # (label, featuriser, kernel kind): the product's kernel, and the second-order kind.
+    rows: list[tuple[str, Featurise, str]] = [
+        ("encoder (product)", product, DEFAULT_KIND),
+        ("encoder + quadratic kernel", product, "quadratic"),
+        ("vocabulary coordizer (refit)", refit, DEFAULT_KIND),
+    ]
     results: dict[tuple[str, str], list[float]] = {}
     accuracy: dict[tuple[str, str, str], list[float]] = {}
-    for name in SPLITS:
+    chosen = [SPLITS[i] for i in sorted(set(args.split))] if args.split else list(SPLITS)
+    for name in chosen:
         for seed in range(args.seeds):
             split = make_split(data, name, seed)
             s, w = data.strong[split.test], data.weak[split.test]
             print(f"\n== {name}, seed {seed}: {int(split.train.sum())} train, "
                   f"{int(split.test.sum())} test", flush=True)  # fmt: skip
-            for label, featurise in featurisers.items():
+            for label, featurise, kind in rows:
                 train, test = featurise(split)
-                score, acc = kernel_scores(train, test, data, split, args.epochs)
+                score, acc = kernel_scores(train, test, data, split, args.epochs, kind=kind)
                 a = apgr(s, w, score)
                 results.setdefault((name, label), []).append(a)
                 for god, v in acc.items():
@@ -246,7 +265,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 majority = verdicts[split.train].mean() >= 0.5
                 base = float(np.mean(verdicts[split.test] == majority))
                 accuracy.setdefault((name, "majority verdict", god), []).append(base)
-    table = summary(results, accuracy, args.seeds)
+    table = summary(results, accuracy, args.seeds, chosen)
     text = "\n".join([*lines, "", *table, f"\n({time.perf_counter() - started:.0f} s)"])
     print("\n" + "\n".join(table))
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -258,28 +277,29 @@ def summary(
     results: dict[tuple[str, str], list[float]],
     accuracy: dict[tuple[str, str, str], list[float]],
     seeds: int,
+    splits: Sequence[str] = SPLITS,
 ) -> list[str]:
     labels = list(dict.fromkeys(label for _, label in results))
     head = f"{'APGR, mean ± sd over ' + str(seeds) + ' seeds':<32}" + "".join(
-        f"{s:>24}" for s in SPLITS
+        f"{s:>24}" for s in splits
     )
     out = [head]
     for label in labels:
         cells = []
-        for split in SPLITS:
+        for split in splits:
             v = np.array(results[(split, label)])
             cells.append(f"{v.mean():.3f} ± {v.std():.3f}".rjust(24))
         out.append(f"{label:<32}" + "".join(cells))
-    out.append(f"{'random routing':<32}" + "".join(f"{'0.500':>24}" for _ in SPLITS))
+    out.append(f"{'random routing':<32}" + "".join(f"{'0.500':>24}" for _ in splits))
     out.append("")
     out.append(
         "verdict accuracy on test prompts (p >= 0.5), mean over seeds; majority verdict ="
         " the training side's majority for every test prompt"
     )
-    out.append(f"{'':<32}" + "".join(f"{s:>24}" for s in SPLITS))
+    out.append(f"{'':<32}" + "".join(f"{s:>24}" for s in splits))
     rows = dict.fromkeys((label, god) for _, label, god in accuracy)
     for label, god in rows:
-        cells = [f"{np.mean(accuracy[(split, label, god)]):.3f}".rjust(24) for split in SPLITS]
+        cells = [f"{np.mean(accuracy[(split, label, god)]):.3f}".rjust(24) for split in splits]
         out.append(f"{label[:24] + ', ' + god:<32}" + "".join(cells))
     return out
 

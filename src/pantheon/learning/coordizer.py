@@ -31,16 +31,17 @@ Basins already computed for the bundled curriculum and demo sample prompts ship 
 ``pantheon/data/encoder/known_basins.npz`` (keyed by prompt SHA-256 and only used when
 its stored version equals ``COORDIZER_VERSION``; rebuilt by ``scripts/build_encoder.py``).
 
-Measured (``python -m pantheon.bench.routing_engine``; APGR, mean ± sd over 3 seeds; random
-0.50; details, speed and what else was tried in ``docs/ARCHITECTURE.md``):
+Measured (2026-11-30, ``python -m pantheon.bench.routing_engine``; APGR, mean ± sd over 3
+seeds; random 0.50; details, speed and what else was tried in ``docs/ARCHITECTURE.md``):
 
 =========================================  ============  ============  ============  ============
 representation + router                    80/20         12 subjects   MMLU → GSM8K  GSM8K → MMLU
                                            by prompt     left out
 =========================================  ============  ============  ============  ============
-this coordizer + kernel                    0.630 ± .030  0.583 ± .040  0.531 ± .005  0.520 ± .022
+this coordizer + logistic kernel           0.629 ± .027  0.582 ± .038  0.533 ± .004  0.517 ± .020
+the same + quadratic kernel                0.668 ± .024  0.578 ± .031  0.541 ± .003  0.528 ± .019
 previous vocabulary coordizer, refit       0.660 ± .008  0.529 ± .024  0.518 ± .012  0.504 ± .044
-encoder 384-D + logistic regression        0.679 ± .016  0.575 ± .022  0.557 ± .003  0.520 ± .004
+encoder 384-D + logistic regression        0.682 ± .012  0.570 ± .022  0.561 ± .004  0.520 ± .004
 TF-IDF + logistic regression (same run)    0.700 ± .007  0.603 ± .011  0.490 ± .003  0.471 ± .015
 =========================================  ============  ============  ============  ============
 

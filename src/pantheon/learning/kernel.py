@@ -46,8 +46,11 @@ __all__ = [
     "PredictionBatch",
 ]
 
+#: States of another version are refused (``from_state_dict``), never read as today's.
 KERNEL_VERSION = "1"
 KERNEL_KINDS: tuple[str, ...] = tuple(MODELS)
+#: ``quadratic`` routes better on the benchmark's 80/20 split but lowered the demo's
+#: held-out APGR (few training steps): ``docs/ARCHITECTURE.md``, "Routing quality".
 DEFAULT_KIND = "logistic"
 PRIOR_PRECISION = 1.0
 LEARNING_RATE = 0.02

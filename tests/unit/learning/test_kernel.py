@@ -8,7 +8,15 @@ import pytest
 from pantheon.errors import ValidationError
 from pantheon.learning.batch import Batch
 from pantheon.learning.coordizer import BASIN_DIM, to_simplex
-from pantheon.learning.kernel import KERNEL_KINDS, Kernel
+from pantheon.learning.kernel import DEFAULT_KIND, KERNEL_KINDS, KERNEL_VERSION, Kernel
+from pantheon.learning.models import (
+    FEATURE_DIM,
+    MODELS,
+    PAIR_SCALE,
+    QUADRATIC_DIM,
+    expand,
+    features,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -195,3 +203,49 @@ def test_first_online_step_starts_at_the_base_rate(kind: str) -> None:
     kernel.step(Batch(basins, np.where(y, 1.0, -1.0), y))
     # Beta(1, 1) prior: (3 + 1) / (4 + 2), then one small gradient step.
     assert np.mean(kernel.predict_proba(basins)) == pytest.approx(4 / 6, abs=0.05)
+
+
+def test_a_state_of_another_kernel_version_is_refused(kind: str, two_kinds_batch) -> None:
+    kernel = Kernel("zeus", kind=kind)
+    kernel.learn_many(two_kinds_batch)
+    state = kernel.state_dict()
+    assert state["meta"]["kernel_version"] == KERNEL_VERSION
+    state["meta"]["kernel_version"] = "0"  # a version this code never wrote
+    with pytest.raises(ValidationError, match="version"):
+        Kernel.from_state_dict(state)
+
+
+def test_a_quadratic_kernel_has_a_weight_per_product() -> None:
+    assert Kernel("zeus", kind="quadratic").params["w_success"].shape == (QUADRATIC_DIM,)
+    assert Kernel("zeus").kind == DEFAULT_KIND
+
+
+def test_quadratic_expansion_in_slices_matches_one_pass(two_kinds_batch) -> None:
+    rng = np.random.default_rng(3)
+    basins = to_simplex(rng.normal(size=(5000, BASIN_DIM)))  # more rows than one slice
+    model = MODELS["quadratic"]
+    params = {k: rng.normal(size=v.shape) for k, v in model.init(0).items()}
+    f = features(basins)
+    logit, _reward, _h = model.forward(params, f)
+    np.testing.assert_allclose(logit, expand(f) @ params["w_success"], rtol=1e-12, atol=1e-12)
+    pairs = expand(f[:1])[0, FEATURE_DIM:]
+    x = f[0, :BASIN_DIM]
+    assert pairs[0] == pytest.approx(PAIR_SCALE * x[0] * x[0])
+    assert pairs[1] == pytest.approx(PAIR_SCALE * x[0] * x[1])
+
+
+def test_the_quadratic_kernel_learns_what_no_linear_one_can() -> None:
+    # Success when two coordinates share a sign (an XOR of signs): no hyperplane separates
+    # it, a surface with the product x0·x1 does.
+    rng = np.random.default_rng(7)
+    z = rng.normal(size=(2000, BASIN_DIM)) * 2.0
+    basins = to_simplex(z)
+    y = (z[:, 0] - z.mean(axis=1)) * (z[:, 1] - z.mean(axis=1)) > 0
+    batch = Batch(basins, np.where(y, 0.5, -0.5), y)
+    accuracy = {}
+    for kind in ("logistic", "quadratic"):
+        kernel = Kernel("hermes", kind=kind)
+        kernel.learn_many(batch, epochs=20)
+        accuracy[kind] = float(np.mean((kernel.predict_proba(basins) >= 0.5) == y))
+    assert accuracy["logistic"] < 0.6
+    assert accuracy["quadratic"] > 0.75
