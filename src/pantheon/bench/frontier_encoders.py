@@ -34,6 +34,7 @@ from pantheon.learning.encoder import (
     TOKENIZER_FILE,
     data_path,
     file_digest,
+    open_session,
 )
 
 Arr = NDArray[np.float64]
@@ -42,15 +43,7 @@ WEIGHTINGS = ("mean", "sif")
 
 
 def _session() -> ort.InferenceSession:
-    # The product's session options (``learning/encoder.py``): one thread, sequential.
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    opts.inter_op_num_threads = 1
-    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    opts.log_severity_level = 3
-    return ort.InferenceSession(
-        str(data_path(MODEL_FILE)), sess_options=opts, providers=["CPUExecutionProvider"]
-    )
+    return open_session(data_path(MODEL_FILE))  # the product's own session options
 
 
 def _run(session: ort.InferenceSession, ids: Sequence[int]) -> Arr:

@@ -51,6 +51,17 @@ def file_digest(*paths: Path) -> str:
     return h.hexdigest()
 
 
+def open_session(model: Path) -> ort.InferenceSession:
+    """An onnxruntime session on one thread, run sequentially: each text's output is then
+    bit-identical in every process on a machine, whatever runs beside it."""
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.log_severity_level = 3
+    return ort.InferenceSession(str(model), sess_options=opts, providers=["CPUExecutionProvider"])
+
+
 class Encoder:
     """One ONNX session and tokenizer; ``embed_many`` gives float64 rows of unit length."""
 
@@ -67,14 +78,7 @@ class Encoder:
 
     @cached_property
     def _session(self) -> ort.InferenceSession:
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 1
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.log_severity_level = 3
-        return ort.InferenceSession(
-            str(self.model_path), sess_options=opts, providers=["CPUExecutionProvider"]
-        )
+        return open_session(self.model_path)
 
     def _one(self, ids: list[int]) -> Arr:
         arr = np.asarray([ids], dtype=np.int64)
