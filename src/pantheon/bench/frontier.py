@@ -20,7 +20,6 @@ the static table's rows each depend on one token alone. Writes
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -31,10 +30,11 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from pantheon.bench.embedding_cache import cached_embeddings, prompts_digest
 from pantheon.bench.frontier_encoders import StaticTable, TruncatedEncoder
-from pantheon.bench.routing_data import DEFAULT_DATA, load_all
+from pantheon.bench.routing_data import load_all
 from pantheon.bench.routing_engine import (
     SPLITS,
     Pool,
+    evaluation_parser,
     kernel_scores,
     lr_scores,
     make_split,
@@ -179,11 +179,7 @@ def table_lines(results: Results, speed: dict[str, list[float]], seeds: int) -> 
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--speed-sample", type=int, default=200)
+    parser = evaluation_parser(__doc__ or "")
     parser.add_argument("--limit", type=int, default=0, help="rows per set (0: all)")
     parser.add_argument("--cache", type=Path, default=Path("bench-results"))
     parser.add_argument("--out", type=Path, default=Path("bench-results") / "frontier.txt")

@@ -191,12 +191,18 @@ def speeds(data: Pool, sample: int) -> list[str]:
     return lines
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def evaluation_parser(doc: str) -> argparse.ArgumentParser:
+    """The arguments every routing evaluation takes (this module's and the frontier's)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--speed-sample", type=int, default=200, help="0: no speed section")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = evaluation_parser(__doc__ or "")
     parser.add_argument(
         "--split",
         type=int,
