@@ -24,9 +24,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pantheon.learning import coordizer
-from pantheon.training.encode_gate import EncodeGate
 from pantheon.store.basins import Encoder
 from pantheon.store.types import decode_basins, encode_basins
+from pantheon.training.encode_gate import EncodeGate
 
 #: Basins cached per process when the setting is not given (~1.3 MB at 4,096).
 DEFAULT_CACHE_SIZE = 4096
@@ -97,7 +97,11 @@ def encode_prompts(prompts: Sequence[str], cache: BasinCache | None = None) -> l
             out[i] = blob
     if todo:
         gate = cache.gate if cache is not None else None
-        fresh = _encode(version, list(todo), cache) if gate is None else _gated(version, todo, cache, gate)
+        fresh = (
+            _encode(version, list(todo), cache)
+            if gate is None
+            else _gated(version, todo, cache, gate)
+        )
         for text, blob in fresh.items():
             for i in todo[text]:
                 out[i] = blob

@@ -8,13 +8,13 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 import numpy as np
+import pytest
 from numpy.typing import NDArray
 
 from pantheon.learning import coordizer
-from pantheon.training import basins
 from pantheon.store.types import encode_basins
+from pantheon.training import basins
 from pantheon.training.basins import BasinCache, encode_prompts
 from pantheon.training.encode_gate import EncodeGate
 
@@ -99,7 +99,8 @@ def test_shared_encode_without_cache_still_answers(spy: Spy) -> None:
     spy.pause = 0.2
     cache = BasinCache(0, EncodeGate(1))  # no LRU: the flight alone carries the blob
     blobs = _route_all(cache, [FRESH[1]] * 4, workers=4)
-    assert len(set(blobs)) == 1 and spy.texts == [FRESH[1]]
+    assert len(set(blobs)) == 1
+    assert spy.texts == [FRESH[1]]
 
 
 def test_an_encode_error_reaches_the_waiters_and_is_not_kept(spy: Spy) -> None:
@@ -112,7 +113,8 @@ def test_an_encode_error_reaches_the_waiters_and_is_not_kept(spy: Spy) -> None:
     assert spy.texts == [FRESH[2]]
     spy.fail, spy.pause = False, 0.0
     assert encode_prompts([FRESH[2]], cache)  # the next request encodes again
-    assert cache.gate is not None and cache.gate.running == 0
+    assert cache.gate is not None
+    assert cache.gate.running == 0
 
 
 def test_waiters_get_slots_in_arrival_order() -> None:
