@@ -11,7 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 from numpy.typing import NDArray
+from pydantic import ValidationError
 
+from pantheon.config import available_cpus
 from pantheon.learning import coordizer
 from pantheon.store.types import encode_basins
 from pantheon.training import basins
@@ -146,3 +148,16 @@ def test_waiters_get_slots_in_arrival_order() -> None:
         t.join()
     assert order == [0, 1, 2, 3, 4]
     assert gate.running == 0
+
+
+def test_the_service_gates_its_cache_with_the_setting(make_service, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("PANTHEON_ENCODE_CONCURRENCY", raising=False)
+    svc = make_service()
+    assert svc.basin_cache.gate is not None
+    assert svc.basin_cache.gate.limit == available_cpus() >= 1  # default: the CPUs we may use
+    assert make_service(encode_concurrency=0).basin_cache.gate.limit == 0  # unbounded
+
+
+def test_the_setting_rejects_a_negative_limit(make_settings) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValidationError):
+        make_settings(encode_concurrency=-1)
