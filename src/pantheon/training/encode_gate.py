@@ -1,9 +1,9 @@
 """A per-process bound on concurrent prompt encodes, and one encode per in-flight prompt.
 
 The web runs sync endpoints in a thread pool, so N concurrent routes of fresh prompts
-would run N encoder sessions at once on a machine with a few cores: each run holds its
-own activation buffers in onnxruntime's CPU arena, which keeps the peak (the web's RSS
-grows with N and does not come back), and every route slows down by sharing the cores.
+would run N encoder runs at once on a machine with a few cores: each run needs its own
+buffers, the process keeps that memory after the burst (its RSS grows with N, measured in
+``docs/CAPACITY.md``, web memory), and every route slows down by sharing the cores.
 
 :class:`EncodeGate` lets at most ``limit`` encodes run at once; the others wait in
 arrival order (a released slot is handed to the oldest waiter, so a newcomer cannot
