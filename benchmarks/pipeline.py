@@ -89,7 +89,7 @@ from benchmarks.pipeline_procs import (
 )
 from benchmarks.pipeline_report import markdown, plots, write_json
 from benchmarks.pipeline_rows import expand, load_sample, roster_gods, sample_dir
-from benchmarks.pipeline_stats import TABLE_HEADER, local_slopes, ratio, results_table
+from benchmarks.pipeline_stats import TABLE_HEADER, local_slopes, ratio, results_table, rss_growth
 from benchmarks.table_growth import run as table_growth
 from pantheon.testing import Stack, wait_until
 from pantheon.worker.queues import FAST
@@ -416,9 +416,7 @@ def finish(
     res["online_training_ratio_noop_default"] = ratio(
         res.get("online_trained_per_s", math.nan), res.get("noop_task_default_per_s", math.nan)
     )
-    for name in ("worker", "web", "worker_main"):
-        start, after = res.get(f"{name}_rss_start_mb"), res.get(f"{name}_rss_after_mb")
-        res[f"{name}_rss_growth"] = ratio(after, start) - 1 if start and after else math.nan
+    res.update(rss_growth(res))
     res["bench_seconds"] = time.time() - started
     res["context"] = context
     res["notes"] = list(run.notes)

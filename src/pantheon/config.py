@@ -12,6 +12,7 @@ each variable.
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -31,6 +32,14 @@ DEFAULT_SECRETS = frozenset(
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104
 #: The shortest secret production accepts.
 MIN_SECRET_CHARS = 16
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, not the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # platforms without sched_getaffinity
+        return max(1, os.cpu_count() or 1)
 
 
 class LogFormat(StrEnum):
@@ -218,6 +227,12 @@ class Settings(BaseSettings):
     #: Prompt basins each process keeps (LRU by prompt digest): routing and training encode
     #: a prompt seen recently only once. 0 turns the cache off.
     basin_cache_size: int = Field(4096, validation_alias="PANTHEON_BASIN_CACHE_SIZE", ge=0)
+    #: Prompt encodes one process runs at once (others wait in arrival order); by default
+    #: the CPUs this process may use. Each run is single-threaded, so more at once only
+    #: share the cores and grow the encoder's memory arena. 0 = unbounded.
+    encode_concurrency: int = Field(
+        default_factory=available_cpus, validation_alias="PANTHEON_ENCODE_CONCURRENCY", ge=0
+    )
     #: Outcomes per ``coordize_many`` call and per transaction of ``pantheon db recoordize``.
     recoordize_batch: int = Field(512, validation_alias="PANTHEON_RECOORDIZE_BATCH", ge=1)
 

@@ -5,6 +5,9 @@ service encodes only where it trains (a claim's missing basins in one ``coordize
 call) and routing encodes one prompt per request. :class:`BasinCache` keeps the newest
 basins by prompt digest in each process (bounded, LRU): a prompt routed and then posted
 as an outcome, or the same prompt sent to several gods, is encoded once per process.
+A cache may carry an :class:`~pantheon.training.encode_gate.EncodeGate`: then at most its
+limit of encodes run at once in the process, and concurrent misses of one prompt share
+one encode.
 
 The coordizer module is read at call time (``coordizer.COORDIZER_VERSION``), never bound
 at import, so a process always pairs a basin with the version that made it.
@@ -23,6 +26,7 @@ from numpy.typing import NDArray
 from pantheon.learning import coordizer
 from pantheon.store.basins import Encoder
 from pantheon.store.types import decode_basins, encode_basins
+from pantheon.training.encode_gate import EncodeGate
 
 #: Basins cached per process when the setting is not given (~1.3 MB at 4,096).
 DEFAULT_CACHE_SIZE = 4096
@@ -43,8 +47,9 @@ def _digest(version: str, prompt: str) -> bytes:
 class BasinCache:
     """Basin blobs by (coordizer version, prompt) digest; at most ``size`` kept."""
 
-    def __init__(self, size: int = DEFAULT_CACHE_SIZE) -> None:
+    def __init__(self, size: int = DEFAULT_CACHE_SIZE, gate: EncodeGate | None = None) -> None:
         self.size = max(0, int(size))
+        self.gate = gate
         self._items: OrderedDict[bytes, bytes] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
@@ -91,14 +96,50 @@ def encode_prompts(prompts: Sequence[str], cache: BasinCache | None = None) -> l
         else:
             out[i] = blob
     if todo:
-        texts = list(todo)
-        blobs = encode_basins(coordizer.coordize_many(texts))
-        for text, blob in zip(texts, blobs, strict=True):
-            if cache is not None:
-                cache.put(version, text, blob)
+        gate = cache.gate if cache is not None else None
+        fresh = (
+            _encode(version, list(todo), cache)
+            if gate is None
+            else _gated(version, todo, cache, gate)
+        )
+        for text, blob in fresh.items():
             for i in todo[text]:
                 out[i] = blob
     return [b for b in out if b is not None]
+
+
+def _encode(version: str, texts: list[str], cache: BasinCache | None) -> dict[str, bytes]:
+    blobs = encode_basins(coordizer.coordize_many(texts))
+    if cache is not None:
+        for text, blob in zip(texts, blobs, strict=True):
+            cache.put(version, text, blob)
+    return dict(zip(texts, blobs, strict=True))
+
+
+def _gated(
+    version: str, todo: dict[str, list[int]], cache: BasinCache | None, gate: EncodeGate
+) -> dict[str, bytes]:
+    """Encode ``todo``'s prompts in one gate slot; prompts another thread is encoding now
+    are taken from that encode instead."""
+    by_key = {_digest(version, text): text for text in todo}
+    mine, theirs = gate.claim(list(by_key))
+    done: dict[bytes, bytes] = {}
+    try:
+        for key in mine:  # finished by another thread between our cache miss and claim
+            blob = cache.get(version, by_key[key]) if cache is not None else None
+            if blob is not None:
+                done[key] = blob
+        texts = [by_key[key] for key in mine if key not in done]
+        if texts:
+            with gate.slot():
+                fresh = _encode(version, texts, cache)
+            done.update({_digest(version, text): blob for text, blob in fresh.items()})
+    except BaseException as exc:
+        gate.finish({}, mine, exc)
+        raise
+    gate.finish(done, mine, None)
+    done.update(gate.wait(theirs))
+    return {by_key[key]: blob for key, blob in done.items()}
 
 
 def encoder(cache: BasinCache | None = None) -> Encoder:

@@ -55,6 +55,7 @@ from pantheon.training._kernels import (
 )
 from pantheon.training._transfers import Transfers
 from pantheon.training.basins import BasinCache
+from pantheon.training.encode_gate import EncodeGate
 from pantheon.training.intake import IngestResult, OutcomeIn, ingest
 from pantheon.training.online import BeforeClaim, FollowUp, OnlineResult, OnlineTrainer
 from pantheon.training.results import (
@@ -106,7 +107,9 @@ class TrainingService:
         self.kernels = KernelAccess(self.database, self.store, settings.seed)
         self.hourly_chunk = HOURLY_CHUNK
         self.consolidation_max = CONSOLIDATION_MAX_OUTCOMES
-        self.basin_cache = BasinCache(settings.basin_cache_size)
+        self.basin_cache = BasinCache(
+            settings.basin_cache_size, EncodeGate(settings.encode_concurrency)
+        )
         self.online = OnlineTrainer(settings, self.database, self.kernels, self.basin_cache)
         self.checkpoints = Checkpoints(
             settings, self.database, self.store, self.kernels, self.roster

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import math
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
+from benchmarks.pipeline import finish
+from benchmarks.pipeline_phases import Run
 from benchmarks.pipeline_stats import (
     TARGETS,
     drain_rate,
@@ -16,6 +21,7 @@ from benchmarks.pipeline_stats import (
     percentile,
     ratio,
     results_table,
+    rss_growth,
     throughput_from_timestamps,
     verdict,
 )
@@ -123,3 +129,29 @@ def test_results_table_shows_figure_baseline_and_ratio() -> None:
     assert row[-1] == "PASS"
     table = markdown_table(["a", "b"], [["x|y", "1"]])
     assert table.splitlines()[2] == "| x\\|y | 1 |"
+
+
+def test_rss_growth_reads_the_web_again_after_its_routes() -> None:
+    res = {
+        "web_rss_start_mb": 200.0,
+        "web_rss_after_mb": 210.0,
+        "web_rss_end_mb": 300.0,
+        "worker_rss_start_mb": 100.0,
+        "worker_rss_after_mb": 90.0,
+    }
+    growth = rss_growth(res)
+    assert growth["web_rss_growth"] == pytest.approx(0.05)
+    assert growth["web_rss_after_routes_growth"] == pytest.approx(0.5)
+    assert growth["worker_rss_growth"] == pytest.approx(-0.1)
+    assert math.isnan(growth["worker_main_rss_growth"])  # not measured: n/a, not 0
+    assert math.isnan(rss_growth({"web_rss_start_mb": 200.0})["web_rss_after_routes_growth"])
+
+
+def test_pipeline_finish_reports_the_web_after_routes() -> None:
+    run = Run(web_url="", database_url="", work_dir=Path("."))
+    run.results.update({"web_rss_start_mb": 200.0, "web_rss_end_mb": 250.0})
+    res = finish(run, argparse.Namespace(), time.time(), [])
+    assert res["web_rss_after_routes_growth"] == pytest.approx(0.25)
+    row = next(r for r in results_table(res) if "routing phases" in r[0])
+    assert row[1] == "+25.0 %"
+    assert row[2] == "200"

@@ -13,8 +13,9 @@ pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[3]
 LINE = re.compile(r"^#?\s*([A-Z][A-Z0-9_]*)=(.*)$")
-#: Shown with an example value, not the default (the default is "unset").
-EXAMPLES = {"DATABASE_URL"}
+#: Shown with an example value, not the default (the default is "unset", or computed
+#: per machine: the encode limit is the process's CPUs).
+EXAMPLES = {"DATABASE_URL", "PANTHEON_ENCODE_CONCURRENCY"}
 
 
 def documented() -> dict[str, str]:
