@@ -3,8 +3,9 @@
     .venv/bin/python -m benchmarks.hourly_kernels [--rows 20000] [--chunks 3] [--kind logistic]
     .venv/bin/python -m benchmarks.hourly_kernels --ab OTHER_SRC [--rounds 3]
 
-One run does what ``train_hourly_batch`` does with each claimed chunk once the rows are
-read: build the :class:`Batch`, then for the god and its shadow the audit's ``p_spread``
+One run does what ``train_hourly_batch`` does in the worker with each claimed chunk once
+PostgreSQL returned its rows: check and decode them (``store.outcomes``), build the
+:class:`Batch`, then for the god and its shadow the audit's ``p_spread``
 and ``train_batch`` (3 epochs for the god, 1 for the shadow). It prints the CPU seconds
 (``time.process_time``: the machine is shared, so not wall time) per row and a sha256 of
 both kernels' final states, so two versions of the code can be compared for speed and for
@@ -34,16 +35,24 @@ from pantheon.learning import timescales
 from pantheon.learning.batch import Batch
 from pantheon.learning.coordizer import BASIN_DIM
 from pantheon.learning.kernel import Kernel
+from pantheon.store.outcomes import BATCH, _claimed
+from pantheon.store.types import BASIN_DTYPE
 from pantheon.training._audit import p_spread
+from pantheon.training.basins import current_version
 
 HOURLY_EPOCHS, SHADOW_EPOCHS = 3, 1
 
 
-def _chunk(rng: np.random.Generator, rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    basins = rng.dirichlet(np.full(BASIN_DIM, 0.5), size=rows)
+def _chunk(rng: np.random.Generator, start: int, rows: int) -> list[tuple[object, ...]]:
+    """Claimed rows as the driver returns them: (id, basin blob, reward, success, version)."""
+    basins = rng.dirichlet(np.full(BASIN_DIM, 0.5), size=rows).astype(BASIN_DTYPE)
     successes = rng.random(rows) < 1 / (1 + np.exp(-8 * (basins[:, 0] - basins[:, 1])))
     rewards = np.where(successes, 1.0, -0.5) * rng.random(rows)
-    return basins, rewards, successes
+    version = current_version()
+    return [
+        (start + i, basins[i].tobytes(), float(rewards[i]), bool(successes[i]), version)
+        for i in rng.permutation(rows)
+    ]
 
 
 def _digest(kernels: list[Kernel]) -> str:
@@ -59,13 +68,14 @@ def _digest(kernels: list[Kernel]) -> str:
 
 def run(rows: int, chunks: int, kind: str, seed: int) -> dict[str, object]:
     rng = np.random.default_rng(seed)
-    data = [_chunk(rng, rows) for _ in range(chunks)]
+    data = [_chunk(rng, c * rows, rows) for c in range(chunks)]
     god, shadow = Kernel("zeus", seed, kind), Kernel("zeus_shadow", seed, kind)
     spreads: list[float | None] = []
     cpu = 0.0
-    for basins, rewards, successes in data:
+    for claimed_rows in data:
         t0 = time.process_time()
-        batch = Batch(basins, rewards, successes)
+        claimed = _claimed(None, claimed_rows, BATCH, None)  # type: ignore[arg-type]
+        batch = Batch(claimed.basins, claimed.rewards, claimed.successes)
         for kernel, epochs in ((god, HOURLY_EPOCHS), (shadow, SHADOW_EPOCHS)):
             spreads.append(p_spread(kernel, batch))
             timescales.train_batch(kernel, batch, epochs=epochs)
@@ -108,7 +118,8 @@ def ab(other: str, rounds: int, argv: list[str]) -> None:
         sd = statistics.stdev(xs) if len(xs) > 1 else 0.0
         mean = statistics.mean(xs)
         print(f"{label}: {mean:.2f} ± {sd:.2f} µs/row ({1e6 / mean:,.0f} rows per CPU-s)")
-    print(f"ratio other/this: {statistics.mean(series['other']) / statistics.mean(series['this']):.2f}")
+    ratio = statistics.mean(series["other"]) / statistics.mean(series["this"])
+    print(f"CPU per row, other / this: {ratio:.2f}")
     same = states["other"] == states["this"] and len(states["this"]) == 1
     print(f"same kernel states: {same}; same p_spread: {spreads['other'] == spreads['this']}")
 
