@@ -75,7 +75,9 @@ def _sigmoid(z: Arr) -> Arr:
 
 
 def _bounded(logit: Arr) -> Arr:
-    return np.clip(logit, -LOGIT_BOUND, LOGIT_BOUND)
+    # maximum/minimum give np.clip's numbers (NaN included) without its Python-level
+    # dispatch, which cost about a tenth of a 256-row training step.
+    return np.minimum(np.maximum(logit, -LOGIT_BOUND), LOGIT_BOUND)
 
 
 def _check_groups(groups: dict[str, Params], step_count: int) -> None:
@@ -222,7 +224,8 @@ class Kernel:
             theta = self.params[k]
             theta *= 1.0 - LEARNING_RATE * WEIGHT_DECAY
             theta -= LEARNING_RATE * (m / b1c) / (np.sqrt(v / b2c) + _EPS)
-            np.clip(theta, -WEIGHT_BOUND, WEIGHT_BOUND, out=theta)
+            np.maximum(theta, -WEIGHT_BOUND, out=theta)
+            np.minimum(theta, WEIGHT_BOUND, out=theta)
             self._fisher[k] += info[k]
         mean_reward = float(w @ r) / total
         if math.isnan(self.running_loss):
