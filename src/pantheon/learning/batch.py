@@ -10,6 +10,7 @@ from numpy.typing import ArrayLike, NDArray
 from pantheon.errors import ValidationError
 
 from .coordizer import BASIN_DIM
+from .models import features
 
 
 def _finite(name: str, arr: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -38,11 +39,30 @@ def as_basins(basins: ArrayLike) -> NDArray[np.float64]:
     return arr
 
 
+def _init(
+    batch: Batch,
+    basins: NDArray[np.float64],
+    rewards: NDArray[np.float64],
+    successes: NDArray[np.bool_],
+    weights: NDArray[np.float64],
+) -> None:
+    for name, value in (
+        ("basins", basins),
+        ("rewards", rewards),
+        ("successes", successes),
+        ("weights", weights),
+    ):
+        value.flags.writeable = False
+        object.__setattr__(batch, name, value)
+
+
 @dataclass(frozen=True)
 class Batch:
     """Outcomes to learn from: basins (n, 64), rewards (n,), successes (n,), weights (n,).
 
     The constructor validates and copies, so a Batch never aliases its caller's arrays.
+    Its arrays are read-only, so the kernel features computed from its basins
+    (:meth:`features`) are computed once and stay valid however many passes read them.
     """
 
     basins: NDArray[np.float64]
@@ -80,10 +100,7 @@ class Batch:
             raise ValidationError("weights must be non-negative")
         if np.any(np.abs(r) > 1.0):
             raise ValidationError("rewards must lie in [-1, 1]")
-        object.__setattr__(self, "basins", b)
-        object.__setattr__(self, "rewards", r)
-        object.__setattr__(self, "successes", s_raw > 0.5)
-        object.__setattr__(self, "weights", w)
+        _init(self, b, r, s_raw > 0.5, w)
 
     def __len__(self) -> int:
         return int(self.basins.shape[0])
@@ -98,14 +115,21 @@ class Batch:
     ) -> Batch:
         """A Batch from arrays already validated by another Batch (no second check)."""
         out = object.__new__(cls)
-        for name, value in (
-            ("basins", basins),
-            ("rewards", rewards),
-            ("successes", successes),
-            ("weights", weights),
-        ):
-            object.__setattr__(out, name, value)
+        _init(out, basins, rewards, successes, weights)
         return out
+
+    def features(self) -> NDArray[np.float64]:
+        """The kernel's feature rows of the basins (``models.features``), shape (n, 65).
+
+        Computed on first use and kept: an hourly chunk reads them in every epoch of the
+        god and its shadow and for the audit's spread, and computing them (a log of every
+        coordinate) costs more than a logistic kernel's whole forward pass."""
+        cached: NDArray[np.float64] | None = self.__dict__.get("_features")
+        if cached is None:
+            cached = features(self.basins)
+            cached.flags.writeable = False
+            object.__setattr__(self, "_features", cached)
+        return cached
 
     @classmethod
     def empty(cls) -> Batch:

@@ -22,7 +22,7 @@ CONSOLIDATION_MIN_STEPS = 60
 
 
 def _mean_p(kernel: Kernel, batch: Batch) -> float:
-    return float(np.mean(kernel.predict_proba(batch.basins)))
+    return float(np.mean(kernel.predict_proba(batch)))
 
 
 def _mean_reward(batch: Batch) -> float:
@@ -34,7 +34,7 @@ def log_loss(kernel: Kernel, batch: Batch) -> float:
     """Weighted mean log-loss of the kernel's success predictions on ``batch``."""
     if len(batch) == 0 or float(batch.weights.sum()) <= 0:
         return math.nan
-    p = np.clip(kernel.predict_proba(batch.basins), 1e-12, 1 - 1e-12)
+    p = np.clip(kernel.predict_proba(batch), 1e-12, 1 - 1e-12)
     y = batch.successes
     nll = -np.where(y, np.log(p), np.log1p(-p))
     return float(batch.weights @ nll) / float(batch.weights.sum())

@@ -32,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -45,7 +46,7 @@ from pantheon.store._pg_bulk import claim_batch
 from pantheon.store.basins import Encoder, fill_claimed
 from pantheon.store.models import outcome_batch_queue, outcomes
 from pantheon.store.quarantine import quarantine
-from pantheon.store.types import BASIN_BYTES, BASIN_DTYPE, decode_basins, split_decodable
+from pantheon.store.types import BASIN_BYTES, BASIN_DIM, BASIN_DTYPE, decode_basins, split_decodable
 
 _IN_CHUNK = 1000
 ONLINE = "trained_online_at"
@@ -108,20 +109,37 @@ def _claimed(
 
 def _all_decodable(rows: Sequence[Any]) -> Claimed | None:
     """The claim's arrays when every row passes ``split_decodable``'s checks, tested on
-    whole arrays at once (a per-row check costs more than the claim's SQL); None when any
-    row might fail, so the row-by-row path names the bad ones."""
-    if not rows or any(
-        not isinstance(r[1], bytes | bytearray | memoryview) or len(r[1]) != BASIN_BYTES
-        or not isinstance(r[2], float | int) or r[3] is None
-        for r in rows
-    ):  # fmt: skip
+    whole columns at once (a per-row check costs more than the claim's SQL); None when any
+    row might fail, so the row-by-row path names the bad ones.
+
+    Columns are read with ``map(itemgetter(i), rows)`` and every check runs on a column
+    through C-level builtins (``map``, ``set``, ``join``): the generators this replaced
+    cost about 1.6 µs a row, near what a logistic kernel's hourly training costs."""
+    if not rows:
         return None
-    raw = np.frombuffer(b"".join(bytes(r[1]) for r in rows), dtype=BASIN_DTYPE)
-    rewards = np.fromiter((r[2] for r in rows), dtype=np.float64, count=len(rows))
+    ids, blobs, rewards, successes = (list(map(itemgetter(i), rows)) for i in range(4))
+    if not set(map(type, rewards)) <= {float, int} or None in successes:
+        return None
+    try:
+        lengths = set(map(len, blobs))
+        raw = b"".join(blobs)  # bytes-like only: None or text raises TypeError
+    except TypeError:
+        return None
+    if lengths != {BASIN_BYTES}:
+        return None
+    flat = np.frombuffer(raw, dtype=BASIN_DTYPE)
+    rew = np.array(rewards, dtype=np.float64)
     with np.errstate(invalid="ignore"):
-        ok = bool(np.isfinite(raw).all() and (raw >= 0).all())
-        ok = ok and bool(np.isfinite(rewards).all() and (np.abs(rewards) <= 1.0).all())
-    return Claimed.from_rows(rows) if ok else None
+        ok = bool(np.isfinite(flat).all() and (flat >= 0).all())
+        ok = ok and bool(np.isfinite(rew).all() and (np.abs(rew) <= 1.0).all())
+    if not ok:
+        return None
+    n = len(rows)
+    id_arr = np.fromiter(ids, dtype=np.int64, count=n)
+    order = np.argsort(id_arr, kind="stable")
+    basins = flat.reshape(-1, BASIN_DIM).astype(np.float64)
+    succ = np.fromiter(map(bool, successes), dtype=np.bool_, count=n)
+    return Claimed(id_arr[order], basins[order], rew[order], succ[order])
 
 
 def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:

@@ -71,10 +71,14 @@ HOURLY_AUDIT_MAX_IDS = 5_000
 
 
 def p_spread(kernel: Kernel, batch: Batch) -> float | None:
-    """Std of the kernel's predicted success over the batch (before the step)."""
+    """Std of the kernel's predicted success over the batch (before the step).
+
+    Read from the batch's cached features, which the training step that follows reuses:
+    the figure costs one forward pass, so it stays exact over every row (the dashboard
+    plots it per step)."""
     if not len(batch.rewards):
         return None
-    return finite(float(np.std(kernel.predict_proba(batch.basins))))
+    return finite(float(np.std(kernel.predict_proba(batch))))
 
 
 def audit_details(claimed: outcome_rows.Claimed, *, list_ids: bool = True) -> dict[str, Any]:
