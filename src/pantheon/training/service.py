@@ -54,8 +54,7 @@ from pantheon.training._kernels import (
     p_spread,
 )
 from pantheon.training._transfers import Transfers
-from pantheon.training.basins import BasinCache
-from pantheon.training.encode_gate import EncodeGate
+from pantheon.training.basins import BasinCache, EncodeGate
 from pantheon.training.intake import IngestResult, OutcomeIn, ingest
 from pantheon.training.online import BeforeClaim, FollowUp, OnlineResult, OnlineTrainer
 from pantheon.training.results import (

@@ -17,8 +17,7 @@ from pantheon.config import available_cpus
 from pantheon.learning import coordizer
 from pantheon.store.types import encode_basins
 from pantheon.training import basins
-from pantheon.training.basins import BasinCache, encode_prompts
-from pantheon.training.encode_gate import EncodeGate
+from pantheon.training.basins import BasinCache, EncodeGate, encode_prompts
 
 pytestmark = pytest.mark.unit
 
