@@ -74,12 +74,26 @@ class Claimed:
         if not rows:
             empty = np.zeros(0, np.int64), decode_basins([]), np.zeros(0), np.zeros(0, np.bool_)
             return cls(*empty, quarantined=bad)
-        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        return cls.sorted_by_id(
+            np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
+            decode_basins([r[1] for r in rows]),
+            np.fromiter((r[2] for r in rows), dtype=np.float64, count=len(rows)),
+            np.fromiter((bool(r[3]) for r in rows), dtype=np.bool_, count=len(rows)),
+            quarantined=bad,
+        )
+
+    @classmethod
+    def sorted_by_id(
+        cls,
+        ids: NDArray[np.int64],
+        basins: NDArray[np.float64],
+        rewards: NDArray[np.float64],
+        successes: NDArray[np.bool_],
+        quarantined: tuple[int, ...] = (),
+    ) -> Claimed:
+        """The claim from its columns in any row order (a stable sort by id)."""
         order = np.argsort(ids, kind="stable")
-        basins = decode_basins([r[1] for r in rows])
-        rewards = np.fromiter((r[2] for r in rows), dtype=np.float64, count=len(rows))
-        successes = np.fromiter((bool(r[3]) for r in rows), dtype=np.bool_, count=len(rows))
-        return cls(ids[order], basins[order], rewards[order], successes[order], quarantined=bad)
+        return cls(ids[order], basins[order], rewards[order], successes[order], quarantined)
 
 
 #: What a claim returns per row: training columns plus the basin's coordizer version.
@@ -135,11 +149,12 @@ def _all_decodable(rows: Sequence[Any]) -> Claimed | None:
     if not ok:
         return None
     n = len(rows)
-    id_arr = np.fromiter(ids, dtype=np.int64, count=n)
-    order = np.argsort(id_arr, kind="stable")
-    basins = flat.reshape(-1, BASIN_DIM).astype(np.float64)
-    succ = np.fromiter(map(bool, successes), dtype=np.bool_, count=n)
-    return Claimed(id_arr[order], basins[order], rew[order], succ[order])
+    return Claimed.sorted_by_id(
+        np.fromiter(ids, dtype=np.int64, count=n),
+        flat.reshape(-1, BASIN_DIM).astype(np.float64),
+        rew,
+        np.fromiter(map(bool, successes), dtype=np.bool_, count=n),
+    )
 
 
 def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
