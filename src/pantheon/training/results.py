@@ -16,6 +16,15 @@ from typing import ClassVar
 DISABLED = "TRAINING_ENABLED=false"
 
 
+def _status_first(result: object, *, skip: tuple[str, ...] = ()) -> dict[str, object]:
+    """A dataclass result's fields as JSON, ``status`` first and the rest in declaration
+    order (the order the legacy dicts had), without the fields in ``skip``."""
+    fields = asdict(result)  # type: ignore[call-overload]
+    out: dict[str, object] = {"status": fields.pop("status")}
+    out.update((k, v) for k, v in fields.items() if k not in skip)
+    return out
+
+
 class JsonResult:
     """A use case's result; :meth:`as_dict` is its JSON, and reading by key reads that."""
 
@@ -87,19 +96,7 @@ class NightlyResult(JsonResult):
     status: str = "success"
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "status": self.status,
-            "god_name": self.god_name,
-            "loss": self.loss,
-            "steps": self.steps,
-            "kept": self.kept,
-            "outcomes": self.outcomes,
-            "curriculum": self.curriculum,
-            "holdout_before": self.holdout_before,
-            "holdout_after": self.holdout_after,
-            "version": self.version,
-            "checkpoint_id": self.checkpoint_id,
-        }
+        return _status_first(self)
 
 
 @dataclass(frozen=True)
@@ -179,13 +176,7 @@ class CheckpointResult(JsonResult):
     written: CheckpointWritten | None = None
 
     def as_dict(self) -> dict[str, object]:
-        out: dict[str, object] = {
-            "status": self.status,
-            "god_name": self.god_name,
-            "checkpoint_id": self.checkpoint_id,
-            "uri": self.uri,
-            "version": self.version,
-        }
+        out = _status_first(self, skip=("written",))
         if self.written is not None:
             out.update(asdict(self.written))
         return out
@@ -205,15 +196,7 @@ class RestoreResult(JsonResult):
     status: str = "success"
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "status": self.status,
-            "god_name": self.god_name,
-            "checkpoint_id": self.checkpoint_id,
-            "version": self.version,
-            "step_count": self.step_count,
-            "previous_version": self.previous_version,
-            "previous_checkpoint_id": self.previous_checkpoint_id,
-        }
+        return _status_first(self)
 
 
 @dataclass(frozen=True)
@@ -229,14 +212,7 @@ class CleanupResult(JsonResult):
     status: str = "success"
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "status": self.status,
-            "deleted": self.deleted,
-            "kept": self.kept,
-            "blobs_deleted": self.blobs_deleted,
-            "orphans_deleted": self.orphans_deleted,
-            **self.others,
-        }
+        return {**_status_first(self, skip=("others",)), **self.others}
 
 
 @dataclass(frozen=True)
