@@ -22,6 +22,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pantheon.errors import ConfigurationError
+from pantheon.learning.coordizer_kind import CoordizerKind
 from pantheon.learning.policy import PolicyKind
 
 #: Secrets that ship in docs and examples; production refuses to start with any of them.
@@ -224,6 +225,11 @@ class Settings(BaseSettings):
     decision_keep_days: int = Field(30, validation_alias="PANTHEON_DECISION_KEEP_DAYS", ge=1)
 
     # -- basins follow the coordizer ---------------------------------------------------------
+    #: What makes a prompt's basin: ``encoder`` (the sentence encoder, tens of ms of CPU per
+    #: new prompt) or ``static`` (its distilled token table, under 1 ms). Every process of a
+    #: deployment must run the same one; changing it makes stored basins and kernels stale
+    #: until ``pantheon db recoordize`` (docs/ARCHITECTURE.md, "Quality/speed frontier").
+    coordizer: CoordizerKind = Field(CoordizerKind.ENCODER, validation_alias="PANTHEON_COORDIZER")
     #: Prompt basins each process keeps (LRU by prompt digest): routing and training encode
     #: a prompt seen recently only once. 0 turns the cache off.
     basin_cache_size: int = Field(4096, validation_alias="PANTHEON_BASIN_CACHE_SIZE", ge=0)

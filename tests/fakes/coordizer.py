@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 
 import numpy as np
+import pytest
 from numpy.typing import NDArray
+
+from pantheon.learning import coordizer
 
 Encode = Callable[[Sequence[str]], NDArray[np.float64]]
 
@@ -25,3 +29,10 @@ class Counting:
     @property
     def prompts(self) -> list[str]:
         return [t for call in self.calls for t in call]
+
+
+def pin_version(monkeypatch: pytest.MonkeyPatch, version: str) -> None:
+    """Make ``coordizer.COORDIZER_VERSION`` read ``version`` for one test. (Setting the
+    module attribute itself would outlive the test: monkeypatch's undo would write the
+    version it read back as a plain attribute, hiding the running coordizer's.)"""
+    monkeypatch.setattr(coordizer, "_version", lru_cache(maxsize=1)(lambda: version))

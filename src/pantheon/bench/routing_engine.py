@@ -19,6 +19,9 @@ Rows, all computed in the same run on the same splits:
   product's kernel. Fitted on nothing of ours: no split can leak into it.
 - ``encoder + quadratic kernel``: the same basins with the ``quadratic`` kernel kind (the
   log-ratios and their pairwise products, ``models.expand``).
+- ``static table (setting)``: ``PANTHEON_COORDIZER=static``, the token table distilled
+  from the same encoder (``learning.static_table``) through the same reduction, with the
+  product's kernel. Also fitted on nothing of ours.
 - ``encoder 384-D + LR``: the same encoder's unit vectors without the 64-D reduction, one
   scikit-learn logistic regression (C = 1) per model: what the reduction costs.
 - ``vocabulary coordizer (refit)``: the previous coordizer (TF-IDF → 64-D SVD), refitted
@@ -50,8 +53,10 @@ from sklearn.linear_model import LogisticRegression
 from pantheon.bench import vocabulary_coordizer as vocab
 from pantheon.bench.embedding_cache import cached_embeddings
 from pantheon.bench.routing_data import DEFAULT_DATA, load_all
+from pantheon.learning import coordizer
 from pantheon.learning.batch import Batch
 from pantheon.learning.coordizer import compute_many, to_simplex
+from pantheon.learning.coordizer_kind import CoordizerKind
 from pantheon.learning.encoder import bundled_reduction
 from pantheon.learning.evaluation import apgr
 from pantheon.learning.kernel import DEFAULT_KIND, Kernel
@@ -191,6 +196,16 @@ def speeds(data: Pool, sample: int) -> list[str]:
     return lines
 
 
+def static_basins(prompts: Sequence[str]) -> Basins:
+    """The basins ``PANTHEON_COORDIZER=static`` gives (the product's own code path)."""
+    before = coordizer.running()
+    coordizer.use(CoordizerKind.STATIC)
+    try:
+        return compute_many(prompts)
+    finally:
+        coordizer.use(before)
+
+
 def evaluation_parser(doc: str) -> argparse.ArgumentParser:
     """The arguments every routing evaluation takes (this module's and the frontier's)."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
@@ -220,6 +235,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     emb = np.concatenate([e for e, _ in parts])
     rate = min((r for _, r in parts if r), default=None)
     encoder = to_simplex(bundled_reduction().apply(emb))
+    static = static_basins(data.prompts)
     lines = [
         f"{len(data.prompts)} prompts ({int((data.source == 'mmlu').sum())} MMLU,"
         f" {int((data.source == 'gsm8k').sum())} GSM8K); embeddings "
@@ -236,10 +252,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         return vocab.coordize_many(texts, table), vocab.coordize_many(test, table)
 
     product: Featurise = lambda s: (encoder[s.train], encoder[s.test])  # noqa: E731
+    fast: Featurise = lambda s: (static[s.train], static[s.test])  # noqa: E731
     # (label, featuriser, kernel kind): the product's kernel, and the second-order kind.
     rows: list[tuple[str, Featurise, str]] = [
         ("encoder (product)", product, DEFAULT_KIND),
         ("encoder + quadratic kernel", product, "quadratic"),
+        ("static table (setting)", fast, DEFAULT_KIND),
         ("vocabulary coordizer (refit)", refit, DEFAULT_KIND),
     ]
     results: dict[tuple[str, str], list[float]] = {}

@@ -80,7 +80,9 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     for row in routing_rows(result):
         routing.add_row(*row)
     print_whole(console, routing)
-    console.print(f"strong: {result.strong}; weak: {result.weak}")
+    console.print(
+        f"strong: {result.strong}; weak: {result.weak}; coordizer: {result.coordizer_version}"
+    )
     console.print(
         "APGR: area under the performance gap recovered over the share of strong calls "
         "(random 0.5); CPT(x): strong calls needed to recover x of the gap; accuracy: "

@@ -265,8 +265,8 @@ def render(result: DemoResult, kept: bool = True) -> str:
 <style>{STYLE}</style></head><body>
 <h1>Pantheon demo</h1>
 <p class="sub">{result.train_outcomes} real outcomes replayed, {result.heldout_outcomes}
-held out (prompts never trained on) · {when} · pantheon {__version__} ·
-{result.seconds:.1f} s</p>
+held out (prompts never trained on) · {when} · pantheon {__version__} · coordizer
+{html.escape(result.coordizer_version)} · {result.seconds:.1f} s</p>
 <h2>Gods</h2>
 {_table(GOD_HEADERS, god_rows(result))}
 <h2>Routing held-out prompts</h2>

@@ -44,6 +44,7 @@ from pantheon.config import Settings
 from pantheon.datasets.jsonl import JsonLine, iter_lines
 from pantheon.datasets.replay import Replayer, build_replayer
 from pantheon.datasets.routellm import split_by_prompt
+from pantheon.learning import coordizer
 from pantheon.learning.coordizer import coordize_many
 from pantheon.roster import Roster, canonical, shadow_of
 from pantheon.training import queries
@@ -137,6 +138,8 @@ class DemoResult:
     transfer: dict[str, Any] = field(default_factory=dict)
     #: The same training prompts as live traffic: routed, only the chosen verdict learnt.
     live: ArmResult | None = None
+    #: ``COORDIZER_VERSION`` the demo ran (``PANTHEON_COORDIZER`` picks the kind).
+    coordizer_version: str = ""
 
 
 def load_sample(path: Path = SAMPLE_FILE) -> list[dict[str, Any]]:
@@ -355,6 +358,7 @@ class Demo:
             predictions=preds,
             checkpoints=checkpoints,
             transfer=transfer,
+            coordizer_version=str(coordizer.COORDIZER_VERSION),
         )
 
     def live_traffic(

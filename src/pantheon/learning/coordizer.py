@@ -20,6 +20,12 @@ bundled encoder, tokenizer and reduction files):
    the centred log-ratio ``log b − mean(log b)`` gives back ``(z − mean z) / T``, which is
    what the kernel learns from (``models.features``).
 
+``PANTHEON_COORDIZER=static`` (``CoordizerKind.STATIC``, set per process by ``use``) swaps
+step 1 for the static token table distilled from the same encoder (``static_table.py``: the
+normalised sum of the prompt's token rows, under a millisecond of CPU against tens); steps
+2 and 3 are the same. Its version is its own method name plus the digest of the table,
+tokenizer and reduction files, so basins and kernels of the two kinds are never mixed.
+
 Text without any word character maps to ``z = 0``, the uniform point. Determinism: each
 text runs alone through a single-threaded onnxruntime session, so the same text gives the
 same basin in every process on a machine. Across CPU kinds the encoder's integer products
@@ -64,20 +70,51 @@ from numpy.typing import NDArray
 
 from pantheon.errors import ValidationError
 
-from .encoder import bundled_digest, bundled_encoder, bundled_reduction
+from .coordizer_kind import CoordizerKind
+from .encoder import (
+    REDUCTION_FILE,
+    TOKENIZER_FILE,
+    bundled_digest,
+    bundled_encoder,
+    bundled_reduction,
+    data_path,
+    file_digest,
+)
+from .static_table import TABLE_FILE, bundled_table
 
 BASIN_DIM = 64
 METHOD = "minilm6-int8-rp64-softmax-1"
+#: Method names by kind; the encoder's is ``METHOD``, the name every stored basin had.
+METHODS = {CoordizerKind.ENCODER: METHOD, CoordizerKind.STATIC: "minilm6-static8-rp64-softmax-1"}
 TEMPERATURE = 1.0
 CLIP = 8.0
 ROUND = 4
 KNOWN_BASINS_FILE = "known_basins.npz"
 _WORD_RE = re.compile(r"\w")
+# The kind this process runs: one per process, set once at start-up by ``use`` (every
+# kernel is trained on the basins of one version, so a process never mixes two).
+_running = {"kind": CoordizerKind.ENCODER}
+
+
+def use(kind: CoordizerKind) -> None:
+    """Run ``kind`` in this process from now on (``COORDIZER_VERSION`` follows it)."""
+    if _running["kind"] is not kind:
+        _running["kind"] = kind
+        _version.cache_clear()
+        _known_basins.cache_clear()
+
+
+def running() -> CoordizerKind:
+    return _running["kind"]
 
 
 @lru_cache(maxsize=1)
 def _version() -> str:
-    return f"{METHOD}:{bundled_digest()[:12]}"
+    kind = running()
+    if kind is CoordizerKind.ENCODER:
+        return f"{METHOD}:{bundled_digest()[:12]}"
+    files = (TABLE_FILE, TOKENIZER_FILE, REDUCTION_FILE)
+    return f"{METHODS[kind]}:{file_digest(*(data_path(n) for n in files))[:12]}"
 
 
 def __getattr__(name: str) -> str:
@@ -111,7 +148,11 @@ def project_many(texts: list[str], threads: int = 1) -> NDArray[np.float64]:
     clean = [normalise(t) for t in texts]
     wordy = [i for i, t in enumerate(clean) if _WORD_RE.search(t)]
     if wordy:
-        emb = bundled_encoder().embed_many([clean[i] for i in wordy], threads=threads)
+        chosen = [clean[i] for i in wordy]
+        if running() is CoordizerKind.STATIC:
+            emb = bundled_table().embed_many(chosen)
+        else:
+            emb = bundled_encoder().embed_many(chosen, threads=threads)
         z[wordy] = bundled_reduction().apply(emb)
     return z
 

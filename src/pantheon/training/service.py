@@ -31,7 +31,7 @@ from typing import Any
 
 from pantheon.clock import utcnow
 from pantheon.config import Settings
-from pantheon.learning import timescales
+from pantheon.learning import coordizer, timescales
 from pantheon.learning.batch import Batch
 from pantheon.learning.curriculum import curriculum_batch
 from pantheon.learning.kernel import Kernel
@@ -100,6 +100,8 @@ class TrainingService:
         checkpoint_store: BlobStore | None = None,
     ) -> None:
         self.settings = settings
+        # The process runs the configured representation before anything encodes.
+        coordizer.use(settings.coordizer)
         self.database = database or shared_database(settings)
         self.roster = roster or Roster.load(settings.roster_file)
         self.store = checkpoint_store or create_blob_store(settings, self.database)

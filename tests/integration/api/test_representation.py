@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from pantheon.cli import main
 from pantheon.learning import coordizer
-from tests.fakes.coordizer import Counting
+from tests.fakes.coordizer import Counting, pin_version
 from tests.integration.api.conftest import MakeClient, outcome
 
 pytestmark = pytest.mark.integration
@@ -32,7 +32,7 @@ def test_a_kernel_of_another_coordizer_is_flagged_refused_and_rebuilt(
     old_version = health["representation"]["coordizer_version"]
 
     monkeypatch.setattr(coordizer, "coordize_many", Counting(coordizer.coordize_many, shift=3))
-    monkeypatch.setattr(coordizer, "COORDIZER_VERSION", "test-coordizer-2", raising=False)
+    pin_version(monkeypatch, "test-coordizer-2")
     time.sleep(1.1)  # the health probe's cache
     health = client.get("/api/health").json()
     assert health["status"] == "degraded"

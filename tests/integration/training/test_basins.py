@@ -16,7 +16,7 @@ from pantheon.training import representation
 from pantheon.training.basins import current_version
 from pantheon.training.intake import OutcomeIn, ingest
 from pantheon.training.service import TrainingService
-from tests.fakes.coordizer import Counting
+from tests.fakes.coordizer import Counting, pin_version
 
 pytestmark = pytest.mark.integration
 
@@ -85,7 +85,7 @@ def test_recoordize_converts_old_rows_resumably_and_idempotently(
     svc.train_hourly_batch("zeus")
     spy = Counting(coordizer.coordize_many, shift=5)
     monkeypatch.setattr(coordizer, "coordize_many", spy)
-    monkeypatch.setattr(coordizer, "COORDIZER_VERSION", "test-coordizer-2", raising=False)
+    pin_version(monkeypatch, "test-coordizer-2")
     with pytest.raises(RepresentationMismatchError):
         svc.train_hourly_batch("zeus")
 

@@ -10,13 +10,14 @@ import sqlalchemy as sa
 
 from pantheon.errors import RepresentationMismatchError
 from pantheon.learning import coordizer
+from pantheon.learning.coordizer_kind import CoordizerKind
 from pantheon.store.models import kernels, outcomes, training_history
 from pantheon.store.types import decode_basins
 from pantheon.training import queries, representation, routing
 from pantheon.training.basins import BasinCache, current_version, encode_prompts
 from pantheon.training.intake import ingest
 from pantheon.training.service import TrainingService
-from tests.fakes.coordizer import Counting, Encode
+from tests.fakes.coordizer import Counting, Encode, pin_version
 from tests.unit.training.conftest import add, outcome
 
 pytestmark = pytest.mark.unit
@@ -33,7 +34,7 @@ def _new_coordizer(monkeypatch: pytest.MonkeyPatch, inner: Encode) -> Counting:
     """A different coordizer version (rolled coordinates: a different representation)."""
     spy = Counting(inner, shift=7)
     monkeypatch.setattr(coordizer, "coordize_many", spy)
-    monkeypatch.setattr(coordizer, "COORDIZER_VERSION", "test-coordizer-2", raising=False)
+    pin_version(monkeypatch, "test-coordizer-2")
     return spy
 
 
@@ -289,3 +290,38 @@ def test_the_hourly_batch_encodes_its_chunk_in_pages_before_locking(
     assert svc.train_hourly_batch("zeus")["batch_size"] == 30
     assert [len(c) for c in counting.calls] == [8, 8, 8, 6]  # pages, each prompt once
     assert locked_during[0] == 4  # every page was encoded before the kernel lock
+
+
+def test_the_coordizer_setting_switches_the_process_and_recoordize_follows(
+    make_service: Callable[..., TrainingService],
+) -> None:
+    """``PANTHEON_COORDIZER=static`` on the same database: the encoder's kernels are stale
+    until recoordize rebuilds them on static basins; the encoder setting switches back."""
+    encoder_svc = make_service()
+    encoder_version = current_version()
+    ids = add(encoder_svc, "zeus", 6)
+    encoder_svc.train_from_outcome(ids[0])
+    try:
+        static_svc = make_service(coordizer="static")
+        assert coordizer.running() is CoordizerKind.STATIC
+        static_version = current_version()
+        assert static_version != encoder_version
+        assert static_version.startswith(coordizer.METHODS[CoordizerKind.STATIC])
+        assert queries.get_kernel_info(static_svc, "zeus")["stale"]
+        result = representation.recoordize(static_svc)
+        assert result.coordizer_version == static_version
+        assert result.basins_written == 6
+        assert "zeus" in result.kernels_rebuilt
+        assert {v for _i, _b, v in _basin_rows(static_svc)} == {static_version}
+        assert not queries.get_kernel_info(static_svc, "zeus")["stale"]
+    finally:
+        make_service()  # the default setting: the encoder again
+    assert coordizer.running() is CoordizerKind.ENCODER
+    assert current_version() == encoder_version
+
+
+def test_the_coordizer_setting_accepts_only_known_kinds(make_settings) -> None:  # type: ignore[no-untyped-def]
+    assert make_settings(coordizer="static").coordizer is CoordizerKind.STATIC
+    assert make_settings().coordizer is CoordizerKind.ENCODER
+    with pytest.raises(ValueError, match="coordizer"):
+        make_settings(coordizer="bert")
