@@ -32,7 +32,9 @@ else a private cluster), ``pantheon serve``, one Celery worker (``--concurrency 
 7. hourly batch: ``train_hourly_batch_all`` over every pending row, via the API and worker,
    after ``--hourly-rows`` outcomes were copied in as trained online and queued
    (:func:`benchmarks.pipeline_phases.seed_batch_backlog`);
-8. routing: ``POST /api/route`` latency and throughput at one and four clients;
+8. routing: ``POST /api/route`` latency and throughput at one and four clients; then
+   batch coordize speed and memory of each representation (``PANTHEON_COORDIZER``), each
+   in a fresh process (``coordize_<kind>_*``, :func:`benchmarks.pipeline_phases.coordize_speeds`);
 9. consolidation at 10k/100k/1M outcomes, in-process (:mod:`benchmarks.pipeline_consolidation`;
    ``--skip-consolidation``);
 10. cost versus table size: the store's hot paths with ``--growth-small`` and
@@ -64,6 +66,7 @@ from benchmarks.pipeline_consolidation import base_arrays, engine_scaling, servi
 from benchmarks.pipeline_freshness import freshness_runs
 from benchmarks.pipeline_phases import (
     Run,
+    coordize_speeds,
     count_outcomes,
     hourly_batch,
     intake_batch,
@@ -338,6 +341,8 @@ def measure(
     spy.stop()
     log.info("route p50 %.1f ms p99 %.1f ms", res["route_p50_ms"], res["route_p99_ms"])
     memory(res, "end", web.pid, worker.pid)
+    log.info("coordize speed and memory of each representation (PANTHEON_COORDIZER)")
+    res.update(coordize_speeds())
     if not opts.skip_consolidation:
         consolidation(stack, run, opts, source)
     if opts.growth_big:

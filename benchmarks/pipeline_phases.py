@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +27,7 @@ from benchmarks.pipeline_rows import batches, singles, write_bodies
 from benchmarks.pipeline_stats import latency_summary, percentile, rate, throughput_from_timestamps
 from pantheon.clock import utcnow
 from pantheon.learning.coordizer import COORDIZER_VERSION
+from pantheon.learning.coordizer_kind import CoordizerKind
 from pantheon.learning.reward import compute_reward
 from pantheon.store.types import encode_basins
 
@@ -337,3 +340,22 @@ def route(run: Run, prompts: Sequence[str], seconds: float) -> None:
         route_per_s=run.results["route_c4_per_s"],
         route_decisions=int(sql_scalar(run, "SELECT count(*) FROM decisions")) - decisions_before,
     )
+
+
+def coordize_speeds(prompts: int = 64) -> dict[str, float]:
+    """``pantheon.bench.coordize_speed`` for every ``CoordizerKind``, each in a fresh process
+    (its RSS then counts only what that representation loads): ``coordize_<kind>_…``."""
+    out: dict[str, float] = {}
+    for kind in CoordizerKind:
+        argv = [sys.executable, "-m", "pantheon.bench.coordize_speed", "--kind", kind]
+        done = subprocess.run(
+            [*argv, "--prompts", str(prompts), "--json"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=600,
+        )
+        for key, value in json.loads(done.stdout).items():
+            name = key.replace("encoder_rss_mb", "coordize_rss_mb")
+            out[name.replace("coordize_", f"coordize_{kind}_", 1)] = float(value)
+    return out

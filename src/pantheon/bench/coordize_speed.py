@@ -1,6 +1,7 @@
 """Batch coordize speed and the encoder's memory, for ``make bench`` and the routing benchmark.
 
-    .venv/bin/python -m pantheon.bench.coordize_speed [--prompts 64] [--threads 1]
+    .venv/bin/python -m pantheon.bench.coordize_speed [--prompts 64] [--threads 1] \
+        [--kind encoder|static] [--json]
 
 ``measure(prompts, threads)`` encodes two fixed prompt sets with ``coordizer.compute_many``
 (never the shipped table of known basins, never a cache): short chat-like prompts (the
@@ -8,7 +9,9 @@ bundled curriculum, ~60 characters) and long benchmark-like prompts (the demo sa
 MMLU questions with their choices, ~500 characters). It returns prompts/s per set, the
 process's resident memory before the encoder was loaded and after both runs, and the
 p50/p99 of single short prompts (what ``/api/route`` pays on a cache miss). Figures are
-per process; ``threads`` > 1 runs that many single-threaded encodes at once.
+per process; ``threads`` > 1 runs that many single-threaded encodes at once. ``--kind``
+picks the representation (``PANTHEON_COORDIZER``); ``make bench`` runs every kind in its own
+process (``benchmarks.pipeline_phases.coordize_speeds``) and reports them side by side.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from importlib import resources
 from pathlib import Path
 
 from pantheon.learning import coordizer
+from pantheon.learning.coordizer_kind import CoordizerKind
 from pantheon.learning.curriculum import bundled_prompts
 
 
@@ -83,8 +87,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prompts", type=int, default=64)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--kind", type=CoordizerKind, default=CoordizerKind.ENCODER)
+    parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
     args = parser.parse_args(argv)
-    for key, value in measure(args.prompts, args.threads).items():
+    coordizer.use(args.kind)
+    figures = measure(args.prompts, args.threads)
+    if args.json:
+        print(json.dumps(figures))
+        return
+    for key, value in figures.items():
         print(f"{key}: {value:,.1f}")
 
 

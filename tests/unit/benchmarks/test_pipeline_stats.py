@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from benchmarks.pipeline import finish
-from benchmarks.pipeline_phases import Run
+from benchmarks.pipeline_phases import Run, coordize_speeds
 from benchmarks.pipeline_stats import (
     TARGETS,
     drain_rate,
@@ -25,6 +25,8 @@ from benchmarks.pipeline_stats import (
     throughput_from_timestamps,
     verdict,
 )
+
+from pantheon.learning.coordizer_kind import CoordizerKind
 
 pytestmark = pytest.mark.unit
 
@@ -155,3 +157,13 @@ def test_pipeline_finish_reports_the_web_after_routes() -> None:
     row = next(r for r in results_table(res) if "routing phases" in r[0])
     assert row[1] == "+25.0 %"
     assert row[2] == "200"
+
+
+def test_coordize_speeds_reports_each_representation_from_its_own_process() -> None:
+    figures = coordize_speeds(prompts=4)
+    for kind in CoordizerKind:
+        for key in ("short_per_s", "long_per_s", "short_p99_ms", "rss_mb"):
+            assert f"coordize_{kind}_{key}" in figures, (kind, key)
+        assert figures[f"coordize_{kind}_short_per_s"] > 0
+    # Each kind ran alone: the encoder's session is not in the static process's memory.
+    assert figures["coordize_static_rss_mb"] < figures["coordize_encoder_rss_mb"]
