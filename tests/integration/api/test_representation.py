@@ -5,10 +5,12 @@ from __future__ import annotations
 import time
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from pantheon.cli import main
 from pantheon.learning import coordizer
+from pantheon.learning.coordizer_kind import CoordizerKind
 from tests.fakes.coordizer import Counting, pin_version
 from tests.integration.api.conftest import MakeClient, outcome
 
@@ -60,3 +62,35 @@ def test_a_kernel_of_another_coordizer_is_flagged_refused_and_rebuilt(
     health = client.get("/api/health").json()
     assert health["representation"]["stale_kernels"] == []
     assert client.get("/api/kernels/zeus").json()["stale"] is False
+
+
+def test_a_web_with_the_static_coordizer_routes_and_trains_on_static_basins(
+    make_client: MakeClient, postgres_url: str
+) -> None:
+    """``PANTHEON_COORDIZER=static``: the web's health, decisions and stored basins carry
+    the static table's version, and a linked outcome trains on its route's basin."""
+    try:
+        client: TestClient = make_client(mode_cache_seconds=0, coordizer="static")
+        version = str(coordizer.COORDIZER_VERSION)
+        assert version.startswith(coordizer.METHODS[CoordizerKind.STATIC] + ":")
+        health = client.get("/api/health").json()
+        assert health["representation"]["coordizer_version"] == version
+        routed = client.post("/api/route", json={"prompt": "Write a haiku about autumn rain"})
+        assert routed.status_code == 200, routed.text
+        decision_id, god = routed.json()["decision_id"], routed.json()["god_name"]
+        body = outcome(god, "Write a haiku about autumn rain")
+        posted = client.post("/api/outcomes", json={**body, "decision_id": decision_id})
+        assert posted.status_code == 202, posted.text
+        assert client.get(f"/api/decisions/{decision_id}").status_code == 200
+        engine = sa.create_engine(postgres_url)
+        try:
+            with engine.connect() as conn:
+                made = conn.execute(sa.text("SELECT coordizer_version FROM decisions")).scalars()
+                stored = conn.execute(sa.text("SELECT coordizer_version FROM outcomes")).scalars()
+                assert (set(made), set(stored)) == ({version}, {version})
+        finally:
+            engine.dispose()
+        kernel = client.get(f"/api/kernels/{god}").json()
+        assert (kernel["stale"], kernel["coordizer_version"]) == (False, version)
+    finally:
+        coordizer.use(CoordizerKind.ENCODER)
