@@ -2,7 +2,8 @@
 
 ``uvicorn pantheon.api.app:app_factory --factory`` builds settings from the environment.
 Routes are thin (parse, call one service function); errors map to HTTP in
-:mod:`pantheon.api.errors`; request bodies are capped by :mod:`pantheon.api.limits`.
+:mod:`pantheon.api.errors`; request bodies are capped by :mod:`pantheon.api.limits`; the
+heap large requests freed goes back to the system (:mod:`pantheon.api.heap`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 
 from pantheon import __version__
 from pantheon.api.errors import install_error_handlers
+from pantheon.api.heap import HeapReleaseMiddleware
 from pantheon.api.http_metrics import HttpMetrics, HttpMetricsMiddleware
 from pantheon.api.limits import BodyLimitMiddleware, reject_bad_text
 from pantheon.api.longpoll import WaitGate
@@ -72,6 +74,8 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> FastAPI:
         app.include_router(router)
     app.include_router(metrics_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Innermost: a large request's memory goes back to the system once it has finished.
+    app.add_middleware(HeapReleaseMiddleware)
     # An oversized or stalled body is refused before anything else reads it.
     app.add_middleware(
         BodyLimitMiddleware,

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from pantheon.api.app import app_factory, create_app
+from pantheon.api.heap import HeapReleaseMiddleware
 from pantheon.config import Settings
 from pantheon.errors import ConfigurationError
 
@@ -101,3 +102,8 @@ def test_the_dashboard_needs_no_other_host(tmp_path: Path) -> None:
         assert "http://" not in text.replace("http://www.w3.org/2000/svg", "")
         assert "https://" not in text
     assert client.get("/static/vendor/uPlot.LICENSE").status_code == 200
+
+
+def test_the_app_hands_back_the_heap_of_large_requests(tmp_path: Path) -> None:
+    app = create_app(settings(tmp_path))
+    assert HeapReleaseMiddleware in [m.cls for m in app.user_middleware]
