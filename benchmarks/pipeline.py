@@ -32,9 +32,10 @@ else a private cluster), ``pantheon serve``, one Celery worker (``--concurrency 
 7. hourly batch: ``train_hourly_batch_all`` over every pending row, via the API and worker,
    after ``--hourly-rows`` outcomes were copied in as trained online and queued
    (:func:`benchmarks.pipeline_phases.seed_batch_backlog`);
-8. routing: ``POST /api/route`` latency and throughput at one and four clients; then
-   batch coordize speed and memory of each representation (``PANTHEON_COORDIZER``), each
-   in a fresh process (``coordize_<kind>_*``, :func:`benchmarks.pipeline_phases.coordize_speeds`);
+8. routing: ``POST /api/route`` latency and throughput at one and four clients (with
+   ``--route-only``, the only phase after the warm-up); then batch coordize speed and
+   memory of each representation (``PANTHEON_COORDIZER``), each in a fresh process
+   (``coordize_<kind>_*``, :func:`benchmarks.pipeline_phases.coordize_speeds`);
 9. consolidation at 10k/100k/1M outcomes, in-process (:mod:`benchmarks.pipeline_consolidation`;
    ``--skip-consolidation``);
 10. cost versus table size: the store's hot paths with ``--growth-small`` and
@@ -159,6 +160,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sizes", default="10000,100000,1000000", help="consolidation sizes")
     parser.add_argument("--skip-consolidation", action="store_true")
     parser.add_argument(
+        "--route-only",
+        action="store_true",
+        help="after the warm-up, only the routing phase (a quick before/after of the route)",
+    )
+    parser.add_argument(
         "--growth-small", type=int, default=100_000, help="cost vs table size: smaller table"
     )
     parser.add_argument(
@@ -249,6 +255,10 @@ def measure(
     pids = {"web": web.pid, "worker": worker.pid, "redis": stack.redis.proc.pid}
     meter = CpuMeter(libpq_url(stack.database_url), stack.database_url.rsplit("/", 1)[1], pids)
 
+    if opts.route_only:
+        routing(run, opts, source, meter, web.pid)
+        return
+
     log.info("intake, batch: %d outcomes", len(rows["batch"]))
     spy = maybe_profile(opts.profile, "web", web.pid, out)
     meter.start()
@@ -333,13 +343,7 @@ def measure(
     spy.stop()
     log.info("hourly %.0f rows/s", res["hourly_batch_rows_per_s"])
 
-    log.info("routing")
-    spy = maybe_profile(opts.profile, "route", web.pid, out)
-    meter.start()
-    route(run, sorted({r["prompt"] for r in source})[:2000], opts.seconds)
-    record_cpu(res, "route", meter.stop(), res["route_decisions"])
-    spy.stop()
-    log.info("route p50 %.1f ms p99 %.1f ms", res["route_p50_ms"], res["route_p99_ms"])
+    routing(run, opts, source, meter, web.pid)
     memory(res, "end", web.pid, worker.pid)
     log.info("coordize speed and memory of each representation (PANTHEON_COORDIZER)")
     res.update(coordize_speeds())
@@ -348,6 +352,19 @@ def measure(
     if opts.growth_big:
         log.info("cost versus table size: %d and %d outcomes", opts.growth_small, opts.growth_big)
         res.update(table_growth(opts.growth_small, opts.growth_big, out))
+
+
+def routing(
+    run: Run, opts: argparse.Namespace, source: list[dict[str, Any]], meter: CpuMeter, web: int
+) -> None:
+    log.info("routing")
+    spy = maybe_profile(opts.profile, "route", web, opts.out.resolve())
+    meter.start()
+    route(run, sorted({r["prompt"] for r in source})[:2000], opts.seconds)
+    record_cpu(run.results, "route", meter.stop(), run.results["route_decisions"])
+    spy.stop()
+    log.info("route p50 %.1f ms p99 %.1f ms", run.results["route_p50_ms"],
+             run.results["route_p99_ms"])  # fmt: skip
 
 
 def memory(res: dict[str, Any], when: str, web: int, worker: int) -> None:

@@ -4,13 +4,18 @@ Each alias names one per-process object of :class:`~pantheon.api.state.AppState`
 once by :meth:`AppState.build <pantheon.api.state.AppState.build>` in ``create_app``), so a
 route states what it uses in its signature and mypy checks every use. Tests swap an object
 with ``app.dependency_overrides[get_service] = ...``.
+
+Each getter is ``async def`` because it only reads an attribute: FastAPI runs a plain
+``def`` dependency in the thread pool (``run_in_threadpool``,
+https://fastapi.tiangolo.com/async/#dependencies), and on ``POST /api/route`` the two
+getters it needed were two of its three thread-pool round trips.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 
 from pantheon.api.state import AppState, get_state
 from pantheon.config import Settings
@@ -19,26 +24,31 @@ from pantheon.store.db import Database
 from pantheon.training.service import TrainingService
 from pantheon.worker.dispatch import Dispatcher
 
-StateDep = Annotated[AppState, Depends(get_state)]
+
+async def current_state(request: Request) -> AppState:
+    return get_state(request)
 
 
-def get_settings(state: StateDep) -> Settings:
+StateDep = Annotated[AppState, Depends(current_state)]
+
+
+async def get_settings(state: StateDep) -> Settings:
     return state.settings
 
 
-def get_roster(state: StateDep) -> Roster:
+async def get_roster(state: StateDep) -> Roster:
     return state.roster
 
 
-def get_database(state: StateDep) -> Database:
+async def get_database(state: StateDep) -> Database:
     return state.database
 
 
-def get_service(state: StateDep) -> TrainingService:
+async def get_service(state: StateDep) -> TrainingService:
     return state.service
 
 
-def get_dispatcher(state: StateDep) -> Dispatcher:
+async def get_dispatcher(state: StateDep) -> Dispatcher:
     return state.dispatcher
 
 

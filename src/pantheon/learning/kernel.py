@@ -22,7 +22,7 @@ them) and the log-loss stays finite.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -44,6 +44,7 @@ __all__ = [
     "KernelState",
     "Prediction",
     "PredictionBatch",
+    "predict_each",
 ]
 
 #: States of another version are refused (``from_state_dict``), never read as today's.
@@ -134,11 +135,14 @@ class Kernel:
 
     # -- prediction -------------------------------------------------------------------
     def predict_many(self, basins: ArrayLike) -> PredictionBatch:
-        f = features(as_basins(basins))
+        return self._predict_features(features(as_basins(basins)))
+
+    def _predict_features(self, f: Arr) -> PredictionBatch:
         logit, zr, h = self._model.forward(self.params, f)
         p = _sigmoid(_bounded(logit))
         var = self._model.logit_variance(self.params, f, h, self._fisher)
-        std_p = np.clip(p * (1.0 - p) * np.sqrt(var), 0.0, 0.5)
+        # As np.clip, without its Python-level dispatch (see _bounded).
+        std_p = np.minimum(np.maximum(p * (1.0 - p) * np.sqrt(var), 0.0), 0.5)
         return PredictionBatch(p, np.tanh(zr), std_p)
 
     def predict_proba(self, basins: ArrayLike | Batch) -> NDArray[np.float64]:
@@ -150,10 +154,7 @@ class Kernel:
         return _sigmoid(_bounded(logit))
 
     def predict_one(self, basin: ArrayLike) -> Prediction:
-        arr = np.asarray(basin)
-        if arr.ndim != 1:
-            raise ValidationError(f"predict_one expects one basin of shape (64,), got {arr.shape}")
-        return self.predict_many(arr)[0]
+        return predict_each([self], basin)[0]
 
     # -- learning ---------------------------------------------------------------------
     def step(self, batch: Batch) -> float:
@@ -409,3 +410,14 @@ class Kernel:
         return (
             f"Kernel({self.name!r}, seed={self.seed}, kind={self.kind!r}, steps={self.step_count})"
         )
+
+
+def predict_each(kernels: Sequence[Kernel], basin: ArrayLike) -> list[Prediction]:
+    """Each kernel's prediction for one basin, in order. The basin is validated and its
+    features computed once for all of them: a route scores every god on the same basin,
+    and those two steps were more than half of each god's prediction."""
+    arr = np.asarray(basin)
+    if arr.ndim != 1:
+        raise ValidationError(f"predict_one expects one basin of shape (64,), got {arr.shape}")
+    f = features(as_basins(arr))
+    return [kernel._predict_features(f)[0] for kernel in kernels]

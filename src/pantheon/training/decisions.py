@@ -31,6 +31,7 @@ import numpy as np
 from pantheon.clock import utcnow
 from pantheon.config import Settings
 from pantheon.errors import NotFoundError, ValidationError
+from pantheon.learning.kernel import Kernel, predict_each
 from pantheon.learning.policy import Policy, PolicyKind, RandomSource, choose
 from pantheon.learning.seeds import seed_int
 from pantheon.store import decisions as decision_rows
@@ -224,13 +225,13 @@ def _record(service: TrainingService, row: dict[str, Any]) -> None:
 def _score(
     service: TrainingService,
     basin: np.ndarray[Any, np.dtype[np.float64]],
-    entries: dict[str, tuple[int, Any]],
+    entries: dict[str, tuple[int, Kernel]],
     cost_weight: float,
 ) -> list[tuple[str, float, float, float, float, float]]:
     """(god, p_success, expected_reward, uncertainty, cost, score), best score first."""
     rows = []
-    for name, (_version, kernel) in entries.items():
-        pred = kernel.predict_one(basin)
+    kernels = [kernel for _version, kernel in entries.values()]
+    for name, pred in zip(entries, predict_each(kernels, basin), strict=True):
         cost = service.roster.get(name).cost_per_call
         p = float(pred.p_success)
         rows.append(

@@ -21,7 +21,7 @@ import numpy as np
 
 from pantheon.errors import ValidationError
 from pantheon.learning import checkpoint
-from pantheon.learning.kernel import Kernel
+from pantheon.learning.kernel import Kernel, predict_each
 from pantheon.store import kernels as kernel_rows
 from pantheon.training._kernels import is_stale
 from pantheon.training.basins import current_version, route_basin
@@ -148,8 +148,7 @@ def rank(
     kernels = cache_for(service).kernels(service, names)
     basin = route_basin(prompt, service.basin_cache)
     rows: list[dict[str, Any]] = []
-    for name, kernel in kernels.items():
-        pred = kernel.predict_one(basin)
+    for name, pred in zip(kernels, predict_each(list(kernels.values()), basin), strict=True):
         rows.append(
             {
                 "god_name": name,

@@ -8,7 +8,13 @@ import pytest
 from pantheon.errors import ValidationError
 from pantheon.learning.batch import Batch
 from pantheon.learning.coordizer import BASIN_DIM, to_simplex
-from pantheon.learning.kernel import DEFAULT_KIND, KERNEL_KINDS, KERNEL_VERSION, Kernel
+from pantheon.learning.kernel import (
+    DEFAULT_KIND,
+    KERNEL_KINDS,
+    KERNEL_VERSION,
+    Kernel,
+    predict_each,
+)
 from pantheon.learning.models import (
     FEATURE_DIM,
     MODELS,
@@ -148,6 +154,24 @@ def test_non_finite_input_is_refused(kind: str, bad: float, probe_maths) -> None
     with pytest.raises(ValidationError):
         kernel.learn_one(probe_maths, 0.5, True, weight=bad)
     assert kernel.step_count == 0
+
+
+def test_predict_each_is_each_kernels_own_prediction(
+    kind: str, two_kinds_batch, probe_maths, probe_poem
+) -> None:
+    taught = Kernel("athena", kind=kind)
+    taught.learn_many(two_kinds_batch, epochs=30)
+    fresh = Kernel("hermes", kind=kind)
+    for probe in (probe_maths, probe_poem):
+        each = predict_each([taught, fresh], probe)
+        alone = [k.predict_many(probe[None, :])[0] for k in (taught, fresh)]
+        assert each == alone
+    assert each[0] != each[1]  # the two kernels differ, so a mix-up would show
+    assert predict_each([], probe_maths) == []
+    with pytest.raises(ValidationError):
+        predict_each([taught], np.ones((2, BASIN_DIM)) / BASIN_DIM)
+    with pytest.raises(ValidationError):
+        predict_each([taught], -np.ones(BASIN_DIM))
 
 
 def test_malformed_input_is_refused(kind: str) -> None:
