@@ -80,7 +80,8 @@ class Encoder:
     def _session(self) -> ort.InferenceSession:
         return open_session(self.model_path)
 
-    def _one(self, ids: list[int]) -> Arr:
+    def embed_ids(self, ids: list[int]) -> Arr:
+        """The unit vector of one sequence of token ids, run alone."""
         arr = np.asarray([ids], dtype=np.int64)
         out = self._session.run(
             ["embedding"], {"input_ids": arr, "attention_mask": np.ones_like(arr)}
@@ -94,10 +95,10 @@ class Encoder:
         encodings = self._tokenizer.encode_batch(list(texts))
         ids = [e.ids for e in encodings]
         if threads <= 1 or len(ids) < 2:
-            rows = [self._one(x) for x in ids]
+            rows = [self.embed_ids(x) for x in ids]
         else:
             with ThreadPoolExecutor(max_workers=threads) as pool:
-                rows = list(pool.map(self._one, ids))
+                rows = list(pool.map(self.embed_ids, ids))
         return np.stack(rows)
 
 

@@ -10,7 +10,7 @@ the encoder's meaning: measured as good as the encoder on the benchmark splits, 
 on chat prompts, which is why it is a setting and not the default (docs/ARCHITECTURE.md,
 "Quality/speed frontier").
 
-Storage (``static_table.npz``, 12 MB): each row in 8 bits with its own scale
+Storage (``static_table.npz``, 10 MB): each row in 8 bits with its own scale
 (``row ≈ q · scale``, ``q`` in [-127, 127]); the rounding moves a row by at most half a
 step of its largest coordinate, far below what the 64-D basin's rounding keeps.
 """
@@ -27,7 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 from tokenizers import Tokenizer
 
-from .encoder import EMBED_DIM, TOKENIZER_FILE, data_path, open_session
+from .encoder import EMBED_DIM, TOKENIZER_FILE, Encoder, data_path
 
 Arr = NDArray[np.float64]
 TABLE_FILE = "static_table.npz"
@@ -86,16 +86,10 @@ def distil(model: Path, tokenizer: Path, threads: int = 2) -> Arr:
     cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     if cls is None or sep is None:
         raise ValueError("the tokenizer has no [CLS] / [SEP]")
-    session = open_session(model)
-
-    def one(tid: int) -> NDArray[np.float32]:
-        arr = np.asarray([[cls, tid, sep]], dtype=np.int64)
-        out = session.run(["embedding"], {"input_ids": arr, "attention_mask": np.ones_like(arr)})
-        return np.asarray(out[0][0], dtype=np.float32)
-
-    # Each run is single-threaded and alone, so the rows do not depend on ``threads``.
+    # The product's own encoder run, each token alone between [CLS] and [SEP].
+    ids = [[cls, tid, sep] for tid in range(tok.get_vocab_size())]
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        rows = list(pool.map(one, range(tok.get_vocab_size())))
+        rows = list(pool.map(Encoder(model, tokenizer).embed_ids, ids))
     return np.asarray(np.stack(rows), dtype=np.float64)
 
 
