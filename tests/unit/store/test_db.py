@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from pantheon.errors import DatabaseUnavailableError
-from pantheon.store.db import Database, shared_database
+from pantheon.store.db import Database, _use_wal, shared_database
 
 pytestmark = pytest.mark.unit
 
@@ -73,3 +74,30 @@ def test_shared_database_is_one_per_url(make_settings, tmp_path: Path) -> None: 
     assert shared_database(a) is shared_database(a)
     assert shared_database(a) is not shared_database(b)
     assert "a.db" in repr(shared_database(a))
+
+
+class _LockedCursor:
+    """A cursor whose WAL switch meets another process's write lock ``times`` times."""
+
+    def __init__(self, times: int, message: str = "database is locked") -> None:
+        self.left, self.message, self.statements = times, message, []
+
+    def execute(self, sql: str) -> _LockedCursor:
+        self.statements.append(sql)
+        if sql == "PRAGMA journal_mode=WAL" and self.left:
+            self.left -= 1
+            raise sqlite3.OperationalError(self.message)
+        return self
+
+    def fetchone(self) -> tuple[str]:
+        return ("delete",)
+
+
+def test_the_wal_switch_waits_out_another_writers_lock() -> None:
+    """Two ``pantheon db upgrade`` on a new file: SQLite refuses the second process's
+    switch to WAL at once ("database is locked", no busy handler); it is retried."""
+    cursor = _LockedCursor(times=3)
+    _use_wal(cursor)
+    assert cursor.statements.count("PRAGMA journal_mode=WAL") == 4
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+        _use_wal(_LockedCursor(times=1, message="disk I/O error"))  # other errors: at once
