@@ -26,7 +26,9 @@ normalised sum of the prompt's token rows, under a millisecond of CPU against te
 2 and 3 are the same. Its version is its own method name plus the digest of the table,
 tokenizer and reduction files, so basins and kernels of the two kinds are never mixed.
 
-Text without any word character maps to ``z = 0``, the uniform point. Determinism: each
+Text without any word character maps to ``z = 0``, the uniform point. Text with a lone UTF-16
+surrogate cannot be encoded as UTF-8 and is refused (``ValidationError``); every other
+character, NUL and control characters included, is coordized. Determinism: each
 text runs alone through a single-threaded onnxruntime session, so the same text gives the
 same basin in every process on a machine. Across CPU kinds the encoder's integer products
 are exact (unsigned 8-bit weights, which no CPU's int8 instructions saturate), but its
@@ -91,6 +93,9 @@ CLIP = 8.0
 ROUND = 4
 KNOWN_BASINS_FILE = "known_basins.npz"
 _WORD_RE = re.compile(r"\w")
+# Lone UTF-16 surrogates are not Unicode scalar values: neither the prompt key (SHA-256 of
+# the UTF-8 bytes) nor the tokenizer can take them, so they are refused up front.
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 # The kind this process runs: one per process, set once at start-up by ``use`` (every
 # kernel is trained on the basins of one version, so a process never mixes two).
 _running = {"kind": CoordizerKind.ENCODER}
@@ -145,7 +150,7 @@ def to_simplex(z: NDArray[np.float64]) -> NDArray[np.float64]:
 def project_many(texts: list[str], threads: int = 1) -> NDArray[np.float64]:
     """The 64 standardised coordinates of each text, shape (n, 64), before the simplex map."""
     z = np.zeros((len(texts), BASIN_DIM), dtype=np.float64)
-    clean = [normalise(t) for t in texts]
+    clean = [normalise(t) for t in _checked(texts)]
     wordy = [i for i, t in enumerate(clean) if _WORD_RE.search(t)]
     if wordy:
         chosen = [clean[i] for i in wordy]
@@ -158,16 +163,25 @@ def project_many(texts: list[str], threads: int = 1) -> NDArray[np.float64]:
 
 
 def _checked(texts: Iterable[str]) -> list[str]:
+    """The texts as a list, or :class:`ValidationError` for one that is not text or cannot be
+    encoded as UTF-8 (a lone surrogate); other characters, NUL included, are coordized."""
     items = list(texts)
-    for text in items:
+    for index, text in enumerate(items):
         if not isinstance(text, str):
             raise ValidationError(f"coordize expects text, got {type(text).__name__}")
+        found = _SURROGATE_RE.search(text)
+        if found is not None:
+            problem = (
+                f"text {index} contains a lone UTF-16 surrogate (U+{ord(found.group()):04X}) "
+                f"at offset {found.start()}; it cannot be encoded as UTF-8"
+            )
+            raise ValidationError(f"coordize: {problem}", errors=[problem])
     return items
 
 
 def compute_many(texts: Iterable[str], threads: int = 1) -> NDArray[np.float64]:
     """Basins computed by the encoder, never from the shipped table of known basins."""
-    return to_simplex(project_many(_checked(texts), threads))
+    return to_simplex(project_many(list(texts), threads))
 
 
 def coordize_many(texts: Iterable[str], threads: int = 1) -> NDArray[np.float64]:
