@@ -2,8 +2,8 @@
 
 ``uvicorn pantheon.api.app:app_factory --factory`` builds settings from the environment.
 Routes are thin (parse, call one service function); errors map to HTTP in
-:mod:`pantheon.api.errors`; request bodies are capped by :mod:`pantheon.api.limits`; the
-heap large requests freed goes back to the system (:mod:`pantheon.api.heap`).
+:mod:`pantheon.api.errors`; request bodies are capped, and the heap large requests freed
+goes back to the system, in :mod:`pantheon.api.limits`.
 """
 
 from __future__ import annotations
@@ -17,9 +17,8 @@ from fastapi.staticfiles import StaticFiles
 
 from pantheon import __version__
 from pantheon.api.errors import install_error_handlers
-from pantheon.api.heap import HeapReleaseMiddleware
 from pantheon.api.http_metrics import HttpMetrics, HttpMetricsMiddleware
-from pantheon.api.limits import BodyLimitMiddleware, reject_bad_text
+from pantheon.api.limits import BodyLimitMiddleware, HeapReleaseMiddleware, reject_bad_text
 from pantheon.api.longpoll import WaitGate
 from pantheon.api.metrics import registry_for
 from pantheon.api.metrics import router as metrics_router
