@@ -146,7 +146,10 @@ def freshness(
     }
     if linked:
         figures["route_p99_ms"] = percentile(merged["route_latencies"], 99) * 1000
-        figures["route_errors"] = len(merged["route_errors"])
+        # Every route not answered 200 (the error list keeps only the first few); the
+        # outcome of such a route is still posted, without a decision (the worker encodes).
+        statuses = merged["route_statuses"]
+        figures["route_errors"] = sum(n for status, n in statuses.items() if status != "200")
         figures["linked"] = int(sql_scalar(run, _LINKED_SQL, (ids,)) or 0)
     run.results.update({f"{key}_{name}": value for name, value in figures.items()})
     run.series[f"{key}_ages"] = ages

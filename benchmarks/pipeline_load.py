@@ -67,6 +67,9 @@ class Recorder:
         self.errors: list[str] = []
         self.route_latencies: list[float] = []
         self.route_errors: list[str] = []
+        #: Every route's answer by HTTP status ("error" for no answer): the error list
+        #: above keeps only the first few.
+        self.route_statuses: dict[str, int] = {}
 
     async def route_first(self, client: httpx.AsyncClient, url: str, body: bytes) -> bytes:
         """The outcome body linked to a fresh decision for its prompt (the chosen god's
@@ -77,10 +80,12 @@ class Recorder:
             response = await client.post(url, json={"prompt": outcome["prompt"]})
             answer = response.json() if response.status_code < 300 else None
         except (httpx.HTTPError, ValueError) as exc:
-            answer, detail = None, f"{type(exc).__name__}: {exc}"
+            answer, detail, status = None, f"{type(exc).__name__}: {exc}", "error"
         else:
             detail = f"HTTP {response.status_code}: {response.text[:300]}"
+            status = str(response.status_code)
         self.route_latencies.append(time.perf_counter() - start)
+        self.route_statuses[status] = self.route_statuses.get(status, 0) + 1
         if not isinstance(answer, dict) or "decision_id" not in answer:
             if len(self.route_errors) < 20:
                 self.route_errors.append(detail)
@@ -206,6 +211,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         "errors": recorder.errors,
         "route_latencies": recorder.route_latencies,
         "route_errors": recorder.route_errors,
+        "route_statuses": recorder.route_statuses,
     }
 
 
@@ -244,6 +250,14 @@ def launch(specs: list[dict[str, Any]], workdir: Path, timeout_s: float) -> list
     return results
 
 
+def _summed(counts: list[dict[str, int]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for one in counts:
+        for key, n in one.items():
+            out[key] = out.get(key, 0) + int(n)
+    return out
+
+
 def merge(results: list[dict[str, Any]]) -> dict[str, Any]:
     """One view of several processes' results: all records, the span they covered."""
     records = [r for result in results for r in result["records"]]
@@ -255,6 +269,7 @@ def merge(results: list[dict[str, Any]]) -> dict[str, Any]:
         "errors": errors[:20],
         "route_latencies": [x for result in results for x in result.get("route_latencies", [])],
         "route_errors": [e for result in results for e in result.get("route_errors", [])][:20],
+        "route_statuses": _summed([result.get("route_statuses", {}) for result in results]),
         "began": min(sent) if sent else math.nan,
         "ended": max(done) if done else math.nan,
     }

@@ -7,7 +7,7 @@ import json
 
 import httpx
 import pytest
-from benchmarks.pipeline_load import Recorder
+from benchmarks.pipeline_load import Recorder, merge
 
 pytestmark = pytest.mark.unit
 
@@ -38,6 +38,7 @@ def test_the_outcome_carries_the_decision_and_the_chosen_god() -> None:
     assert (sent["decision_id"], sent["god_name"], sent["success"]) == ("d-1", "athena", True)
     assert len(recorder.route_latencies) == 1
     assert recorder.route_errors == []
+    assert recorder.route_statuses == {"200": 1}
 
 
 def test_a_failed_route_leaves_the_outcome_unlinked_and_is_counted() -> None:
@@ -45,3 +46,17 @@ def test_a_failed_route_leaves_the_outcome_unlinked_and_is_counted() -> None:
     assert body == BODY.encode()
     assert len(recorder.route_errors) == 1
     assert recorder.route_errors[0].startswith("HTTP 503")
+    assert recorder.route_statuses == {"503": 1}
+
+
+def test_merged_route_answers_are_counted_past_the_kept_error_texts() -> None:
+    # Each process keeps at most 20 error texts; the counts by status are complete.
+    results = [
+        {"records": [], "errors": [], "route_errors": ["HTTP 503"] * 20,
+         "route_statuses": {"200": 5, "503": 30}},
+        {"records": [], "errors": [], "route_errors": ["HTTP 503"] * 20,
+         "route_statuses": {"503": 25, "error": 2}},
+    ]  # fmt: skip
+    merged = merge(results)
+    assert len(merged["route_errors"]) == 20
+    assert merged["route_statuses"] == {"200": 5, "503": 55, "error": 2}
