@@ -94,7 +94,9 @@ ROUND = 4
 KNOWN_BASINS_FILE = "known_basins.npz"
 _WORD_RE = re.compile(r"\w")
 # Lone UTF-16 surrogates are not Unicode scalar values: neither the prompt key (SHA-256 of
-# the UTF-8 bytes) nor the tokenizer can take them, so they are refused up front.
+# the UTF-8 bytes) nor the tokenizer can take them, so they are refused up front. (The
+# same test as ``pantheon.text``'s rule, which also refuses NUL; importing it would add a
+# module to the worker's side of an outcome's path, docs/ARCHITECTURE.md.)
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
 # The kind this process runs: one per process, set once at start-up by ``use`` (every
 # kernel is trained on the basins of one version, so a process never mixes two).
@@ -149,8 +151,13 @@ def to_simplex(z: NDArray[np.float64]) -> NDArray[np.float64]:
 
 def project_many(texts: list[str], threads: int = 1) -> NDArray[np.float64]:
     """The 64 standardised coordinates of each text, shape (n, 64), before the simplex map."""
+    return _project(_checked(texts), threads)
+
+
+def _project(texts: list[str], threads: int) -> NDArray[np.float64]:
+    # ``texts`` already passed ``_checked``: each public entry point checks once.
     z = np.zeros((len(texts), BASIN_DIM), dtype=np.float64)
-    clean = [normalise(t) for t in _checked(texts)]
+    clean = [normalise(t) for t in texts]
     wordy = [i for i, t in enumerate(clean) if _WORD_RE.search(t)]
     if wordy:
         chosen = [clean[i] for i in wordy]
@@ -201,7 +208,7 @@ def coordize_many(texts: Iterable[str], threads: int = 1) -> NDArray[np.float64]
         else:
             out[i] = row
     if missing:
-        out[missing] = compute_many([items[i] for i in missing], threads)
+        out[missing] = to_simplex(_project([items[i] for i in missing], threads))
     return out
 
 
