@@ -198,10 +198,8 @@ class HeapReleaseMiddleware:
             await run_in_threadpool(self._release)
 
     def _large(self, scope: Scope) -> bool:
-        for name, value in scope.get("headers", ()):
-            if name == b"content-length":
-                return value.isdigit() and int(value) >= self.large_body_bytes
-        return False
+        declared = _content_length(scope)
+        return declared is not None and declared >= self.large_body_bytes
 
     def _release(self) -> None:
         assert self.trim is not None
