@@ -25,6 +25,7 @@ import math
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -250,17 +251,12 @@ def launch(specs: list[dict[str, Any]], workdir: Path, timeout_s: float) -> list
     return results
 
 
-def _summed(counts: list[dict[str, int]]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for one in counts:
-        for key, n in one.items():
-            out[key] = out.get(key, 0) + int(n)
-    return out
-
-
 def merge(results: list[dict[str, Any]]) -> dict[str, Any]:
     """One view of several processes' results: all records, the span they covered."""
     records = [r for result in results for r in result["records"]]
+    statuses: Counter[str] = Counter()
+    for result in results:
+        statuses.update(result.get("route_statuses", {}))
     errors = [e for result in results for e in result["errors"]]
     sent = [r[0] for r in records]
     done = [r[1] for r in records]
@@ -269,7 +265,7 @@ def merge(results: list[dict[str, Any]]) -> dict[str, Any]:
         "errors": errors[:20],
         "route_latencies": [x for result in results for x in result.get("route_latencies", [])],
         "route_errors": [e for result in results for e in result.get("route_errors", [])][:20],
-        "route_statuses": _summed([result.get("route_statuses", {}) for result in results]),
+        "route_statuses": dict(statuses),
         "began": min(sent) if sent else math.nan,
         "ended": max(done) if done else math.nan,
     }
