@@ -6,10 +6,12 @@ driver's own transaction handling is switched off so SQLAlchemy's ``begin`` emit
 up front, so a read-then-write transaction never fails half-way with ``database is
 locked``; read sessions use a plain deferred ``BEGIN`` and never block writers (WAL).
 
-PostgreSQL: ``postgresql+psycopg`` with ``pool_pre_ping``. Row locks
-(``SELECT ... FOR UPDATE``) serialise writers of one kernel instead of a file lock.
+PostgreSQL: ``postgresql+psycopg``. Row locks (``SELECT ... FOR UPDATE``) serialise
+writers of one kernel instead of a file lock. A pooled connection is pinged before use only
+when it has sat idle in the pool for ``PING_AFTER_IDLE_S`` or more (:func:`_ping_if_idle`):
+SQLAlchemy's ``pool_pre_ping`` pings on every checkout, one more round trip per request.
 One-statement writes on a request path (``Database.autocommit``) use a second, small
-pool in autocommit mode *without* pre-ping, and retry once on a connection found dead.
+pool in autocommit mode without any ping, and retry once on a connection found dead.
 
 Connection-level failures (``OperationalError``, ``InterfaceError``) surface as
 :class:`~pantheon.errors.DatabaseUnavailableError` (``transient``: worker retries, API 503).
@@ -40,6 +42,17 @@ from pantheon.errors import DatabaseUnavailableError
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: A PostgreSQL connection idle in the pool this long (seconds) is pinged before use.
+#: Busy connections are not: under load each is reused within milliseconds, and a ping per
+#: checkout cost about a tenth of single-outcome intake's throughput (docs/CAPACITY.md,
+#: "Pinging idle connections only"). HikariCP skips its check the same way for a
+#: connection used in the last 500 ms (``com.zaxxer.hikari.aliveBypassWindowMs`` in
+#: https://github.com/brettwooldridge/HikariCP/blob/dev/src/main/java/com/zaxxer/hikari/pool/HikariPool.java).
+#: A connection dropped by the server inside that window fails its statement instead
+#: (a 503 on the web, a retry on the worker); SQLAlchemy then replaces every pooled
+#: connection older than the failure, so the next checkout gets a new one.
+PING_AFTER_IDLE_S = 0.5
+_IDLE_SINCE = "pantheon_idle_since"
 _BEGIN_OPTION = "pantheon_sqlite_begin"
 _live: weakref.WeakSet[Database] = weakref.WeakSet()
 
@@ -83,14 +96,17 @@ class Database:
             event.listen(engine, "connect", _sqlite_on_connect)
             event.listen(engine, "begin", _sqlite_on_begin)
             return engine
-        return sa.create_engine(
+        engine = sa.create_engine(
             url,
             pool_size=settings.db_pool_size,
             max_overflow=10,
-            pool_pre_ping=True,
             pool_recycle=1800,
             connect_args={"connect_timeout": 5},
         )
+        event.listen(engine, "connect", _mark_idle)
+        event.listen(engine, "checkin", _mark_idle)
+        event.listen(engine, "checkout", _ping_if_idle)
+        return engine
 
     @contextmanager
     def session(self, *, write: bool = True) -> Iterator[Session]:
@@ -176,6 +192,28 @@ class Database:
 
     def __repr__(self) -> str:
         return f"Database({_redact(self.url)})"
+
+
+def _mark_idle(_dbapi_conn: Any, record: Any) -> None:
+    if record is not None:  # None: a connection detached or invalidated before checkin
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+    """Ping a connection that sat idle for ``PING_AFTER_IDLE_S`` or more; a dead one raises
+    ``InvalidatePoolError``, on which the pool replaces it and every older connection and
+    tries the checkout again (SQLAlchemy's ``PoolEvents.checkout`` contract:
+    https://docs.sqlalchemy.org/en/20/core/events.html#sqlalchemy.events.PoolEvents.checkout).
+    """
+    if time.monotonic() - record.info.get(_IDLE_SINCE, 0.0) < PING_AFTER_IDLE_S:
+        return
+    cursor = dbapi_conn.cursor()
+    try:
+        cursor.execute("SELECT 1")
+    except Exception as err:  # psycopg's errors: any failure here means "do not use it"
+        raise exc.InvalidatePoolError(f"idle connection failed its ping: {err}") from err
+    finally:
+        cursor.close()
 
 
 def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:

@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from pantheon.config import Settings
+from pantheon.store import db as db_module
 from pantheon.store import decisions as decision_rows
 from pantheon.store.db import Database
 from pantheon.store.models import decisions as decision_table
@@ -41,8 +42,15 @@ def test_a_routed_decision_is_visible_to_another_connection_at_once(
 
 
 def test_a_route_after_the_server_dropped_its_connection_records_once(
-    postgres_url: str, tmp_path: Path, open_service: Callable[[Settings], TrainingService]
+    postgres_url: str,
+    tmp_path: Path,
+    open_service: Callable[[Settings], TrainingService],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # Every backend is killed, the main pool's too; it pings each checkout here so the reads
+    # around the route are served, and only the autocommit pool's retry is under test.
+    # (The main pool's own behaviour: tests/integration/store/test_db_ping.py.)
+    monkeypatch.setattr(db_module, "PING_AFTER_IDLE_S", 0.0)
     settings = build_settings(postgres_url, tmp_path)
     svc = open_service(settings)
     decisions.route(svc, "first prompt", candidates=["athena", "zeus"])
