@@ -32,11 +32,21 @@ if TYPE_CHECKING:
 
 class RoutingCache:
     """Kernels by name with the version they were read at; refreshed on version change,
-    the versions themselves re-read at most once per ``route_cache_seconds``."""
+    the versions themselves re-read at most once per ``route_cache_seconds``.
+
+    One refresh at a time (``_refresh``): when the versions expire under load, every route
+    in flight misses at once. Each used to read the versions and parse the same changed
+    kernels' checkpoints itself; with the worker training all the time, that was a fifth
+    of the web's CPU in the freshness run (docs/CAPACITY.md, "Kernel reads on the route").
+    Now one route refreshes; the others route meanwhile on the kernels last read (so a
+    kernel is at most ``route_cache_seconds`` plus one refresh old), or, when some wanted
+    kernel was never read, wait for the refresh.
+    """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._kernels: dict[str, tuple[int, Kernel]] = {}
         self._lock = threading.Lock()
+        self._refresh = threading.Lock()
         self._clock = clock
         #: Every kernel's (version, retired) as last read, and when (``clock`` time).
         self._versions: dict[str, tuple[int, bool]] | None = None
@@ -57,6 +67,24 @@ class RoutingCache:
         cached = self._cached(service, names)
         if cached is not None:
             return cached
+        if service.settings.route_cache_seconds <= 0:  # nothing to share: read every time
+            return self._read(service, names)
+        if not self._refresh.acquire(blocking=False):  # another route is refreshing
+            last = self._cached(service, names, any_age=True)
+            if last is not None:
+                return last
+            self._refresh.acquire()
+        try:
+            # A refresh may have ended between the first look and taking the lock.
+            cached = self._cached(service, names)
+            return cached if cached is not None else self._read(service, names)
+        finally:
+            self._refresh.release()
+
+    def _read(
+        self, service: TrainingService, names: list[str] | None
+    ) -> dict[str, tuple[int, Kernel]]:
+        """Read the versions, and the kernels whose version changed, from the database."""
         checked_at = self._clock()  # before the read: the age bound stays conservative
         generation = service.kernels.generation
         with service.database.session(write=False) as session:
@@ -90,10 +118,11 @@ class RoutingCache:
         return out
 
     def _cached(
-        self, service: TrainingService, names: list[str] | None
+        self, service: TrainingService, names: list[str] | None, *, any_age: bool = False
     ) -> dict[str, tuple[int, Kernel]] | None:
-        """The kernels from memory alone while the versions are young enough and every
-        wanted kernel was read at them; None sends the caller to the database."""
+        """The kernels from memory alone while the versions are young enough (or of any
+        age, with ``any_age``) and every wanted kernel was read at them; None sends the
+        caller to the database."""
         ttl = service.settings.route_cache_seconds
         with self._lock:
             if self._coordizer != current_version():  # another representation: start over
@@ -101,9 +130,12 @@ class RoutingCache:
                 self._kernels.clear()
                 self._versions = None
             versions = self._versions
-            if versions is None or ttl <= 0 or self._clock() - self._checked_at >= ttl:
+            if versions is None:
                 return None
-            if service.kernels.generation != self._generation:
+            young = ttl > 0 and self._clock() - self._checked_at < ttl
+            if not any_age and not young:
+                return None
+            if not any_age and service.kernels.generation != self._generation:
                 return None  # this process committed a kernel since the versions were read
             if names is None:
                 names = [g for g in service.roster.names if not versions.get(g, (0, False))[1]]

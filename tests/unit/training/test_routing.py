@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -153,3 +156,58 @@ def test_a_version_committed_by_this_process_is_seen_at_once(make_service: Any) 
     _teach(svc)  # trains through this service: its kernel generation moves
     after = cache.kernels(svc, ["athena"])["athena"]
     assert after.step_count > before.step_count
+
+
+def test_routes_that_miss_together_read_the_database_once(make_service: Any) -> None:
+    svc = make_service(route_cache_seconds=1.0)
+    clock = FakeClock()
+    cache = routing.RoutingCache(clock=clock)
+    cache.kernels(svc, None)
+    _teach(make_service())  # every kernel's version moves: each refresh re-reads them all
+    clock.now += 1.0
+    with statements(svc) as expected:  # what one refresh reads
+        routing.RoutingCache(clock=clock).kernels(svc, None)
+    start = threading.Barrier(8)
+
+    def route() -> dict[str, Any]:
+        start.wait()
+        return cache.kernels(svc, None)
+
+    with statements(svc) as seen, ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: route(), range(8)))
+    assert len(seen) == len(expected)  # one refresh, not one per route
+    assert all(sorted(a) == sorted(svc.roster.names) for a in answers)
+
+
+def test_a_route_during_a_refresh_uses_the_kernels_last_read(make_service: Any) -> None:
+    svc = make_service(route_cache_seconds=1.0)
+    clock = FakeClock()
+    cache = routing.RoutingCache(clock=clock)
+    before = cache.kernels(svc, ["athena"])["athena"]
+    clock.now += 5.0  # expired
+    with cache._refresh, statements(svc) as seen:  # another route is refreshing
+        assert cache.kernels(svc, ["athena"])["athena"] is before
+    assert seen == []
+    with statements(svc) as seen:
+        cache.kernels(svc, ["athena"])
+    assert seen  # no refresh in flight: this route reads the versions itself
+
+
+def test_a_route_needing_an_unread_kernel_waits_for_the_refresh(make_service: Any) -> None:
+    svc = make_service(route_cache_seconds=1.0)
+    cache = routing.RoutingCache(clock=FakeClock())
+    cache.kernels(svc, ["athena"])
+    released = threading.Event()
+
+    def refresh_elsewhere() -> None:
+        with cache._refresh:
+            time.sleep(0.2)
+            released.set()
+
+    holder = threading.Thread(target=refresh_elsewhere)
+    holder.start()
+    time.sleep(0.05)
+    zeus = cache.kernels(svc, ["zeus"])["zeus"]  # never read: nothing old to route on
+    assert released.is_set()
+    holder.join()
+    assert zeus.name == "zeus"
