@@ -95,6 +95,7 @@ from benchmarks.pipeline_report import markdown, plots, write_json
 from benchmarks.pipeline_rows import expand, load_sample, roster_gods, sample_dir
 from benchmarks.pipeline_stats import TABLE_HEADER, local_slopes, ratio, results_table, rss_growth
 from benchmarks.table_growth import run as table_growth
+from pantheon.learning.coordizer_kind import CoordizerKind
 from pantheon.testing import Stack, wait_until
 from pantheon.worker.queues import FAST
 
@@ -152,6 +153,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--roster", choices=("default", "sample"), default="default")
     parser.add_argument(
+        "--coordizer",
+        choices=[kind.value for kind in CoordizerKind],
+        default=CoordizerKind.ENCODER.value,
+        help="PANTHEON_COORDIZER of the web and worker (default: the product's default)",
+    )
+    parser.add_argument(
         "--postgres",
         choices=("auto", "machine", "private"),
         default="auto",
@@ -201,7 +208,7 @@ def run_pipeline(opts: argparse.Namespace) -> dict[str, Any]:
     for name, count in sizes.items():
         rows[name] = expand(source, count, run_id, gods, offset=offset)
         offset += count
-    env = dict(QUIET_SCHEDULE, PANTHEON_TASK_MODE="celery")
+    env = dict(QUIET_SCHEDULE, PANTHEON_TASK_MODE="celery", PANTHEON_COORDIZER=opts.coordizer)
     if opts.roster == "sample":
         env["PANTHEON_ROSTER_FILE"] = str(sample_dir() / "roster.json")
     postgres, machine_db = machine_database(opts.postgres)
@@ -209,6 +216,7 @@ def run_pipeline(opts: argparse.Namespace) -> dict[str, Any]:
     context = [
         f"rows: bundled sample of {len(source):,} real RouteLLM outcomes, repeated and varied "
         f"(prompt suffix per repetition, own outcome_key), roster {opts.roster}",
+        f"prompt representation: PANTHEON_COORDIZER={opts.coordizer}",
         f"PostgreSQL: {'machine server, fresh database' if machine_db else 'private cluster'}; "
         "Redis: private; web: pantheon serve; worker: --concurrency 2; Beat running",
     ]
