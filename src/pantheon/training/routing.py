@@ -36,8 +36,9 @@ class RoutingCache:
 
     One refresh at a time (``_refresh``): when the versions expire under load, every route
     in flight misses at once. Each used to read the versions and parse the same changed
-    kernels' checkpoints itself; with the worker training all the time, that was a fifth
-    of the web's CPU in the freshness run (docs/CAPACITY.md, "Kernel reads on the route").
+    kernels' checkpoints itself; with the worker training all the time, that was 22 % of
+    the web's CPU samples in an overloaded freshness run (docs/CAPACITY.md, "Kernel reads
+    on the route").
     Now one route refreshes; the others route meanwhile on the kernels last read (so a
     kernel is at most ``route_cache_seconds`` plus one refresh old), or, when some wanted
     kernel was never read, wait for the refresh.
