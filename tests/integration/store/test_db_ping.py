@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from pantheon.errors import DatabaseUnavailableError
 from pantheon.store import db as db_module
 from pantheon.store.db import Database
-from tests.integration.training.procs import build_settings
+from tests.integration.training.procs import build_settings, kill_other_backends
 
 pytestmark = pytest.mark.integration
 
@@ -30,28 +30,12 @@ def _backend_pid(database: Database) -> int:
         return int(session.execute(sa.text("SELECT pg_backend_pid()")).scalar_one())
 
 
-def _kill_other_backends(url: str) -> int:
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return int(
-                conn.execute(
-                    sa.text(
-                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                    )
-                ).scalar_one()
-            )
-    finally:
-        engine.dispose()
-
-
 def test_an_idle_connection_the_server_dropped_is_replaced_before_use(
     database: Database, postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(db_module, "PING_AFTER_IDLE_S", 0.05)
     first = _backend_pid(database)
-    assert _kill_other_backends(postgres_url) >= 1
+    assert kill_other_backends(postgres_url) >= 1
     time.sleep(0.1)  # idle for longer than the threshold: the checkout pings it
     second = _backend_pid(database)  # no error: the ping found it dead, a new one answered
     assert second != first
@@ -62,7 +46,7 @@ def test_a_busy_connection_is_not_pinged_and_a_dead_one_fails_once(
 ) -> None:
     monkeypatch.setattr(db_module, "PING_AFTER_IDLE_S", 3600.0)
     first = _backend_pid(database)
-    assert _kill_other_backends(postgres_url) >= 1
+    assert kill_other_backends(postgres_url) >= 1
     # Reused within the threshold: no ping, so the statement meets the dead connection.
     with pytest.raises(DatabaseUnavailableError):
         _backend_pid(database)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
 from pantheon.config import Settings
 from pantheon.store.db import Database
 from pantheon.training.service import TrainingService
@@ -21,6 +23,24 @@ def build_settings(url: str, root: Path, **overrides: Any) -> Settings:
     }
     values.update(overrides)
     return Settings(**values)
+
+
+def kill_other_backends(url: str) -> int:
+    """The server ends every other connection to the database at ``url`` (as a restart or
+    an idle-connection reaper would); how many it ended."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(
+                conn.execute(
+                    sa.text(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                ).scalar_one()
+            )
+    finally:
+        engine.dispose()
 
 
 def _warm_up(service: TrainingService, barrier: Any) -> None:

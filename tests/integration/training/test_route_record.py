@@ -12,11 +12,10 @@ import sqlalchemy as sa
 from pantheon.config import Settings
 from pantheon.store import db as db_module
 from pantheon.store import decisions as decision_rows
-from pantheon.store.db import Database
 from pantheon.store.models import decisions as decision_table
 from pantheon.training import decisions
 from pantheon.training.service import TrainingService
-from tests.integration.training.procs import build_settings
+from tests.integration.training.procs import build_settings, kill_other_backends
 
 pytestmark = pytest.mark.integration
 
@@ -56,18 +55,7 @@ def test_a_route_after_the_server_dropped_its_connection_records_once(
     decisions.route(svc, "first prompt", candidates=["athena", "zeus"])
     pool = svc.database.autocommit_engine.pool
     assert pool.checkedin() >= 1  # the INSERT's connection waits in the pool, unpinged
-    admin = Database(settings)
-    try:
-        with admin.engine.connect() as conn:
-            killed = conn.execute(
-                sa.text(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                )
-            ).scalar_one()
-    finally:
-        admin.dispose()
-    assert killed >= 1
+    assert kill_other_backends(postgres_url) >= 1
     d = decisions.route(svc, "second prompt", candidates=["athena", "zeus"])
     assert decisions.get_decision(svc, d.decision_id).god_name == d.god_name
     assert _count(postgres_url) == 2
