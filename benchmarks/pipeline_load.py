@@ -70,7 +70,7 @@ class Recorder:
         self.route_errors: list[str] = []
         #: Every route's answer by HTTP status ("error" for no answer): the error list
         #: above keeps only the first few.
-        self.route_statuses: dict[str, int] = {}
+        self.route_statuses: Counter[str] = Counter()
 
     async def route_first(self, client: httpx.AsyncClient, url: str, body: bytes) -> bytes:
         """The outcome body linked to a fresh decision for its prompt (the chosen god's
@@ -86,7 +86,7 @@ class Recorder:
             detail = f"HTTP {response.status_code}: {response.text[:300]}"
             status = str(response.status_code)
         self.route_latencies.append(time.perf_counter() - start)
-        self.route_statuses[status] = self.route_statuses.get(status, 0) + 1
+        self.route_statuses[status] += 1
         if not isinstance(answer, dict) or "decision_id" not in answer:
             if len(self.route_errors) < 20:
                 self.route_errors.append(detail)

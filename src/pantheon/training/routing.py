@@ -133,11 +133,13 @@ class RoutingCache:
             versions = self._versions
             if versions is None:
                 return None
-            young = ttl > 0 and self._clock() - self._checked_at < ttl
-            if not any_age and not young:
+            if not any_age and (
+                ttl <= 0
+                or self._clock() - self._checked_at >= ttl
+                # this process committed a kernel since the versions were read
+                or service.kernels.generation != self._generation
+            ):
                 return None
-            if not any_age and service.kernels.generation != self._generation:
-                return None  # this process committed a kernel since the versions were read
             if names is None:
                 names = [g for g in service.roster.names if not versions.get(g, (0, False))[1]]
             out: dict[str, tuple[int, Kernel]] = {}
