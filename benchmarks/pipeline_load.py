@@ -15,6 +15,12 @@ latencies and errors are kept apart (``route_latencies``, ``route_errors``).
 
 Each record is ``[t_sent, t_done, status, outcome_id, accepted, latency_s]`` with wall-clock
 times (``time.time()``, comparable with the database's timestamps on this machine).
+
+The client is aiohttp, not httpx: on this two-core machine kind the load generator shares
+the cores with the services it measures, and httpx's ``AsyncClient`` took 1.2–1.7 ms of
+the generator's CPU per request against aiohttp's 0.2–0.3 ms (same no-op endpoint, four
+connections; docs/CAPACITY.md, "The load generator's own CPU"). Each result says what the
+generator spent (``client_cpu_s``), so a run shows how much of the machine it took.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
+import aiohttp
 
 from benchmarks.pipeline_rows import read_bodies
 
@@ -45,12 +51,16 @@ def check_loopback(url: str) -> None:
         raise ValueError(f"the benchmark only sends load to loopback, not {host!r}")
 
 
-def _answer_fields(response: httpx.Response) -> tuple[int | None, int]:
+#: What a request can fail with short of an HTTP answer.
+CLIENT_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError)
+
+
+def _answer_fields(status: int, raw: bytes) -> tuple[int | None, int]:
     """(outcome_id, accepted) from an intake answer; (None, 0) for anything else."""
-    if response.status_code >= 300:
+    if status >= 300:
         return None, 0
     try:
-        body = response.json()
+        body = json.loads(raw)
     except ValueError:
         return None, 0
     if not isinstance(body, dict):
@@ -72,19 +82,21 @@ class Recorder:
         #: above keeps only the first few.
         self.route_statuses: Counter[str] = Counter()
 
-    async def route_first(self, client: httpx.AsyncClient, url: str, body: bytes) -> bytes:
+    async def route_first(self, client: aiohttp.ClientSession, url: str, body: bytes) -> bytes:
         """The outcome body linked to a fresh decision for its prompt (the chosen god's
         outcome); the body unchanged when the route fails (the error is kept)."""
         outcome = json.loads(body)
         start = time.perf_counter()
+        route_body = json.dumps({"prompt": outcome["prompt"]}).encode()
         try:
-            response = await client.post(url, json={"prompt": outcome["prompt"]})
-            answer = response.json() if response.status_code < 300 else None
-        except (httpx.HTTPError, ValueError) as exc:
+            async with client.post(url, data=route_body) as response:
+                code, raw = response.status, await response.read()
+            answer = json.loads(raw) if code < 300 else None
+        except (*CLIENT_ERRORS, ValueError) as exc:
             answer, detail, status = None, f"{type(exc).__name__}: {exc}", "error"
         else:
-            detail = f"HTTP {response.status_code}: {response.text[:300]}"
-            status = str(response.status_code)
+            detail = f"HTTP {code}: {raw[:300].decode(errors='replace')}"
+            status = str(code)
         self.route_latencies.append(time.perf_counter() - start)
         self.route_statuses[status] += 1
         if not isinstance(answer, dict) or "decision_id" not in answer:
@@ -95,23 +107,22 @@ class Recorder:
         outcome["god_name"] = answer["god_name"]
         return json.dumps(outcome, separators=(",", ":")).encode()
 
-    async def send(self, client: httpx.AsyncClient, url: str, body: bytes, parse: bool) -> None:
+    async def send(self, client: aiohttp.ClientSession, url: str, body: bytes, parse: bool) -> None:
         sent = time.time()
         start = time.perf_counter()
         try:
-            response = await client.post(url, content=body)
-        except httpx.HTTPError as exc:
+            async with client.post(url, data=body) as response:
+                status, raw = response.status, await response.read()
+        except CLIENT_ERRORS as exc:
             if len(self.errors) < 20:
                 self.errors.append(f"{type(exc).__name__}: {exc}")
             self.records.append([sent, time.time(), 0, None, 0, time.perf_counter() - start])
             return
         latency = time.perf_counter() - start
-        outcome_id, accepted = _answer_fields(response) if parse else (None, 0)
-        if response.status_code >= 300 and len(self.errors) < 20:
-            self.errors.append(f"HTTP {response.status_code}: {response.text[:300]}")
-        self.records.append(
-            [sent, time.time(), response.status_code, outcome_id, accepted, latency]
-        )
+        outcome_id, accepted = _answer_fields(status, raw) if parse else (None, 0)
+        if status >= 300 and len(self.errors) < 20:
+            self.errors.append(f"HTTP {status}: {raw[:300].decode(errors='replace')}")
+        self.records.append([sent, time.time(), status, outcome_id, accepted, latency])
 
 
 async def run_closed(spec: dict[str, Any], bodies: list[bytes], recorder: Recorder) -> None:
@@ -132,7 +143,7 @@ async def run_closed(spec: dict[str, Any], bodies: list[bytes], recorder: Record
         next_index += 1
         return body
 
-    async def client_loop(client: httpx.AsyncClient) -> None:
+    async def client_loop(client: aiohttp.ClientSession) -> None:
         while (body := take()) is not None:
             await recorder.send(client, url, body, parse)
 
@@ -180,14 +191,15 @@ async def run_open(spec: dict[str, Any], bodies: list[bytes], recorder: Recorder
             recorder.errors.append(f"{len(late)} requests still in flight after {drain} s")
 
 
-def _client(spec: dict[str, Any], connections: int) -> httpx.AsyncClient:
+def _client(spec: dict[str, Any], connections: int) -> aiohttp.ClientSession:
+    """A session keeping at most ``connections`` keep-alive connections; every body is JSON."""
     headers = {"content-type": "application/json"}
     if spec.get("token"):
         headers["authorization"] = f"Bearer {spec['token']}"
-    return httpx.AsyncClient(
+    return aiohttp.ClientSession(
         headers=headers,
-        timeout=float(spec.get("timeout_s", 60.0)),
-        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+        timeout=aiohttp.ClientTimeout(total=float(spec.get("timeout_s", 60.0))),
+        connector=aiohttp.TCPConnector(limit=connections),
     )
 
 
@@ -203,11 +215,13 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         time.sleep(start_at - time.time())
     recorder = Recorder()
     began = time.time()
+    cpu_before = time.process_time()
     runner = run_open if spec["mode"] == "open" else run_closed
     asyncio.run(runner(spec, bodies, recorder))
     return {
         "began": began,
         "ended": time.time(),
+        "client_cpu_s": time.process_time() - cpu_before,
         "records": recorder.records,
         "errors": recorder.errors,
         "route_latencies": recorder.route_latencies,
@@ -266,6 +280,7 @@ def merge(results: list[dict[str, Any]]) -> dict[str, Any]:
         "route_latencies": [x for result in results for x in result.get("route_latencies", [])],
         "route_errors": [e for result in results for e in result.get("route_errors", [])][:20],
         "route_statuses": dict(statuses),
+        "client_cpu_s": sum(float(result.get("client_cpu_s", 0.0)) for result in results),
         "began": min(sent) if sent else math.nan,
         "ended": max(done) if done else math.nan,
     }

@@ -135,6 +135,11 @@ def latencies_of(merged: dict[str, Any]) -> tuple[list[float], int]:
     return ok, len(merged["records"]) - len(ok)
 
 
+def client_cpu_ms(merged: dict[str, Any]) -> float:
+    """The load generator's own CPU per request sent (ms): what it took from the machine."""
+    return 1000 * float(merged["client_cpu_s"]) / max(1, len(merged["records"]))
+
+
 def intake_single(
     run: Run,
     rows: Sequence[dict[str, Any]],
@@ -152,7 +157,12 @@ def intake_single(
         real = closed_loop(run, run.web_url + "/api/outcomes", path, concurrency, seconds)
         lat, errors = latencies_of(real)
         stats = latency_summary(lat, real["ended"] - real["began"])
-        entry: dict[str, Any] = {"concurrency": concurrency, "errors": errors, **stats}
+        entry: dict[str, Any] = {
+            "concurrency": concurrency,
+            "errors": errors,
+            "client_cpu_ms": client_cpu_ms(real),
+            **stats,
+        }
         if real["errors"]:
             run.note(f"intake single c={concurrency} errors: {real['errors'][:3]}")
         if noop_url:
@@ -160,12 +170,14 @@ def intake_single(
             noop_lat, _ = latencies_of(noop)
             noop_stats = latency_summary(noop_lat, noop["ended"] - noop["began"])
             entry.update({f"noop_{k}": v for k, v in noop_stats.items()})
+            entry["noop_client_cpu_ms"] = client_cpu_ms(noop)
             best_noop = max(best_noop, noop_stats["per_s"])
         best = max(best, stats["per_s"])
         table.append(entry)
         run.results[f"intake_single_c{concurrency}_per_s"] = stats["per_s"]
         run.results[f"intake_single_c{concurrency}_p50_ms"] = stats["p50_ms"]
         run.results[f"intake_single_c{concurrency}_p99_ms"] = stats["p99_ms"]
+        run.results[f"intake_single_c{concurrency}_client_cpu_ms"] = entry["client_cpu_ms"]
         if noop_url:
             run.results[f"noop_web_c{concurrency}_per_s"] = entry["noop_per_s"]
             run.results[f"noop_web_c{concurrency}_p99_ms"] = entry["noop_p99_ms"]
@@ -330,6 +342,7 @@ def route(run: Run, prompts: Sequence[str], seconds: float) -> None:
         run.results[f"route_c{concurrency}_p50_ms"] = stats["p50_ms"]
         run.results[f"route_c{concurrency}_p99_ms"] = stats["p99_ms"]
         run.results[f"route_c{concurrency}_errors"] = errors
+        run.results[f"route_c{concurrency}_client_cpu_ms"] = client_cpu_ms(merged)
         if concurrency == 1:
             run.series["route_latencies_ms"] = [x * 1000 for x in lat]
         if merged["errors"]:

@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import pytest
 from benchmarks.pipeline_baselines import process_rss
 from benchmarks.pipeline_load import _answer_fields, check_loopback, merge
@@ -27,12 +26,12 @@ def test_load_goes_to_loopback_only() -> None:
 
 
 def test_answer_fields_of_single_batch_and_error() -> None:
-    single = httpx.Response(202, json={"outcome_id": 7, "task_id": "t", "mode": "celery"})
-    batch = httpx.Response(202, json={"accepted": 998, "duplicates": 2, "outcome_ids": []})
-    error = httpx.Response(422, json={"error": "validation"})
-    assert _answer_fields(single) == (7, 1)
-    assert _answer_fields(batch) == (None, 1000)
-    assert _answer_fields(error) == (None, 0)
+    single = json.dumps({"outcome_id": 7, "task_id": "t", "mode": "celery"}).encode()
+    batch = json.dumps({"accepted": 998, "duplicates": 2, "outcome_ids": []}).encode()
+    assert _answer_fields(202, single) == (7, 1)
+    assert _answer_fields(202, batch) == (None, 1000)
+    assert _answer_fields(422, b'{"error": "validation"}') == (None, 0)
+    assert _answer_fields(202, b"not json") == (None, 0)
 
 
 def test_merge_spans_every_process() -> None:

@@ -1,13 +1,16 @@
-"""The load generator's chat-app flow: a route first, then the outcome with its decision."""
+"""The load generator's chat-app flow: a route first, then the outcome with its decision.
+
+The generator's client talks to a real HTTP server on loopback (aiohttp's test server)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 
-import httpx
 import pytest
-from benchmarks.pipeline_load import Recorder, merge
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from benchmarks.pipeline_load import Recorder, _client, merge
 
 pytestmark = pytest.mark.unit
 
@@ -17,14 +20,18 @@ BODY = json.dumps({"god_name": "zeus", "prompt": "why is the sea salty?", "succe
 def _linked(status: int, answer: object) -> tuple[bytes, Recorder, list[object]]:
     seen: list[object] = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(json.loads(request.content))
-        return httpx.Response(status, json=answer)
+    async def handler(request: web.Request) -> web.Response:
+        assert request.content_type == "application/json"
+        seen.append(json.loads(await request.read()))
+        return web.json_response(answer, status=status)
 
     async def go() -> tuple[bytes, Recorder]:
+        app = web.Application()
+        app.router.add_post("/api/route", handler)
         recorder = Recorder()
-        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
-            body = await recorder.route_first(client, "http://127.0.0.1/api/route", BODY.encode())
+        async with TestServer(app, host="127.0.0.1") as server, _client({}, 1) as client:
+            url = str(server.make_url("/api/route"))
+            body = await recorder.route_first(client, url, BODY.encode())
         return body, recorder
 
     body, recorder = asyncio.run(go())
@@ -47,6 +54,26 @@ def test_a_failed_route_leaves_the_outcome_unlinked_and_is_counted() -> None:
     assert len(recorder.route_errors) == 1
     assert recorder.route_errors[0].startswith("HTTP 503")
     assert recorder.route_statuses == {"503": 1}
+
+
+def test_an_outcome_is_recorded_with_its_answer() -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response({"outcome_id": 41, "mode": "celery"}, status=202)
+
+    async def go() -> Recorder:
+        app = web.Application()
+        app.router.add_post("/api/outcomes", handler)
+        recorder = Recorder()
+        async with TestServer(app, host="127.0.0.1") as server, _client({}, 1) as client:
+            await recorder.send(client, str(server.make_url("/api/outcomes")), BODY.encode(), True)
+            await recorder.send(client, str(server.make_url("/nowhere")), BODY.encode(), True)
+        return recorder
+
+    recorder = asyncio.run(go())
+    (ok, missing) = recorder.records
+    assert ok[2:5] == [202, 41, 1]
+    assert missing[2:5] == [404, None, 0]
+    assert recorder.errors[0].startswith("HTTP 404")
 
 
 def test_merged_route_answers_are_counted_past_the_kept_error_texts() -> None:
