@@ -140,6 +140,12 @@ def client_cpu_ms(merged: dict[str, Any]) -> float:
     return 1000 * float(merged["client_cpu_s"]) / max(1, len(merged["records"]))
 
 
+def sessions_opened(run: Run) -> int:
+    """PostgreSQL sessions ever opened on the run's database (``pg_stat_database``)."""
+    query = "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
+    return int(sql_scalar(run, query))
+
+
 def intake_single(
     run: Run,
     rows: Sequence[dict[str, Any]],
@@ -154,7 +160,11 @@ def intake_single(
     for n, concurrency in enumerate(concurrencies):
         chunk = rows[n * per_level : (n + 1) * per_level]
         path = write_bodies(run.work_dir / f"bodies-single-{concurrency}.jsonl", singles(chunk))
+        opened = sessions_opened(run)
         real = closed_loop(run, run.web_url + "/api/outcomes", path, concurrency, seconds)
+        # Connections opened under load (the counter's own query is one of them): a pool
+        # that closes what it opened beyond its size shows here as one per request.
+        run.results[f"intake_single_c{concurrency}_pg_sessions"] = sessions_opened(run) - opened
         lat, errors = latencies_of(real)
         stats = latency_summary(lat, real["ended"] - real["began"])
         entry: dict[str, Any] = {

@@ -98,7 +98,9 @@ class Settings(BaseSettings):
     # --- store of record ------------------------------------------------------------
     #: Unset means the embedded default: SQLite at ``$PANTHEON_DATA_DIR/pantheon.db``.
     database_url_raw: str | None = Field(None, validation_alias="DATABASE_URL")
-    db_pool_size: int = Field(5, validation_alias="PANTHEON_DB_POOL_SIZE", ge=1)
+    #: Connections each of a process's pools opens at most and keeps (no overflow; the
+    #: old default, 5 kept + 10 opened and closed per use, had the same ceiling).
+    db_pool_size: int = Field(15, validation_alias="PANTHEON_DB_POOL_SIZE", ge=1)
     #: Where checkpoint blobs live. ``auto``: the database on PostgreSQL (shared by every
     #: machine), a directory on SQLite.
     checkpoint_store: Literal["auto", "directory", "database"] = Field(

@@ -13,6 +13,13 @@ SQLAlchemy's ``pool_pre_ping`` pings on every checkout, one more round trip per 
 One-statement writes on a request path (``Database.autocommit``) use a second, small
 pool in autocommit mode without any ping, and retry once on a connection found dead.
 
+Each pool is fixed-size (``PANTHEON_DB_POOL_SIZE`` connections, no overflow): a connection
+is opened the first time concurrency needs it and then kept. SQLAlchemy's overflow
+connections are closed when they are returned (the ``max_overflow`` parameter of
+``QueuePool``, https://docs.sqlalchemy.org/en/20/core/pooling.html), so with a small pool
+and an overflow every request above the pool's size opened and closed a PostgreSQL
+connection of its own (docs/CAPACITY.md, "A pool that keeps its connections").
+
 Connection-level failures (``OperationalError``, ``InterfaceError``) surface as
 :class:`~pantheon.errors.DatabaseUnavailableError` (``transient``: worker retries, API 503).
 """
@@ -42,6 +49,8 @@ from pantheon.errors import DatabaseUnavailableError
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: Connections a pool may open beyond ``PANTHEON_DB_POOL_SIZE``: none (see above).
+MAX_OVERFLOW = 0
 #: A PostgreSQL connection idle in the pool this long (seconds) is pinged before use.
 #: Busy connections are not: under load each is reused within milliseconds, and a ping per
 #: checkout cost about a tenth of single-outcome intake's throughput (docs/CAPACITY.md,
@@ -90,7 +99,7 @@ class Database:
             engine = sa.create_engine(
                 url,
                 pool_size=settings.db_pool_size,
-                max_overflow=10,
+                max_overflow=MAX_OVERFLOW,
                 connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
             )
             event.listen(engine, "connect", _sqlite_on_connect)
@@ -99,7 +108,7 @@ class Database:
         engine = sa.create_engine(
             url,
             pool_size=settings.db_pool_size,
-            max_overflow=10,
+            max_overflow=MAX_OVERFLOW,
             pool_recycle=1800,
             connect_args={"connect_timeout": 5},
         )
@@ -140,7 +149,7 @@ class Database:
         return sa.create_engine(
             self.url,
             pool_size=self.settings.db_pool_size,
-            max_overflow=10,
+            max_overflow=MAX_OVERFLOW,
             pool_pre_ping=False,
             pool_recycle=1800,
             isolation_level="AUTOCOMMIT",
