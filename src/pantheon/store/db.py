@@ -10,7 +10,7 @@ PostgreSQL: ``postgresql+psycopg``. Row locks (``SELECT ... FOR UPDATE``) serial
 writers of one kernel instead of a file lock. A pooled connection is pinged before use only
 when it has sat idle in the pool for ``PING_AFTER_IDLE_S`` or more (:func:`_ping_if_idle`):
 SQLAlchemy's ``pool_pre_ping`` pings on every checkout, one more round trip per request.
-One-statement writes on a request path (``Database.autocommit``) use a second, small
+One-statement writes on a request path (``Database.autocommit``) use a second
 pool in autocommit mode without any ping, and retry once on a connection found dead.
 
 Each pool is fixed-size (``PANTHEON_DB_POOL_SIZE`` connections, no overflow): a connection
