@@ -19,7 +19,7 @@ times (``time.time()``, comparable with the database's timestamps on this machin
 The client is aiohttp, not httpx: on this two-core machine kind the load generator shares
 the cores with the services it measures, and httpx's ``AsyncClient`` took 1.2–1.7 ms of
 the generator's CPU per request against aiohttp's 0.2–0.3 ms (same no-op endpoint, four
-connections; docs/CAPACITY.md, "The load generator's own CPU"). Each result says what the
+connections; docs/CAPACITY.md, "The load generator took a core"). Each result says what the
 generator spent (``client_cpu_s``), so a run shows how much of the machine it took.
 """
 
