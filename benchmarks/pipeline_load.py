@@ -55,6 +55,11 @@ def check_loopback(url: str) -> None:
 CLIENT_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError)
 
 
+def _detail(status: int, raw: bytes) -> str:
+    """An error answer as kept in the results: its status and the start of its body."""
+    return f"HTTP {status}: {raw[:300].decode(errors='replace')}"
+
+
 def _answer_fields(status: int, raw: bytes) -> tuple[int | None, int]:
     """(outcome_id, accepted) from an intake answer; (None, 0) for anything else."""
     if status >= 300:
@@ -95,7 +100,7 @@ class Recorder:
         except (*CLIENT_ERRORS, ValueError) as exc:
             answer, detail, status = None, f"{type(exc).__name__}: {exc}", "error"
         else:
-            detail = f"HTTP {code}: {raw[:300].decode(errors='replace')}"
+            detail = _detail(code, raw)
             status = str(code)
         self.route_latencies.append(time.perf_counter() - start)
         self.route_statuses[status] += 1
@@ -121,7 +126,7 @@ class Recorder:
         latency = time.perf_counter() - start
         outcome_id, accepted = _answer_fields(status, raw) if parse else (None, 0)
         if status >= 300 and len(self.errors) < 20:
-            self.errors.append(f"HTTP {status}: {raw[:300].decode(errors='replace')}")
+            self.errors.append(_detail(status, raw))
         self.records.append([sent, time.time(), status, outcome_id, accepted, latency])
 
 

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -15,6 +18,20 @@ from benchmarks.pipeline_load import Recorder, _client, merge
 pytestmark = pytest.mark.unit
 
 BODY = json.dumps({"god_name": "zeus", "prompt": "why is the sea salty?", "success": True})
+
+Handler = Callable[[web.Request], Awaitable[web.Response]]
+
+
+@asynccontextmanager
+async def _serving(
+    path: str, handler: Handler
+) -> AsyncIterator[tuple[aiohttp.ClientSession, Callable[[str], str]]]:
+    """The generator's own session, and the URL of a path on a loopback server whose
+    ``POST path`` is ``handler``."""
+    app = web.Application()
+    app.router.add_post(path, handler)
+    async with TestServer(app, host="127.0.0.1") as server, _client({}, 1) as client:
+        yield client, lambda at: str(server.make_url(at))
 
 
 def _linked(status: int, answer: object) -> tuple[bytes, Recorder, list[object]]:
@@ -26,12 +43,9 @@ def _linked(status: int, answer: object) -> tuple[bytes, Recorder, list[object]]
         return web.json_response(answer, status=status)
 
     async def go() -> tuple[bytes, Recorder]:
-        app = web.Application()
-        app.router.add_post("/api/route", handler)
         recorder = Recorder()
-        async with TestServer(app, host="127.0.0.1") as server, _client({}, 1) as client:
-            url = str(server.make_url("/api/route"))
-            body = await recorder.route_first(client, url, BODY.encode())
+        async with _serving("/api/route", handler) as (client, url):
+            body = await recorder.route_first(client, url("/api/route"), BODY.encode())
         return body, recorder
 
     body, recorder = asyncio.run(go())
@@ -61,12 +75,10 @@ def test_an_outcome_is_recorded_with_its_answer() -> None:
         return web.json_response({"outcome_id": 41, "mode": "celery"}, status=202)
 
     async def go() -> Recorder:
-        app = web.Application()
-        app.router.add_post("/api/outcomes", handler)
         recorder = Recorder()
-        async with TestServer(app, host="127.0.0.1") as server, _client({}, 1) as client:
-            await recorder.send(client, str(server.make_url("/api/outcomes")), BODY.encode(), True)
-            await recorder.send(client, str(server.make_url("/nowhere")), BODY.encode(), True)
+        async with _serving("/api/outcomes", handler) as (client, url):
+            await recorder.send(client, url("/api/outcomes"), BODY.encode(), True)
+            await recorder.send(client, url("/nowhere"), BODY.encode(), True)
         return recorder
 
     recorder = asyncio.run(go())
