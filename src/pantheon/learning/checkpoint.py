@@ -14,6 +14,7 @@ import io
 import json
 import math
 import os
+import threading
 import zipfile
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -31,6 +32,14 @@ from .kernel import Kernel
 
 FORMAT_VERSION = 1
 MAX_BYTES = 64 * 1024 * 1024  # far above any kernel; refuses zip bombs before inflating
+#: numpy reads each array header with ``ast.literal_eval``. On CPython 3.11 the AST
+#: constructor's recursion counter is shared by the interpreter's threads, and two threads
+#: building ASTs at once can fail with a spurious ``SystemError: AST constructor recursion
+#: depth mismatch`` (https://github.com/python/cpython/issues/106905). That error read as a
+#: corrupt checkpoint and failed a god's hourly batch while another god's kernel was read
+#: beside it (``training._fanout`` runs two gods at once). Parsing takes this lock, so
+#: checkpoint headers are parsed one at a time in a process.
+_PARSE_LOCK = threading.Lock()
 _META = "meta"
 _PREFIX = "arrays/"
 
@@ -110,20 +119,25 @@ def _read_members(data: bytes) -> dict[str, NDArray[Any]]:
     if len(raw) > MAX_BYTES:
         raise CheckpointError("checkpoint is larger than any kernel")
     try:
-        with zipfile.ZipFile(io.BytesIO(raw)) as zf:
-            infos = zf.infolist()
-            if sum(i.file_size for i in infos) > MAX_BYTES or len(infos) > 64:
-                raise CheckpointError("checkpoint archive is implausibly large")
-            if zf.testzip() is not None:
-                raise CheckpointError("checkpoint archive fails its CRC check")
-            for info in infos:
-                _check_header(zf, info)
-        with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
-            return {name: np.asarray(npz[name]) for name in npz.files}
+        with _PARSE_LOCK:
+            return _parse_members(raw)
     except CheckpointError:
         raise
     except Exception as exc:  # any parse failure of hostile bytes is a corrupt checkpoint
         raise CheckpointError(f"corrupt or truncated checkpoint: {exc}") from exc
+
+
+def _parse_members(raw: bytes) -> dict[str, NDArray[Any]]:
+    with zipfile.ZipFile(io.BytesIO(raw)) as zf:
+        infos = zf.infolist()
+        if sum(i.file_size for i in infos) > MAX_BYTES or len(infos) > 64:
+            raise CheckpointError("checkpoint archive is implausibly large")
+        if zf.testzip() is not None:
+            raise CheckpointError("checkpoint archive fails its CRC check")
+        for info in infos:
+            _check_header(zf, info)
+    with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
+        return {name: np.asarray(npz[name]) for name in npz.files}
 
 
 def loads(data: bytes, expect_kernel: str | None = None) -> tuple[Kernel, dict[str, Any]]:
