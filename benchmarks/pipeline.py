@@ -28,7 +28,8 @@ else a private cluster), ``pantheon serve``, one Celery worker (``--concurrency 
    single-intake rate and the online training rate (:mod:`benchmarks.pipeline_freshness`):
    as a chat app sends outcomes (each after its route, with the ``decision_id``;
    ``freshness_*``) and unlinked (``freshness_unlinked_*``); ``*_load_share`` is the
-   offered load over the best single intake;
+   offered load over the best single intake, ``*_achieved_ratio`` the rate the run
+   achieved over the offered one (the freshness target counts only at 0.95 or more);
 7. hourly batch: ``train_hourly_batch_all`` over every pending row, via the API and worker,
    after ``--hourly-rows`` outcomes were copied in as trained online and queued
    (:func:`benchmarks.pipeline_phases.seed_batch_backlog`);
@@ -469,7 +470,7 @@ def print_table(results: dict[str, Any], out: Path) -> None:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
     for note in results.get("notes") or []:
         print(f"note: {note}")
-    missed = sum(1 for r in rows if r[-1] == "MISS")
+    missed = sum(1 for r in rows if r[-1].startswith("MISS"))
     print(f"\npipeline benchmark: {len(rows)} figures, {missed} missed; details in {out}")
 
 

@@ -10,7 +10,9 @@
 
 Both are offered the same rate (outcomes per second): ``--freshness-share`` of the slower of
 the best single-intake rate and the online training rate, so the two differ only in the
-link. ``*_load_share`` is that rate over the best single intake. (Offering the linked run
+link. ``*_load_share`` is that rate over the best single intake; ``*_achieved_ratio`` is
+the rate the outcomes were accepted at over the offered one, and a freshness figure from a
+run below 0.95 is no pass (the web could not take the load). (Offering the linked run
 that share of single intake alone would ask the web for about twice its single-intake CPU,
 a route costing about as much as an outcome: one such run overran its time bound.)
 
@@ -137,6 +139,9 @@ def freshness(
     figures: dict[str, float] = {
         "offered_per_s": per_s,
         "achieved_per_s": rate(len(ids), offered_span),
+        # Below 1 when the web could not take the offered load: the outcomes then came
+        # slower than offered, and the freshness figure is not at that load.
+        "achieved_ratio": ratio(rate(len(ids), offered_span), per_s),
         "outcomes": len(ids),
         "untrained": len(ids) - len(trained),
         "p50_s": percentile(ages, 50),

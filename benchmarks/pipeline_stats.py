@@ -138,6 +138,9 @@ class Target:
     goal: str  # the target, as printed
     check: Callable[[float], bool] | None  # None: reported beside its baseline, no target
     baseline_key: str | None = None
+    #: A run at an offered load: the results key of the share of that load it achieved.
+    #: A figure measured at less load than the target names is a miss, however good.
+    achieved_key: str | None = None
     unit: str = ""
 
 
@@ -179,8 +182,9 @@ TARGETS: tuple[Target, ...] = (
     Target(
         "freshness_p99_s",
         "freshness p99 (s), outcomes linked to their routes (offered share in results)",
-        "<= 1 s",
+        "<= 1 s at the offered load",
         lambda v: v <= 1.0,
+        achieved_key="freshness_achieved_ratio",
     ),
     Target(
         "freshness_unlinked_p99_s",
@@ -253,12 +257,20 @@ def rss_growth(results: Mapping[str, Any]) -> dict[str, float]:
     return out
 
 
+#: The share of an offered load a run must achieve for its figure to count as measured at it.
+MIN_ACHIEVED = 0.95
+
+
 def verdict(target: Target, results: Mapping[str, Any]) -> str:
     value = results.get(target.key)
     if target.check is None:
         return "-"
     if not isinstance(value, int | float) or math.isnan(value):
         return "n/a"
+    if target.achieved_key is not None:
+        achieved = results.get(target.achieved_key)
+        if not isinstance(achieved, int | float) or not achieved >= MIN_ACHIEVED:
+            return "MISS (load)"
     return "PASS" if target.check(float(value)) else "MISS"
 
 

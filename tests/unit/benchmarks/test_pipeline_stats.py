@@ -122,6 +122,16 @@ def test_verdicts_pass_miss_and_missing() -> None:
     assert verdict(by_key["worker_rss_growth"], {"worker_rss_growth": -0.2}) == "MISS"
 
 
+def test_a_figure_at_less_load_than_offered_is_a_miss() -> None:
+    fresh = next(t for t in TARGETS if t.key == "freshness_p99_s")
+    served = {"freshness_p99_s": 0.3, "freshness_achieved_ratio": 0.99}
+    assert verdict(fresh, served) == "PASS"
+    assert verdict(fresh, {**served, "freshness_p99_s": 1.5}) == "MISS"
+    # The web took a third of the offered outcomes: a good p99 at that rate is no pass.
+    assert verdict(fresh, {**served, "freshness_achieved_ratio": 0.35}) == "MISS (load)"
+    assert verdict(fresh, {"freshness_p99_s": 0.3}) == "MISS (load)"
+
+
 def test_results_table_shows_figure_baseline_and_ratio() -> None:
     results = {"intake_batch_per_s": 20_000.0, "copy_per_s": 60_000.0}
     results["intake_batch_ratio_copy"] = 1 / 3
