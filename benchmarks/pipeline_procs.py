@@ -198,15 +198,7 @@ class CpuMeter:
         return [int(r[0]) for r in rows]
 
     def _sample(self) -> dict[str, dict[int, float]]:
-        out: dict[str, dict[int, float]] = {}
-        for kind, pid in self.pids.items():
-            procs: list[Any] = []
-            try:
-                root = psutil.Process(pid)
-                procs = [root, *root.children(recursive=True)]
-            except psutil.NoSuchProcess:
-                pass
-            out[kind] = _cpu_of(procs)
+        out = {kind: tree_cpu(pid) for kind, pid in self.pids.items()}
         out["postgres"] = _cpu_of([_process(p) for p in self._backends()])
         return out
 
@@ -215,13 +207,33 @@ class CpuMeter:
         return self
 
     def stop(self) -> dict[str, float]:
-        """CPU seconds per kind since :meth:`start` (a process gone since counts 0 after)."""
+        """CPU seconds per kind since :meth:`start`. A PostgreSQL backend gone since counts 0
+        after; a process tree's total counts its reaped children."""
         after = self._sample()
         spent: dict[str, float] = {}
         for kind, now in after.items():
             then = self.before.get(kind, {})
-            spent[kind] = sum(max(0.0, t - then.get(pid, 0.0)) for pid, t in now.items())
+            if kind in self.pids:  # a tree whose root reaps its children: totals compare
+                spent[kind] = max(0.0, sum(now.values()) - sum(then.values()))
+            else:
+                spent[kind] = sum(max(0.0, t - then.get(pid, 0.0)) for pid, t in now.items())
         return spent
+
+
+def tree_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds of a process and its live descendants; the root's figure includes the
+    children it has reaped. A pool child that exits between two samples (a Celery worker
+    replaces one every ``worker_max_tasks_per_child`` tasks) then still counts: its time
+    moves from its own pid to the root's, and the tree's total only grows."""
+    try:
+        root = psutil.Process(pid)
+        kids = root.children(recursive=True)
+        times = root.cpu_times()
+    except psutil.NoSuchProcess:
+        return {}
+    out = _cpu_of(kids)
+    out[pid] = float(times.user + times.system + times.children_user + times.children_system)
+    return out
 
 
 def _process(pid: int) -> Any:

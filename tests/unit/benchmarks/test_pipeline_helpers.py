@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from benchmarks.pipeline_baselines import process_rss
 from benchmarks.pipeline_load import _answer_fields, check_loopback, merge
+from benchmarks.pipeline_procs import tree_cpu
 from benchmarks.pipeline_profile import buckets, read_collapsed, summarise
 from benchmarks.pipeline_report import markdown, write_json
 
@@ -87,3 +88,13 @@ def test_process_rss_counts_children_too() -> None:
     finally:
         child.kill()
         child.wait()
+
+
+def test_a_child_that_exits_still_counts_in_its_trees_cpu() -> None:
+    # A Celery pool child replaced mid-phase took its CPU time with it when only live
+    # processes were summed; the root's reaped-children time keeps it in the tree.
+    burn = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass"
+    before = sum(tree_cpu(os.getpid()).values())
+    subprocess.run([sys.executable, "-c", burn], check=True)  # runs, exits, is reaped
+    spent = sum(tree_cpu(os.getpid()).values()) - before
+    assert spent >= 0.3
