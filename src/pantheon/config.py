@@ -122,8 +122,11 @@ class Settings(BaseSettings):
     mode_cache_seconds: float = Field(5.0, validation_alias="PANTHEON_MODE_CACHE_SECONDS", ge=0)
     training_enabled: bool = Field(True, validation_alias="TRAINING_ENABLED")
     worker_concurrency: int = Field(2, validation_alias="PANTHEON_WORKER_CONCURRENCY", ge=1)
+    #: A pool child is replaced after this many tasks. Each replacement is a fork and a cold
+    #: kernel cache; at 10 (the first default) that cost a god's outcomes seconds of
+    #: freshness under load (docs/CAPACITY.md), so memory is guarded by the next setting.
     worker_max_tasks_per_child: int = Field(
-        10, validation_alias="PANTHEON_WORKER_MAX_TASKS_PER_CHILD", ge=1
+        1000, validation_alias="PANTHEON_WORKER_MAX_TASKS_PER_CHILD", ge=1
     )
     #: A pool child whose resident memory passes this (KiB) is replaced after its task:
     #: the recycling guard that does not cost a fork every few tasks.

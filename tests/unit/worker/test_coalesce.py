@@ -174,7 +174,7 @@ def test_task_hands_the_flag_clear_to_the_service(make_settings: Any, tmp_path: 
 def test_worker_config_guards_memory_and_freezes_the_parent_heap(make_settings: Any) -> None:
     config = celery_config(make_settings(worker_max_memory_per_child_kb=300_000))
     assert config["worker_max_memory_per_child"] == 300_000
-    assert config["worker_max_tasks_per_child"] == 10
+    assert config["worker_max_tasks_per_child"] == 1000
     try:
         prepare_parent_heap()
         assert gc.get_freeze_count() > 0
