@@ -135,13 +135,13 @@ def freshness(
     # percentiles are never flattered by leaving the slow ones out.
     now = time.time()
     ages = sorted(max(0.0, trained.get(i, now) - accepted[i]) for i in ids)
-    offered_span = merged["ended"] - merged["began"]
+    achieved = rate(len(ids), merged["ended"] - merged["began"])
     figures: dict[str, float] = {
         "offered_per_s": per_s,
-        "achieved_per_s": rate(len(ids), offered_span),
+        "achieved_per_s": achieved,
         # Below 1 when the web could not take the offered load: the outcomes then came
         # slower than offered, and the freshness figure is not at that load.
-        "achieved_ratio": ratio(rate(len(ids), offered_span), per_s),
+        "achieved_ratio": ratio(achieved, per_s),
         "outcomes": len(ids),
         "untrained": len(ids) - len(trained),
         "p50_s": percentile(ages, 50),
