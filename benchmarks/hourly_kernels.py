@@ -46,10 +46,10 @@ from pantheon.learning import timescales
 from pantheon.learning.batch import Batch
 from pantheon.learning.coordizer import BASIN_DIM
 from pantheon.learning.kernel import Kernel
+from pantheon.store.basins import BASIN_DTYPE
 from pantheon.store.db import Database
 from pantheon.store.migrate import ensure_schema
 from pantheon.store.outcomes import BATCH, _claimed
-from pantheon.store.types import BASIN_DTYPE
 from pantheon.training.basins import current_version
 from pantheon.training.service import TrainingService
 

@@ -39,7 +39,7 @@ from pantheon.learning.kernel import Kernel
 from pantheon.learning.reward import compute_reward
 from pantheon.learning.timescales import consolidate
 from pantheon.roster import Roster
-from pantheon.store.types import encode_basins
+from pantheon.store.basins import encode_basins
 from pantheon.training.service import TrainingService
 
 log = logging.getLogger(__name__)

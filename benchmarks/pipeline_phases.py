@@ -29,7 +29,7 @@ from pantheon.clock import utcnow
 from pantheon.learning.coordizer import COORDIZER_VERSION
 from pantheon.learning.coordizer_kind import CoordizerKind
 from pantheon.learning.reward import compute_reward
-from pantheon.store.types import encode_basins
+from pantheon.store.basins import encode_basins
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from pantheon.clock import utcnow
 from pantheon.config import Settings
 from pantheon.demo.run import load_sample
 from pantheon.learning.policy import choose, seeded_source
-from pantheon.store.types import encode_basins
+from pantheon.store.basins import encode_basins
 from pantheon.training import decisions
 from pantheon.training.basins import route_basin
 from pantheon.training.routing import cache_for

@@ -48,11 +48,11 @@ from pantheon.learning.coordizer import COORDIZER_VERSION
 from pantheon.roster import Roster
 from pantheon.store import migrate
 from pantheon.store import outcomes as outcome_rows
+from pantheon.store.basins import encode_basins
 
 # ``store.outcome_intake`` since revision 0005; ``store.outcomes`` before it (so the
 # benchmark can measure the previous revision of the product too).
 from pantheon.store.outcome_intake import insert_outcomes
-from pantheon.store.types import encode_basins
 from pantheon.training import decisions
 from pantheon.training.service import TrainingService
 

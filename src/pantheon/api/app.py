@@ -3,7 +3,7 @@
 ``uvicorn pantheon.api.app:app_factory --factory`` builds settings from the environment.
 Routes are thin (parse, call one service function); errors map to HTTP in
 :mod:`pantheon.api.errors`; request bodies are capped, and the heap large requests freed
-goes back to the system, in :mod:`pantheon.api.limits`.
+goes back to the system, in :mod:`pantheon.api.middleware`.
 """
 
 from __future__ import annotations
@@ -16,15 +16,20 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from pantheon import __version__
+from pantheon.api.deps import AppState
 from pantheon.api.errors import install_error_handlers
-from pantheon.api.http_metrics import HttpMetrics, HttpMetricsMiddleware
-from pantheon.api.limits import BodyLimitMiddleware, HeapReleaseMiddleware, reject_bad_text
 from pantheon.api.longpoll import WaitGate
 from pantheon.api.metrics import registry_for
 from pantheon.api.metrics import router as metrics_router
+from pantheon.api.middleware import (
+    BodyLimitMiddleware,
+    HeapReleaseMiddleware,
+    HttpMetrics,
+    HttpMetricsMiddleware,
+    reject_bad_text,
+)
 from pantheon.api.routes import ROUTERS
 from pantheon.api.routes.dashboard import STATIC_DIR
-from pantheon.api.state import AppState
 from pantheon.config import Settings, get_settings
 
 log = logging.getLogger(__name__)

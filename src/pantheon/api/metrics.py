@@ -23,11 +23,11 @@ from prometheus_client.core import (
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from pantheon.api.deps import AppState, get_state
 from pantheon.api.routes.operations import schedule_rows
-from pantheon.api.state import AppState, get_state
 from pantheon.clock import utcnow
 from pantheon.training import queries
-from pantheon.worker import task_metrics
+from pantheon.worker import celery_tasks
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ def _queues(state: AppState) -> Iterator[Metric]:
 
 
 def _tasks(state: AppState) -> Iterator[Metric]:
-    snapshot = task_metrics.snapshot(state.settings)
+    snapshot = celery_tasks.snapshot(state.settings)
     outcomes = CounterMetricFamily(
         "pantheon_task_results", "Task runs by result", labels=["task", "result"]
     )
@@ -136,7 +136,7 @@ def _tasks(state: AppState) -> Iterator[Metric]:
             outcomes.add_metric([task, result], float(row.get(result, 0)))
         durations.add_metric(
             [task],
-            task_metrics.cumulative_buckets(row),
+            celery_tasks.cumulative_buckets(row),
             float(row.get("duration_sum", 0.0)),
         )
     yield from (outcomes, durations)

@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pantheon.learning import coordizer
-from pantheon.store.types import encode_basins
+from pantheon.store.basins import encode_basins
 from pantheon.training.basins import BasinCache, current_version
 
 DEFAULT_DIR = Path("bench-results") / "basins"

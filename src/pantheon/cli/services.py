@@ -16,7 +16,7 @@ import uvicorn
 from kombu.utils.url import maybe_sanitize_url
 
 from pantheon.api.app import create_app
-from pantheon.api.state import AppState
+from pantheon.api.deps import AppState
 from pantheon.config import Settings
 from pantheon.store.migrate import ensure_schema
 from pantheon.worker import queues

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from pantheon.clock import utcnow
-from pantheon.store.types import BigId, JSONType, UTCDateTime
+from pantheon.store.db import BigId, JSONType, UTCDateTime
 
 SOURCE_TYPES = ("chat", "search", "research", "curriculum", "replay")
 KERNEL_KINDS = ("god", "shadow")
@@ -67,7 +67,7 @@ class Outcome(Base):
     phi: Mapped[float | None] = mapped_column(sa.Float)
     kappa: Mapped[float | None] = mapped_column(sa.Float)
     coherence_score: Mapped[float | None] = mapped_column(sa.Float)
-    #: 64 little-endian float32 (see ``pantheon.store.types``), made by the coordizer named
+    #: 64 little-endian float32 (see ``pantheon.store.basins``), made by the coordizer named
     #: in ``coordizer_version``. NULL until the first claim that trains the row computes it:
     #: intake stores the text and never waits on the encoder (migration 0004).
     basin: Mapped[bytes | None] = mapped_column(sa.LargeBinary)

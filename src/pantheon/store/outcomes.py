@@ -43,10 +43,17 @@ from sqlalchemy.orm import Session
 
 from pantheon.clock import utcnow
 from pantheon.store._pg_bulk import claim_batch
-from pantheon.store.basins import Encoder, fill_claimed
+from pantheon.store.basins import (
+    BASIN_BYTES,
+    BASIN_DIM,
+    BASIN_DTYPE,
+    Encoder,
+    decode_basins,
+    fill_claimed,
+    split_decodable,
+)
 from pantheon.store.models import outcome_batch_queue, outcomes
 from pantheon.store.quarantine import quarantine
-from pantheon.store.types import BASIN_BYTES, BASIN_DIM, BASIN_DTYPE, decode_basins, split_decodable
 
 _IN_CHUNK = 1000
 ONLINE = "trained_online_at"

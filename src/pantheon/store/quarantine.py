@@ -1,6 +1,6 @@
 """Quarantine of stored outcomes that cannot become training examples.
 
-A claim checks each row it took (:func:`pantheon.store.types.split_decodable`) and
+A claim checks each row it took (:func:`pantheon.store.basins.split_decodable`) and
 quarantines the bad ones in its own transaction, so one corrupt row never fails, and so
 never blocks, its god's training.
 """

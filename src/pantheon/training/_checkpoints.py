@@ -26,7 +26,6 @@ from pantheon.learning import checkpoint
 from pantheon.learning.kernel import Kernel
 from pantheon.roster import Roster, god_of
 from pantheon.store import checkpoints as checkpoint_rows
-from pantheon.store import history
 from pantheon.store import kernels as kernel_rows
 from pantheon.store.blobs import BlobStore, safe_key_part
 from pantheon.store.checkpoints import CheckpointRecord
@@ -229,7 +228,7 @@ class Checkpoints:
                 retired=False,
                 extra_metrics={"restored_from": checkpoint_id},
             )
-            history.record_training(
+            kernel_rows.record_training(
                 session,
                 kernel_name=name,
                 god_name=god_of(name),

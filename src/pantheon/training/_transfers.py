@@ -14,7 +14,7 @@ from pantheon.learning import transfer as engine_transfer
 from pantheon.learning.kernel import Kernel
 from pantheon.learning.transfer import MAX_MUTATION
 from pantheon.roster import Roster, god_of, shadow_of
-from pantheon.store import history
+from pantheon.store import kernels as kernel_rows
 from pantheon.store.db import Database
 from pantheon.store.kernels import KernelRecord
 from pantheon.text import Identifier
@@ -136,7 +136,7 @@ class Transfers:
                     retired=result.source_retired,
                 )
             params = TransferParams.parse(extra_params)
-            transfer_id = history.record_transfer(
+            transfer_id = kernel_rows.record_transfer(
                 session,
                 transfer_type=transfer_type,
                 source_name=source,
@@ -148,7 +148,7 @@ class Transfers:
                 params=params,
                 report=report,
             )
-            history.record_training(
+            kernel_rows.record_training(
                 session,
                 kernel_name=target,
                 god_name=god_of(target),

@@ -33,8 +33,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pantheon.learning import coordizer
-from pantheon.store.basins import Encoder
-from pantheon.store.types import decode_basins, encode_basins
+from pantheon.store.basins import Encoder, decode_basins, encode_basins
 
 
 class _Flight:

@@ -35,7 +35,7 @@ from pantheon.learning.kernel import Kernel, predict_each
 from pantheon.learning.policy import Policy, PolicyKind, RandomSource, choose
 from pantheon.learning.seeds import seed_int
 from pantheon.store import decisions as decision_rows
-from pantheon.store.types import decode_basins, encode_basins
+from pantheon.store.basins import decode_basins, encode_basins
 from pantheon.training.basins import current_version, route_basin
 from pantheon.training.routing import cache_for
 

@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from pantheon.learning import offpolicy
 from pantheon.learning.policy import Policy, PolicyKind, probabilities
 from pantheon.store import decisions as decision_rows
-from pantheon.store.types import decode_basins
+from pantheon.store.basins import decode_basins
 from pantheon.training.routing import cache_for
 
 if TYPE_CHECKING:

@@ -24,7 +24,6 @@ from pantheon.errors import NotFoundError, PantheonError
 from pantheon.learning import timescales
 from pantheon.learning.batch import Batch
 from pantheon.learning.kernel import Kernel
-from pantheon.store import history
 from pantheon.store import kernels as kernel_rows
 from pantheon.store import outcomes as outcome_rows
 from pantheon.store.db import Database
@@ -261,7 +260,7 @@ class OnlineTrainer:
         version = self.kernels.save(
             session, record, kernel, trigger=ONLINE.trigger, outcomes_delta=len(claimed)
         )
-        history.record_training(
+        kernel_rows.record_training(
             session,
             kernel_name=god,
             god_name=god,

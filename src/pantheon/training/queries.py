@@ -12,10 +12,9 @@ from typing import TYPE_CHECKING, Any
 from pantheon.errors import NotFoundError
 from pantheon.roster import is_shadow, shadow_of
 from pantheon.store import checkpoints as checkpoint_rows
-from pantheon.store import history, outcome_stats
 from pantheon.store import kernels as kernel_rows
-from pantheon.store.history import TrendPoint
-from pantheon.store.kernels import KernelRecord
+from pantheon.store import outcome_stats
+from pantheon.store.kernels import KernelRecord, TrendPoint
 from pantheon.store.schedule_runs import ScheduleRuns
 from pantheon.training._kernels import finite, is_stale
 
@@ -70,7 +69,7 @@ def list_kernels(service: TrainingService) -> list[dict[str, Any]]:
     """Every roster kernel (god then its shadow) plus any other stored kernel."""
     with service.database.session(write=False) as session:
         records = {r.name: r for r in kernel_rows.list_all(session)}
-        trends = history.trends(session, TREND_POINTS)
+        trends = kernel_rows.trends(session, TREND_POINTS)
         counts = checkpoint_rows.counts_by_kernel(session)
     names = list(service.roster.kernel_names)
     names += sorted(n for n in records if n not in set(names))
@@ -103,7 +102,7 @@ def training_history(
     """
     name = service.kernel_name(kernel_name) if kernel_name else None
     with service.database.session(write=False) as session:
-        rows = history.history(session, kernel_name=name, timescale=timescale, limit=limit)
+        rows = kernel_rows.history(session, kernel_name=name, timescale=timescale, limit=limit)
     for row in rows:
         details = row.get("details")
         if isinstance(details, dict) and "outcome_ids" in details:
@@ -122,7 +121,7 @@ def recent_prompts(service: TrainingService, limit: int = 8) -> list[str]:
 
 def list_transfers(service: TrainingService, limit: int = 100) -> list[dict[str, Any]]:
     with service.database.session(write=False) as session:
-        return [_jsonable(r) for r in history.transfers(session, limit)]
+        return [_jsonable(r) for r in kernel_rows.transfers(session, limit)]
 
 
 def counts(service: TrainingService) -> dict[str, Any]:

@@ -38,11 +38,10 @@ from pantheon.learning.batch import Batch
 from pantheon.learning.kernel import Kernel
 from pantheon.roster import god_of, is_shadow
 from pantheon.store import basins as basin_rows
-from pantheon.store import history
 from pantheon.store import kernels as kernel_rows
+from pantheon.store.basins import split_decodable
 from pantheon.store.kernels import KernelRecord
 from pantheon.store.outcomes import Claimed
-from pantheon.store.types import split_decodable
 from pantheon.training._kernels import finite, is_stale
 from pantheon.training.basins import current_version, encode_prompts
 
@@ -206,7 +205,7 @@ def _save_rebuilt(
         trigger="recoordize",
         extra_metrics={"rebuilt_from_coordizer": from_version},
     )
-    history.record_training(
+    kernel_rows.record_training(
         session,
         kernel_name=record.name,
         god_name=god_of(record.name),

@@ -36,8 +36,8 @@ from pantheon.learning.batch import Batch
 from pantheon.learning.curriculum import curriculum_batch
 from pantheon.learning.kernel import Kernel
 from pantheon.roster import Roster, shadow_of
-from pantheon.store import history, outcome_retention
 from pantheon.store import kernels as kernel_rows
+from pantheon.store import outcome_retention
 from pantheon.store import outcomes as outcome_rows
 from pantheon.store.basins import Encoder
 from pantheon.store.blobs import BlobStore, create_blob_store
@@ -264,7 +264,7 @@ class TrainingService:
                 version = self.kernels.save(
                     session, record, kernel, trigger=Timescale.HOURLY.trigger
                 )
-                history.record_training(
+                kernel_rows.record_training(
                     session,
                     kernel_name=record.name,
                     god_name=god,
@@ -331,7 +331,7 @@ class TrainingService:
                 version = self.kernels.save(
                     session, record, live, trigger=Timescale.NIGHTLY.trigger
                 )
-            history.record_training(
+            kernel_rows.record_training(
                 session,
                 kernel_name=name,
                 god_name=name,

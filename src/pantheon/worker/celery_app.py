@@ -20,7 +20,6 @@ from kombu.entity import Exchange, Queue
 from pantheon.config import Settings
 from pantheon.worker import kombu_guard, queues, schedule
 from pantheon.worker import startup as _startup  # noqa: F401  (production check on worker start)
-from pantheon.worker import task_metrics as _task_metrics  # noqa: F401  (connects the run counters)
 from pantheon.worker.broker import is_redis_url, shared_redis_url
 from pantheon.worker.celery_tasks import ServiceFactory, register_tasks
 

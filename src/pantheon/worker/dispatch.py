@@ -39,10 +39,10 @@ from pantheon.worker.broker import (  # re-exported: callers import them from he
     workers,
 )
 from pantheon.worker.celery_app import create_celery
+from pantheon.worker.celery_tasks import record_local
 from pantheon.worker.coalesce import CeleryBackend, PendingFlags
 from pantheon.worker.mode import ModeProbe
 from pantheon.worker.queues import DispatchMode, DispatchResult
-from pantheon.worker.task_metrics import record_local
 from pantheon.worker.tasks import Result, TaskEnv, Training, run_task
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ import pytest
 from kombu import connection, entity, messaging
 
 from pantheon.testing import wait_until
-from pantheon.worker import queues, task_metrics
+from pantheon.worker import celery_tasks, queues
 from pantheon.worker.dispatch import Dispatcher
 from tests.e2e.worker.conftest import Cluster
 
@@ -173,7 +173,7 @@ def test_malformed_messages_are_dropped_once_and_duplicates_counted(
     log = worker.log_text()
     assert "unregistered task" in log.lower()
     assert log.lower().count("no_such_task") >= 1
-    counts = task_metrics.snapshot(cluster.settings())[queues.TRAIN_FROM_OUTCOME]
+    counts = celery_tasks.snapshot(cluster.settings())[queues.TRAIN_FROM_OUTCOME]
     assert counts["success"] >= 2
     assert counts["duplicate"] >= 1
     assert cluster.service.trained() == [31]

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from pantheon.testing import wait_until
-from pantheon.worker import queues, task_metrics
+from pantheon.worker import celery_tasks, queues
 from tests.e2e.worker.conftest import Cluster
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -155,5 +155,5 @@ def test_whole_worker_killed_on_redis_is_resumed_by_the_outbox_sweep(
     assert late["status"] == "duplicate"
     assert cluster.service.trained() == [2004]
     assert len(cluster.service.calls("train_from_outcome")) == 1  # one committed step
-    counted = task_metrics.snapshot(cluster.settings())[queues.TRAIN_FROM_OUTCOME]
+    counted = celery_tasks.snapshot(cluster.settings())[queues.TRAIN_FROM_OUTCOME]
     assert counted["duplicate"] >= 1

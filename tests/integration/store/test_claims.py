@@ -12,10 +12,10 @@ import sqlalchemy as sa
 from pantheon.clock import utcnow
 from pantheon.store import outcome_stats
 from pantheon.store import outcomes as outcome_rows
+from pantheon.store.basins import encode_basins
 from pantheon.store.db import Database
 from pantheon.store.models import outcome_batch_queue, outcomes
 from pantheon.store.outcome_intake import insert_outcomes
-from pantheon.store.types import encode_basins
 
 pytestmark = pytest.mark.integration
 

@@ -9,9 +9,9 @@ import sqlalchemy as sa
 from pantheon.clock import utcnow
 from pantheon.config import Settings
 from pantheon.store import migrate
+from pantheon.store.basins import encode_basins
 from pantheon.store.db import Database
 from pantheon.store.models import LEGACY_COORDIZER_VERSION
-from pantheon.store.types import encode_basins
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pantheon.worker import queues, task_metrics
+from pantheon.worker import celery_tasks, queues
 from pantheon.worker.celery_app import create_celery
 from pantheon.worker.dispatch import Dispatcher
 from tests.fakes.service import FakeService
@@ -42,10 +42,10 @@ def test_queue_depths_on_rabbitmq(make_settings, rabbitmq_url: str, redis_url: s
 
 def test_worker_counts_reach_the_web_through_redis(make_settings, redis_url: str) -> None:  # type: ignore[no-untyped-def]
     settings = make_settings(redis_url=redis_url)
-    task_metrics.reset_local()
-    task_metrics.record_redis(settings, queues.SYNC_SHADOWS, "success", 2.0, {"status": "success"})
-    task_metrics.record_redis(settings, queues.SYNC_SHADOWS, "success", 1.0, {"status": "skipped"})
-    task_metrics.record_redis(settings, queues.SYNC_SHADOWS, "retry", None)
-    counts = task_metrics.snapshot(settings)[queues.SYNC_SHADOWS]
+    celery_tasks.reset_local()
+    celery_tasks.record_redis(settings, queues.SYNC_SHADOWS, "success", 2.0, {"status": "success"})
+    celery_tasks.record_redis(settings, queues.SYNC_SHADOWS, "success", 1.0, {"status": "skipped"})
+    celery_tasks.record_redis(settings, queues.SYNC_SHADOWS, "retry", None)
+    counts = celery_tasks.snapshot(settings)[queues.SYNC_SHADOWS]
     assert (counts["success"], counts["retry"], counts["duplicate"]) == (2, 1, 1)
     assert counts["duration_sum"] == pytest.approx(3.0)

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from pantheon.api.app import app_factory, create_app
-from pantheon.api.limits import HeapReleaseMiddleware
+from pantheon.api.middleware import HeapReleaseMiddleware
 from pantheon.config import Settings
 from pantheon.errors import ConfigurationError
 

@@ -5,8 +5,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from pantheon.store.basins import split_decodable
 from pantheon.store.outcomes import Claimed, _all_decodable
-from pantheon.store.types import split_decodable
 
 pytestmark = pytest.mark.unit
 

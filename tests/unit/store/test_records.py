@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from pantheon.store.checkpoints import CheckpointRecord
-from pantheon.store.history import HistoryRecord, TransferRecord
+from pantheon.store.kernels import HistoryRecord, TransferRecord
 from pantheon.store.models import checkpoints, knowledge_transfers, schedule_runs, training_history
 from pantheon.store.schedule_runs import ScheduleRunRecord
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from pantheon.learning.batch import Batch
 from pantheon.learning.kernel import Kernel
-from pantheon.store import history
+from pantheon.store import kernels as kernel_rows
 from pantheon.store.models import kernels, outcomes
 from pantheon.training import _kernels, queries
 from pantheon.training.service import TrainingService
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.unit
 
 def _rows(svc: TrainingService, timescale: str) -> list[dict[str, Any]]:
     with svc.database.session(write=False) as s:
-        return history.history(s, timescale=timescale)
+        return kernel_rows.history(s, timescale=timescale)
 
 
 def test_online_rows_list_the_ids_they_trained(svc: TrainingService) -> None:

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from pantheon.config import available_cpus
 from pantheon.learning import coordizer
-from pantheon.store.types import encode_basins
+from pantheon.store.basins import encode_basins
 from pantheon.training import basins
 from pantheon.training.basins import BasinCache, EncodeGate, encode_prompts
 

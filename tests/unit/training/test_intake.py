@@ -10,8 +10,8 @@ from pantheon.errors import UnknownGodError, ValidationError
 from pantheon.learning import coordizer
 from pantheon.learning.coordizer import coordize
 from pantheon.learning.reward import compute_reward
+from pantheon.store.basins import decode_basins
 from pantheon.store.models import outcomes
-from pantheon.store.types import decode_basins
 from pantheon.training.intake import OutcomeIn, ingest, parse_many
 from pantheon.training.service import TrainingService
 from tests.unit.training.conftest import outcome

@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from pantheon.errors import RepresentationMismatchError
 from pantheon.learning import coordizer
 from pantheon.learning.coordizer_kind import CoordizerKind
+from pantheon.store.basins import decode_basins
 from pantheon.store.models import kernels, outcomes, training_history
-from pantheon.store.types import decode_basins
 from pantheon.training import queries, representation, routing
 from pantheon.training.basins import BasinCache, current_version, encode_prompts
 from pantheon.training.intake import ingest

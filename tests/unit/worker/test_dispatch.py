@@ -8,7 +8,7 @@ import pytest
 
 from pantheon.errors import BrokerUnavailableError, NotFoundError
 from pantheon.testing import free_port
-from pantheon.worker import queues, task_metrics
+from pantheon.worker import celery_tasks, queues
 from pantheon.worker.dispatch import Dispatcher
 from tests.fakes.service import FakeService
 
@@ -111,11 +111,11 @@ def test_publish_failure_falls_back_to_in_process_exactly_once(
 
 
 def test_in_process_runs_are_counted(make_settings, service: FakeService) -> None:  # type: ignore[no-untyped-def]
-    task_metrics.reset_local()
+    celery_tasks.reset_local()
     dispatcher = Dispatcher(make_settings(task_mode="sync"), service)
     dispatcher.dispatch(queues.TRAIN_FROM_OUTCOME, outcome_id=5)
     dispatcher.dispatch(queues.TRAIN_FROM_OUTCOME, outcome_id=5)
-    counts = task_metrics.snapshot()[queues.TRAIN_FROM_OUTCOME]
+    counts = celery_tasks.snapshot()[queues.TRAIN_FROM_OUTCOME]
     assert counts["success"] == 2
     assert counts["duplicate"] == 1
     assert counts["duration_count"] == 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Path, Query, status
 
-from pantheon.api.deps import ServiceDep, StateDep
+from pantheon.api.deps import ServiceDep, StateDep, require_token
 from pantheon.api.routes.responses import errors
 from pantheon.api.schemas import (
     CheckpointIn,
@@ -13,7 +13,6 @@ from pantheon.api.schemas import (
     JobAccepted,
     RestoreOut,
 )
-from pantheon.api.security import require_token
 from pantheon.training import queries
 from pantheon.worker import queues
 

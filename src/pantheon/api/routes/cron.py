@@ -13,11 +13,10 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.types import Message, Receive, Scope, Send
 
+from pantheon.api.deps import AppState, require_cron_secret
 from pantheon.api.routes.responses import errors
 from pantheon.api.routes.training import run_job
 from pantheon.api.schemas import CronIn, JobAccepted
-from pantheon.api.security import require_cron_secret
-from pantheon.api.state import AppState
 from pantheon.errors import ValidationError
 
 #: RFC 9745: the route is deprecated since 2026-11-28 00:00 UTC (a Unix timestamp).

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
 
 from pantheon import __version__
+from pantheon.api.deps import AppState, ProbeTimeoutError, bearer_scheme, check_token, get_state
 from pantheon.api.routes.responses import errors
 from pantheon.api.schemas import (
     HealthOut,
@@ -20,8 +21,6 @@ from pantheon.api.schemas import (
     ScheduleJob,
     ScheduleOut,
 )
-from pantheon.api.security import bearer_scheme, check_token
-from pantheon.api.state import AppState, ProbeTimeoutError, get_state
 from pantheon.clock import utcnow
 from pantheon.training import queries
 from pantheon.training.routing import rank

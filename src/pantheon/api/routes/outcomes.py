@@ -6,6 +6,7 @@ import logging
 
 from fastapi import APIRouter, Depends, Request, Response, status
 
+from pantheon.api.deps import AppState, get_state, require_token
 from pantheon.api.routes.responses import errors
 from pantheon.api.schemas import (
     BatchAccepted,
@@ -15,8 +16,6 @@ from pantheon.api.schemas import (
     OutcomeAccepted,
     OutcomeIn,
 )
-from pantheon.api.security import require_token
-from pantheon.api.state import AppState, get_state
 from pantheon.errors import ValidationError
 from pantheon.training.intake import IngestResult, ingest
 from pantheon.worker.queues import TRAIN_FROM_OUTCOME

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from pantheon.api.deps import ServiceDep
+from pantheon.api.deps import ServiceDep, require_token
 from pantheon.api.routes.responses import errors
 from pantheon.api.schemas import (
     CalibrationOut,
@@ -21,7 +21,6 @@ from pantheon.api.schemas import (
     RouteIn,
     RouteOut,
 )
-from pantheon.api.security import require_token
 from pantheon.clock import utcnow
 from pantheon.learning.offpolicy import Estimate
 from pantheon.training import calibration, decisions, evaluation

@@ -7,10 +7,10 @@ from typing import Any
 
 from fastapi import APIRouter, Path, Query, Request
 
+from pantheon.api.deps import AppState, get_state
 from pantheon.api.longpoll import WaitGate
 from pantheon.api.routes.responses import errors
 from pantheon.api.schemas import RecentTask, RecentTasks, TaskStatus
-from pantheon.api.state import AppState, get_state
 from pantheon.errors import NotFoundError
 from pantheon.worker.dispatch import celery_task_result
 

@@ -6,10 +6,9 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request, status
 
+from pantheon.api.deps import AppState, get_state, require_token
 from pantheon.api.routes.responses import errors
 from pantheon.api.schemas import JobAccepted, TransferIn
-from pantheon.api.security import require_token
-from pantheon.api.state import AppState, get_state
 from pantheon.errors import TransferError
 from pantheon.worker import queues
 

@@ -5,7 +5,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-from pantheon.store.types import BASIN_BYTES, UTCDateTime, decode_basins, encode_basins
+from pantheon.store.basins import BASIN_BYTES, decode_basins, encode_basins
+from pantheon.store.db import UTCDateTime
 
 pytestmark = pytest.mark.unit
 

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from starlette.types import Message, Receive, Scope, Send
 
 from pantheon.api.errors import install_error_handlers
-from pantheon.api.limits import (
+from pantheon.api.middleware import (
     LARGE_BODY_BYTES,
     BodyLimitMiddleware,
     HeapReleaseMiddleware,
