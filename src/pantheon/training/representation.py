@@ -129,13 +129,25 @@ def prefill_batch(service: TrainingService, god: str, limit: int) -> int:
     per transaction, before the batch takes the kernel lock: with an encoder at tens of
     prompts per second, a chunk encoded under the lock would hold it for minutes and
     could outlast the task's time limit. Pages commit as they go, so a task stopped
-    midway keeps its progress. Returns the rows written."""
+    midway keeps its progress. Returns the rows written.
+
+    While some kernel is stale (a coordizer change under way), rows trained online may
+    hold basins of the old version, and the pages come from the god's whole queue.
+    Otherwise only rows not yet trained online can lack a basin, and the pages follow
+    the index of those: reading the whole queue cost as much as the claim itself. A row
+    that still reaches the claim with a basin of another version (a process of an older
+    release wrote it) is encoded by the claim, under the lock, as before."""
     version = current_version()
     size = min(service.settings.recoordize_batch, limit)
+    page_of = (
+        basin_rows.pending_batch_page
+        if status(service).stale_kernels
+        else basin_rows.unencoded_page
+    )
     written = seen = after = 0
     while seen < limit:
         with service.database.session(write=False) as session:
-            page = basin_rows.pending_batch_page(session, god, version, after, size)
+            page = page_of(session, god, version, after, size)
         if not page:
             break
         blobs = encode_prompts([prompt for _oid, prompt in page], service.basin_cache)

@@ -292,6 +292,34 @@ def test_the_hourly_batch_encodes_its_chunk_in_pages_before_locking(
     assert locked_during[0] == 4  # every page was encoded before the kernel lock
 
 
+def test_the_hourly_prefill_reads_the_whole_queue_only_during_a_coordizer_change(
+    svc: TrainingService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = add(svc, "zeus", 4)
+    svc.train_from_outcome(ids[0])  # online training stores 4 basins; the kernels are current
+    add(svc, "zeus", 2, start=10)  # 2 rows not yet trained online: no basin
+    with svc.database.session() as s:  # a process of an older release wrote this one
+        s.execute(
+            sa.update(outcomes)
+            .where(outcomes.c.id == ids[1])
+            .values(basin=np.zeros((64,), "<f4").tobytes(), coordizer_version="old")
+        )
+    # Steady state: the prefill follows the rows pending online; the old basin is left
+    # to the claim, which encodes it before training on it.
+    assert representation.prefill_batch(svc, "zeus", 100) == 2
+    assert svc.train_hourly_batch("zeus")["batch_size"] == 6
+    assert {v for _i, _b, v in _basin_rows(svc)} == {current_version()}
+
+    # Rows trained online and queued for the hourly batch when the coordizer changes:
+    # their basins are of the old version, and the prefill reads the whole queue.
+    later = add(svc, "zeus", 3, start=20)
+    svc.train_from_outcome(later[0])
+    spy = _new_coordizer(monkeypatch, coordizer.coordize_many)
+    assert "zeus" in representation.status(svc).stale_kernels
+    assert representation.prefill_batch(svc, "zeus", 100) == 3
+    assert len(spy.prompts) == 3
+
+
 def test_the_coordizer_setting_switches_the_process_and_recoordize_follows(
     make_service: Callable[..., TrainingService],
 ) -> None:
