@@ -50,7 +50,7 @@ from pantheon.store.basins import BASIN_DTYPE
 from pantheon.store.db import Database
 from pantheon.store.migrate import ensure_schema
 from pantheon.store.outcomes import BATCH, _claimed
-from pantheon.training.basins import current_version
+from pantheon.training.encoding import current_version
 from pantheon.training.service import TrainingService
 
 HOURLY_EPOCHS, SHADOW_EPOCHS = 3, 1

@@ -37,7 +37,7 @@ from pantheon.config import Settings
 from pantheon.learning import coordizer
 from pantheon.store.db import Database
 from pantheon.store.migrate import ensure_schema
-from pantheon.training.basins import encode_prompts
+from pantheon.training.encoding import encode_prompts
 from pantheon.training.intake import OutcomeIn, ingest
 from pantheon.training.service import TrainingService
 

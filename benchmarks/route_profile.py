@@ -30,7 +30,7 @@ from pantheon.demo.run import load_sample
 from pantheon.learning.policy import choose, seeded_source
 from pantheon.store.basins import encode_basins
 from pantheon.training import decisions
-from pantheon.training.basins import route_basin
+from pantheon.training.encoding import route_basin
 from pantheon.training.routing import cache_for
 from pantheon.training.service import TrainingService
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from pantheon.api.schemas import OutcomeIn
 from pantheon.store.migrate import ensure_schema
 from pantheon.store.models import outcomes
-from pantheon.training.basins import current_version
+from pantheon.training.encoding import current_version
 from pantheon.training.intake import ingest
 from pantheon.training.service import TrainingService
 

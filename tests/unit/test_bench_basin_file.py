@@ -13,8 +13,8 @@ from numpy.typing import NDArray
 
 from pantheon.bench import basin_file
 from pantheon.learning import coordizer
-from pantheon.training import basins
-from pantheon.training.basins import BasinCache, encode_prompts
+from pantheon.training import encoding
+from pantheon.training.encoding import BasinCache, encode_prompts
 
 pytestmark = pytest.mark.unit
 
@@ -49,7 +49,7 @@ def test_new_coordizer_version_encodes_again(
     tmp_path: Path, encoded: Counter[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     basin_file.prompt_basins(PROMPTS, tmp_path)
-    monkeypatch.setattr(basins, "current_version", lambda: "another-coordizer:0")
+    monkeypatch.setattr(encoding, "current_version", lambda: "another-coordizer:0")
     monkeypatch.setattr(basin_file, "current_version", lambda: "another-coordizer:0")
     basin_file.prompt_basins(PROMPTS, tmp_path)
     assert sum(encoded.values()) == 2 * len(PROMPTS)

@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from pantheon.learning import coordizer
 from pantheon.store.basins import encode_basins
-from pantheon.training.basins import BasinCache, current_version
+from pantheon.training.encoding import BasinCache, current_version
 
 DEFAULT_DIR = Path("bench-results") / "basins"
 

@@ -48,7 +48,7 @@ from pantheon.learning.seeds import seed_int
 from pantheon.roster import canonical
 from pantheon.training import decisions
 from pantheon.training import evaluation as ope
-from pantheon.training.basins import BasinCache
+from pantheon.training.encoding import BasinCache
 from pantheon.training.intake import OutcomeIn
 from pantheon.worker.schedule import JOBS_BY_NAME, expression_for
 from pantheon.worker.simulated import SimulatedSchedule

@@ -37,7 +37,7 @@ from pantheon.training._kernels import (
     meta_coordizer_version,
     sha256_hex,
 )
-from pantheon.training.basins import current_version
+from pantheon.training.encoding import current_version
 from pantheon.training.results import (
     CheckpointResult,
     CheckpointWritten,

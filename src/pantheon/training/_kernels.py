@@ -38,7 +38,7 @@ from pantheon.store.blobs import BlobStore
 from pantheon.store.db import Database
 from pantheon.store.kernels import KernelRecord
 from pantheon.store.models import LEGACY_COORDIZER_VERSION
-from pantheon.training.basins import current_version
+from pantheon.training.encoding import current_version
 
 log = logging.getLogger(__name__)
 

@@ -36,7 +36,7 @@ from pantheon.learning.policy import Policy, PolicyKind, RandomSource, choose
 from pantheon.learning.seeds import seed_int
 from pantheon.store import decisions as decision_rows
 from pantheon.store.basins import decode_basins, encode_basins
-from pantheon.training.basins import current_version, route_basin
+from pantheon.training.encoding import current_version, route_basin
 from pantheon.training.routing import cache_for
 
 if TYPE_CHECKING:

@@ -40,8 +40,8 @@ from pantheon.store import decisions as decision_rows
 from pantheon.store.db import Database
 from pantheon.store.outcome_intake import insert_outcomes
 from pantheon.text import Identifier, Text
-from pantheon.training.basins import BasinCache, cached_basin
 from pantheon.training.decisions import prompt_digest
+from pantheon.training.encoding import BasinCache, cached_basin
 
 log = logging.getLogger(__name__)
 

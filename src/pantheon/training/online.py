@@ -35,7 +35,7 @@ from pantheon.training._kernels import (
     p_spread,
     quarantined_error,
 )
-from pantheon.training.basins import BasinCache, encoder
+from pantheon.training.encoding import BasinCache, encoder
 from pantheon.training.results import JsonResult
 from pantheon.training.timescale import Timescale
 

@@ -43,7 +43,7 @@ from pantheon.store.basins import split_decodable
 from pantheon.store.kernels import KernelRecord
 from pantheon.store.outcomes import Claimed
 from pantheon.training._kernels import finite, is_stale
-from pantheon.training.basins import current_version, encode_prompts
+from pantheon.training.encoding import current_version, encode_prompts
 
 if TYPE_CHECKING:
     from pantheon.training.service import TrainingService

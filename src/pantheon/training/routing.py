@@ -24,7 +24,7 @@ from pantheon.learning import checkpoint
 from pantheon.learning.kernel import Kernel, predict_each
 from pantheon.store import kernels as kernel_rows
 from pantheon.training._kernels import is_stale
-from pantheon.training.basins import current_version, route_basin
+from pantheon.training.encoding import current_version, route_basin
 
 if TYPE_CHECKING:
     from pantheon.training.service import TrainingService

@@ -42,8 +42,8 @@ from pantheon.store import outcomes as outcome_rows
 from pantheon.store.basins import Encoder
 from pantheon.store.blobs import BlobStore, create_blob_store
 from pantheon.store.db import Database, shared_database
-from pantheon.training import basins, representation
 from pantheon.training import decisions as _decisions
+from pantheon.training import encoding, representation
 from pantheon.training._checkpoints import Checkpoints
 from pantheon.training._fanout import for_each_god
 from pantheon.training._kernels import (
@@ -54,7 +54,7 @@ from pantheon.training._kernels import (
     p_spread,
 )
 from pantheon.training._transfers import Transfers
-from pantheon.training.basins import BasinCache, EncodeGate
+from pantheon.training.encoding import BasinCache, EncodeGate
 from pantheon.training.intake import IngestResult, OutcomeIn, ingest
 from pantheon.training.online import BeforeClaim, FollowUp, OnlineResult, OnlineTrainer
 from pantheon.training.results import (
@@ -122,7 +122,7 @@ class TrainingService:
 
     def encoder(self) -> Encoder:
         """The running coordizer for claims (missing basins, through the cache)."""
-        return basins.encoder(self.basin_cache)
+        return encoding.encoder(self.basin_cache)
 
     @property
     def enabled(self) -> bool:

@@ -7,9 +7,8 @@ retry with exponential backoff and jitter up to the legacy system's ``max_retrie
 Permanent ones (bad input, unknown id) fail at once with :class:`PermanentTaskError` and a
 clear reason.
 
-Run counters: successes, failures, retries, duplicates and a run-time histogram per task.
-
-Workers record through Celery signals into one Redis hash (:data:`REDIS_KEY`), so the web
+Run counters (successes, failures, retries, duplicates and a run-time histogram per task):
+workers record through Celery signals into one Redis hash (:data:`REDIS_KEY`), so the web
 process, which serves ``/metrics``, can read what every worker did; in-process (sync) runs
 are recorded in this process. :func:`snapshot` merges both.
 """

@@ -13,7 +13,7 @@ from pantheon.errors import RepresentationMismatchError
 from pantheon.learning import coordizer
 from pantheon.store.models import outcomes
 from pantheon.training import representation
-from pantheon.training.basins import current_version
+from pantheon.training.encoding import current_version
 from pantheon.training.intake import OutcomeIn, ingest
 from pantheon.training.service import TrainingService
 from tests.fakes.coordizer import Counting, pin_version

@@ -14,7 +14,7 @@ from pantheon.learning import coordizer
 from pantheon.store.models import decisions as decision_table
 from pantheon.store.models import outcomes
 from pantheon.training import decisions
-from pantheon.training.basins import current_version
+from pantheon.training.encoding import current_version
 from pantheon.training.intake import OutcomeIn, ingest
 from pantheon.training.service import TrainingService
 from tests.fakes.coordizer import Counting

@@ -12,7 +12,7 @@ from pantheon.errors import PantheonError, ValidationError
 from pantheon.store import outcomes as outcome_rows
 from pantheon.store.models import kernels, outcomes
 from pantheon.training import queries
-from pantheon.training.basins import current_version
+from pantheon.training.encoding import current_version
 from pantheon.training.service import TrainingService
 from tests.unit.training.conftest import add
 

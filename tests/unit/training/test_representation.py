@@ -14,7 +14,7 @@ from pantheon.learning.coordizer_kind import CoordizerKind
 from pantheon.store.basins import decode_basins
 from pantheon.store.models import kernels, outcomes, training_history
 from pantheon.training import queries, representation, routing
-from pantheon.training.basins import BasinCache, current_version, encode_prompts
+from pantheon.training.encoding import BasinCache, current_version, encode_prompts
 from pantheon.training.intake import ingest
 from pantheon.training.service import TrainingService
 from tests.fakes.coordizer import Counting, Encode, pin_version
