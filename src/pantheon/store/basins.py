@@ -113,14 +113,26 @@ def fill_claimed(session: Session, rows: Sequence[Any], encoder: Encoder | None)
 def stale_page(session: Session, version: str, after_id: int, limit: int) -> list[tuple[int, str]]:
     """(id, prompt) of up to ``limit`` healthy rows after ``after_id`` (by id) whose basin
     is missing or of another version: a keyset page for ``pantheon db recoordize``."""
+    return _stale_prompts(session, version, after_id, limit)
+
+
+def _stale_prompts(
+    session: Session,
+    version: str,
+    after_id: int,
+    limit: int,
+    *where: sa.ColumnElement[bool],
+    key: sa.ColumnElement[int] = outcomes.c.id,
+    source: sa.FromClause = outcomes,
+) -> list[tuple[int, str]]:
+    """(id, prompt) of up to ``limit`` healthy rows of ``source`` after ``after_id`` (by
+    ``key``) whose basin is missing or of another version, narrowed by ``where``."""
     stmt = (
         sa.select(outcomes.c.id, outcomes.c.prompt)
-        .where(
-            outcomes.c.id > after_id,
-            outcomes.c.quarantined_at.is_(None),
-            _other_version(version),
-        )
-        .order_by(outcomes.c.id)
+        .select_from(source)
+        .where(key > after_id, outcomes.c.quarantined_at.is_(None), _other_version(version))
+        .where(*where)
+        .order_by(key)
         .limit(limit)
     )
     return [(int(i), str(p)) for i, p in session.execute(stmt)]
@@ -196,19 +208,10 @@ def pending_batch_page(
     It reads every queued row of the god (about 8 µs a row on PostgreSQL, as much as
     the hourly claim itself), so outside a change the batch asks :func:`unencoded_page`."""
     q = outcome_batch_queue
-    stmt = (
-        sa.select(outcomes.c.id, outcomes.c.prompt)
-        .select_from(q.join(outcomes, outcomes.c.id == q.c.outcome_id))
-        .where(
-            q.c.god_name == god,
-            q.c.outcome_id > after_id,
-            outcomes.c.quarantined_at.is_(None),
-            _other_version(version),
-        )
-        .order_by(q.c.outcome_id)
-        .limit(limit)
+    joined = q.join(outcomes, outcomes.c.id == q.c.outcome_id)
+    return _stale_prompts(
+        session, version, after_id, limit, q.c.god_name == god, key=q.c.outcome_id, source=joined
     )
-    return [(int(i), str(p)) for i, p in session.execute(stmt)]
 
 
 def unencoded_page(
@@ -222,19 +225,10 @@ def unencoded_page(
     basin. The scan follows the partial index of rows pending online
     (``ix_outcomes_pending_online``): in the steady state it finds nothing at once, where
     :func:`pending_batch_page` reads the whole queue."""
-    stmt = (
-        sa.select(outcomes.c.id, outcomes.c.prompt)
-        .where(
-            outcomes.c.god_name == god,
-            outcomes.c.trained_online_at.is_(None),
-            outcomes.c.id > after_id,
-            outcomes.c.quarantined_at.is_(None),
-            _other_version(version),
-        )
-        .order_by(outcomes.c.id)
-        .limit(limit)
+    pending_online = outcomes.c.trained_online_at.is_(None)
+    return _stale_prompts(
+        session, version, after_id, limit, outcomes.c.god_name == god, pending_online
     )
-    return [(int(i), str(p)) for i, p in session.execute(stmt)]
 
 
 # --- the stored format ---------------------------------------------------------------
