@@ -14,6 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+#: What a blank line may hold: ASCII whitespace, as ``bytes.strip`` sees it. ``str.strip``
+#: would also drop the separators U+001C–U+001F, U+0085, U+2028 and others, so a line of
+#: them would vanish unreported instead of being refused as not JSON.
+BLANK = " \t\n\r\x0b\x0c"
+
 
 @dataclass(frozen=True)
 class JsonLine:
@@ -50,7 +55,8 @@ def _open_for_writing(path: Path) -> IO[str]:
 
 
 def iter_lines(path: Path) -> Iterator[JsonLine]:
-    """Every non-blank line, parsed; a line that is not a JSON object carries its error.
+    """Every non-blank line (:data:`BLANK`), parsed; a line that is not a JSON object
+    carries its error.
 
     Each line is decoded on its own, so one line of broken UTF-8 (or JSON nested too deep
     to parse) is reported with its number and the lines after it are still read.
@@ -58,7 +64,7 @@ def iter_lines(path: Path) -> Iterator[JsonLine]:
     with _open_bytes(path) as handle:
         for number, raw in enumerate(handle, start=1):
             try:
-                text = raw.decode("utf-8").strip()
+                text = raw.decode("utf-8").strip(BLANK)
             except UnicodeDecodeError as exc:
                 yield JsonLine(number, None, f"not valid UTF-8 (byte {exc.start})")
                 continue
