@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pantheon.config import Settings
-from pantheon.datasets.jsonl import iter_lines, write_lines
-from pantheon.datasets.replay import build_replayer, count_lines, gods_in, register_gods
+from pantheon.datasets.jsonl import count_lines, iter_lines, write_lines
+from pantheon.datasets.replay import build_replayer, gods_in, register_gods
 from pantheon.datasets.routellm import ImportReport, convert, split_by_prompt
 from pantheon.errors import ValidationError
 

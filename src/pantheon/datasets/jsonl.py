@@ -29,21 +29,17 @@ class JsonLine:
     error: str | None = None
 
 
-def open_text(path: Path) -> IO[str]:
-    """Open a text file for reading, gzip-compressed when the name ends in ``.gz``.
-
-    Bytes that are not UTF-8 read as U+FFFD here (for counting lines); :func:`iter_lines`
-    refuses such lines by number instead.
-    """
-    if Path(path).suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
-    return open(path, encoding="utf-8", errors="replace")
-
-
 def _open_bytes(path: Path) -> IO[bytes]:
     if Path(path).suffix == ".gz":
         return io.BufferedReader(gzip.GzipFile(path, "rb"))
     return open(path, "rb")
+
+
+def count_lines(path: Path) -> int:
+    """Non-blank lines (:data:`BLANK`), split as :func:`iter_lines` splits them: the total
+    a progress bar counts up to."""
+    with _open_bytes(path) as handle:
+        return sum(1 for raw in handle if raw.strip(BLANK.encode()))
 
 
 def _open_for_writing(path: Path) -> IO[str]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pantheon.config import Settings
-from pantheon.datasets.jsonl import JsonLine, iter_lines, open_text
+from pantheon.datasets.jsonl import JsonLine, iter_lines
 from pantheon.errors import ValidationError as PantheonValidationError
 from pantheon.roster import God, Roster, canonical
 from pantheon.store.db import Database
@@ -236,18 +236,11 @@ def build_replayer(settings: Settings) -> Replayer:
     return Replayer(service, Dispatcher(settings, service), roster)
 
 
-def count_lines(path: Path) -> int:
-    """Non-blank lines in the file (the progress bar's total)."""
-    with open_text(path) as handle:
-        return sum(1 for raw in handle if raw.strip())
-
-
 __all__ = [
     "Pacer",
     "ReplayReport",
     "Replayer",
     "build_replayer",
-    "count_lines",
     "gods_in",
     "register_gods",
     "validate",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pantheon.datasets.jsonl import iter_lines
+from pantheon.datasets.jsonl import count_lines, iter_lines
 
 pytestmark = pytest.mark.unit
 
@@ -24,3 +24,9 @@ def test_ascii_whitespace_lines_are_blank(tmp_path: Path) -> None:
     path = tmp_path / "f.jsonl"
     path.write_bytes(b' \t\r\x0b\x0c\n{"a": 1}\r\n\n')
     assert [(x.number, x.record, x.error) for x in iter_lines(path)] == [(2, {"a": 1}, None)]
+
+
+def test_the_line_count_is_the_number_of_lines_read(tmp_path: Path) -> None:
+    path = tmp_path / "f.jsonl"
+    path.write_bytes(b'{"a": 1}\r\n \t\n\x1c\nnot json\n\xff\n\n{"b": 2}')
+    assert count_lines(path) == len(list(iter_lines(path))) == 5
