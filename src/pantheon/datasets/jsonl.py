@@ -18,6 +18,7 @@ from typing import IO, Any
 #: would also drop the separators U+001C–U+001F, U+0085, U+2028 and others, so a line of
 #: them would vanish unreported instead of being refused as not JSON.
 BLANK = " \t\n\r\x0b\x0c"
+_BLANK_BYTES = BLANK.encode()
 
 
 @dataclass(frozen=True)
@@ -35,11 +36,16 @@ def _open_bytes(path: Path) -> IO[bytes]:
     return open(path, "rb")
 
 
+def is_blank(raw: bytes) -> bool:
+    """Whether one raw line of a JSON Lines file holds nothing but :data:`BLANK`."""
+    return not raw.strip(_BLANK_BYTES)
+
+
 def count_lines(path: Path) -> int:
     """Non-blank lines (:data:`BLANK`), split as :func:`iter_lines` splits them: the total
     a progress bar counts up to."""
     with _open_bytes(path) as handle:
-        return sum(1 for raw in handle if raw.strip(BLANK.encode()))
+        return sum(1 for raw in handle if not is_blank(raw))
 
 
 def _open_for_writing(path: Path) -> IO[str]:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pantheon.datasets.jsonl import is_blank
 from pantheon.errors import ValidationError
 from pantheon.text import text_problem
 
@@ -165,7 +166,7 @@ def read_mt_bench_jsonl(
     report.files += 1
     with open(path, "rb") as handle:
         for line_number, raw_bytes in enumerate(handle, start=1):
-            if not raw_bytes.strip():
+            if is_blank(raw_bytes):
                 continue
             report.rows += 1
             where = f"{path.name}:{line_number}"

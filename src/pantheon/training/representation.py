@@ -39,7 +39,6 @@ from pantheon.learning.kernel import Kernel
 from pantheon.roster import god_of, is_shadow
 from pantheon.store import basins as basin_rows
 from pantheon.store import kernels as kernel_rows
-from pantheon.store.basins import split_decodable
 from pantheon.store.kernels import KernelRecord
 from pantheon.store.outcomes import Claimed
 from pantheon.training._kernels import finite, is_stale
@@ -182,7 +181,7 @@ def rebuild_kernel(service: TrainingService, name: str) -> dict[str, object] | N
             if not page:
                 break
             after = int(page[-1][0])
-            good, _bad = split_decodable(basin_rows.fill_claimed(session, page, encoder))
+            good, _bad = basin_rows.split_decodable(basin_rows.fill_claimed(session, page, encoder))
             claimed = Claimed.from_rows(good)
             if not len(claimed):
                 continue
