@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from pantheon.cli import exit_for
 from pantheon.config import Settings
 from pantheon.datasets import routellm
-from pantheon.datasets.jsonl import iter_lines, write_lines
+from pantheon.datasets.jsonl import count_lines, iter_lines, write_lines
 from pantheon.datasets.replay import build_replayer
 from pantheon.errors import CheckpointError, ConfigurationError, PantheonError
 from pantheon.learning import checkpoint
@@ -70,6 +70,7 @@ def test_replay_stores_what_it_accepts_and_reports_the_rest(
         report = replayer.replay_lines(iter_lines(path), chunk=3)
         non_blank = sum(1 for raw in lines if raw.strip())
         assert report.accepted + report.duplicates + len(report.bad) == non_blank
+        assert count_lines(path) == non_blank  # the progress total of the same file
         totals["accepted"] += report.accepted
         stored = queries.counts(replayer.service)["outcomes"]
         assert stored == totals["accepted"], "an accepted line is not stored"
