@@ -9,6 +9,7 @@ from typing import Any, TypedDict
 
 import redis
 from celery import Celery
+from celery.backends.redis import RedisBackend
 from celery.result import AsyncResult
 
 from pantheon.config import Settings
@@ -23,6 +24,33 @@ INSPECT_TIMEOUT = 0.5
 
 def is_redis_url(url: str) -> bool:
     return url.startswith(("redis://", "rediss://", "unix://", "redis+socket://"))
+
+
+class RedisResults(RedisBackend):  # type: ignore[misc]
+    """Celery's Redis result backend, minus the subscription it makes when a task is sent.
+
+    Celery's ``RedisBackend.on_task_call`` subscribes the sender to the task's result
+    channel, so that a later ``AsyncResult.get()`` hears the result pushed. The web and
+    Beat send tasks and never wait on them that way; nothing then reads that pub/sub
+    connection, so redis-py keeps every channel ever subscribed in its bookkeeping and
+    the subscribe/unsubscribe confirmations pile up unread in the socket (celery/celery
+    #6963, open): one entry and about 170 bytes per task sent. ``AsyncResult.get()``
+    subscribes on its own before it reads the stored state and waits, so a caller that
+    does wait (``celery_task_result`` with a timeout) still hears its result; the API's
+    long poll reads the stored state and never subscribes.
+    """
+
+    def on_task_call(self, producer: object, task_id: str) -> None:
+        """Send without subscribing (see the class)."""
+
+
+#: The backend classes of the Redis URL schemes, for the app's loader
+#: (``celery.app.backends.by_name`` lets ``loader.override_backends`` win over its own
+#: aliases). The setting stays the plain URL, which Celery may take from the environment
+#: (``CELERY_RESULT_BACKEND`` wins over the app's configuration, ``celery.app.utils``).
+RESULT_BACKEND_CLASSES = dict.fromkeys(
+    ("redis", "rediss"), f"{RedisResults.__module__}:{RedisResults.__qualname__}"
+)
 
 
 def shared_redis_url(settings: Settings) -> str:

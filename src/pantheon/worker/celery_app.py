@@ -20,7 +20,7 @@ from kombu.entity import Exchange, Queue
 from pantheon.config import Settings
 from pantheon.worker import kombu_guard, queues, schedule
 from pantheon.worker import startup as _startup  # noqa: F401  (production check on worker start)
-from pantheon.worker.broker import is_redis_url, shared_redis_url
+from pantheon.worker.broker import RESULT_BACKEND_CLASSES, is_redis_url, shared_redis_url
 from pantheon.worker.celery_tasks import ServiceFactory, register_tasks
 
 log = logging.getLogger(__name__)
@@ -129,6 +129,7 @@ def create_celery(settings: Settings, *, service_factory: ServiceFactory | None 
     schedule.expressions(settings)  # a bad PANTHEON_SCHEDULE_* fails here, not in Beat
     kombu_guard.install()
     app = Celery("pantheon", set_as_current=False)
+    app.loader.override_backends = RESULT_BACKEND_CLASSES  # Redis: RedisResults
     app.conf.update(celery_config(settings))
     app.pantheon_settings = settings
     register_tasks(app, settings, service_factory)

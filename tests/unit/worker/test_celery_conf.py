@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 from celery import Celery
+from celery.app.backends import by_url
 from celery.app.utils import find_app
 
 from pantheon.config import Settings
 from pantheon.worker import celery_app, queues
+from pantheon.worker.broker import RedisResults
 from pantheon.worker.celery_app import create_celery
 
 pytestmark = pytest.mark.unit
@@ -56,3 +58,23 @@ def test_celery_finds_the_app_with_dash_a_pantheon(monkeypatch: pytest.MonkeyPat
     assert isinstance(found, Celery)
     assert queues.TRAIN_FROM_OUTCOME in found.tasks
     assert found.conf.worker_send_task_events is True
+
+
+@pytest.mark.parametrize("url", ["redis://127.0.0.1:6379/3", "rediss://cache.internal:6380/0"])
+def test_a_redis_result_backend_sends_without_subscribing(url: str) -> None:
+    settings = Settings(  # type: ignore[call-arg]
+        PANTHEON_ENV="test", CELERY_BROKER_URL="memory://", CELERY_RESULT_BACKEND=url
+    )
+    app = create_celery(settings)
+    backend, found = by_url(url, app.loader)
+    assert backend is RedisResults
+    assert found == url
+    assert app.conf.result_backend == url  # the setting itself stays the plain URL
+
+
+def test_other_result_backends_are_celerys_own() -> None:
+    settings = Settings(  # type: ignore[call-arg]
+        PANTHEON_ENV="test", CELERY_BROKER_URL="memory://", CELERY_RESULT_BACKEND="cache+memory://"
+    )
+    app = create_celery(settings)
+    assert type(app.backend).__name__ == "CacheBackend"
