@@ -61,7 +61,10 @@ def test_celery_finds_the_app_with_dash_a_pantheon(monkeypatch: pytest.MonkeyPat
 
 
 @pytest.mark.parametrize("url", ["redis://127.0.0.1:6379/3", "rediss://cache.internal:6380/0"])
-def test_a_redis_result_backend_sends_without_subscribing(url: str) -> None:
+def test_a_redis_result_backend_is_the_one_that_does_not_subscribe_on_send(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CELERY_RESULT_BACKEND", raising=False)  # Celery reads it first
     settings = Settings(  # type: ignore[call-arg]
         PANTHEON_ENV="test", CELERY_BROKER_URL="memory://", CELERY_RESULT_BACKEND=url
     )
