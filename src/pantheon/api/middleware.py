@@ -235,6 +235,10 @@ LATENCY_BUCKETS: tuple[float, ...] = (
 ROUTE_TEMPLATE = "/api/route"
 UNMATCHED = "unmatched"
 STATIC = "/static"
+#: Methods kept as labels; any other token (HTTP allows any, and an h11 server passes it
+#: through) is counted as ``OTHER``, so no caller can add label values without bound.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER = "other"
 
 
 @dataclass
@@ -262,6 +266,7 @@ class HttpMetrics:
         )
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        method = method if method in METHODS else OTHER
         self.requests.labels(method, route, str(status)).observe(seconds)
         if route == ROUTE_TEMPLATE and method == "POST":
             self.routing.labels(str(status)).observe(seconds)

@@ -1,5 +1,6 @@
 """The body cap refuses oversized bodies before the app reads them; the heap goes back to
-the system when the last large request in flight has finished."""
+the system when the last large request in flight has finished; the request metrics keep a
+bounded set of labels."""
 
 from __future__ import annotations
 
@@ -10,13 +11,17 @@ from collections.abc import Iterator
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
+from prometheus_client import CollectorRegistry
 from starlette.types import Message, Receive, Scope, Send
 
 from pantheon.api.errors import install_error_handlers
 from pantheon.api.middleware import (
     LARGE_BODY_BYTES,
+    OTHER,
     BodyLimitMiddleware,
     HeapReleaseMiddleware,
+    HttpMetrics,
+    HttpMetricsMiddleware,
     find_malloc_trim,
 )
 
@@ -182,3 +187,26 @@ def test_glibc_malloc_trim_is_found_and_callable() -> None:
     trim = find_malloc_trim()
     assert trim is not None
     assert trim(0) in (0, 1)
+
+
+def test_request_metrics_keep_a_bounded_set_of_method_labels() -> None:
+    """A caller choosing the method token must not add label values (and memory) at will."""
+    app = FastAPI()
+
+    @app.get("/thing")
+    async def thing() -> dict[str, bool]:
+        return {"ok": True}
+
+    metrics = HttpMetrics(CollectorRegistry())
+    app.add_middleware(HttpMetricsMiddleware, metrics=metrics)
+    client = TestClient(app)
+    assert client.get("/thing").status_code == 200
+    for n in range(40):
+        assert client.request(f"BREW{n}", "/thing").status_code == 405
+    methods = {
+        sample.labels["method"]
+        for family in metrics.registry.collect()
+        for sample in family.samples
+        if "method" in sample.labels
+    }
+    assert methods == {"GET", OTHER}
