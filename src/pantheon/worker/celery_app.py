@@ -129,7 +129,7 @@ def create_celery(settings: Settings, *, service_factory: ServiceFactory | None 
     schedule.expressions(settings)  # a bad PANTHEON_SCHEDULE_* fails here, not in Beat
     kombu_guard.install()
     app = Celery("pantheon", set_as_current=False)
-    app.loader.override_backends = RESULT_BACKEND_CLASSES  # Redis: RedisResults
+    app.loader.override_backends = dict(RESULT_BACKEND_CLASSES)  # Redis: RedisResults
     app.conf.update(celery_config(settings))
     app.pantheon_settings = settings
     register_tasks(app, settings, service_factory)
