@@ -65,12 +65,12 @@ def iter_lines(path: Path) -> Iterator[JsonLine]:
     """
     with _open_bytes(path) as handle:
         for number, raw in enumerate(handle, start=1):
+            if is_blank(raw):  # the rule count_lines applies: one rule, one place
+                continue
             try:
                 text = raw.decode("utf-8").strip(BLANK)
             except UnicodeDecodeError as exc:
                 yield JsonLine(number, None, f"not valid UTF-8 (byte {exc.start})")
-                continue
-            if not text:
                 continue
             try:
                 value = json.loads(text)
