@@ -2,7 +2,8 @@
 
 Each generated request goes to two apps, one per store. Properties: never a 5xx, the two
 stores answer with the same status, every outcome answered 202 is stored (nothing accepted
-is lost) and both stores end with the same number of outcomes.
+is lost), both stores end with the same number of outcomes, and whatever method tokens
+came in, the request histogram's method labels stay a closed set.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from prometheus_client.parser import text_string_to_metric_families
 
 from pantheon.api.app import create_app
+from pantheon.api.middleware import METHODS, OTHER
 from pantheon.store.migrate import ensure_schema
 from tests.fuzz.strategies import deep_raw, json_values, maybe, nasty_numbers, nasty_text, outcomes
 from tests.fuzz_profiles import count, examples
@@ -25,6 +28,12 @@ from tests.fuzz_profiles import count, examples
 pytestmark = pytest.mark.integration
 
 GODS = st.sampled_from(["zeus", "athena", "hermes", "zeus_shadow", "odin"])
+#: Any HTTP method token (RFC 9110 "tchar"): an h11 server hands each one to the app.
+METHOD_TOKENS = st.text(
+    alphabet="!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
+    min_size=1,
+    max_size=12,
+)
 
 
 def seg(value: object) -> str:
@@ -35,7 +44,7 @@ def seg(value: object) -> str:
 @st.composite
 def requests(draw: Any) -> tuple[str, str, dict[str, Any], Any]:
     """(method, path, query params, body); the body is JSON-able, or bytes sent raw."""
-    kind = draw(st.integers(0, 13))
+    kind = draw(st.integers(0, 14))
     if kind <= 3:
         return "POST", "/api/outcomes", {}, draw(outcomes())
     if kind == 4:
@@ -94,6 +103,10 @@ def requests(draw: Any) -> tuple[str, str, dict[str, Any], Any]:
     if kind == 12:
         params = {"recent": draw(maybe(st.integers(0, 3), nasty_numbers))}
         return "GET", "/api/routing/overview", params, None
+    if kind == 13:
+        method = draw(st.one_of(METHOD_TOKENS, st.sampled_from(sorted(METHODS))))
+        path = draw(st.sampled_from(["/api/outcomes", "/api/route", "/api/health", "/nowhere"]))
+        return method, path, {}, None
     raw = draw(st.one_of(st.binary(max_size=200), deep_raw, json_values.map(json.dumps)))
     path = draw(st.sampled_from(["/api/outcomes", "/api/route", "/api/transfer"]))
     return "POST", path, {}, raw if isinstance(raw, bytes) else raw.encode()
@@ -157,6 +170,15 @@ def test_every_route_survives_hostile_requests_on_both_stores(
         assert answers[0] == answers[1], f"stores disagree on {method} {path}: {answers}"
 
     check()
+    for client in twin_apps:  # whatever methods came in, the labels stay a closed set
+        scraped = text_string_to_metric_families(client.get("/metrics").text)
+        methods = {
+            sample.labels["method"]
+            for family in scraped
+            if family.name == "pantheon_http_request_duration_seconds"
+            for sample in family.samples
+        }
+        assert methods <= METHODS | {OTHER}, methods
     stored = [int(c.get("/api/stats").json()["outcomes"]) for c in twin_apps]
     assert stored[0] == stored[1], f"stores hold different outcome counts: {stored}"
     assert all(s >= a for s, a in zip(stored, accepted, strict=True)), (stored, accepted)
