@@ -12,7 +12,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from pantheon import __version__
@@ -26,7 +26,7 @@ from pantheon.api.middleware import (
     HeapReleaseMiddleware,
     HttpMetrics,
     HttpMetricsMiddleware,
-    reject_bad_text,
+    TextRuleMiddleware,
 )
 from pantheon.api.routes import ROUTERS
 from pantheon.api.routes.dashboard import STATIC_DIR
@@ -67,7 +67,6 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        dependencies=[Depends(reject_bad_text)],
     )
     app.state.pantheon = app_state
     app.state.task_waiters = WaitGate(settings.max_task_waiters)
@@ -86,6 +85,8 @@ def create_app(settings: Settings, *, state: AppState | None = None) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
         body_read_timeout=settings.body_read_timeout,
     )
+    # A NUL or lone surrogate in the path or query string is refused before routing.
+    app.add_middleware(TextRuleMiddleware)
     # Outermost: refused requests are timed and counted too (it reads no body).
     app.add_middleware(HttpMetricsMiddleware, metrics=http_metrics)
     return app

@@ -85,6 +85,12 @@ async def _pantheon_error(request: Request, exc: Exception) -> JSONResponse:
             exc.message,
             exc_info=exc.status_code == 500,
         )
+    return pantheon_error_response(exc)
+
+
+def pantheon_error_response(exc: PantheonError) -> JSONResponse:
+    """The answer to ``exc``: its status, code, public detail and context (also sent by
+    middleware that refuses a request before routing)."""
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthError) else None
     if exc.status_code == 503:
         headers = {"Retry-After": "5"}

@@ -1,6 +1,6 @@
-"""The body cap refuses oversized bodies before the app reads them; the heap goes back to
-the system when the last large request in flight has finished; the request metrics keep a
-bounded set of labels."""
+"""The body cap refuses oversized bodies before the app reads them; the text rule refuses a
+path or query string before routing; the heap goes back to the system when the last large
+request in flight has finished; the request metrics keep a bounded set of labels."""
 
 from __future__ import annotations
 
@@ -22,7 +22,9 @@ from pantheon.api.middleware import (
     HeapReleaseMiddleware,
     HttpMetrics,
     HttpMetricsMiddleware,
+    TextRuleMiddleware,
     find_malloc_trim,
+    text_error,
 )
 
 pytestmark = pytest.mark.unit
@@ -210,3 +212,54 @@ def test_request_metrics_keep_a_bounded_set_of_method_labels() -> None:
         if "method" in sample.labels
     }
     assert methods == {"GET", OTHER}
+
+
+@pytest.fixture
+def text_client(reads: list[int]) -> TestClient:
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/items/{name}")
+    async def item(name: str, q: str = "") -> dict[str, str]:
+        reads.append(len(name))
+        return {"name": name, "q": q}
+
+    app.add_middleware(TextRuleMiddleware)
+    return TestClient(app)
+
+
+@pytest.mark.parametrize(
+    ("url", "where"),
+    [
+        ("/items/a%00b", "path"),
+        ("/nowhere%00", "path"),  # refused before routing: no route needed
+        ("/items/a?q=%00", "query.q"),
+        ("/items/a?%00=1", "query parameter name"),
+        ("/items/a?q=ok&q=%00", "query.q"),  # the second value of a repeated name
+    ],
+)
+def test_bad_text_in_the_path_or_query_is_a_422_before_any_route_runs(
+    text_client: TestClient, reads: list[int], url: str, where: str
+) -> None:
+    response = text_client.get(url)
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["error"] == "validation_error"
+    assert body["detail"].startswith(f"{where}: ")
+    assert body["context"]["errors"] == [body["detail"]]
+    assert reads == []
+
+
+def test_clean_text_reaches_the_route(text_client: TestClient, reads: list[int]) -> None:
+    response = text_client.get("/items/caf%C3%A9?q=%E2%9C%93")
+    assert response.status_code == 200
+    assert response.json() == {"name": "café", "q": "✓"}
+    assert reads == [4]
+
+
+def test_text_error_names_the_first_problem_and_passes_clean_scopes() -> None:
+    assert text_error({"type": "http", "path": "/a", "query_string": b""}) is None
+    assert text_error({"type": "http", "path": "/a", "query_string": b"x=1&y=2"}) is None
+    error = text_error({"type": "http", "path": "/a\x00", "query_string": b"x=%00"})
+    assert error is not None
+    assert error.message == "path: contains a NUL character (U+0000) at offset 2"
