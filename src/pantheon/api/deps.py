@@ -257,24 +257,24 @@ async def current_state(request: Request) -> AppState:
 StateDep = Annotated[AppState, Depends(current_state)]
 
 
-async def get_settings(state: StateDep) -> Settings:
-    return state.settings
+async def get_settings(request: Request) -> Settings:
+    return get_state(request).settings
 
 
-async def get_roster(state: StateDep) -> Roster:
-    return state.roster
+async def get_roster(request: Request) -> Roster:
+    return get_state(request).roster
 
 
-async def get_database(state: StateDep) -> Database:
-    return state.database
+async def get_database(request: Request) -> Database:
+    return get_state(request).database
 
 
-async def get_service(state: StateDep) -> TrainingService:
-    return state.service
+async def get_service(request: Request) -> TrainingService:
+    return get_state(request).service
 
 
-async def get_dispatcher(state: StateDep) -> Dispatcher:
-    return state.dispatcher
+async def get_dispatcher(request: Request) -> Dispatcher:
+    return get_state(request).dispatcher
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
