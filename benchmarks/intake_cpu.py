@@ -14,7 +14,7 @@ process CPU microseconds per request of each (minimum and median over the rounds
 their ratio.
 
 CPU time on a shared machine moves by ±20 % between runs; for a change of a few percent
-count instructions instead, which valgrind's callgrind gives the same in every run:
+count instructions instead, which valgrind's callgrind gives within about 1 % every run:
 ``--only product --raw`` sends ``--requests`` requests and prints nothing, so the
 difference between the totals of two runs with different ``--requests`` is the
 instructions of that many requests (docs/CAPACITY.md, "Single intake: the framework's
