@@ -2,8 +2,9 @@
 
 Each generated request goes to two apps, one per store. Properties: never a 5xx, the two
 stores answer with the same status, every outcome answered 202 is stored (nothing accepted
-is lost), both stores end with the same number of outcomes, and whatever method tokens
-came in, the request histogram's method labels stay a closed set.
+is lost), both stores end with the same number of outcomes, a NUL anywhere in the path
+or query string is a 422 (the text rule runs before routing, so on any path), and whatever
+method tokens came in, the request histogram's method labels stay a closed set.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -35,6 +36,11 @@ METHOD_TOKENS = st.text(
     max_size=12,
 )
 
+#: Hostile text, half the time with a NUL somewhere in it.
+WITH_NUL = st.one_of(
+    nasty_text, st.builds("{}\x00{}".format, st.text(max_size=5), st.text(max_size=5))
+)
+
 
 def seg(value: object) -> str:
     """A path segment, percent-encoded byte by byte (lone surrogates included)."""
@@ -44,7 +50,7 @@ def seg(value: object) -> str:
 @st.composite
 def requests(draw: Any) -> tuple[str, str, dict[str, Any], Any]:
     """(method, path, query params, body); the body is JSON-able, or bytes sent raw."""
-    kind = draw(st.integers(0, 14))
+    kind = draw(st.integers(0, 15))
     if kind <= 3:
         return "POST", "/api/outcomes", {}, draw(outcomes())
     if kind == 4:
@@ -107,6 +113,12 @@ def requests(draw: Any) -> tuple[str, str, dict[str, Any], Any]:
         method = draw(st.one_of(METHOD_TOKENS, st.sampled_from(sorted(METHODS))))
         path = draw(st.sampled_from(["/api/outcomes", "/api/route", "/api/health", "/nowhere"]))
         return method, path, {}, None
+    if kind == 14:  # hostile text in any path, routed or not, and in query names and values
+        method = draw(st.sampled_from(["GET", "POST", "PUT"]))
+        base = draw(st.sampled_from(["/api/outcomes", "/api/health", "/nowhere", "/static"]))
+        path = base + draw(st.one_of(st.just(""), WITH_NUL.map(lambda t: "/" + seg(t))))
+        params = draw(st.dictionaries(WITH_NUL, WITH_NUL, max_size=3))
+        return method, path, params, None
     raw = draw(st.one_of(st.binary(max_size=200), deep_raw, json_values.map(json.dumps)))
     path = draw(st.sampled_from(["/api/outcomes", "/api/route", "/api/transfer"]))
     return "POST", path, {}, raw if isinstance(raw, bytes) else raw.encode()
@@ -160,10 +172,15 @@ def test_every_route_survives_hostile_requests_on_both_stores(
     def check(req: tuple[str, str, dict[str, Any], Any]) -> None:
         count("http requests (x2 stores)")
         method, path, params, body = req
+        nul = "\x00" in unquote(path) or any(
+            "\x00" in text for pair in params.items() for text in pair if isinstance(text, str)
+        )
         answers = []
         for i, client in enumerate(twin_apps):
             resp = _send(client, method, path, params, body)
             assert resp.status_code < 500, (client.app, path, resp.status_code, resp.text[:300])
+            if nul:
+                assert resp.status_code == 422, (method, path, params, resp.status_code)
             if path == "/api/outcomes" and resp.status_code == 202:
                 accepted[i] += 1
             answers.append(resp.status_code)
