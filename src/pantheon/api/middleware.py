@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -62,7 +61,7 @@ from starlette.datastructures import QueryParams
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pantheon.api.errors import pantheon_error_response
+from pantheon.api.errors import error_response, pantheon_error_response
 from pantheon.errors import ValidationError
 from pantheon.text import text_problem
 
@@ -105,7 +104,14 @@ class BodyLimitMiddleware:
             return
         declared = _content_length(scope)
         if declared is not None and declared > self.max_body_bytes:
-            await _send_413(send, self.max_body_bytes)
+            # The one error body; the connection closes, as the unread body stays behind.
+            answer = error_response(
+                413,
+                "payload_too_large",
+                _too_large_detail(self.max_body_bytes),
+                headers={"Connection": "close"},
+            )
+            await answer(scope, receive, send)
             return
         limit = self.max_body_bytes
         budget = self.body_read_timeout
@@ -145,22 +151,6 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return None
     return None
-
-
-async def _send_413(send: Send, limit: int) -> None:
-    body = json.dumps({"error": "payload_too_large", "detail": _too_large_detail(limit)}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
 
 
 class TextRuleMiddleware:
