@@ -9,8 +9,8 @@ then ``VACUUM ANALYZE``-ed. Each path is timed in the benchmark process through 
 product's own store functions, alternating between the two databases round by round (so
 a change in the machine's load hits both alike); the figure per path is the median:
 
-- ``intake_single``: ``insert_outcomes`` of one keyed outcome, committed;
-- ``intake_batch``: ``insert_outcomes`` of 1,000 keyed outcomes, committed (per call);
+- ``intake_single``: ``store_outcomes`` of one keyed outcome (committed, as intake does);
+- ``intake_batch``: ``store_outcomes`` of 1,000 keyed outcomes (per call);
 - ``route``: ``decisions.route`` (kernels from the cache, the prompt's basin cached, one
   decision INSERT committed): what ``POST /api/route`` asks of the database;
 - ``hourly_claim``: ``claim(god, BATCH, 1000)`` on the queued outcomes, rolled back;
@@ -49,10 +49,7 @@ from pantheon.roster import Roster
 from pantheon.store import migrate
 from pantheon.store import outcomes as outcome_rows
 from pantheon.store.basins import encode_basins
-
-# ``store.outcome_intake`` since revision 0005; ``store.outcomes`` before it (so the
-# benchmark can measure the previous revision of the product too).
-from pantheon.store.outcome_intake import insert_outcomes
+from pantheon.store.outcome_intake import insert_outcomes, store_outcomes
 from pantheon.training import decisions
 from pantheon.training.service import TrainingService
 
@@ -120,10 +117,6 @@ def fill(url: str, total: int, gods: list[str]) -> float:
     return time.perf_counter() - started
 
 
-def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
-    insert_outcomes(session, rows)
-
-
 def _rows(
     n: int, god: str, tag: str, basin: bytes | None, version: str | None
 ) -> list[dict[str, Any]]:
@@ -153,7 +146,9 @@ class Target:
 
     def seed_pending(self) -> None:
         with self.database.session() as s:
-            _insert(s, _rows(PENDING, self.god, "pending", self.basin, self.version))
+            insert_outcomes(
+                s.connection(), _rows(PENDING, self.god, "pending", self.basin, self.version)
+            )
         with self.database.engine.connect() as conn:
             conn.execution_options(isolation_level="AUTOCOMMIT").execute(
                 sa.text("VACUUM ANALYZE outcomes")
@@ -162,9 +157,7 @@ class Target:
     def ops(self) -> dict[str, Callable[[], None]]:
         def intake(n: int) -> Callable[[], None]:
             def run() -> None:
-                rows = _rows(n, self.god, "in", None, None)
-                with self.database.session() as s:
-                    _insert(s, rows)
+                store_outcomes(self.database, _rows(n, self.god, "in", None, None))
 
             return run
 

@@ -65,9 +65,9 @@ _COLS = ", ".join(COLUMNS)
 _STAGE = "_pantheon_outcomes_in"
 
 
-def _next_ids(session: Session, n: int) -> list[int]:
+def _next_ids(conn: sa.Connection, n: int) -> list[int]:
     # One array in one row: fetching n one-column rows costs more than drawing the ids.
-    result = session.execute(
+    result = conn.execute(
         sa.text(
             "SELECT array_agg(nextval(pg_get_serial_sequence('outcomes', 'id'))) "
             "FROM generate_series(1, :n)"
@@ -165,11 +165,15 @@ def _stage(cursor: Any, info: dict[str, Any]) -> None:
 
 
 def copy_insert(
-    session: Session, keyless: Sequence[dict[str, Any]], keyed: Sequence[dict[str, Any]]
+    conn: sa.Connection, keyless: Sequence[dict[str, Any]], keyed: Sequence[dict[str, Any]]
 ) -> tuple[list[int], dict[str, int]]:
     """Store and enqueue rows; returns (ids of ``keyless`` in order, {key: id} of the keyed
-    rows stored). A keyed row whose key is already stored is skipped (not in the dict)."""
-    pool_conn = session.connection().connection
+    rows stored). A keyed row whose key is already stored is skipped (not in the dict).
+
+    Up to ``INLINE_MAX`` rows in all are one statement, which an autocommit connection
+    commits by itself (``store.outcome_intake.store_outcomes``); more take several, so
+    they need the caller's transaction."""
+    pool_conn = conn.connection
     raw = pool_conn.driver_connection
     assert raw is not None
     stored: dict[str, int] = {}
@@ -184,7 +188,7 @@ def copy_insert(
                 if fresh:
                     stored[str(row["outcome_key"])] = oid
             return keyless_ids, stored
-        ids = _next_ids(session, len(keyless) + len(keyed))
+        ids = _next_ids(conn, len(keyless) + len(keyed))
         keyless_ids = ids[: len(keyless)]
         if keyless:
             _copy(cursor, "outcomes", keyless, keyless_ids)
@@ -195,15 +199,15 @@ def copy_insert(
             stored = {str(k): int(i) for i, k in cursor.fetchall()}
     if keyless:
         copy_queue(
-            session,
+            conn,
             [(oid, str(r["god_name"])) for oid, r in zip(keyless_ids, keyless, strict=True)],
         )
     return keyless_ids, stored
 
 
-def copy_queue(session: Session, pairs: Sequence[tuple[int, str]]) -> None:
+def copy_queue(conn: sa.Connection, pairs: Sequence[tuple[int, str]]) -> None:
     """Enqueue (outcome id, god) pairs for the hourly batch."""
-    raw = session.connection().connection.driver_connection
+    raw = conn.connection.driver_connection
     assert raw is not None
     with (
         raw.cursor() as cursor,

@@ -11,8 +11,10 @@ PostgreSQL: ``postgresql+psycopg``. Row locks (``SELECT ... FOR UPDATE``) serial
 writers of one kernel instead of a file lock. A pooled connection is pinged before use only
 when it has sat idle in the pool for ``PING_AFTER_IDLE_S`` or more (:func:`_ping_if_idle`):
 SQLAlchemy's ``pool_pre_ping`` pings on every checkout, one more round trip per request.
-One-statement writes on a request path (``Database.autocommit``) use a second
-pool in autocommit mode without any ping, and retry once on a connection found dead.
+One-statement writes on a request path run in autocommit mode, with no ``BEGIN`` or
+``COMMIT`` round trip: a routing decision's (``Database.autocommit``) on a second pool
+without any ping, retried once on a connection found dead (the write is idempotent);
+a few outcomes' (``Database.single_statement``) on the session pool, not retried.
 
 Each pool is fixed-size (``PANTHEON_DB_POOL_SIZE`` connections, no overflow): a connection
 is opened the first time concurrency needs it and then kept. SQLAlchemy's overflow
@@ -137,6 +139,42 @@ class Database:
             ) from err
 
     @contextmanager
+    def single_statement(self) -> Iterator[sa.Connection]:
+        """A connection of the session pool (pinged when idle, as for sessions) in
+        autocommit mode, for work whose writes are one statement: PostgreSQL commits it by
+        itself, with no ``BEGIN`` or ``COMMIT`` round trip. SQLAlchemy sets the mode at
+        checkout and resets it when the connection goes back to the pool
+        (https://docs.sqlalchemy.org/en/20/core/connections.html#setting-transaction-isolation-levels-including-dbapi-autocommit).
+
+        Work may use the driver's cursor (``store._pg_bulk``: through SQLAlchemy's
+        ``exec_driver_sql`` the same statement cost about 280,000 more instructions in the
+        web per outcome), so SQLAlchemy does not see the driver's errors. A connection-level
+        one is handled as SQLAlchemy handles a disconnect: the connection is dropped, and so
+        is every other one in the pool (the server most likely restarted), then
+        :class:`DatabaseUnavailableError`. No retry: the statement may have committed
+        before the connection failed.
+        """
+        dbapi = self.engine.dialect.loaded_dbapi
+        driver_lost = (dbapi.OperationalError, dbapi.InterfaceError)
+        try:
+            with self._autocommit.connect() as conn:
+                try:
+                    yield conn
+                except driver_lost:
+                    conn.invalidate()
+                    self.engine.dispose()  # the others are checked out anew from a new pool
+                    raise
+        except (exc.OperationalError, exc.InterfaceError, *driver_lost) as err:
+            log.warning("database error on %s: %s", self.dialect_name, err)
+            raise DatabaseUnavailableError(
+                f"database unavailable: {err}", dialect=self.dialect_name
+            ) from err
+
+    @cached_property
+    def _autocommit(self) -> Engine:
+        return self.engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    @contextmanager
     def connect(self) -> Iterator[sa.Connection]:
         """A plain connection with a transaction (Core only), same error mapping."""
         try:
@@ -222,6 +260,9 @@ def _ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
     cursor = dbapi_conn.cursor()
     try:
         cursor.execute("SELECT 1")
+        # The driver opened a transaction for the ping; ended here, since the checkout may
+        # be for autocommit work, which cannot start inside one (Database.single_statement).
+        dbapi_conn.rollback()
     except Exception as err:  # psycopg's errors: any failure here means "do not use it"
         raise exc.InvalidatePoolError(f"idle connection failed its ping: {err}") from err
     finally:

@@ -1,4 +1,4 @@
-"""Outcome intake: validate, compute rewards, store in one transaction; never encode.
+"""Outcome intake: validate, compute rewards, store all or nothing; never encode.
 
 The basin an outcome trains on is always ``coordize(prompt)``: routing predicts from the
 prompt alone, so the kernel must learn on the same coordinates it is later asked about.
@@ -38,7 +38,7 @@ from pantheon.learning.reward import compute_reward
 from pantheon.roster import Roster
 from pantheon.store import decisions as decision_rows
 from pantheon.store.db import Database
-from pantheon.store.outcome_intake import insert_outcomes
+from pantheon.store.outcome_intake import insert_outcomes, store_outcomes
 from pantheon.text import Identifier, Text
 from pantheon.training.decisions import prompt_digest
 from pantheon.training.encoding import BasinCache, cached_basin
@@ -221,8 +221,12 @@ def ingest(target: IntakeContext | Database, outcomes: Sequence[OutcomeIn]) -> I
                 "created_at": now,
             }
         )
-    with database.session() as session:
-        ids, new = insert_linked(session, [o.decision_id for o in outcomes], rows)
+    decision_ids = [o.decision_id for o in outcomes]
+    if any(d is not None for d in decision_ids):
+        with database.session() as session:
+            ids, new = insert_linked(session, decision_ids, rows)
+    else:
+        ids, new = store_outcomes(database, rows)
     new_ids = [i for i, fresh in zip(ids, new, strict=True) if fresh]
     by_god: dict[str, list[int]] = {}
     for oid, fresh, god in zip(ids, new, gods, strict=True):
@@ -251,7 +255,7 @@ def insert_linked(
     it; a keyless linked outcome gets the key ``decision:<id>``, so a retry is one too.
     """
     if not any(d is not None for d in decision_ids):
-        return insert_outcomes(session, rows)
+        return insert_outcomes(session.connection(), rows)
     known = decision_rows.lock_many(session, [d for d in decision_ids if d is not None])
     unknown = [str(d) for d in decision_ids if d is not None and d not in known]
     if unknown:
@@ -271,7 +275,7 @@ def insert_linked(
             first_of[d] = i
             _reuse_basin(rows[i], known[d])
         fresh.append(i)
-    ids, new = insert_outcomes(session, [rows[i] for i in fresh])
+    ids, new = insert_outcomes(session.connection(), [rows[i] for i in fresh])
     out_ids: list[int] = [0] * len(rows)
     out_new = [False] * len(rows)
     for i, oid, is_new in zip(fresh, ids, new, strict=True):

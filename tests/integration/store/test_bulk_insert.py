@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 
+from pantheon.config import Settings
+from pantheon.errors import DatabaseUnavailableError
+from pantheon.store import db as db_module
 from pantheon.store._pg_bulk import INLINE_MAX
 from pantheon.store.db import Database
+from pantheon.store.migrate import ensure_schema
 from pantheon.store.models import outcome_batch_queue, outcomes
-from pantheon.store.outcome_intake import insert_outcomes
+from pantheon.store.outcome_intake import insert_outcomes, store_outcomes
 from tests.integration.store.test_claims import _rows
 
 pytestmark = pytest.mark.integration
@@ -27,7 +32,7 @@ def test_mixed_batch_keeps_ids_flags_and_idempotency(db: Database) -> None:
     sa.event.listen(db.engine, "before_cursor_execute", record)
     try:
         with db.session() as s:
-            ids, new = insert_outcomes(s, batch)
+            ids, new = insert_outcomes(s.connection(), batch)
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", record)
     assert new == [True, True, True, False, True, True]
@@ -38,7 +43,7 @@ def test_mixed_batch_keeps_ids_flags_and_idempotency(db: Database) -> None:
         # SQLAlchemy INSERT statement.
         assert not [q for q in statements if q.startswith("INSERT INTO OUTCOMES")]
     with db.session() as s:
-        again, new_again = insert_outcomes(s, [keyed[2], keyed[3], keyed[1]])
+        again, new_again = insert_outcomes(s.connection(), [keyed[2], keyed[3], keyed[1]])
         stored = s.execute(sa.select(outcomes.c.id, outcomes.c.outcome_key)).all()
         queued = s.execute(sa.select(outcome_batch_queue.c.outcome_id)).scalars().all()
     assert new_again == [False, True, False]
@@ -56,10 +61,10 @@ def test_batch_beyond_the_inline_limit_is_staged_with_the_same_answers(db: Datab
     keyed = _rows(n, key="big")
     keyless = _rows(3)
     with db.session() as s:
-        first, _ = insert_outcomes(s, keyed[:10])  # stored before: duplicates below
+        first, _ = insert_outcomes(s.connection(), keyed[:10])  # stored before: duplicates below
     batch = [*keyless, *keyed]
     with db.session() as s:
-        ids, new = insert_outcomes(s, batch)
+        ids, new = insert_outcomes(s.connection(), batch)
         queued = s.execute(sa.select(outcome_batch_queue.c.outcome_id)).scalars().all()
         all_ids = s.execute(sa.select(outcomes.c.id)).scalars().all()
         stored = dict(s.execute(sa.select(outcomes.c.outcome_key, outcomes.c.id)).all())
@@ -70,6 +75,80 @@ def test_batch_beyond_the_inline_limit_is_staged_with_the_same_answers(db: Datab
     assert len(all_ids) == n + 3
     assert all(stored[f"big-{i}"] == ids[3 + i] for i in range(n))
     with db.session() as s:  # the staging table is empty again for the next batch
-        again, new_again = insert_outcomes(s, keyed)
+        again, new_again = insert_outcomes(s.connection(), keyed)
     assert again == ids[3:]
     assert not any(new_again)
+
+
+def test_store_outcomes_commits_rows_and_queue_entries_together(db: Database) -> None:
+    keyed = _rows(3, key="alone")
+    ids, new = store_outcomes(db, [keyed[0], *_rows(1), keyed[1], keyed[0]])
+    assert new == [True, True, True, False]
+    assert ids[3] == ids[0]
+    with db.session(write=False) as s:  # another connection sees all of it
+        stored = s.execute(sa.select(outcomes.c.id)).scalars().all()
+        queued = s.execute(sa.select(outcome_batch_queue.c.outcome_id)).scalars().all()
+    assert sorted(stored) == sorted(queued) == sorted(set(ids))
+    again, new_again = store_outcomes(db, [keyed[1], keyed[2]])
+    assert again[0] == ids[2]
+    assert new_again == [False, True]
+    big = _rows(INLINE_MAX + 1, key="many")  # beyond one statement: a transaction
+    assert all(store_outcomes(db, big)[1])
+
+
+def test_a_few_outcomes_are_one_statement_that_commits_by_itself(postgres_url: str) -> None:
+    """On PostgreSQL no transaction is left open around the insert: the row is committed
+    while the connection is still checked out, and the driver reports it idle."""
+    settings = Settings(database_url_raw=postgres_url, env="test")
+    ensure_schema(settings)
+    db = Database(settings)
+    try:
+        with db.single_statement() as conn:
+            (oid,), (fresh,) = insert_outcomes(conn, _rows(1, key="solo"))
+            driver = conn.connection.driver_connection
+            assert driver is not None
+            assert driver.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+            with db.session(write=False) as other:
+                seen = other.execute(sa.select(outcome_batch_queue.c.outcome_id)).scalars()
+                assert list(seen) == [oid]
+        assert fresh
+    finally:
+        db.dispose()
+
+
+def test_connections_lost_under_the_statement_are_a_database_error_once(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The driver's own error (the statement runs on its cursor) is mapped; as after a
+    server restart, every pooled connection was dropped by the server, and only the first
+    intake to meet one fails: the pool is replaced, the next intake gets a new connection."""
+    monkeypatch.setattr(db_module, "PING_AFTER_IDLE_S", 3600.0)  # no ping finds them first
+    settings = Settings(database_url_raw=postgres_url, env="test", db_pool_size=2)
+    ensure_schema(settings)
+    db = Database(settings)
+    try:
+        with db.single_statement() as one, db.single_statement() as two:
+            pids = [c.exec_driver_sql("SELECT pg_backend_pid()").scalar_one() for c in (one, two)]
+        with psycopg.connect(postgres_url.replace("+psycopg", ""), autocommit=True) as admin:
+            for pid in pids:
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        with pytest.raises(DatabaseUnavailableError):
+            store_outcomes(db, _rows(1, key="during"))
+        assert store_outcomes(db, _rows(1, key="after"))[1] == [True]
+    finally:
+        db.dispose()
+
+
+def test_a_pinged_connection_can_take_the_single_statement(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The idle ping must not leave its transaction open: autocommit cannot start in one."""
+    monkeypatch.setattr(db_module, "PING_AFTER_IDLE_S", 0.0)  # every checkout pings
+    settings = Settings(database_url_raw=postgres_url, env="test", db_pool_size=1)
+    ensure_schema(settings)
+    db = Database(settings)
+    try:
+        for key in ("first", "second"):
+            assert store_outcomes(db, _rows(1, key=key))[1] == [True]
+    finally:
+        db.dispose()

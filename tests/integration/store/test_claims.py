@@ -40,7 +40,7 @@ def _rows(n: int, god: str = "zeus", key: str | None = None) -> list[dict[str, A
 
 def _insert(db: Database, rows: list[dict[str, Any]]) -> list[int]:
     with db.session() as s:
-        return insert_outcomes(s, rows)[0]
+        return insert_outcomes(s.connection(), rows)[0]
 
 
 def test_claim_honours_its_limit_and_returns_decoded_rows(db: Database) -> None:
@@ -118,7 +118,7 @@ def test_two_concurrent_claims_share_no_row(db: Database) -> None:
 def test_insert_is_idempotent_on_key(db: Database) -> None:
     first = _insert(db, _rows(5, key="k"))
     with db.session() as s:
-        again, new = insert_outcomes(s, _rows(7, key="k"))
+        again, new = insert_outcomes(s.connection(), _rows(7, key="k"))
     assert again[:5] == first
     assert new == [False] * 5 + [True] * 2
     with db.session(write=False) as s:

@@ -24,7 +24,7 @@ def test_expire_deletes_only_old_fully_trained_or_quarantined_outcomes(db: Datab
     for row in rows[:6]:
         row["created_at"] = old
     with db.session() as s:
-        ids, _ = insert_outcomes(s, rows)
+        ids, _ = insert_outcomes(s.connection(), rows)
         both = {"trained_online_at": now, "batch_processed_at": now}
         # 0, 1: old and trained at both timescales; 2: old, online only; 3: old, untrained;
         # 4: old, quarantined; 5: old and trained; 6, 7: recent and trained.
@@ -59,7 +59,7 @@ def test_zero_keep_days_keeps_everything(db: Database) -> None:
     for row in rows:
         row["created_at"] = utcnow() - timedelta(days=1000)
     with db.session() as s:
-        insert_outcomes(s, rows)
+        insert_outcomes(s.connection(), rows)
         s.execute(sa.update(outcomes).values(trained_online_at=utcnow(), quarantined_at=utcnow()))
     settings = db.settings.model_copy(update={"outcome_keep_days": 0, "history_keep_days": 0})
     assert outcome_retention.expire(db, settings)["outcomes_deleted"] == 0
