@@ -11,10 +11,10 @@ PostgreSQL: ``postgresql+psycopg``. Row locks (``SELECT ... FOR UPDATE``) serial
 writers of one kernel instead of a file lock. A pooled connection is pinged before use only
 when it has sat idle in the pool for ``PING_AFTER_IDLE_S`` or more (:func:`_ping_if_idle`):
 SQLAlchemy's ``pool_pre_ping`` pings on every checkout, one more round trip per request.
-One-statement writes on a request path run in autocommit mode, with no ``BEGIN`` or
-``COMMIT`` round trip: a routing decision's (``Database.autocommit``) on a second pool
-without any ping, retried once on a connection found dead (the write is idempotent);
-a few outcomes' (``Database.single_statement``) on the session pool, not retried.
+One-statement writes on a request path (a routing decision, a few outcomes) run on a
+second pool in autocommit mode, with no ``BEGIN`` or ``COMMIT`` round trip: a decision's
+through ``Database.autocommit``, retried once on a connection found dead (the write is
+idempotent), outcomes' through ``Database.single_statement``, not retried.
 
 Each pool is fixed-size (``PANTHEON_DB_POOL_SIZE`` connections, no overflow): a connection
 is opened the first time concurrency needs it and then kept. SQLAlchemy's overflow
@@ -139,42 +139,6 @@ class Database:
             ) from err
 
     @contextmanager
-    def single_statement(self) -> Iterator[sa.Connection]:
-        """A connection of the session pool (pinged when idle, as for sessions) in
-        autocommit mode, for work whose writes are one statement: PostgreSQL commits it by
-        itself, with no ``BEGIN`` or ``COMMIT`` round trip. SQLAlchemy sets the mode at
-        checkout and resets it when the connection goes back to the pool
-        (https://docs.sqlalchemy.org/en/20/core/connections.html#setting-transaction-isolation-levels-including-dbapi-autocommit).
-
-        Work may use the driver's cursor (``store._pg_bulk``: through SQLAlchemy's
-        ``exec_driver_sql`` the same statement cost about 280,000 more instructions in the
-        web per outcome), so SQLAlchemy does not see the driver's errors. A connection-level
-        one is handled as SQLAlchemy handles a disconnect: the connection is dropped, and so
-        is every other one in the pool (the server most likely restarted), then
-        :class:`DatabaseUnavailableError`. No retry: the statement may have committed
-        before the connection failed.
-        """
-        dbapi = self.engine.dialect.loaded_dbapi
-        driver_lost = (dbapi.OperationalError, dbapi.InterfaceError)
-        try:
-            with self._autocommit.connect() as conn:
-                try:
-                    yield conn
-                except driver_lost:
-                    conn.invalidate()
-                    self.engine.dispose()  # the others are checked out anew from a new pool
-                    raise
-        except (exc.OperationalError, exc.InterfaceError, *driver_lost) as err:
-            log.warning("database error on %s: %s", self.dialect_name, err)
-            raise DatabaseUnavailableError(
-                f"database unavailable: {err}", dialect=self.dialect_name
-            ) from err
-
-    @cached_property
-    def _autocommit(self) -> Engine:
-        return self.engine.execution_options(isolation_level="AUTOCOMMIT")
-
-    @contextmanager
     def connect(self) -> Iterator[sa.Connection]:
         """A plain connection with a transaction (Core only), same error mapping."""
         try:
@@ -185,9 +149,13 @@ class Database:
 
     @cached_property
     def autocommit_engine(self) -> Engine:
-        """PostgreSQL: a second pool whose connections run each statement in its own
-        transaction and are handed out without a pre-ping (see :meth:`autocommit`)."""
-        return sa.create_engine(
+        """PostgreSQL: a second pool, for the request path's one-statement writes, whose
+        connections run each statement in its own transaction (no ``BEGIN`` or ``COMMIT``
+        round trip) and are pinged only when idle, as the session pool's. Its own pool,
+        not the session pool's connections switched per checkout: setting the mode at
+        checkout and resetting it at checkin cost about 60,000 instructions per stored
+        outcome (docs/CAPACITY.md, "Single intake: one statement, no transaction")."""
+        engine = sa.create_engine(
             self.url,
             pool_size=self.settings.db_pool_size,
             max_overflow=MAX_OVERFLOW,
@@ -196,15 +164,21 @@ class Database:
             isolation_level="AUTOCOMMIT",
             connect_args={"connect_timeout": 5},
         )
+        event.listen(engine, "connect", _mark_idle)
+        event.listen(engine, "checkin", _mark_idle)
+        event.listen(engine, "checkout", _ping_if_idle)
+        return engine
 
     def autocommit(self, work: Callable[[sa.Connection], None]) -> None:
-        """Run ``work`` (one statement, committed by itself) on :attr:`autocommit_engine`.
+        """Run ``work`` (one statement, committed by itself) on :attr:`autocommit_engine`,
+        and run it once more on a new connection if the first one was found dead.
 
         A pre-ping is a round trip before every checkout; on ``POST /api/route`` it was as
-        long as the decision's INSERT itself. Here a dead pooled connection is found by the
-        statement instead: SQLAlchemy invalidates it (``connection_invalidated``) and
-        ``work`` runs once more on a new connection, the "optimistic" disconnect handling
-        of https://docs.sqlalchemy.org/en/20/core/pooling.html#disconnect-handling-optimistic.
+        long as the decision's INSERT itself. A busy pooled connection is not pinged, so a
+        dead one is found by the statement: SQLAlchemy invalidates it
+        (``connection_invalidated``) and ``work`` runs once more on a new connection, the
+        "optimistic" disconnect handling of
+        https://docs.sqlalchemy.org/en/20/core/pooling.html#disconnect-handling-optimistic.
         ``work`` must be safe to run twice (the decision's INSERT has a fixed primary key
         and ``ON CONFLICT DO NOTHING``: a first attempt that did commit makes the second
         write nothing).
@@ -224,6 +198,36 @@ class Database:
                         "database unavailable", dialect=self.dialect_name
                     ) from err
                 raise
+
+    @contextmanager
+    def single_statement(self) -> Iterator[sa.Connection]:
+        """A connection of :attr:`autocommit_engine` for work whose writes are one
+        statement, which PostgreSQL commits by itself. Unlike :meth:`autocommit`, never
+        retried: the statement may have committed before its connection failed, and the
+        work (storing outcomes without a key) need not be idempotent.
+
+        Work may use the driver's cursor (``store._pg_bulk``: through SQLAlchemy's
+        ``exec_driver_sql`` the same statement cost about 280,000 more instructions in the
+        web per outcome), so SQLAlchemy does not see the driver's errors. A connection-level
+        one is handled as SQLAlchemy handles a disconnect: the connection is dropped, and so
+        is every other one in the pool (the server most likely restarted), then
+        :class:`DatabaseUnavailableError`.
+        """
+        dbapi = self.engine.dialect.loaded_dbapi
+        driver_lost = (dbapi.OperationalError, dbapi.InterfaceError)
+        try:
+            with self.autocommit_engine.connect() as conn:
+                try:
+                    yield conn
+                except driver_lost:
+                    conn.invalidate()
+                    self.autocommit_engine.dispose()  # the others: a new pool, new connections
+                    raise
+        except (exc.OperationalError, exc.InterfaceError, *driver_lost) as err:
+            log.warning("database error on %s: %s", self.dialect_name, err)
+            raise DatabaseUnavailableError(
+                f"database unavailable: {err}", dialect=self.dialect_name
+            ) from err
 
     def ping(self) -> bool:
         """True when a trivial query answers; never raises."""
@@ -260,9 +264,6 @@ def _ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
     cursor = dbapi_conn.cursor()
     try:
         cursor.execute("SELECT 1")
-        # The driver opened a transaction for the ping; ended here, since the checkout may
-        # be for autocommit work, which cannot start inside one (Database.single_statement).
-        dbapi_conn.rollback()
     except Exception as err:  # psycopg's errors: any failure here means "do not use it"
         raise exc.InvalidatePoolError(f"idle connection failed its ping: {err}") from err
     finally:

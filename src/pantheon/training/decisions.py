@@ -217,7 +217,7 @@ def _record(service: TrainingService, row: dict[str, Any]) -> None:
         with database.session() as session:
             decision_rows.insert(session, row)
         return
-    # One round trip: an autocommit connection handed out without a pre-ping; the row's
+    # One round trip: an autocommit connection, pinged only when it sat idle; the row's
     # fixed id makes the store's one retry on a dead connection safe.
     database.autocommit(lambda conn: decision_rows.insert_autocommit(conn, row))
 

@@ -139,16 +139,20 @@ def test_connections_lost_under_the_statement_are_a_database_error_once(
         db.dispose()
 
 
-def test_a_pinged_connection_can_take_the_single_statement(
+def test_an_idle_connection_the_server_dropped_is_replaced_before_the_statement(
     postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The idle ping must not leave its transaction open: autocommit cannot start in one."""
+    """The one-statement pool pings idle connections, as the session pool does: a pooled
+    connection that the server dropped is replaced at checkout, and intake never sees it."""
     monkeypatch.setattr(db_module, "PING_AFTER_IDLE_S", 0.0)  # every checkout pings
     settings = Settings(database_url_raw=postgres_url, env="test", db_pool_size=1)
     ensure_schema(settings)
     db = Database(settings)
     try:
-        for key in ("first", "second"):
-            assert store_outcomes(db, _rows(1, key=key))[1] == [True]
+        with db.single_statement() as conn:
+            pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        with psycopg.connect(postgres_url.replace("+psycopg", ""), autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        assert store_outcomes(db, _rows(1, key="after"))[1] == [True]
     finally:
         db.dispose()
