@@ -248,14 +248,13 @@ def insert_linked(
     decision_ids: Sequence[uuid.UUID | None],
     rows: list[dict[str, Any]],
 ) -> tuple[list[int], list[bool]]:
-    """``insert_outcomes`` plus the decision links, in the caller's transaction.
+    """``insert_outcomes`` plus the decision links, in the caller's transaction (``ingest``
+    stores a batch that names no decision without one: ``store_outcomes``).
 
     An unknown decision id refuses the whole batch (nothing stored). An outcome whose
     decision already has one (stored before, or earlier in this batch) is a duplicate of
     it; a keyless linked outcome gets the key ``decision:<id>``, so a retry is one too.
     """
-    if not any(d is not None for d in decision_ids):
-        return insert_outcomes(session.connection(), rows)
     known = decision_rows.lock_many(session, [d for d in decision_ids if d is not None])
     unknown = [str(d) for d in decision_ids if d is not None and d not in known]
     if unknown:
