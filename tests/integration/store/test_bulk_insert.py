@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
 import psycopg
 import pytest
 import sqlalchemy as sa
 
-from pantheon.config import Settings
 from pantheon.errors import DatabaseUnavailableError
 from pantheon.store import db as db_module
 from pantheon.store._pg_bulk import INLINE_MAX
@@ -15,6 +17,7 @@ from pantheon.store.migrate import ensure_schema
 from pantheon.store.models import outcome_batch_queue, outcomes
 from pantheon.store.outcome_intake import insert_outcomes, store_outcomes
 from tests.integration.store.test_claims import _rows
+from tests.integration.training.procs import build_settings, kill_other_backends
 
 pytestmark = pytest.mark.integration
 
@@ -96,63 +99,64 @@ def test_store_outcomes_commits_rows_and_queue_entries_together(db: Database) ->
     assert all(store_outcomes(db, big)[1])
 
 
-def test_a_few_outcomes_are_one_statement_that_commits_by_itself(postgres_url: str) -> None:
+@pytest.fixture
+def open_pg(postgres_url: str, tmp_path: Path) -> Iterator[Callable[[int], Database]]:
+    """Migrated PostgreSQL databases with a pool of the given size, disposed afterwards."""
+    opened: list[Database] = []
+
+    def open_database(pool_size: int) -> Database:
+        settings = build_settings(postgres_url, tmp_path, db_pool_size=pool_size)
+        ensure_schema(settings)
+        opened.append(Database(settings))
+        return opened[-1]
+
+    yield open_database
+    for database in opened:
+        database.dispose()
+
+
+def test_a_few_outcomes_are_one_statement_that_commits_by_itself(
+    open_pg: Callable[[int], Database],
+) -> None:
     """On PostgreSQL no transaction is left open around the insert: the row is committed
     while the connection is still checked out, and the driver reports it idle."""
-    settings = Settings(database_url_raw=postgres_url, env="test")
-    ensure_schema(settings)
-    db = Database(settings)
-    try:
-        with db.single_statement() as conn:
-            (oid,), (fresh,) = insert_outcomes(conn, _rows(1, key="solo"))
-            driver = conn.connection.driver_connection
-            assert driver is not None
-            assert driver.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
-            with db.session(write=False) as other:
-                seen = other.execute(sa.select(outcome_batch_queue.c.outcome_id)).scalars()
-                assert list(seen) == [oid]
-        assert fresh
-    finally:
-        db.dispose()
+    db = open_pg(2)
+    with db.single_statement() as conn:
+        (oid,), (fresh,) = insert_outcomes(conn, _rows(1, key="solo"))
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        assert driver.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        with db.session(write=False) as other:
+            seen = other.execute(sa.select(outcome_batch_queue.c.outcome_id)).scalars()
+            assert list(seen) == [oid]
+    assert fresh
 
 
 def test_connections_lost_under_the_statement_are_a_database_error_once(
-    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+    postgres_url: str, open_pg: Callable[[int], Database], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The driver's own error (the statement runs on its cursor) is mapped; as after a
     server restart, every pooled connection was dropped by the server, and only the first
     intake to meet one fails: the pool is replaced, the next intake gets a new connection."""
     monkeypatch.setattr(db_module, "PING_AFTER_IDLE_S", 3600.0)  # no ping finds them first
-    settings = Settings(database_url_raw=postgres_url, env="test", db_pool_size=2)
-    ensure_schema(settings)
-    db = Database(settings)
-    try:
-        with db.single_statement() as one, db.single_statement() as two:
-            pids = [c.exec_driver_sql("SELECT pg_backend_pid()").scalar_one() for c in (one, two)]
-        with psycopg.connect(postgres_url.replace("+psycopg", ""), autocommit=True) as admin:
-            for pid in pids:
-                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
-        with pytest.raises(DatabaseUnavailableError):
-            store_outcomes(db, _rows(1, key="during"))
-        assert store_outcomes(db, _rows(1, key="after"))[1] == [True]
-    finally:
-        db.dispose()
+    db = open_pg(2)
+    with db.single_statement() as one, db.single_statement() as two:  # two in the pool
+        for conn in (one, two):
+            conn.exec_driver_sql("SELECT 1")
+    assert kill_other_backends(postgres_url) >= 2
+    with pytest.raises(DatabaseUnavailableError):
+        store_outcomes(db, _rows(1, key="during"))
+    assert store_outcomes(db, _rows(1, key="after"))[1] == [True]
 
 
 def test_an_idle_connection_the_server_dropped_is_replaced_before_the_statement(
-    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+    postgres_url: str, open_pg: Callable[[int], Database], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The one-statement pool pings idle connections, as the session pool does: a pooled
     connection that the server dropped is replaced at checkout, and intake never sees it."""
     monkeypatch.setattr(db_module, "PING_AFTER_IDLE_S", 0.0)  # every checkout pings
-    settings = Settings(database_url_raw=postgres_url, env="test", db_pool_size=1)
-    ensure_schema(settings)
-    db = Database(settings)
-    try:
-        with db.single_statement() as conn:
-            pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
-        with psycopg.connect(postgres_url.replace("+psycopg", ""), autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
-        assert store_outcomes(db, _rows(1, key="after"))[1] == [True]
-    finally:
-        db.dispose()
+    db = open_pg(1)
+    with db.single_statement() as conn:
+        conn.exec_driver_sql("SELECT 1")
+    assert kill_other_backends(postgres_url) >= 1
+    assert store_outcomes(db, _rows(1, key="after"))[1] == [True]
