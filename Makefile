@@ -32,8 +32,8 @@ lint: $(VENV)/.dev
 	bash scripts/lint
 
 fmt: $(VENV)/.dev
-	$(BIN)/ruff format src tests benchmarks
-	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks scripts
+	$(BIN)/ruff check --fix src tests benchmarks scripts
 
 ## Fault-injection suite against real processes (tens of minutes).
 reliability: $(VENV)/.dev
