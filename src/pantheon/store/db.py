@@ -110,17 +110,7 @@ class Database:
             event.listen(engine, "connect", _sqlite_on_connect)
             event.listen(engine, "begin", _sqlite_on_begin)
             return engine
-        engine = sa.create_engine(
-            url,
-            pool_size=settings.db_pool_size,
-            max_overflow=MAX_OVERFLOW,
-            pool_recycle=1800,
-            connect_args={"connect_timeout": 5},
-        )
-        event.listen(engine, "connect", _mark_idle)
-        event.listen(engine, "checkin", _mark_idle)
-        event.listen(engine, "checkout", _ping_if_idle)
-        return engine
+        return _postgres_engine(url, settings)
 
     @contextmanager
     def session(self, *, write: bool = True) -> Iterator[Session]:
@@ -155,19 +145,7 @@ class Database:
         not the session pool's connections switched per checkout: setting the mode at
         checkout and resetting it at checkin cost about 60,000 instructions per stored
         outcome (docs/CAPACITY.md, "Single intake: one statement, no transaction")."""
-        engine = sa.create_engine(
-            self.url,
-            pool_size=self.settings.db_pool_size,
-            max_overflow=MAX_OVERFLOW,
-            pool_pre_ping=False,
-            pool_recycle=1800,
-            isolation_level="AUTOCOMMIT",
-            connect_args={"connect_timeout": 5},
-        )
-        event.listen(engine, "connect", _mark_idle)
-        event.listen(engine, "checkin", _mark_idle)
-        event.listen(engine, "checkout", _ping_if_idle)
-        return engine
+        return _postgres_engine(self.url, self.settings, isolation_level="AUTOCOMMIT")
 
     def autocommit(self, work: Callable[[sa.Connection], None]) -> None:
         """Run ``work`` (one statement, committed by itself) on :attr:`autocommit_engine`,
@@ -246,6 +224,25 @@ class Database:
 
     def __repr__(self) -> str:
         return f"Database({_redact(self.url)})"
+
+
+def _postgres_engine(url: str, settings: Settings, **options: Any) -> Engine:
+    """A fixed-size PostgreSQL pool that pings a connection only when it sat idle (no
+    ``pool_pre_ping``); ``options`` for ``create_engine`` (the autocommit pool's mode).
+    The session pool and the one-statement pool are both made here, so they keep one
+    policy for sizing, recycling, connecting and pinging."""
+    engine = sa.create_engine(
+        url,
+        pool_size=settings.db_pool_size,
+        max_overflow=MAX_OVERFLOW,
+        pool_recycle=1800,
+        connect_args={"connect_timeout": 5},
+        **options,
+    )
+    event.listen(engine, "connect", _mark_idle)
+    event.listen(engine, "checkin", _mark_idle)
+    event.listen(engine, "checkout", _ping_if_idle)
+    return engine
 
 
 def _mark_idle(_dbapi_conn: Any, record: Any) -> None:
