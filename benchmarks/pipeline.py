@@ -33,8 +33,12 @@ else a private cluster), ``pantheon serve``, one Celery worker (``--concurrency 
 7. hourly batch: ``train_hourly_batch_all`` over every pending row, via the API and worker,
    after ``--hourly-rows`` outcomes were copied in as trained online and queued
    (:func:`benchmarks.pipeline_phases.seed_batch_backlog`);
-8. routing: ``POST /api/route`` latency and throughput at one and four clients (with
-   ``--route-only``, the only phase after the warm-up); then batch coordize speed and
+8. routing: ``POST /api/route`` latency and throughput at one and four clients, over
+   the bundled sample's prompts, whose basins ship with the package (``route_*``: the
+   route path without the encoder), then over short chat-like prompts the web has never
+   seen, each encoded by its route (``route_fresh_*``,
+   :func:`benchmarks.pipeline_phases.route_fresh`); with ``--route-only``, the only
+   phase after the warm-up; then batch coordize speed and
    memory of each representation (``PANTHEON_COORDIZER``), each in a fresh process
    (``coordize_<kind>_*``, :func:`benchmarks.pipeline_phases.coordize_speeds`);
 9. consolidation at 10k/100k/1M outcomes, in-process (:mod:`benchmarks.pipeline_consolidation`;
@@ -76,6 +80,7 @@ from benchmarks.pipeline_phases import (
     online_drain,
     pending_online,
     route,
+    route_fresh,
     seed_batch_backlog,
     set_aside_backlog,
 )
@@ -367,6 +372,7 @@ def routing(
     run: Run, opts: argparse.Namespace, source: list[dict[str, Any]], meter: CpuMeter, web: int
 ) -> None:
     log.info("routing")
+    res = run.results
     spy = maybe_profile(opts.profile, "route", web, opts.out.resolve())
     meter.start()
     route(run, sorted({r["prompt"] for r in source})[:2000], opts.seconds)
@@ -374,6 +380,11 @@ def routing(
     spy.stop()
     log.info("route p50 %.1f ms p99 %.1f ms", run.results["route_p50_ms"],
              run.results["route_p99_ms"])  # fmt: skip
+    meter.start()
+    answered = route_fresh(run, opts.seconds)
+    record_cpu(run.results, "route_fresh", meter.stop(), answered)
+    log.info("fresh route p99 %.1f ms at 1 client, %.1f ms at 4",
+             res["route_fresh_c1_p99_ms"], res["route_fresh_c4_p99_ms"])  # fmt: skip
 
 
 def memory(res: dict[str, Any], when: str, web: int, worker: int) -> None:

@@ -28,6 +28,7 @@ from benchmarks.pipeline_stats import latency_summary, percentile, rate, through
 from pantheon.clock import utcnow
 from pantheon.learning.coordizer import COORDIZER_VERSION
 from pantheon.learning.coordizer_kind import CoordizerKind
+from pantheon.learning.curriculum import bundled_prompts
 from pantheon.learning.reward import compute_reward
 from pantheon.store.basins import encode_basins
 
@@ -363,6 +364,37 @@ def route(run: Run, prompts: Sequence[str], seconds: float) -> None:
         route_per_s=run.results["route_c4_per_s"],
         route_decisions=int(sql_scalar(run, "SELECT count(*) FROM decisions")) - decisions_before,
     )
+
+
+def fresh_chat_prompts(n: int) -> list[str]:
+    """``n`` distinct short chat-like prompts that no process holds a basin for: the
+    bundled curriculum's requests (about 60 characters; their own basins ship, these do
+    not), each with a serial, so every route has to encode its prompt."""
+    texts = [p for ps in bundled_prompts().values() for p in ps]
+    return [f"{texts[i % len(texts)]} (request {i})" for i in range(n)]
+
+
+def route_fresh(run: Run, seconds: float, per_level: int = 20_000) -> int:
+    """``POST /api/route`` with prompts the web has never seen, at one and four clients:
+    what a chat product's routes cost, since nearly every chat prompt is new
+    (``route_fresh_c<n>_*``). Each level gets its own prompts, each sent once. Returns
+    the number of routes answered."""
+    prompts = fresh_chat_prompts(2 * per_level)
+    url = run.web_url + "/api/route"
+    answered = 0
+    for concurrency, part in ((1, prompts[:per_level]), (4, prompts[per_level:])):
+        bodies = [json.dumps({"prompt": p}).encode() for p in part]
+        path = write_bodies(run.work_dir / f"bodies-route-fresh-{concurrency}.jsonl", bodies)
+        merged = closed_loop(run, url, path, concurrency, seconds)
+        lat, errors = latencies_of(merged)
+        stats = latency_summary(lat, merged["ended"] - merged["began"])
+        for key in ("per_s", "p50_ms", "p99_ms"):
+            run.results[f"route_fresh_c{concurrency}_{key}"] = stats[key]
+        run.results[f"route_fresh_c{concurrency}_errors"] = errors
+        answered += len(lat)
+        if merged["errors"]:
+            run.note(f"fresh route c={concurrency} errors: {merged['errors'][:3]}")
+    return answered
 
 
 def coordize_speeds(prompts: int = 64) -> dict[str, float]:

@@ -12,9 +12,12 @@ from pathlib import Path
 import pytest
 from benchmarks.pipeline_baselines import process_rss
 from benchmarks.pipeline_load import _answer_fields, check_loopback, merge
+from benchmarks.pipeline_phases import fresh_chat_prompts
 from benchmarks.pipeline_procs import tree_cpu
 from benchmarks.pipeline_profile import buckets, read_collapsed, summarise
 from benchmarks.pipeline_report import markdown, write_json
+
+from pantheon.learning.coordizer import _known_basins, prompt_key
 
 pytestmark = pytest.mark.unit
 
@@ -98,3 +101,15 @@ def test_a_child_that_exits_still_counts_in_its_trees_cpu() -> None:
     subprocess.run([sys.executable, "-c", burn], check=True)  # runs, exits, is reaped
     spent = sum(tree_cpu(os.getpid()).values()) - before
     assert spent >= 0.3
+
+
+def test_fresh_chat_prompts_are_distinct_short_and_never_shipped() -> None:
+    """The fresh-route phase must encode every prompt: no repeat (the web's cache would
+    answer it) and none whose basin ships with the package."""
+    prompts = fresh_chat_prompts(3_000)
+    assert len(set(prompts)) == 3_000
+    shipped = _known_basins()
+    assert shipped, "the package ships the curriculum's basins"
+    assert not [p for p in prompts if prompt_key(p) in shipped]
+    mean_chars = sum(map(len, prompts)) / len(prompts)
+    assert 30 < mean_chars < 150  # a chat request, not a pasted document
