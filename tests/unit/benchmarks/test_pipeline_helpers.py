@@ -76,7 +76,7 @@ def test_results_json_has_no_nan_and_markdown_has_the_table(tmp_path: Path) -> N
     loaded = json.loads((tmp_path / "r.json").read_text())
     assert loaded == {"freshness_p99_s": None, "route_c4_p99_ms": 12.5, "series": [1.0, None]}
     text = markdown(results, ["a note"], ["context line"])
-    assert "| /api/route p99 at 4 clients (ms) | 12.5 |" in text
+    assert "| /api/route p99 at 4 clients (ms), prompts whose basins ship | 12.5 |" in text
     assert "PASS" in text
     assert "- a note" in text
 
