@@ -2,10 +2,13 @@
 
     .venv/bin/python -m benchmarks.hourly_batch [--rows 100000] [--server URL]
 
-Creates a scratch database on the server (default the local PostgreSQL), ingests
-``--rows`` outcomes through the normal intake path, then times (1) ``train_hourly_batch``
-for one god holding the whole backlog and (2) ``train_hourly_batch_all`` over the same
-number of rows spread over every god. Prints a small table; drops the database after.
+Creates a scratch database on the server (default the local PostgreSQL), copies in
+``--rows`` outcomes as the hourly batch meets them in the steady state (trained online,
+basins stored, queued: :func:`benchmarks.pipeline_phases.seed_batch_backlog`, as ``make
+bench`` seeds its hourly phase), then times (1) ``train_hourly_batch`` for one god holding
+the whole backlog and (2) ``train_hourly_batch_all`` over the same number of rows spread
+over every god. In-process, no worker: the figures are the batch's own cost. Prints a
+small table; drops the database after.
 """
 
 from __future__ import annotations
@@ -18,13 +21,11 @@ from tempfile import TemporaryDirectory
 
 import sqlalchemy as sa
 
+from benchmarks.pipeline_phases import Run, seed_batch_backlog
 from pantheon.config import Settings
 from pantheon.store.db import Database
 from pantheon.store.migrate import ensure_schema
-from pantheon.training.intake import OutcomeIn, ingest
 from pantheon.training.service import TrainingService
-
-INGEST_BATCH = 5000
 
 
 def _admin(server: str, sql: str) -> None:
@@ -34,21 +35,17 @@ def _admin(server: str, sql: str) -> None:
     engine.dispose()
 
 
-def _fill(service: TrainingService, rows: int, gods: list[str]) -> float:
-    started = time.perf_counter()
-    for start in range(0, rows, INGEST_BATCH):
-        items = [
-            OutcomeIn(
-                god_name=gods[i % len(gods)],
-                prompt=f"benchmark prompt {i} about topic {i % 97} and subject {i % 13}",
-                response="an answer",
-                success=i % 3 != 0,
-                phi=(i % 10) / 10,
-            )
-            for i in range(start, min(rows, start + INGEST_BATCH))
-        ]
-        ingest(service, items)
-    return rows / (time.perf_counter() - started)
+def _fill(url: str, rows: int, gods: list[str]) -> None:
+    items = [
+        {
+            "god_name": gods[i % len(gods)],
+            "prompt": f"benchmark prompt {i} about topic {i % 97} and subject {i % 13}",
+            "response": "an answer",
+            "success": i % 3 != 0,
+        }
+        for i in range(rows)
+    ]
+    seed_batch_backlog(Run(web_url="", database_url=url, work_dir=Path()), items)
 
 
 def run(server: str, rows: int) -> dict[str, float]:
@@ -66,12 +63,13 @@ def run(server: str, rows: int) -> dict[str, float]:
             service = TrainingService(settings, database=db)
             service.ensure_kernels()
             figures: dict[str, float] = {}
-            figures["intake_rows_per_s"] = _fill(service, rows, ["zeus"])
+            url = f"{server}/{name}"
+            _fill(url, rows, ["zeus"])
             t0 = time.perf_counter()
             one = service.train_hourly_batch("zeus")
             figures["hourly_one_god_rows_per_s"] = one["batch_size"] / (time.perf_counter() - t0)
             assert one["batch_size"] == rows, one
-            _fill(service, rows, service.roster.names)
+            _fill(url, rows, service.roster.names)
             t0 = time.perf_counter()
             every = service.train_hourly_batch_all()
             elapsed = time.perf_counter() - t0
