@@ -36,7 +36,6 @@ from tempfile import TemporaryDirectory
 from types import SimpleNamespace
 
 import numpy as np
-from pantheon.training._audit import p_spread
 
 import pantheon
 from benchmarks.hourly_batch import _admin
@@ -50,6 +49,7 @@ from pantheon.store.basins import BASIN_DTYPE
 from pantheon.store.db import Database
 from pantheon.store.migrate import ensure_schema
 from pantheon.store.outcomes import BATCH, _claimed
+from pantheon.training._kernels import p_spread
 from pantheon.training.encoding import current_version
 from pantheon.training.service import TrainingService
 
