@@ -25,6 +25,7 @@ from benchmarks.pipeline_phases import Run, seed_batch_backlog
 from pantheon.config import Settings
 from pantheon.store.db import Database
 from pantheon.store.migrate import ensure_schema
+from pantheon.training.results import AllGodsResult, HourlyResult
 from pantheon.training.service import TrainingService
 
 
@@ -67,13 +68,16 @@ def run(server: str, rows: int) -> dict[str, float]:
             _fill(url, rows, ["zeus"])
             t0 = time.perf_counter()
             one = service.train_hourly_batch("zeus")
-            figures["hourly_one_god_rows_per_s"] = one["batch_size"] / (time.perf_counter() - t0)
-            assert one["batch_size"] == rows, one
+            elapsed = time.perf_counter() - t0
+            assert isinstance(one, HourlyResult), one
+            assert one.batch_size == rows, one
+            figures["hourly_one_god_rows_per_s"] = one.batch_size / elapsed
             _fill(url, rows, service.roster.names)
             t0 = time.perf_counter()
             every = service.train_hourly_batch_all()
             elapsed = time.perf_counter() - t0
-            done = sum(r["batch_size"] for r in every["results"].values())
+            assert isinstance(every, AllGodsResult), every
+            done = sum(r.batch_size for r in every.results.values() if isinstance(r, HourlyResult))
             assert done == rows, every
             figures["hourly_all_rows_per_s"] = done / elapsed
             db.dispose()

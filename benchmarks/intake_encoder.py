@@ -152,7 +152,7 @@ def run(args: argparse.Namespace) -> None:
         service = TrainingService(settings, database=db)
         items = Items()
         coordizer_real = coordizer.coordize_many
-        coordizer.coordize_many = slow(args.delay_ms / 1000)  # type: ignore[assignment]
+        coordizer.coordize_many = slow(args.delay_ms / 1000)
         try:
             _single(service, items, 20)  # warm up: connections, imports
             single = _single(service, items, args.requests)
@@ -173,7 +173,7 @@ def run(args: argparse.Namespace) -> None:
                 )
             _worker(service, items, settings.online_coalesce_max)
         finally:
-            coordizer.coordize_many = coordizer_real  # type: ignore[assignment]
+            coordizer.coordize_many = coordizer_real
             db.dispose()
 
 

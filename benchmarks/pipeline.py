@@ -265,8 +265,9 @@ def measure(
     time.sleep(2.0)
     memory(res, "start", web.pid, worker.pid)
 
-    assert stack.redis.proc is not None
-    pids = {"web": web.pid, "worker": worker.pid, "redis": stack.redis.proc.pid}
+    redis_proc = stack.own_redis().proc
+    assert redis_proc is not None, "the private Redis is running"
+    pids = {"web": web.pid, "worker": worker.pid, "redis": redis_proc.pid}
     meter = CpuMeter(libpq_url(stack.database_url), stack.database_url.rsplit("/", 1)[1], pids)
 
     if opts.route_only:

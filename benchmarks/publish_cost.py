@@ -44,7 +44,7 @@ def _unread_bytes(sock: object) -> int:
 
 def measure(variant: str, sends: int, url: str) -> dict[str, object]:
     """Send ``sends`` tasks with ``variant``'s app, in this process."""
-    settings = Settings(REDIS_URL=url, CELERY_RESULT_BACKEND=url)  # type: ignore[call-arg]
+    settings = Settings(REDIS_URL=url, CELERY_RESULT_BACKEND=url)
     app = create_celery(settings)
     if variant == "celery-redis-backend":
         app.loader.override_backends = {}  # Celery's own alias: RedisBackend

@@ -204,6 +204,7 @@ def _publish_malformed(stack: Stack, ids: dict[str, str]) -> None:
 def _queue_state(stack: Stack) -> dict[str, int]:
     state = {"training_fast": stack.queue_depth("training_fast"), "unacked": 0}
     if stack.rabbit is None:  # Redis keeps delivered, unacknowledged messages in a hash
+        assert stack.broker_url is not None, "queue_depth refuses a stack without a broker"
         client = redis.Redis.from_url(stack.broker_url)
         try:
             state["unacked"] = int(client.hlen("unacked"))

@@ -39,10 +39,10 @@ def scenario_broker_loss(stack: Stack, index: int = 0) -> list[RunResult]:
             point = POINTS[(index + turn) % len(POINTS)]
             faults.arm(rep.fault_dir, point, ONLINE, 3.0)
             time.sleep(1.0)  # a task is now held at ``point``
-            stack.redis.stop(hard=turn % 2 == 1)
+            stack.own_redis().stop(hard=turn % 2 == 1)
             down_at = time.time() if turn == 0 else down_at
             time.sleep(DOWN_SECONDS)
-            stack.redis.start()
+            stack.own_redis().start()
             up_at = time.time()
             time.sleep(4.0)  # the held task finishes: ack/reject on the lost connection
             if not worker.alive():

@@ -40,10 +40,10 @@ def scenario_redis(
             prefix = f"s2-{sub}-{index}"
             traffic = Traffic(rep.url, rate=RATE, max_seconds=120, prefix=prefix).start()
             time.sleep(3)
-            stack.redis.stop(hard=index % 2 == 1)  # odd repetitions: a crash; even: clean
+            stack.own_redis().stop(hard=index % 2 == 1)  # odd repetitions: a crash; even: clean
             down_at = time.time()
             probes = _probe_health(rep, down_seconds, result)
-            stack.redis.start()
+            stack.own_redis().start()
             up_at = time.time()
             result.extra["health_during_outage"] = dict(Counter(probes))
             result.check(

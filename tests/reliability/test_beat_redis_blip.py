@@ -26,9 +26,9 @@ def test_beat_outlives_a_redis_restart_and_keeps_sending(stack: Stack) -> None:
             time.sleep(0.5)
         before = _sends(beat.log_text())
         assert before >= 2, beat.log_text()[-2000:]
-        stack.redis.stop()
+        stack.own_redis().stop()
         time.sleep(5)
-        stack.redis.start()
+        stack.own_redis().start()
         deadline = time.monotonic() + 30
         while _sends(beat.log_text()) < before + 3 and time.monotonic() < deadline:
             assert beat.alive(), beat.log_text()[-3000:]

@@ -150,12 +150,17 @@ class Stack:
                 proc.kill()
         self.procs.clear()
 
+    def own_redis(self) -> RedisServer:
+        """The stack's private Redis, for what only a private one allows (stopping it,
+        flushing it, reading its pid); a stack given another Redis has none."""
+        if self.redis is None:
+            raise StackError("this needs the stack's private Redis")
+        return self.redis
+
     def reset_broker(self) -> None:
         """Empty the private Redis and the broker's queues: nothing of one run leaks into
         the next."""
-        if self.redis is None:
-            raise StackError("reset_broker needs the stack's private Redis")
-        self.redis.flush()
+        self.own_redis().flush()
         if self.rabbit is not None:
             for queue in QUEUES:
                 with contextlib.suppress(Exception):
