@@ -1,6 +1,6 @@
-"""Every module of ``benchmarks/`` imports: the benchmarks are not type-checked with the
-package (mypy reads ``src/pantheon``), so a renamed product module would otherwise go
-unnoticed until someone runs the benchmark that names it."""
+"""Every module of ``benchmarks/`` imports. The benchmarks run rarely (``make bench``,
+``make reliability``), so a module that no longer imports would otherwise surface only
+then; mypy checks the names they import, this also runs their module-level code."""
 
 from __future__ import annotations
 
