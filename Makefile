@@ -27,7 +27,7 @@ demo: $(VENV)/.runtime
 test: $(VENV)/.dev
 	bash scripts/test
 
-## ruff (lint + format check) and mypy on the package; the same script CI runs.
+## ruff (lint + format check), then mypy strict on what pyproject.toml lists; the same script CI runs.
 lint: $(VENV)/.dev
 	bash scripts/lint
 

@@ -169,7 +169,7 @@ def _malformed(rep: Rep, stack: Stack) -> RunResult:
 
 
 def _publish_malformed(stack: Stack, ids: dict[str, str]) -> None:
-    with Connection(stack.broker_url) as conn:  # type: ignore[no-untyped-call]
+    with Connection(stack.broker_url) as conn:
         producer = conn.Producer()
         base: dict[str, Any] = {"exchange": "", "routing_key": "training_fast"}
         producer.publish(

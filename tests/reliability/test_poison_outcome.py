@@ -7,7 +7,7 @@ outbox sweep re-dispatched it on every slot. The claim now quarantines such a ro
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import sqlalchemy as sa
@@ -44,7 +44,7 @@ def test_a_corrupt_row_does_not_block_the_gods_other_outcomes(
         result = service.train_from_outcome(good)
         assert result["status"] in ("success", "duplicate")
         batch = service.train_hourly_batch("zeus")
-        assert batch["batch_size"] >= 1
+        assert cast(int, batch["batch_size"]) >= 1
         with service.database.session() as session:
             trained = session.execute(
                 sa.select(outcomes.c.trained_online_at).where(outcomes.c.id == good)

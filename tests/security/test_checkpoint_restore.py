@@ -4,7 +4,7 @@ path traversal, no foreign URIs."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import sqlalchemy as sa
@@ -106,7 +106,7 @@ def test_restore_refuses_a_tampered_row(make_settings: Any, tmp_path: Path, uri:
     service = TrainingService(settings)
     try:
         saved = service.save_checkpoint("zeus")
-        checkpoint_id = int(saved["checkpoint_id"])
+        checkpoint_id = int(cast(int, saved["checkpoint_id"]))
         (tmp_path / "outside.bin").write_bytes(b"not a checkpoint")
         with service.database.session() as session:
             session.execute(

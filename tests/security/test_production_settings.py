@@ -101,7 +101,7 @@ def test_the_broker_from_the_environment_counts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("REDIS_URL", "redis://redis.internal:6379/0")
-    settings = Settings(env="production", database_url_raw=PG, api_token=GOOD)  # type: ignore[arg-type]
+    settings = Settings(env="production", database_url_raw=PG, api_token=GOOD)
     assert settings.production_problems(Role.WORKER) == []
 
 

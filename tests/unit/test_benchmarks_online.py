@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 import pytest
@@ -23,6 +24,19 @@ pytestmark = pytest.mark.unit
 SAMPLE = Path(coordizer.__file__).resolve().parents[1] / "data" / "sample"
 STRONG = "gpt-4-1106-preview"
 WEAK = "mistralai/Mixtral-8x7B-Instruct-v0.1"
+
+
+class BenchOptions(TypedDict):
+    """The keyword arguments of ``run_online_bench`` every arm of a comparison shares."""
+
+    train: Path
+    test: Path
+    strong: str
+    weak: str
+    every: int
+    hours: int
+    limit: int | None
+    basin_dir: Path | None
 
 
 def _split_files(tmp_path: Path) -> dict[str, Path]:
@@ -95,7 +109,7 @@ def test_an_arm_run_alone_gives_the_figures_it_gives_beside_the_others(
     """Arms share only the prompts and their basins, so a policy can be replayed alone
     and compared with the other arms of a full run of the same seed."""
     files = _split_files(tmp_path)
-    options = {
+    options: BenchOptions = {
         "train": files["train"],
         "test": files["test"],
         "strong": STRONG,

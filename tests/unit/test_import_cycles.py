@@ -12,7 +12,7 @@ a module names a type of a module that imports it.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -128,7 +128,7 @@ def cycles(graph: dict[str, set[str]]) -> set[frozenset[str]]:
     return found
 
 
-def _show(groups: set[frozenset[str]]) -> list[list[str]]:
+def _show(groups: Iterable[frozenset[str]]) -> list[list[str]]:
     return sorted(sorted(group) for group in groups)
 
 

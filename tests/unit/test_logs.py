@@ -25,7 +25,7 @@ pytestmark = pytest.mark.unit
     ],
 )
 def test_auto_is_json_in_production_only(env: str, chosen: LogFormat, expected: LogFormat) -> None:
-    settings = Settings(env=env, log_format=chosen)  # type: ignore[arg-type]
+    settings = Settings(env=env, log_format=chosen)
     assert resolve_format(settings) is expected
 
 

@@ -179,7 +179,7 @@ class Stack:
                 return depth
             finally:
                 client.close()
-        with Connection(self.broker_url, connect_timeout=5) as conn:  # type: ignore[no-untyped-call]
+        with Connection(self.broker_url, connect_timeout=5) as conn:
             channel = conn.default_channel
             if purge:
                 return int(channel.queue_purge(queue) or 0)

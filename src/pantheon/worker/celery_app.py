@@ -52,8 +52,7 @@ def declared_queues() -> list[Queue]:
     (as in https://docs.celeryq.dev/en/stable/userguide/routing.html#manual-routing).
     ``celery`` matches what a plain Celery client declares for its default queue."""
     return [
-        Queue(name, Exchange(name, type="direct"), routing_key=name)  # type: ignore[no-untyped-call]
-        for name in queues.ALL_QUEUES
+        Queue(name, Exchange(name, type="direct"), routing_key=name) for name in queues.ALL_QUEUES
     ]
 
 

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 import httpx
 import pytest
@@ -83,6 +84,16 @@ class DropFirstAnswer:
             sock.close()
 
 
+class OutcomeFields(TypedDict):
+    """The keyword arguments of ``record_outcome`` a test sends twice."""
+
+    god_name: str
+    prompt: str
+    response: str
+    success: bool
+    outcome_key: str
+
+
 def stored(base: str) -> int:
     return int(httpx.get(f"{base}/api/stats", timeout=10).json()["outcomes"])
 
@@ -97,7 +108,7 @@ def test_sync_client_routes_records_and_maps_errors(server: str) -> None:
             sum(r.probability for r in choice.ranking if r.god_name == choice.god_name)
         )
         assert len(choice.ranking) >= 2
-        proof = {
+        proof: OutcomeFields = {
             "god_name": choice.god_name,
             "prompt": "Prove that the square root of 2 is irrational.",
             "response": "Suppose p/q in lowest terms...",

@@ -14,7 +14,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import httpx
@@ -128,7 +128,8 @@ def test_celery_a_pantheon_worker_sends_task_events_and_flower_needs_auth(
     base = f"http://127.0.0.1:{port}"
 
     def flower_up() -> bool:
-        assert flower.popen.poll() is None, flower.log_text()[-3000:]
+        popen = cast(subprocess.Popen[bytes], flower.popen)  # spawn() started it
+        assert popen.poll() is None, flower.log_text()[-3000:]
         try:
             return httpx.get(f"{base}/api/workers", timeout=2).status_code == 401
         except httpx.HTTPError:
@@ -229,7 +230,7 @@ def _bindings(broker_url: str) -> dict[str, set[str]]:
         client = redis.Redis.from_url(broker_url)
         for exchange in queues.ALL_QUEUES:
             for member in client.smembers(f"_kombu.binding.{exchange}"):
-                queue = member.decode().split("\x06\x16")[-1]
+                queue = cast(bytes, member).decode().split("\x06\x16")[-1]  # no decode_responses
                 found.setdefault(exchange, set()).add(queue)
         client.close()
         return found

@@ -5,7 +5,7 @@ celery mode coming back on its own when the broker returns."""
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -17,6 +17,7 @@ from pantheon.training.intake import OutcomeIn, ingest
 from pantheon.training.service import TrainingService
 from pantheon.worker import queues
 from pantheon.worker.dispatch import Dispatcher
+from pantheon.worker.tasks import Result
 from tests.e2e.worker.conftest import Cluster
 
 pytestmark = pytest.mark.e2e
@@ -46,7 +47,9 @@ def _train_all(dispatcher: Dispatcher, service: TrainingService) -> list[dict[st
     for item in OUTCOMES:
         outcome_id = ingest(service, [OutcomeIn.parse(item)]).new_ids[0]
         sent = dispatcher.dispatch(queues.TRAIN_FROM_OUTCOME, outcome_id=outcome_id)
-        result = sent.result or dispatcher.get_task_result(str(sent.task_id), 60)["result"]
+        result = sent.result or cast(
+            Result, dispatcher.get_task_result(str(sent.task_id), 60)["result"]
+        )
         out.append({"mode": sent.mode, **result})
     return out
 
@@ -84,7 +87,7 @@ def test_cli_worker_and_beat_on_postgres(make_cluster: Any, postgres_url: str) -
     assert {r["status"] for r in hourly} <= {"success", "running"}
     done = [r for r in hourly if r["status"] == "success"]
     assert done
-    assert all(r["result"]["covered_slots"] for r in done)
+    assert all(cast(dict[str, Any], r["result"])["covered_slots"] for r in done)
 
     # the lost outcome was trained by a Beat-driven sweep through the worker
 

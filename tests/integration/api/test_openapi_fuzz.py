@@ -50,7 +50,7 @@ def api_schema(
 schema = schemathesis.pytest.from_fixture("api_schema")
 
 
-def fuzz(max_examples: int) -> Any:
+def fuzz(max_examples: int) -> settings:
     return settings(
         max_examples=max_examples,
         deadline=None,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from pantheon.config import Settings
 from pantheon.datasets.jsonl import iter_lines, write_lines
 from pantheon.datasets.replay import build_replayer
 from pantheon.store.migrate import ensure_schema
@@ -17,8 +19,8 @@ SAMPLE_DIR = Path(__file__).resolve().parents[3] / "src" / "pantheon" / "data" /
 
 
 def test_sample_slice_replays_and_trains_online(
-    database_url: str, tmp_path: Path, make_settings
-) -> None:  # type: ignore[no-untyped-def]
+    database_url: str, tmp_path: Path, make_settings: Callable[..., Settings]
+) -> None:
     records = [r.record for r in iter_lines(SAMPLE_DIR / "routellm_sample.jsonl.gz")][:400]
     path = tmp_path / "slice.jsonl"
     write_lines([r for r in records if r], path)

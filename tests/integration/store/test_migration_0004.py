@@ -51,7 +51,9 @@ def test_0004_marks_old_rows_and_downgrades_cleanly(settings: Settings) -> None:
         migrate.downgrade(settings, "0003")
         db.dispose()
         with db.engine.connect() as conn:
-            blobs = dict(conn.execute(sa.text("SELECT prompt, basin FROM outcomes")).all())
+            blobs: dict[str, bytes] = dict(
+                conn.execute(sa.text("SELECT prompt, basin FROM outcomes")).all()
+            )
         assert bytes(blobs["old"]) == basin
         # A basin never computed comes back as NaN, which the claims of 0003 and older quarantine.
         assert np.isnan(np.frombuffer(bytes(blobs["new"]), "<f4")).all()

@@ -9,6 +9,8 @@ import sqlalchemy as sa
 
 from pantheon.config import Settings
 from pantheon.store.db import Database
+from pantheon.training.online import OnlineResult
+from pantheon.training.results import Disabled, HourlyResult
 from pantheon.training.service import TrainingService
 
 
@@ -51,7 +53,7 @@ def _warm_up(service: TrainingService, barrier: Any) -> None:
 
 def train_outcomes(
     url: str, root: str, ids: list[int], overrides: dict[str, Any], barrier: Any
-) -> list[dict[str, Any]]:
+) -> list[OnlineResult]:
     settings = build_settings(url, Path(root), **overrides)
     db = Database(settings)
     try:
@@ -64,7 +66,7 @@ def train_outcomes(
 
 def train_outcomes_following(
     url: str, root: str, ids: list[int], overrides: dict[str, Any], barrier: Any
-) -> list[dict[str, Any]]:
+) -> list[OnlineResult]:
     """As :func:`train_outcomes`, then train each ``next_outcome_id`` a call names (a drain
     out of time with a backlog left, or a duplicate while the god has pending outcomes),
     as the worker's follow-up does."""
@@ -86,7 +88,9 @@ def train_outcomes_following(
         db.dispose()
 
 
-def hourly_batch(url: str, root: str, god: str, chunk: int, barrier: Any) -> dict[str, Any]:
+def hourly_batch(
+    url: str, root: str, god: str, chunk: int, barrier: Any
+) -> HourlyResult | Disabled:
     settings = build_settings(url, Path(root))
     db = Database(settings)
     try:

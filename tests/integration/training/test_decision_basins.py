@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from typing import cast
 
 import pytest
 import sqlalchemy as sa
@@ -82,8 +83,8 @@ def test_a_linked_outcome_is_trained_without_encoding_its_prompt(
         assert stored[oid] == (_decision_basin(web, d.decision_id), current_version())
     trained = sum(int(str(web.train_from_outcome(oid)["coalesced"])) for oid in ids)
     assert trained == N
-    hourly = web.train_hourly_batch_all()["results"]
-    assert sum(int(r["batch_size"]) for r in hourly.values()) == N
+    hourly = cast(dict[str, dict[str, object]], web.train_hourly_batch_all()["results"])
+    assert sum(int(cast(int, r["batch_size"])) for r in hourly.values()) == N
     assert spy.calls == []
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.pool import QueuePool
 
 from pantheon.config import Settings
 from pantheon.store import db as db_module
@@ -53,7 +55,7 @@ def test_a_route_after_the_server_dropped_its_connection_records_once(
     settings = build_settings(postgres_url, tmp_path)
     svc = open_service(settings)
     decisions.route(svc, "first prompt", candidates=["athena", "zeus"])
-    pool = svc.database.autocommit_engine.pool
+    pool = cast(QueuePool, svc.database.autocommit_engine.pool)  # create_engine's default
     assert pool.checkedin() >= 1  # the INSERT's connection waits in the pool, unpinged
     assert kill_other_backends(postgres_url) >= 1
     d = decisions.route(svc, "second prompt", candidates=["athena", "zeus"])

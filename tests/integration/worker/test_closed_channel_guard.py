@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 import redis
-from kombu import Connection, Exchange, Producer, Queue
+from kombu.connection import Connection
+from kombu.entity import Exchange, Queue
+from kombu.messaging import Producer
 
 from pantheon.testing import RedisServer
 from pantheon.worker import kombu_guard
@@ -38,9 +40,11 @@ def private_redis(tmp_path: Path) -> Iterator[str]:
 
 
 def _received(url: str) -> tuple[Connection, object, object]:
+    # kombu leaves these untyped (as in pantheon.testing.stack and celery_app).
     conn = Connection(url)
     channel = conn.channel()
-    queue = Queue("guard-test", Exchange("guard-test"), "guard-test")
+    exchange = Exchange("guard-test")
+    queue = Queue("guard-test", exchange, "guard-test")
     Producer(channel).publish(
         {"n": 1}, exchange=queue.exchange, routing_key="guard-test", declare=[queue]
     )

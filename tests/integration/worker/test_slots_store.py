@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -48,12 +48,12 @@ def test_missed_hours_give_one_run_covering_them(real_service: Any) -> None:
     run_in_slot(HOURLY, expr, NOON - timedelta(hours=7), ledger, work)
     result = run_in_slot(HOURLY, expr, NOON, ledger, work)
     assert len(ran) == 2
-    assert len(result["covered_slots"]) == 7
+    assert len(cast(list[str], result["covered_slots"])) == 7
     assert isinstance(ledger, StoreLedger)
     stored = ledger.runs.get("hourly_batch", NOON)
     assert stored is not None
     assert stored["status"] == "success"
-    assert stored["result"]["covered_slots"] == result["covered_slots"]
+    assert cast(dict[str, Any], stored["result"])["covered_slots"] == result["covered_slots"]
 
 
 class _Collect:

@@ -126,4 +126,5 @@ def test_the_dashboard_needs_no_other_host(tmp_path: Path) -> None:
 
 def test_the_app_hands_back_the_heap_of_large_requests(tmp_path: Path) -> None:
     app = create_app(settings(tmp_path))
-    assert HeapReleaseMiddleware in [m.cls for m in app.user_middleware]
+    classes: list[object] = [m.cls for m in app.user_middleware]
+    assert HeapReleaseMiddleware in classes

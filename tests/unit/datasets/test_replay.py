@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
+from pantheon.config import Settings
 from pantheon.datasets.jsonl import iter_lines
 from pantheon.datasets.replay import Pacer, build_replayer, gods_in, register_gods
 from pantheon.errors import ConfigurationError, ValidationError
@@ -93,7 +95,7 @@ def test_register_gods_writes_a_roster_file(tmp_path: Path, make_settings) -> No
     updated, added = register_gods(settings, gods_in(path))
     assert added == ["gpt-4-1106-preview"]
     assert updated.roster_file == settings.data_dir / "roster.json"
-    roster = Roster.from_file(updated.roster_file)
+    roster = Roster.from_file(cast(Path, updated.roster_file))  # set: asserted just above
     assert "gpt-4-1106-preview" in roster
     assert "zeus" in roster
     report = build_replayer(updated).replay_lines(iter_lines(path))
@@ -122,15 +124,15 @@ def test_pacer_keeps_the_average_rate() -> None:
 
 
 def test_a_failed_dispatch_defers_training_and_keeps_the_outcome(
-    tmp_path: Path, make_settings
-) -> None:  # type: ignore[no-untyped-def]
+    tmp_path: Path, make_settings: Callable[..., Settings]
+) -> None:
     class Down:
         def dispatch(self, task_name: str, **kwargs: Any) -> Any:
             raise ConnectionError("broker gone")
 
     path = write(tmp_path / "ok.jsonl", [json.dumps(outcome(i)) for i in range(1, 6)])
     replayer = build_replayer(make_settings())
-    replayer.dispatcher = Down()
+    replayer.dispatcher = Down()  # type: ignore[assignment]  # a fake whose broker is gone
     report = replayer.replay_lines(iter_lines(path))
     assert report.accepted == 5
     assert report.modes == {"deferred": 1}

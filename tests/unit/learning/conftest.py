@@ -21,9 +21,11 @@ def two_kinds_batch() -> Batch:
 
 @pytest.fixture(scope="session")
 def probe_maths() -> np.ndarray:
-    return coordize_many(["solve the equation 7 x plus 3 equals zero algebra"])[0]
+    probe: np.ndarray = coordize_many(["solve the equation 7 x plus 3 equals zero algebra"])[0]
+    return probe
 
 
 @pytest.fixture(scope="session")
 def probe_poem() -> np.ndarray:
-    return coordize_many(["write a tender love poem about the moon and roses"])[0]
+    probe: np.ndarray = coordize_many(["write a tender love poem about the moon and roses"])[0]
+    return probe

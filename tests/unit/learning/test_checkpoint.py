@@ -3,6 +3,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,8 @@ from pantheon.learning.kernel import KERNEL_KINDS, Kernel
 
 pytestmark = pytest.mark.unit
 
+Members = dict[str, np.ndarray]
+
 
 @pytest.fixture(scope="module")
 def blob() -> bytes:
@@ -30,7 +33,9 @@ def blob() -> bytes:
 
 
 @pytest.mark.parametrize("kind", KERNEL_KINDS)
-def test_round_trip_gives_identical_predictions(kind: str, two_kinds_batch, tmp_path: Path) -> None:
+def test_round_trip_gives_identical_predictions(
+    kind: str, two_kinds_batch: Batch, tmp_path: Path
+) -> None:
     kernel = Kernel("zeus", seed=4, kind=kind)
     kernel.learn_many(two_kinds_batch, epochs=5)
     path = checkpoint.save(kernel, tmp_path / "sub" / "zeus.npz", trigger="hourly")
@@ -56,7 +61,7 @@ def test_shadow_is_never_mistaken_for_god(blob: bytes) -> None:
         checkpoint.loads(blob, expect_kernel="zeus_shadow")
 
 
-def _rewrite(data: bytes, edit) -> bytes:
+def _rewrite(data: bytes, edit: Callable[[Members], None]) -> bytes:
     with np.load(io.BytesIO(data), allow_pickle=False) as npz:
         members = {k: npz[k] for k in npz.files}
     edit(members)
@@ -65,8 +70,8 @@ def _rewrite(data: bytes, edit) -> bytes:
     return buf.getvalue()
 
 
-def _edit_meta(key: str, value):
-    def edit(members):
+def _edit_meta(key: str, value: object) -> Callable[[Members], None]:
+    def edit(members: Members) -> None:
         meta = json.loads(members["meta"].tobytes())
         meta[key] = value
         members["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
@@ -75,7 +80,7 @@ def _edit_meta(key: str, value):
 
 
 def test_tampering_is_detected(blob: bytes) -> None:
-    def scale(members):
+    def scale(members: Members) -> None:
         members["arrays/param.w_success"] = members["arrays/param.w_success"] * 2
 
     with pytest.raises(CheckpointError, match="checksum"):
@@ -89,7 +94,7 @@ def test_tampering_is_detected(blob: bytes) -> None:
 
 
 def test_object_array_is_refused_without_unpickling(blob: bytes) -> None:
-    def hostile(members):
+    def hostile(members: Members) -> None:
         members["arrays/evil"] = np.array([{"a": 1}], dtype=object)
 
     buf = io.BytesIO()
@@ -118,7 +123,9 @@ def test_random_bytes_raise_checkpoint_error(data: bytes) -> None:
 @settings(
     max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-def test_bit_flips_raise_checkpoint_error_or_load_the_same_kernel(blob: bytes, data) -> None:
+def test_bit_flips_raise_checkpoint_error_or_load_the_same_kernel(
+    blob: bytes, data: st.DataObject
+) -> None:
     pos = data.draw(st.integers(0, len(blob) - 1))
     bit = data.draw(st.integers(0, 7))
     flipped = bytearray(blob)

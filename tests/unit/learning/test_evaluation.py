@@ -17,7 +17,7 @@ def verdicts() -> tuple[np.ndarray, np.ndarray]:
     return strong.astype(float), weak.astype(float)
 
 
-def test_curve_runs_from_weak_to_strong(verdicts) -> None:
+def test_curve_runs_from_weak_to_strong(verdicts: tuple[np.ndarray, np.ndarray]) -> None:
     strong, weak = verdicts
     c, pgr = routing_curve(strong, weak, np.arange(strong.size))
     assert c[0] == 0.0
@@ -27,7 +27,7 @@ def test_curve_runs_from_weak_to_strong(verdicts) -> None:
     assert pgr[-1] == pytest.approx(1.0)
 
 
-def test_random_routing_is_about_half(verdicts) -> None:
+def test_random_routing_is_about_half(verdicts: tuple[np.ndarray, np.ndarray]) -> None:
     strong, weak = verdicts
     scores = np.random.default_rng(1).random(strong.size)
     assert apgr(strong, weak, scores) == pytest.approx(0.5, abs=0.05)
@@ -35,7 +35,9 @@ def test_random_routing_is_about_half(verdicts) -> None:
     assert cpt(strong, weak, np.zeros(strong.size)) == pytest.approx(0.5, abs=1e-3)
 
 
-def test_oracle_routing_beats_random_and_anti_oracle_loses(verdicts) -> None:
+def test_oracle_routing_beats_random_and_anti_oracle_loses(
+    verdicts: tuple[np.ndarray, np.ndarray],
+) -> None:
     strong, weak = verdicts
     gain = strong - weak
     assert apgr(strong, weak, gain) > 0.9

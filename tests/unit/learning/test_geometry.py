@@ -17,7 +17,8 @@ simplex = arrays(np.float64, 8, elements=st.floats(0.0, 1.0)).filter(lambda a: a
 
 
 def _norm(a: np.ndarray) -> np.ndarray:
-    return a / a.sum()
+    normed: np.ndarray = a / a.sum()
+    return normed
 
 
 def test_distance_bounds_and_identity() -> None:

@@ -32,7 +32,9 @@ def kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def test_fresh_kernel_predicts_half_with_high_uncertainty(kind: str, probe_maths) -> None:
+def test_fresh_kernel_predicts_half_with_high_uncertainty(
+    kind: str, probe_maths: np.ndarray
+) -> None:
     pred = Kernel("zeus", kind=kind).predict_one(probe_maths)
     assert pred.p_success == pytest.approx(0.5)
     assert pred.expected_reward == pytest.approx(0.0)
@@ -40,7 +42,7 @@ def test_fresh_kernel_predicts_half_with_high_uncertainty(kind: str, probe_maths
 
 
 def test_learning_separates_success_from_failure(
-    kind: str, two_kinds_batch, probe_maths, probe_poem
+    kind: str, two_kinds_batch: Batch, probe_maths: np.ndarray, probe_poem: np.ndarray
 ) -> None:
     kernel = Kernel("athena", kind=kind)
     kernel.learn_many(two_kinds_batch, epochs=30)
@@ -52,7 +54,9 @@ def test_learning_separates_success_from_failure(
     assert kernel.running_loss < math.log(2)
 
 
-def test_learning_reduces_uncertainty(kind: str, two_kinds_batch, probe_maths) -> None:
+def test_learning_reduces_uncertainty(
+    kind: str, two_kinds_batch: Batch, probe_maths: np.ndarray
+) -> None:
     kernel = Kernel("athena", kind=kind)
     before = kernel.predict_one(probe_maths).uncertainty
     kernel.learn_many(two_kinds_batch, epochs=5)
@@ -60,7 +64,7 @@ def test_learning_reduces_uncertainty(kind: str, two_kinds_batch, probe_maths) -
     assert kernel.predict_one(probe_maths).uncertainty < before
 
 
-def test_learn_one_moves_prediction_toward_the_outcome(kind: str, probe_maths) -> None:
+def test_learn_one_moves_prediction_toward_the_outcome(kind: str, probe_maths: np.ndarray) -> None:
     kernel = Kernel("hermes", kind=kind)
     loss = kernel.learn_one(probe_maths, reward=1.0, success=True)
     # The first outcome sets the base rate (Beta(1, 1) prior: 2/3) before the step.
@@ -71,7 +75,7 @@ def test_learn_one_moves_prediction_toward_the_outcome(kind: str, probe_maths) -
     assert kernel2.predict_one(probe_maths).p_success < 0.5
 
 
-def test_inputs_are_not_mutated(kind: str, two_kinds_batch, probe_maths) -> None:
+def test_inputs_are_not_mutated(kind: str, two_kinds_batch: Batch, probe_maths: np.ndarray) -> None:
     basins = two_kinds_batch.basins.copy()
     batch = Batch(basins, two_kinds_batch.rewards, two_kinds_batch.successes)
     kernel = Kernel("ares", kind=kind)
@@ -84,14 +88,16 @@ def test_inputs_are_not_mutated(kind: str, two_kinds_batch, probe_maths) -> None
     np.testing.assert_array_equal(probe, probe_maths)
 
 
-def test_batch_copies_its_inputs(two_kinds_batch) -> None:
+def test_batch_copies_its_inputs(two_kinds_batch: Batch) -> None:
     basins = two_kinds_batch.basins.copy()
     batch = Batch(basins, two_kinds_batch.rewards, two_kinds_batch.successes)
     basins[:] = 0.0
     assert batch.basins.sum() == pytest.approx(len(batch))
 
 
-def test_clone_has_no_learned_state(kind: str, two_kinds_batch, probe_maths) -> None:
+def test_clone_has_no_learned_state(
+    kind: str, two_kinds_batch: Batch, probe_maths: np.ndarray
+) -> None:
     kernel = Kernel("apollo", seed=3, kind=kind)
     kernel.learn_many(two_kinds_batch, epochs=5)
     fresh = kernel.clone()
@@ -103,7 +109,7 @@ def test_clone_has_no_learned_state(kind: str, two_kinds_batch, probe_maths) -> 
     )
 
 
-def test_copy_is_independent(kind: str, two_kinds_batch, probe_maths) -> None:
+def test_copy_is_independent(kind: str, two_kinds_batch: Batch, probe_maths: np.ndarray) -> None:
     kernel = Kernel("apollo", kind=kind)
     kernel.learn_many(two_kinds_batch, epochs=3)
     twin = kernel.copy()
@@ -113,7 +119,9 @@ def test_copy_is_independent(kind: str, two_kinds_batch, probe_maths) -> None:
     assert kernel.step_count == 3
 
 
-def test_state_dict_round_trip_gives_identical_predictions(kind: str, two_kinds_batch) -> None:
+def test_state_dict_round_trip_gives_identical_predictions(
+    kind: str, two_kinds_batch: Batch
+) -> None:
     kernel = Kernel("hera", kind=kind)
     kernel.learn_many(two_kinds_batch, epochs=4)
     again = Kernel.from_state_dict(kernel.state_dict())
@@ -141,7 +149,7 @@ def test_same_seed_same_results_different_seed_different_shuffles(kind: str) -> 
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
-def test_non_finite_input_is_refused(kind: str, bad: float, probe_maths) -> None:
+def test_non_finite_input_is_refused(kind: str, bad: float, probe_maths: np.ndarray) -> None:
     kernel = Kernel("dionysus", kind=kind)
     basin = probe_maths.copy()
     basin[3] = bad
@@ -157,7 +165,7 @@ def test_non_finite_input_is_refused(kind: str, bad: float, probe_maths) -> None
 
 
 def test_predict_each_is_each_kernels_own_prediction(
-    kind: str, two_kinds_batch, probe_maths, probe_poem
+    kind: str, two_kinds_batch: Batch, probe_maths: np.ndarray, probe_poem: np.ndarray
 ) -> None:
     taught = Kernel("athena", kind=kind)
     taught.learn_many(two_kinds_batch, epochs=30)
@@ -229,7 +237,7 @@ def test_first_online_step_starts_at_the_base_rate(kind: str) -> None:
     assert np.mean(kernel.predict_proba(basins)) == pytest.approx(4 / 6, abs=0.05)
 
 
-def test_a_state_of_another_kernel_version_is_refused(kind: str, two_kinds_batch) -> None:
+def test_a_state_of_another_kernel_version_is_refused(kind: str, two_kinds_batch: Batch) -> None:
     kernel = Kernel("zeus", kind=kind)
     kernel.learn_many(two_kinds_batch)
     state = kernel.state_dict()
@@ -244,7 +252,7 @@ def test_a_quadratic_kernel_has_a_weight_per_product() -> None:
     assert Kernel("zeus").kind == DEFAULT_KIND
 
 
-def test_quadratic_expansion_in_slices_matches_one_pass(two_kinds_batch) -> None:
+def test_quadratic_expansion_in_slices_matches_one_pass(two_kinds_batch: Batch) -> None:
     rng = np.random.default_rng(3)
     basins = to_simplex(rng.normal(size=(5000, BASIN_DIM)))  # more rows than one slice
     model = MODELS["quadratic"]

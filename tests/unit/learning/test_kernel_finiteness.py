@@ -154,7 +154,7 @@ basin_rows = st.lists(
 
 @st.composite
 def operations(draw: Any) -> list[tuple[str, Any]]:
-    ops = []
+    ops: list[tuple[str, Any]] = []
     for _ in range(draw(st.integers(1, 6))):
         kind = draw(st.sampled_from(["learn", "transfer", "set_state", "load"]))
         if kind == "learn":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import TypedDict
 
 import numpy as np
 import pytest
@@ -13,6 +14,15 @@ from pantheon.learning.policy import Policy, PolicyKind, choose, probabilities, 
 pytestmark = pytest.mark.unit
 
 SCORES = [0.81, 0.62, 0.60, 0.15]
+
+
+class PolicyArgs(TypedDict, total=False):
+    """Keyword arguments of :class:`Policy` a parametrized case may give."""
+
+    kind: PolicyKind
+    temperature: float
+    spread: float
+    rate: float
 
 
 @pytest.mark.parametrize("kind", list(PolicyKind))
@@ -106,7 +116,7 @@ def test_never_chooses_a_zero_probability_candidate(u: float) -> None:
         ([math.inf, 0.1], {}),
     ],
 )
-def test_bad_scores_are_refused(scores: list[float], kw: dict[str, float]) -> None:
+def test_bad_scores_are_refused(scores: list[float], kw: PolicyArgs) -> None:
     with pytest.raises(ValidationError):
         probabilities(Policy(**kw), scores)
 

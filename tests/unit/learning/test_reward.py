@@ -20,7 +20,9 @@ def test_reward_is_bounded(success: bool, phi: float, coherence: float, score: f
 
 
 @given(unit, unit, unit, unit, unit)
-def test_reward_is_monotone_in_each_argument(phi, coherence, score, lo, hi) -> None:
+def test_reward_is_monotone_in_each_argument(
+    phi: float, coherence: float, score: float, lo: float, hi: float
+) -> None:
     lo, hi = min(lo, hi), max(lo, hi)
     base = {"phi": phi, "coherence_score": coherence, "score": score}
     for key in base:

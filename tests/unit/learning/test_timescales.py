@@ -18,7 +18,9 @@ pytestmark = pytest.mark.unit
 
 
 @pytest.mark.parametrize("kind", KERNEL_KINDS)
-def test_train_from_outcome_is_one_step_toward_the_outcome(kind: str, two_kinds_batch) -> None:
+def test_train_from_outcome_is_one_step_toward_the_outcome(
+    kind: str, two_kinds_batch: Batch
+) -> None:
     kernel = Kernel("athena", kind=kind)
     maths = two_kinds_batch.take(np.arange(3))
     out = train_from_outcome(kernel, maths)
@@ -32,7 +34,7 @@ def test_train_from_outcome_is_one_step_toward_the_outcome(kind: str, two_kinds_
         train_from_outcome(kernel, Batch.empty())
 
 
-def test_train_batch_reports_steps(two_kinds_batch) -> None:
+def test_train_batch_reports_steps(two_kinds_batch: Batch) -> None:
     kernel = Kernel("athena")
     out = train_batch(kernel, two_kinds_batch, epochs=3)
     assert out["steps"] == 3
@@ -43,7 +45,7 @@ def test_train_batch_reports_steps(two_kinds_batch) -> None:
     assert empty["batch_size"] == 0
 
 
-def test_holdout_split_is_seeded_and_disjoint(two_kinds_batch) -> None:
+def test_holdout_split_is_seeded_and_disjoint(two_kinds_batch: Batch) -> None:
     train, hold = split_holdout(two_kinds_batch, seed=4)
     _train2, hold2 = split_holdout(two_kinds_batch, seed=4)
     np.testing.assert_array_equal(hold.basins, hold2.basins)
@@ -53,7 +55,7 @@ def test_holdout_split_is_seeded_and_disjoint(two_kinds_batch) -> None:
     assert not np.array_equal(hold.basins, other.basins)
 
 
-def test_consolidation_improves_and_is_kept(two_kinds_batch) -> None:
+def test_consolidation_improves_and_is_kept(two_kinds_batch: Batch) -> None:
     kernel = Kernel("athena")
     before = kernel.predict_many(two_kinds_batch.basins).p_success.copy()
     result = consolidate(kernel, Batch.empty(), two_kinds_batch, seed=0)
@@ -66,7 +68,7 @@ def test_consolidation_improves_and_is_kept(two_kinds_batch) -> None:
     assert kernel.step_count == 0
 
 
-def test_consolidation_that_hurts_is_rejected(two_kinds_batch) -> None:
+def test_consolidation_that_hurts_is_rejected(two_kinds_batch: Batch) -> None:
     trained = Kernel("athena")
     trained.learn_many(two_kinds_batch, epochs=40)
     # A curriculum that says the opposite, heavily weighted, must not survive the holdout.
@@ -82,7 +84,7 @@ def test_consolidation_that_hurts_is_rejected(two_kinds_batch) -> None:
     assert result.holdout_after > result.holdout_before
 
 
-def test_consolidation_without_outcomes_keeps_the_curriculum(two_kinds_batch) -> None:
+def test_consolidation_without_outcomes_keeps_the_curriculum(two_kinds_batch: Batch) -> None:
     result = consolidate(Kernel("athena"), two_kinds_batch, Batch.empty())
     assert result.kept
     assert np.isnan(result.holdout_before)

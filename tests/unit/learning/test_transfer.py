@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from pantheon.errors import TransferError
+from pantheon.learning.batch import Batch
 from pantheon.learning.kernel import KERNEL_KINDS, Kernel
 from pantheon.learning.transfer import TRANSFER_KINDS, quality, transfer
 
@@ -11,7 +12,7 @@ pytestmark = pytest.mark.unit
 
 
 @pytest.fixture(params=KERNEL_KINDS)
-def trained(request: pytest.FixtureRequest, two_kinds_batch) -> Kernel:
+def trained(request: pytest.FixtureRequest, two_kinds_batch: Batch) -> Kernel:
     kernel = Kernel("athena", kind=request.param)
     kernel.learn_many(two_kinds_batch, epochs=30)
     return kernel
@@ -25,7 +26,7 @@ def _same(a: dict[str, np.ndarray], b: Kernel) -> bool:
     return all(np.array_equal(v, b.state_dict()["arrays"][k]) for k, v in a.items())
 
 
-def test_evolution_moves_target_toward_source(trained, probe_maths) -> None:
+def test_evolution_moves_target_toward_source(trained: Kernel, probe_maths: np.ndarray) -> None:
     fresh = Kernel("hermes", kind=trained.kind)
     before_src, before_tgt = _state(trained), _state(fresh)
     result = transfer("evolution", trained, fresh, 0.5)
@@ -40,13 +41,15 @@ def test_evolution_moves_target_toward_source(trained, probe_maths) -> None:
     assert _same(before_tgt, fresh)
 
 
-def test_fresh_source_does_not_dilute_a_trained_target(trained, probe_maths) -> None:
+def test_fresh_source_does_not_dilute_a_trained_target(
+    trained: Kernel, probe_maths: np.ndarray
+) -> None:
     p = trained.predict_one(probe_maths).p_success
     result = transfer("evolution", Kernel("hermes", kind=trained.kind), trained, 0.5)
     assert result.target.predict_one(probe_maths).p_success == pytest.approx(p, abs=0.03)
 
 
-def test_mutation_is_seeded(trained) -> None:
+def test_mutation_is_seeded(trained: Kernel) -> None:
     target = Kernel("hermes", kind=trained.kind)
     a = transfer("evolution", trained, target, 0.3, mutation=0.1).target
     b = transfer("evolution", trained, target, 0.3, mutation=0.1).target
@@ -55,7 +58,9 @@ def test_mutation_is_seeded(trained) -> None:
     assert not np.array_equal(a.params["w_success"], c.params["w_success"])
 
 
-def test_breeding_child_of_two_parents(trained, probe_maths, probe_poem) -> None:
+def test_breeding_child_of_two_parents(
+    trained: Kernel, probe_maths: np.ndarray, probe_poem: np.ndarray
+) -> None:
     partner = Kernel("apollo", kind=trained.kind)
     result = transfer(
         "breeding", trained, Kernel("hermes", kind=trained.kind), 0.5, partner=partner
@@ -67,14 +72,14 @@ def test_breeding_child_of_two_parents(trained, probe_maths, probe_poem) -> None
         transfer("breeding", trained, Kernel("hermes", kind=trained.kind), 0.5)
 
 
-def test_cannibalism_retires_source_unless_kept(trained) -> None:
+def test_cannibalism_retires_source_unless_kept(trained: Kernel) -> None:
     target = Kernel("hermes", kind=trained.kind)
     assert transfer("cannibalism", trained, target, 0.7).source_retired
     assert not transfer("cannibalism", trained, target, 0.7, keep_source=True).source_retired
 
 
 @pytest.mark.parametrize("direction", ["to_shadow", "to_god", "bidirectional"])
-def test_shadow_sync_directions(trained, direction: str, probe_maths) -> None:
+def test_shadow_sync_directions(trained: Kernel, direction: str, probe_maths: np.ndarray) -> None:
     shadow = Kernel("athena_shadow", kind=trained.kind)
     result = transfer(
         "shadow_sync",
@@ -94,12 +99,17 @@ def test_shadow_sync_directions(trained, direction: str, probe_maths) -> None:
 
 
 @pytest.mark.parametrize("ratio", [-0.1, 1.1, float("nan"), "half"])
-def test_bad_ratio(trained, ratio) -> None:
+def test_bad_ratio(trained: Kernel, ratio: float | str) -> None:
     with pytest.raises(TransferError):
-        transfer("evolution", trained, Kernel("hermes", kind=trained.kind), ratio)
+        transfer(
+            "evolution",
+            trained,
+            Kernel("hermes", kind=trained.kind),
+            ratio,  # type: ignore[arg-type]  # a str ratio is the point of the test
+        )
 
 
-def test_bad_kind_self_and_pairing(trained) -> None:
+def test_bad_kind_self_and_pairing(trained: Kernel) -> None:
     with pytest.raises(TransferError):
         transfer("fusion", trained, Kernel("hermes", kind=trained.kind), 0.5)
     with pytest.raises(TransferError):
@@ -123,7 +133,7 @@ def test_kinds_listed_and_quality_of_fresh_is_half() -> None:
     assert quality(Kernel("zeus")) == pytest.approx(0.5)
 
 
-def test_breeding_child_keeps_the_target_identity(trained) -> None:
+def test_breeding_child_keeps_the_target_identity(trained: Kernel) -> None:
     target = Kernel("hermes", seed=7, kind=trained.kind)
     partner = Kernel("apollo", seed=3, kind=trained.kind)
     child = transfer("breeding", trained, target, 0.5, partner=partner).target
@@ -131,6 +141,6 @@ def test_breeding_child_keeps_the_target_identity(trained) -> None:
 
 
 @pytest.mark.parametrize("mutation", [-0.1, float("inf"), "lots"])
-def test_bad_mutation_scale(trained, mutation) -> None:
+def test_bad_mutation_scale(trained: Kernel, mutation: float | str) -> None:
     with pytest.raises(TransferError):
         transfer("evolution", trained, Kernel("hermes", kind=trained.kind), 0.5, mutation=mutation)

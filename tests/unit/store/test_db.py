@@ -79,6 +79,8 @@ def test_shared_database_is_one_per_url(make_settings, tmp_path: Path) -> None: 
 class _LockedCursor:
     """A cursor whose WAL switch meets another process's write lock ``times`` times."""
 
+    statements: list[str]
+
     def __init__(self, times: int, message: str = "database is locked") -> None:
         self.left, self.message, self.statements = times, message, []
 

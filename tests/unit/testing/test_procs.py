@@ -19,7 +19,7 @@ pytestmark = pytest.mark.unit
 def test_wait_until_returns_the_first_truthy_value_and_treats_errors_as_not_ready() -> None:
     calls = iter([ConnectionError("refused"), None, 0, "ready"])
 
-    def probe() -> str | None:
+    def probe() -> str | int | None:
         value = next(calls)
         if isinstance(value, Exception):
             raise value

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from pantheon.learning.batch import Batch
 from pantheon.learning.kernel import Kernel
 from pantheon.store import kernels as kernel_rows
+from pantheon.store.kernels import HistoryRecord
 from pantheon.store.models import kernels, outcomes
 from pantheon.training import _kernels, queries
 from pantheon.training.service import TrainingService
@@ -18,7 +19,7 @@ from tests.unit.training.conftest import add
 pytestmark = pytest.mark.unit
 
 
-def _rows(svc: TrainingService, timescale: str) -> list[dict[str, Any]]:
+def _rows(svc: TrainingService, timescale: str) -> list[HistoryRecord]:
     with svc.database.session(write=False) as s:
         return kernel_rows.history(s, timescale=timescale)
 

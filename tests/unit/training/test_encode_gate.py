@@ -16,7 +16,6 @@ from pydantic import ValidationError
 from pantheon.config import available_cpus
 from pantheon.learning import coordizer
 from pantheon.store.basins import encode_basins
-from pantheon.training import encoding
 from pantheon.training.encoding import BasinCache, EncodeGate, encode_prompts
 
 pytestmark = pytest.mark.unit
@@ -55,7 +54,7 @@ class Spy:
 @pytest.fixture
 def spy(monkeypatch: pytest.MonkeyPatch) -> Spy:
     s = Spy()
-    monkeypatch.setattr(encoding.coordizer, "coordize_many", s)
+    monkeypatch.setattr(coordizer, "coordize_many", s)
     return s
 
 

@@ -4,6 +4,7 @@ to the last good checkpoint (issue 14, item 5)."""
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import numpy as np
 import pytest
@@ -71,7 +72,7 @@ def test_restore_gets_past_a_broken_live_state(svc: TrainingService, blob: bytes
     svc.train_from_outcome(1)
     good = svc.save_checkpoint("zeus")
     _poison_live_state(svc, "zeus", blob if blob is not None else _non_finite_blob("zeus"))
-    restored = svc.restore_checkpoint(good["checkpoint_id"])
+    restored = svc.restore_checkpoint(cast(int, good["checkpoint_id"]))
     assert restored["status"] == "success"
     assert restored["previous_checkpoint_id"] is None  # nothing readable to keep
     info = queries.get_kernel_info(svc, "zeus")

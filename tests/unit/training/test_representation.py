@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 import numpy as np
 import pytest
@@ -225,11 +226,11 @@ def test_restore_refuses_a_checkpoint_of_another_coordizer(
     _new_coordizer(monkeypatch, coordizer.coordize_many)
     representation.recoordize(svc)
     with pytest.raises(RepresentationMismatchError, match="cannot be restored") as caught:
-        svc.restore_checkpoint(saved["checkpoint_id"])
+        svc.restore_checkpoint(cast(int, saved["checkpoint_id"]))
     assert caught.value.details["checkpoint_id"] == saved["checkpoint_id"]
     # A checkpoint made under the new version restores.
     fresh = svc.save_checkpoint("zeus", trigger="hourly_batch")
-    assert svc.restore_checkpoint(fresh["checkpoint_id"])["status"] == "success"
+    assert svc.restore_checkpoint(cast(int, fresh["checkpoint_id"]))["status"] == "success"
 
 
 def test_a_missing_kernel_is_not_restored_from_a_checkpoint_of_another_coordizer(
@@ -265,11 +266,11 @@ def test_the_hourly_batch_heals_stale_kernels_within_its_budget(
     }
     assert "zeus" in representation.status(svc).stale_kernels
     result = svc.train_hourly_batch_all()
-    healed = result["recoordize"]
+    healed = cast(dict[str, object], result["recoordize"])  # representation.heal()'s dict
     assert healed["finished"] is True
     assert healed["basins_written"] == 9
-    assert {"zeus", "zeus_shadow"} <= set(healed["kernels_rebuilt"])
-    assert result["results"]["zeus"]["batch_size"] == 3
+    assert {"zeus", "zeus_shadow"} <= set(cast(list[str], healed["kernels_rebuilt"]))
+    assert cast(dict[str, dict[str, object]], result["results"])["zeus"]["batch_size"] == 3
     assert result["failed"] == []
     assert representation.status(svc).stale_kernels == []
 

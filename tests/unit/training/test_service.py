@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NoReturn, cast
 
 import pytest
 import sqlalchemy as sa
@@ -112,7 +112,7 @@ def test_hourly_batch_claims_the_whole_backlog_in_chunks(svc: TrainingService) -
     result = svc.train_hourly_batch("Zeus")
     assert result["status"] == "success"
     assert result["batch_size"] == 25
-    assert result["steps"] > 0
+    assert cast(int, result["steps"]) > 0
     assert result["god_name"] == "zeus"
     assert _marked(svc, "batch_processed_at") == 25
     assert _kernel(svc, "zeus").version == 4  # created + three chunks
@@ -157,8 +157,9 @@ def test_hourly_all_isolates_gods(svc: TrainingService, monkeypatch: pytest.Monk
     result = svc.train_hourly_batch_all()
     assert result["status"] == "error"
     assert result["failed"] == ["zeus"]
-    assert result["results"]["hera"]["batch_size"] == 3
-    assert "zeus is broken" in result["results"]["zeus"]["error"]
+    per_god = cast(dict[str, dict[str, object]], result["results"])  # each god's JSON
+    assert per_god["hera"]["batch_size"] == 3
+    assert "zeus is broken" in cast(str, per_god["zeus"]["error"])
     assert result["kernels"] == len(svc.roster)
 
 
@@ -247,7 +248,7 @@ def test_shadow_sync_moves_shadow_toward_god(svc: TrainingService) -> None:
 
 
 def test_all_gods_down_on_the_database_raises_for_a_retry(svc: TrainingService) -> None:
-    def down(god: str) -> dict[str, Any]:
+    def down(god: str) -> NoReturn:
         raise DatabaseUnavailableError("database unavailable")
 
     with pytest.raises(DatabaseUnavailableError):

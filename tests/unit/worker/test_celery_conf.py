@@ -17,7 +17,7 @@ pytestmark = pytest.mark.unit
 
 @pytest.fixture
 def conf(tmp_path: object) -> object:
-    settings = Settings(  # type: ignore[call-arg]
+    settings = Settings(
         PANTHEON_ENV="test", CELERY_BROKER_URL="memory://", CELERY_RESULT_BACKEND="cache+memory://"
     )
     return create_celery(settings).conf
@@ -39,7 +39,7 @@ def test_each_queue_has_its_own_exchange(conf: object) -> None:
 
 
 def test_a_task_sent_by_name_without_a_queue_is_routed_by_task_routes() -> None:
-    settings = Settings(  # type: ignore[call-arg]
+    settings = Settings(
         PANTHEON_ENV="test", CELERY_BROKER_URL="memory://", CELERY_RESULT_BACKEND="cache+memory://"
     )
     app = create_celery(settings)
@@ -65,7 +65,7 @@ def test_a_redis_result_backend_is_the_one_that_does_not_subscribe_on_send(
     url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("CELERY_RESULT_BACKEND", raising=False)  # Celery reads it first
-    settings = Settings(  # type: ignore[call-arg]
+    settings = Settings(
         PANTHEON_ENV="test", CELERY_BROKER_URL="memory://", CELERY_RESULT_BACKEND=url
     )
     app = create_celery(settings)
@@ -76,7 +76,7 @@ def test_a_redis_result_backend_is_the_one_that_does_not_subscribe_on_send(
 
 
 def test_other_result_backends_are_celerys_own() -> None:
-    settings = Settings(  # type: ignore[call-arg]
+    settings = Settings(
         PANTHEON_ENV="test", CELERY_BROKER_URL="memory://", CELERY_RESULT_BACKEND="cache+memory://"
     )
     app = create_celery(settings)

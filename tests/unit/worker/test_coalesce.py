@@ -73,13 +73,13 @@ def _dispatcher(
     make_settings: Any, service: Any, app: Any, redis: FakeRedis, **settings: Any
 ) -> Dispatcher:
     settings_ = make_settings(task_mode="celery", **settings)
-    flags = PendingFlags(settings_, client=redis)
+    flags = PendingFlags(settings_, client=redis)  # type: ignore[arg-type]  # the fake Redis
     return Dispatcher(settings_, service, app=app, flags=flags)
 
 
 def test_flag_is_taken_once_until_cleared(make_settings: Any) -> None:
     redis = FakeRedis()
-    flags = PendingFlags(make_settings(), client=redis)
+    flags = PendingFlags(make_settings(), client=redis)  # type: ignore[arg-type]  # the fake Redis
     assert flags.claim("zeus", "task-1") is None
     assert flags.claim("zeus", "task-2") == "task-1"
     assert flags.claim("athena", "task-3") is None
@@ -89,11 +89,17 @@ def test_flag_is_taken_once_until_cleared(make_settings: Any) -> None:
 
 
 def test_flag_trouble_or_zero_ttl_means_send(make_settings: Any) -> None:
-    down = PendingFlags(make_settings(), client=FakeRedis(fail=True))
+    down = PendingFlags(
+        make_settings(),
+        client=FakeRedis(fail=True),  # type: ignore[arg-type]  # the fake Redis
+    )
     assert down.claim("zeus", "a") is None
     assert down.claim("zeus", "b") is None
     down.clear("zeus")  # logged, not raised
-    off = PendingFlags(make_settings(train_dispatch_coalesce_seconds=0), client=FakeRedis())
+    off = PendingFlags(
+        make_settings(train_dispatch_coalesce_seconds=0),
+        client=FakeRedis(),  # type: ignore[arg-type]  # the fake Redis
+    )
     assert not off.enabled
     assert off.claim("zeus", "a") is None
     assert off.claim("zeus", "b") is None
@@ -184,14 +190,17 @@ def test_worker_config_guards_memory_and_freezes_the_parent_heap(make_settings: 
 
 def test_follow_up_is_sent_only_when_no_task_is_pending(make_settings: Any) -> None:
     redis, app = FakeRedis(), RecordingApp()
-    backend = CeleryBackend(lambda: app, PendingFlags(make_settings(), client=redis))  # type: ignore[arg-type, return-value]
+    backend = CeleryBackend(
+        lambda: app,
+        PendingFlags(make_settings(), client=redis),  # type: ignore[arg-type]  # the fake Redis
+    )
     sent = backend.follow_up("zeus", 40)
     assert sent is not None
     assert app.sent == [(queues.TRAIN_FROM_OUTCOME, {"outcome_id": 40, "god_name": "zeus"}, sent)]
     assert backend.follow_up("zeus", 41) is None
     assert len(app.sent) == 1
     backend.flags.clear("zeus")
-    failing = CeleryBackend(lambda: RecordingApp(fail=True), backend.flags)  # type: ignore[arg-type, return-value]
+    failing = CeleryBackend(lambda: RecordingApp(fail=True), backend.flags)
     assert failing.follow_up("zeus", 42) is None
     assert pending_key("zeus") not in redis.data  # nothing sent: nothing may hold the flag
 

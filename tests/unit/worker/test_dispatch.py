@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -10,6 +10,7 @@ from pantheon.errors import BrokerUnavailableError, NotFoundError
 from pantheon.testing import free_port
 from pantheon.worker import celery_tasks, queues
 from pantheon.worker.dispatch import Dispatcher
+from pantheon.worker.tasks import Result
 from tests.fakes.service import FakeService
 
 pytestmark = pytest.mark.unit
@@ -41,7 +42,7 @@ def test_sync_mode_runs_fast_tasks_inline_and_keeps_results(
     assert sent.result["status"] == "success"
     stored = dispatcher.get_task_result(str(sent.task_id))
     assert stored["state"] == "SUCCESS"
-    assert stored["result"]["outcome_id"] == 3
+    assert cast(Result, stored["result"])["outcome_id"] == 3
     assert service.trained() == [3]
 
 
