@@ -377,13 +377,12 @@ def routing(
     spy = maybe_profile(opts.profile, "route", web, opts.out.resolve())
     meter.start()
     route(run, sorted({r["prompt"] for r in source})[:2000], opts.seconds)
-    record_cpu(run.results, "route", meter.stop(), run.results["route_decisions"])
+    record_cpu(res, "route", meter.stop(), res["route_decisions"])
     spy.stop()
-    log.info("route p50 %.1f ms p99 %.1f ms", run.results["route_p50_ms"],
-             run.results["route_p99_ms"])  # fmt: skip
+    log.info("route p50 %.1f ms p99 %.1f ms", res["route_p50_ms"], res["route_p99_ms"])
     meter.start()
     answered = route_fresh(run, opts.seconds)
-    record_cpu(run.results, "route_fresh", meter.stop(), answered)
+    record_cpu(res, "route_fresh", meter.stop(), answered)
     log.info("fresh route p99 %.1f ms at 1 client, %.1f ms at 4",
              res["route_fresh_c1_p99_ms"], res["route_fresh_c4_p99_ms"])  # fmt: skip
 

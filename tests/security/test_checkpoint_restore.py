@@ -4,7 +4,7 @@ path traversal, no foreign URIs."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -13,6 +13,7 @@ from pantheon.errors import NotFoundError, ValidationError
 from pantheon.store.blobs import DirectoryBlobStore
 from pantheon.store.migrate import ensure_schema
 from pantheon.store.models import checkpoints
+from pantheon.training.results import CheckpointResult
 from pantheon.training.service import TrainingService
 from tests.security.conftest import TOKEN, MakeClient
 
@@ -106,7 +107,8 @@ def test_restore_refuses_a_tampered_row(make_settings: Any, tmp_path: Path, uri:
     service = TrainingService(settings)
     try:
         saved = service.save_checkpoint("zeus")
-        checkpoint_id = int(cast(int, saved["checkpoint_id"]))
+        assert isinstance(saved, CheckpointResult), saved
+        checkpoint_id = saved.checkpoint_id
         (tmp_path / "outside.bin").write_bytes(b"not a checkpoint")
         with service.database.session() as session:
             session.execute(

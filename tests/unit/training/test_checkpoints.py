@@ -3,7 +3,6 @@ from __future__ import annotations
 import os
 import time
 from datetime import timedelta
-from typing import cast
 
 import pytest
 import sqlalchemy as sa
@@ -13,6 +12,7 @@ from pantheon.errors import CheckpointError, NotFoundError, UnknownGodError, Val
 from pantheon.learning.coordizer import coordize
 from pantheon.store.models import checkpoints, kernels
 from pantheon.training import queries
+from pantheon.training.results import CheckpointResult, Disabled, RestoreResult
 from pantheon.training.service import TrainingService
 from tests.unit.training.conftest import add
 
@@ -21,15 +21,27 @@ pytestmark = pytest.mark.unit
 PROBE = coordize("prompt number 2 about zeus")
 
 
+def written(result: CheckpointResult | Disabled) -> CheckpointResult:
+    """A save's result with training on, typed (these tests never turn training off)."""
+    assert isinstance(result, CheckpointResult), result
+    return result
+
+
+def restored_to(result: RestoreResult | Disabled) -> RestoreResult:
+    """A restore's result with training on, typed."""
+    assert isinstance(result, RestoreResult), result
+    return result
+
+
 def test_save_is_deduplicated_per_version(svc: TrainingService) -> None:
-    first = svc.save_checkpoint("Zeus")
+    first = written(svc.save_checkpoint("Zeus"))
     assert first["status"] == "success"
-    assert cast(str, first["uri"]).startswith("file://zeus/")
+    assert first.uri.startswith("file://zeus/")
     assert svc.save_checkpoint("zeus")["status"] == "duplicate"
     assert svc.save_checkpoint("zeus", trigger="hourly_batch")["status"] == "success"
     add(svc, "zeus", 3)
     svc.train_from_outcome(1)
-    assert svc.save_checkpoint("zeus")["version"] == cast(int, first["version"]) + 1
+    assert svc.save_checkpoint("zeus")["version"] == first.version + 1
     assert svc.save_checkpoint("zeus_shadow")["god_name"] == "zeus_shadow"
     with pytest.raises(ValidationError):
         svc.save_checkpoint("zeus", trigger="whenever")
@@ -39,14 +51,14 @@ def test_save_is_deduplicated_per_version(svc: TrainingService) -> None:
 
 def test_restore_makes_a_new_live_version(svc: TrainingService) -> None:
     add(svc, "zeus", 6)
-    saved = svc.save_checkpoint("zeus")
+    saved = written(svc.save_checkpoint("zeus"))
     before = svc.get_kernel("zeus").predict_one(PROBE).p_success
     svc.train_from_outcome(1)
     svc.train_hourly_batch("zeus")
     assert svc.get_kernel("zeus").predict_one(PROBE).p_success != pytest.approx(before)
-    restored = svc.restore_checkpoint(cast(int, saved["checkpoint_id"]))
+    restored = restored_to(svc.restore_checkpoint(saved.checkpoint_id))
     assert restored["status"] == "success"
-    assert cast(int, restored["version"]) > cast(int, saved["version"])
+    assert restored.version > saved.version
     assert svc.get_kernel("zeus").predict_one(PROBE).p_success == pytest.approx(before)
     undo = restored["previous_checkpoint_id"]
     assert undo is not None
@@ -56,20 +68,20 @@ def test_restore_makes_a_new_live_version(svc: TrainingService) -> None:
 
 
 def test_restore_refuses_tampered_blob(svc: TrainingService) -> None:
-    saved = svc.save_checkpoint("zeus")
-    path = svc.settings.checkpoint_dir / cast(str, saved["uri"]).removeprefix("file://")
+    saved = written(svc.save_checkpoint("zeus"))
+    path = svc.settings.checkpoint_dir / saved.uri.removeprefix("file://")
     path.write_bytes(path.read_bytes()[:-10] + b"0123456789")
     with pytest.raises(CheckpointError):
-        svc.restore_checkpoint(cast(int, saved["checkpoint_id"]))
+        svc.restore_checkpoint(saved.checkpoint_id)
 
 
 def test_restore_refuses_uris_the_store_does_not_know(svc: TrainingService) -> None:
-    saved = svc.save_checkpoint("zeus")
+    saved = written(svc.save_checkpoint("zeus"))
     for uri, error in (("file://../../etc/passwd", NotFoundError), ("s3://x/y", ValidationError)):
         with svc.database.session() as s:
             s.execute(sa.update(checkpoints).values(uri=uri))
         with pytest.raises(error):
-            svc.restore_checkpoint(cast(int, saved["checkpoint_id"]))
+            svc.restore_checkpoint(saved.checkpoint_id)
 
 
 def test_missing_kernel_is_restored_from_newest_good_checkpoint(svc: TrainingService) -> None:
@@ -78,9 +90,9 @@ def test_missing_kernel_is_restored_from_newest_good_checkpoint(svc: TrainingSer
     svc.save_checkpoint("zeus")
     trained = svc.get_kernel("zeus").predict_one(PROBE).p_success
     svc.train_from_outcome(1)
-    newest = svc.save_checkpoint("zeus")
+    newest = written(svc.save_checkpoint("zeus"))
     # Corrupt the newest blob: the restore must fall back to the older good one.
-    path = svc.settings.checkpoint_dir / cast(str, newest["uri"]).removeprefix("file://")
+    path = svc.settings.checkpoint_dir / newest.uri.removeprefix("file://")
     path.write_bytes(b"garbage")
     with svc.database.session() as s:
         s.execute(sa.delete(kernels).where(kernels.c.name == "zeus"))
