@@ -5,9 +5,9 @@
 Two scratch databases on the PostgreSQL server (migrated to head) are filled by binary
 ``COPY`` with outcomes already trained at every timescale (the steady state: retention
 keeps 90 days of them), plus the same small set of untrained, queued outcomes in each,
-then ``VACUUM ANALYZE``-ed. Each path is timed in the benchmark process through the
-product's own store functions, alternating between the two databases round by round (so
-a change in the machine's load hits both alike); the figure per path is the median:
+then ``VACUUM ANALYZE``-ed and checkpointed. Each path is timed in the benchmark process
+through the product's own store functions, the two databases taking turns call by call
+(so a change in the machine's load hits both alike); the figure per path is the median:
 
 - ``intake_single``: ``store_outcomes`` of one keyed outcome (committed, as intake does);
 - ``intake_batch``: ``store_outcomes`` of 1,000 keyed outcomes (per call);
@@ -193,22 +193,35 @@ class Target:
 
 
 def measure(targets: dict[str, Target], rounds: int, reps: int) -> dict[str, dict[str, float]]:
-    """Median seconds per call of each path in each database, rounds alternating."""
+    """Median seconds per call of each path in each database.
+
+    The databases take turns call by call (which one goes first alternates), so a change
+    in the machine's load or in PostgreSQL's background writes hits both alike; per round
+    and path each database gets ``reps`` calls (a tenth of that for the batch insert).
+    """
     samples: dict[str, dict[str, list[float]]] = {n: {p: [] for p in PATHS} for n in targets}
     ops = {name: t.ops() for name, t in targets.items()}
-    for name in targets:  # warm caches and pools, untimed
+    names = list(targets)
+    for name in names:  # warm caches and pools, untimed
         for path in PATHS:
             ops[name][path]()
-    for r in range(rounds):
-        order = list(targets) if r % 2 == 0 else list(reversed(list(targets)))
-        for name in order:
-            for path in PATHS:
-                count = max(1, reps // 10) if path == "intake_batch" else reps
-                for _ in range(count):
+    for _ in range(rounds):
+        for path in PATHS:
+            count = max(1, reps // 10) if path == "intake_batch" else reps
+            for i in range(count):
+                for name in names if i % 2 == 0 else reversed(names):
                     started = time.perf_counter()
                     ops[name][path]()
                     samples[name][path].append(time.perf_counter() - started)
     return {n: {p: statistics.median(v) for p, v in by.items()} for n, by in samples.items()}
+
+
+def checkpoint(server: str) -> None:
+    """Write the fills' dirty pages out before timing: the 10M fill leaves gigabytes of
+    them, and PostgreSQL's checkpointer would otherwise flush them during the timed calls,
+    which all wait on the same WAL and disk when they commit."""
+    with psycopg.connect(libpq_url(server) + "/postgres", autocommit=True) as conn:
+        conn.execute("CHECKPOINT")
 
 
 def run(small: int, big: int, out: Path, rounds: int = 6, reps: int = 30) -> dict[str, Any]:
@@ -224,6 +237,7 @@ def run(small: int, big: int, out: Path, rounds: int = 6, reps: int = 30) -> dic
             result[f"table_growth_fill_{name}_s"] = fill(url, size, gods)
             target.seed_pending()
             targets[name] = target
+        checkpoint(SERVER)
         medians = measure(targets, rounds, reps)
         worst = 0.0
         for path in PATHS:
