@@ -64,16 +64,30 @@ class Auditor:
         return pending
 
     def wait_trained(
-        self, ids: Sequence[int], timeout: float, column: str = "trained_online_at"
+        self,
+        ids: Sequence[int],
+        timeout: float,
+        column: str = "trained_online_at",
+        *,
+        stall: float | None = None,
     ) -> float | None:
-        """Seconds until every id is marked, or None when ``timeout`` passed first."""
+        """Seconds until every id is marked, or None when ``timeout`` passed first or, with
+        ``stall``, when no further id was marked for ``stall`` seconds."""
         began = time.monotonic()
+        fewest: int | None = None
+        progressed = began
         while time.monotonic() - began < timeout:
             try:
-                if self.pending(ids, column) == 0:
-                    return time.monotonic() - began
+                left: int | None = self.pending(ids, column)
             except sa.exc.OperationalError:
-                pass  # the database is down on purpose in some scenarios
+                left = None  # the database is down on purpose in some scenarios
+            if left == 0:
+                return time.monotonic() - began
+            now = time.monotonic()
+            if left is not None and (fewest is None or left < fewest):
+                fewest, progressed = left, now
+            elif stall is not None and now - progressed > stall:
+                return None
             time.sleep(0.2)
         return None
 

@@ -122,9 +122,14 @@ class Rep:
         return faults.read_events(self.fault_dir)
 
     def wait_all_trained(
-        self, ids: Sequence[int], timeout: float, column: str = "trained_online_at"
+        self,
+        ids: Sequence[int],
+        timeout: float,
+        column: str = "trained_online_at",
+        *,
+        stall: float | None = None,
     ) -> float | None:
-        return self.auditor.wait_trained(ids, timeout, column)
+        return self.auditor.wait_trained(ids, timeout, column, stall=stall)
 
 
 @contextmanager

@@ -77,17 +77,23 @@ def _send_with_victim(rep: Rep, result: RunResult, prefix: str, n: int) -> tuple
 
 
 def _kill_victim(
-    rep: Rep, result: RunResult, hit: Hit, ids: list[int], what: str, done: str, **wait: str
+    rep: Rep,
+    result: RunResult,
+    hit: Hit,
+    ids: list[int],
+    what: str,
+    done: str,
+    column: str = "trained_online_at",
 ) -> None:
     """SIGKILL the pool child that met the armed fault; every outcome must then be ``done``
-    (``wait``: the column that says so) and the killed task delivered again."""
+    (``column``: the column that says so) and the killed task delivered again."""
     if not result.check(hit is not None, f"armed {what} fault never hit"):
         return
     assert hit is not None
     pid, task_id, _ = hit
     killed_at = time.time()
     os.kill(pid, signal.SIGKILL)
-    took = rep.wait_all_trained(ids, 90, **wait)
+    took = rep.wait_all_trained(ids, 90, column)
     result.check(took is not None, f"outcomes not all {done} within 90 s")
     result.recovery_s = time.time() - killed_at if took is not None else None
     result.redelivery_s = redelivery_after(rep, task_id, killed_at, wait=30)

@@ -1,5 +1,11 @@
 """Scenario 7: worker memory over 100k outcomes stays flat (with the product's recycling
-settings: a child replaced after 1,000 tasks or above 512 MB)."""
+settings: a child replaced after 1,000 tasks or above 512 MB).
+
+The drain is timed, not held to a deadline: the worker encodes every new prompt, so how
+long 100k outcomes take follows the machine's speed (101 to over 170 outcomes/s on the
+same code; ``make bench`` measures the rate). What the scenario asks is that training
+keeps going until every outcome is trained: it fails when no outcome was trained for
+``STALL_S`` seconds, or when the drain passes ``DRAIN_CAP_S``."""
 
 from __future__ import annotations
 
@@ -13,6 +19,10 @@ TOTAL = 100_000
 BATCH = 1_000
 #: Growth allowed between the warmed-up worker and the end (the issue 8 target: 10 %).
 MAX_GROWTH = 0.10
+#: The drain fails when no outcome was trained for this long...
+STALL_S = 120.0
+#: ...or when it takes longer than this in all.
+DRAIN_CAP_S = 3600.0
 
 
 def scenario_memory(stack: Stack, index: int = 0, total: int = TOTAL) -> list[RunResult]:
@@ -31,8 +41,11 @@ def scenario_memory(stack: Stack, index: int = 0, total: int = TOTAL) -> list[Ru
             ids.extend(int(i) for i in resp.json()["outcome_ids"])
             result.sent += BATCH
             samples.append((len(ids), worker.rss()))
-        took = rep.wait_all_trained(ids, 600)
-        result.check(took is not None, "outcomes not trained within 600 s")
+        took = rep.wait_all_trained(ids, DRAIN_CAP_S, stall=STALL_S)
+        result.check(
+            took is not None,
+            f"outcomes not trained: none for {STALL_S:.0f} s, or not all in {DRAIN_CAP_S:.0f} s",
+        )
         wait_idle(rep, 2.0)
         samples.append((len(ids), worker.rss()))
         # Pool children are replaced now and then, so RSS saws up and down: compare the

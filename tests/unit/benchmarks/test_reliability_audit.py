@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -115,3 +117,32 @@ def test_per_outcome_ids_in_the_history_name_the_doubled_outcome(db: str) -> Non
     audit = Auditor(db).audit(ids)
     assert audit.per_outcome_ids
     assert audit.duplicated == [ids[1]]
+
+
+def mark_trained(url: str, ids: list[int]) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.update(outcomes).where(outcomes.c.id.in_(ids)).values(trained_online_at=utcnow())
+        )
+    engine.dispose()
+
+
+def test_a_wait_with_a_stall_bound_gives_up_once_nothing_more_is_trained(db: str) -> None:
+    ids = add_outcomes(db, "zeus", 3, trained=1)
+    started = time.monotonic()
+    assert Auditor(db).wait_trained(ids, timeout=30.0, stall=0.5) is None
+    assert time.monotonic() - started < 10.0  # the stall ended it, not the 30 s bound
+
+
+def test_a_wait_with_a_stall_bound_returns_once_every_outcome_is_trained(db: str) -> None:
+    ids = add_outcomes(db, "zeus", 3, trained=1)
+    auditor = Auditor(db)
+    done = threading.Timer(0.4, mark_trained, args=(db, ids))
+    done.start()
+    try:
+        took = auditor.wait_trained(ids, timeout=30.0, stall=5.0)
+    finally:
+        done.join()
+    assert took is not None
+    assert took >= 0.3
