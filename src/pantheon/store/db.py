@@ -340,6 +340,9 @@ if hasattr(os, "register_at_fork"):
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
 #: BIGINT on PostgreSQL; INTEGER on SQLite so the primary key is the rowid alias.
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+#: The largest id a BIGINT (and SQLite's INTEGER) holds: no row has a larger one, and the
+#: drivers refuse to bind one.
+MAX_ID = 2**63 - 1
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):

@@ -70,9 +70,11 @@ def test_coalesce_limit_and_drain(make_service) -> None:  # type: ignore[no-unty
     assert _kernel(svc, "zeus").step_count == 3
 
 
-def test_unknown_outcome(svc: TrainingService) -> None:
+@pytest.mark.parametrize("outcome_id", [12345, 0, -1, 2**63, -(2**63) - 1, 10**30])
+def test_unknown_outcome(svc: TrainingService, outcome_id: int) -> None:
+    # Ids no BIGINT holds name no outcome either: not found, never a driver's overflow.
     with pytest.raises(NotFoundError):
-        svc.train_from_outcome(12345)
+        svc.train_from_outcome(outcome_id)
 
 
 def test_crash_after_training_leaves_rows_and_kernel_unchanged(

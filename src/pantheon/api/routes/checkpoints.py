@@ -13,13 +13,11 @@ from pantheon.api.schemas import (
     JobAccepted,
     RestoreOut,
 )
+from pantheon.store.db import MAX_ID
 from pantheon.training import queries
 from pantheon.worker import queues
 
 router = APIRouter(prefix="/api/checkpoints", tags=["checkpoints"])
-
-#: Ids are 64-bit integers in the store.
-MAX_ID = 2**63 - 1
 
 
 @router.get("", response_model=CheckpointList, responses=errors(422, 503))
