@@ -2,8 +2,8 @@
 settings: a child replaced after 1,000 tasks or above 512 MB).
 
 The drain is timed, not held to a deadline: the worker encodes every new prompt, so how
-long 100k outcomes take follows the machine's speed (101 to over 170 outcomes/s on the
-same code; ``make bench`` measures the rate). What the scenario asks is that training
+long 100k outcomes take follows the machine's speed (101 outcomes/s in one run, 77–144/s
+in ``make bench``'s online-training phase on the same code). What the scenario asks is that training
 keeps going until every outcome is trained: it fails when no outcome was trained for
 ``STALL_S`` seconds, or when the drain passes ``DRAIN_CAP_S``."""
 
