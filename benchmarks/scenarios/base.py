@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -199,7 +198,3 @@ def wait_idle(rep: Rep, seconds: float = 1.0, timeout: float = 30.0) -> None:
         if not events or time.time() - events[-1][0] > seconds:
             return
         time.sleep(0.2)
-
-
-def cleanup_fault_dir(rep: Rep) -> None:
-    shutil.rmtree(rep.fault_dir, ignore_errors=True)

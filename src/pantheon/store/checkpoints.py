@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from pantheon.clock import utcnow
+from pantheon.store.db import names_a_row
 from pantheon.store.models import checkpoints
 
 
@@ -75,6 +76,8 @@ def insert(
 
 
 def get(session: Session, checkpoint_id: int) -> CheckpointRecord | None:
+    if not names_a_row(checkpoint_id):
+        return None
     row = session.execute(
         sa.select(checkpoints).where(checkpoints.c.id == checkpoint_id)
     ).one_or_none()
@@ -139,10 +142,3 @@ def delete_ids(session: Session, ids: Sequence[int]) -> int:
 
 def referenced_uris(session: Session) -> set[str]:
     return {str(u) for u in session.execute(sa.select(checkpoints.c.uri)).scalars()}
-
-
-def set_pinned(session: Session, checkpoint_id: int, pinned: bool) -> bool:
-    result = session.execute(
-        sa.update(checkpoints).where(checkpoints.c.id == checkpoint_id).values(pinned=pinned)
-    )
-    return int(result.rowcount or 0) > 0  # type: ignore[attr-defined]

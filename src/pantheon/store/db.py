@@ -345,6 +345,16 @@ BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 MAX_ID = 2**63 - 1
 
 
+def names_a_row(row_id: int) -> bool:
+    """Whether ``row_id`` can be a primary key here: ids start at 1 and fit a BIGINT.
+
+    Lookups by an id from outside ask this first and answer "no such row" otherwise: a
+    driver raises ``OverflowError`` (SQLite) or ``NumericValueOutOfRange`` (PostgreSQL)
+    for an id it cannot bind, which would surface as a server error.
+    """
+    return 1 <= row_id <= MAX_ID
+
+
 class UTCDateTime(sa.TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes on every backend (SQLite stores naive text)."""
 

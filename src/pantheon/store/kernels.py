@@ -187,14 +187,6 @@ def save_state(
     return read_version + 1
 
 
-def set_retired(session: Session, name: str, retired: bool) -> None:
-    session.execute(
-        sa.update(kernels)
-        .where(kernels.c.name == name)
-        .values(retired=retired, updated_at=utcnow())
-    )
-
-
 # --- audit rows --------------------------------------------------------------------
 class HistoryRecord(TypedDict):
     """One ``training_history`` row (a test checks the keys against the table)."""

@@ -52,6 +52,7 @@ from pantheon.store.basins import (
     fill_claimed,
     split_decodable,
 )
+from pantheon.store.db import names_a_row
 from pantheon.store.models import outcome_batch_queue, outcomes
 from pantheon.store.quarantine import quarantine
 
@@ -169,14 +170,10 @@ def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[An
         yield items[i : i + size]
 
 
-def god_of_outcome(session: Session, outcome_id: int) -> str | None:
-    return session.execute(
-        sa.select(outcomes.c.god_name).where(outcomes.c.id == outcome_id)
-    ).scalar_one_or_none()
-
-
 def online_state(session: Session, outcome_id: int) -> tuple[str, datetime | None] | None:
     """(god, trained_online_at) of one outcome, unlocked: a cheap duplicate pre-check."""
+    if not names_a_row(outcome_id):
+        return None
     row = session.execute(
         sa.select(outcomes.c.god_name, outcomes.c.trained_online_at).where(
             outcomes.c.id == outcome_id

@@ -396,9 +396,6 @@ class Stack:
         finally:
             capp.close()
 
-    def wait_web(self, web: Proc, timeout: float = 60, statuses: Iterable[int] = (200,)) -> None:
-        web.wait_healthy(timeout, statuses)
-
     def wait_worker(self, worker: Proc, timeout: float = 90) -> None:
         def ready() -> bool:
             if not worker.alive():

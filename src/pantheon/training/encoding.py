@@ -160,8 +160,6 @@ class BasinCache:
         self.gate = gate
         self._items: OrderedDict[bytes, bytes] = OrderedDict()
         self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
 
     def get(self, version: str, prompt: str) -> bytes | None:
         if not self.size:
@@ -169,11 +167,8 @@ class BasinCache:
         key = _digest(version, prompt)
         with self._lock:
             blob = self._items.get(key)
-            if blob is None:
-                self.misses += 1
-                return None
-            self._items.move_to_end(key)
-            self.hits += 1
+            if blob is not None:
+                self._items.move_to_end(key)
             return blob
 
     def put(self, version: str, prompt: str, blob: bytes) -> None:

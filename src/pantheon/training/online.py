@@ -26,7 +26,7 @@ from pantheon.learning.batch import Batch
 from pantheon.learning.kernel import Kernel
 from pantheon.store import kernels as kernel_rows
 from pantheon.store import outcomes as outcome_rows
-from pantheon.store.db import MAX_ID, Database
+from pantheon.store.db import Database
 from pantheon.store.kernels import KernelRecord
 from pantheon.training._kernels import (
     KernelAccess,
@@ -168,12 +168,7 @@ class OnlineTrainer:
         # Most redelivered or coalesced tasks find their outcome trained already: say so
         # without locking or decoding the kernel. The locked re-check below stays the rule.
         with self.database.session(write=False) as session:
-            # An id out of BIGINT range names no outcome (and no driver would bind it).
-            state = (
-                outcome_rows.online_state(session, outcome_id)
-                if 1 <= outcome_id <= MAX_ID
-                else None
-            )
+            state = outcome_rows.online_state(session, outcome_id)
             if state is None:
                 raise NotFoundError(f"no outcome with id {outcome_id}", outcome_id=outcome_id)
             god, trained_at = state

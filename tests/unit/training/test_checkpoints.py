@@ -67,6 +67,17 @@ def test_restore_makes_a_new_live_version(svc: TrainingService) -> None:
         svc.restore_checkpoint(9999)
 
 
+@pytest.mark.parametrize("checkpoint_id", [0, -1, 2**63, -(2**63) - 1, 10**30])
+def test_restore_of_an_id_no_row_can_have_is_not_found(
+    svc: TrainingService, checkpoint_id: int
+) -> None:
+    # The service's own rule, not only the API's path bound: a driver that cannot bind the
+    # id (SQLite: OverflowError) must not turn an embedded caller's typo into a crash.
+    written(svc.save_checkpoint("zeus"))
+    with pytest.raises(NotFoundError):
+        svc.restore_checkpoint(checkpoint_id)
+
+
 def test_restore_refuses_tampered_blob(svc: TrainingService) -> None:
     saved = written(svc.save_checkpoint("zeus"))
     path = svc.settings.checkpoint_dir / saved.uri.removeprefix("file://")
