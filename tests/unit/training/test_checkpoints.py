@@ -67,7 +67,7 @@ def test_restore_makes_a_new_live_version(svc: TrainingService) -> None:
         svc.restore_checkpoint(9999)
 
 
-@pytest.mark.parametrize("checkpoint_id", [0, -1, 2**63, -(2**63) - 1, 10**30])
+@pytest.mark.parametrize("checkpoint_id", [0, -1, 2**63 - 1, 2**63, -(2**63) - 1, 10**30])
 def test_restore_of_an_id_no_row_can_have_is_not_found(
     svc: TrainingService, checkpoint_id: int
 ) -> None:

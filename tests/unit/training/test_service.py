@@ -70,7 +70,7 @@ def test_coalesce_limit_and_drain(make_service) -> None:  # type: ignore[no-unty
     assert _kernel(svc, "zeus").step_count == 3
 
 
-@pytest.mark.parametrize("outcome_id", [12345, 0, -1, 2**63, -(2**63) - 1, 10**30])
+@pytest.mark.parametrize("outcome_id", [12345, 0, -1, 2**63 - 1, 2**63, -(2**63) - 1, 10**30])
 def test_unknown_outcome(svc: TrainingService, outcome_id: int) -> None:
     # Ids no BIGINT holds name no outcome either: not found, never a driver's overflow.
     with pytest.raises(NotFoundError):
