@@ -5,8 +5,10 @@ online steps, the hourly batch and the nightly consolidation, in sync mode on a 
 SQLite database); then every prompt of another file is routed between a strong and a
 weak god by predicted reward. A prompt's performance is the chosen god's verdict: its
 ``score`` when the outcome has one, else ``success`` as 1/0. Figures (APGR, CPT(50 %),
-CPT(80 %)) come from :mod:`pantheon.learning.evaluation`, beside two references: random
-routing (a constant score: APGR 0.5 exactly) and the oracle (the true verdict difference).
+CPT(80 %)) come from :mod:`pantheon.learning.evaluation`, beside three references: TF-IDF +
+logistic regression fitted on the same training file in the same run (``tfidf_lr``,
+:mod:`pantheon.bench.baselines`), random routing (a constant score: APGR 0.5 exactly) and
+the oracle (the true verdict difference).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import json
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from pantheon.bench.baselines import tfidf_lr_scores
 from pantheon.config import Settings
 from pantheon.datasets.jsonl import JsonLine, iter_lines
 from pantheon.datasets.replay import Replayer, build_replayer
@@ -33,6 +36,9 @@ from pantheon.roster import canonical
 from pantheon.worker import queues
 
 Progress = Callable[[str, int, int], None]
+
+#: The same-run baseline's row in the report (``pantheon.bench.baselines``).
+TFIDF_LR = "tfidf_lr"
 
 #: RouteLLM's best published routers (APGR; CPT(50 %) for MMLU), for the printed comparison.
 ROUTELLM_PUBLISHED = {
@@ -125,10 +131,13 @@ def evaluate_routing(
     pantheon_score: NDArray[np.float64],
     strong: str,
     weak: str,
+    *,
+    baseline_scores: Mapping[str, NDArray[np.float64]] | None = None,
 ) -> RoutingResult:
-    """Pantheon's router beside random (constant score) and oracle routing."""
+    """Pantheon's router beside ``baseline_scores``, random (constant) and oracle routing."""
     scores = {
         "pantheon": pantheon_score,
+        **(baseline_scores or {}),
         "random": np.zeros_like(perf_s),
         "oracle": perf_s - perf_w,
     }
@@ -156,6 +165,30 @@ def predicted_rewards(service: Any, god: str, prompts: list[str]) -> NDArray[np.
 def route_score(service: Any, prompts: list[str], strong: str, weak: str) -> NDArray[np.float64]:
     """Higher means send to the strong god: its predicted reward minus the weak god's."""
     return predicted_rewards(service, strong, prompts) - predicted_rewards(service, weak, prompts)
+
+
+def verdicts_by_god(
+    records: Iterable[Mapping[str, Any]], god: str
+) -> tuple[list[str], NDArray[np.bool_]]:
+    """``god``'s training prompts and whether each succeeded (a verdict of at least 0.5)."""
+    wanted = canonical(god)
+    prompts: list[str] = []
+    ok: list[bool] = []
+    for record in records:
+        prompt = record.get("prompt")
+        if isinstance(prompt, str) and canonical(str(record.get("god_name", ""))) == wanted:
+            prompts.append(prompt)
+            ok.append(verdict(record) >= 0.5)
+    return prompts, np.array(ok, dtype=bool)
+
+
+def tfidf_lr_score(
+    train_records: Sequence[Mapping[str, Any]], prompts: list[str], strong: str, weak: str
+) -> NDArray[np.float64]:
+    """The same-run TF-IDF + LR baseline, fitted on the training file alone."""
+    strong_prompts, strong_ok = verdicts_by_god(train_records, strong)
+    weak_prompts, weak_ok = verdicts_by_god(train_records, weak)
+    return tfidf_lr_scores(strong_prompts, strong_ok, weak_prompts, weak_ok, prompts)
 
 
 def isolated_settings(base: Settings, data_dir: Path, roster_file: Path) -> Settings:
@@ -262,7 +295,9 @@ def run_routing_bench(
         finally:
             replayer.dispatcher.close()
             replayer.service.database.dispose()
-    result = evaluate_routing(perf_s, perf_w, score, strong, weak)
+    train_records = [line.record for line in lines if line.record is not None]
+    baseline = {TFIDF_LR: tfidf_lr_score(train_records, prompts, strong, weak)}
+    result = evaluate_routing(perf_s, perf_w, score, strong, weak, baseline_scores=baseline)
     return BenchReport(
         train_outcomes=int(training["accepted"]),
         skipped_lines=int(training["refused"]),

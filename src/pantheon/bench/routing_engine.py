@@ -47,9 +47,8 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
 
+from pantheon.bench import baselines
 from pantheon.bench import vocabulary_coordizer as vocab
 from pantheon.bench.embedding_cache import cached_embeddings
 from pantheon.bench.routing_data import DEFAULT_DATA, load_all
@@ -142,20 +141,17 @@ def kernel_scores(
 
 
 def tfidf_scores(data: Pool, split: Split) -> Basins:
+    """The same-run TF-IDF + LR baseline (``pantheon.bench.baselines``) on ``split``."""
     texts = np.array(data.prompts, dtype=object)
-    vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2)
-    return lr_scores(vec.fit_transform(texts[split.train]), vec.transform(texts[split.test]),
-                     data, split)  # fmt: skip
+    train = list(texts[split.train])
+    return baselines.tfidf_lr_scores(
+        train, data.strong[split.train], train, data.weak[split.train], list(texts[split.test])
+    )
 
 
 def lr_scores(x_train: Any, x_test: Any, data: Pool, split: Split) -> Basins:
     """One logistic regression (C = 1) per model; p_strong − p_weak on the test rows."""
-    out = []
-    for verdicts in (data.strong, data.weak):
-        lr = LogisticRegression(C=1.0, max_iter=2000)
-        lr.fit(x_train, verdicts[split.train])
-        out.append(lr.predict_proba(x_test)[:, 1])
-    return np.asarray(out[0] - out[1], dtype=np.float64)
+    return baselines.lr_scores(x_train, data.strong[split.train], data.weak[split.train], x_test)
 
 
 Featurise = Callable[[Split], tuple[Basins, Basins]]

@@ -23,7 +23,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Train kernels from the --train outcomes (intake, online steps, hourly "
         "batch, nightly consolidation; sync mode on a throwaway SQLite database), route every "
         "--test prompt between --strong and --weak by predicted reward, and print APGR, "
-        "CPT(50%) and CPT(80%) beside random and oracle routing.",
+        "CPT(50%) and CPT(80%) beside TF-IDF + logistic regression fitted on the same "
+        "--train file in the same run, random and oracle routing.",
     )
     add_split_arguments(routing, train_help="training outcomes (JSONL)")
     routing.set_defaults(runner="pantheon.cli.bench:run_routing")

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from pantheon.bench.routing import (
+    TFIDF_LR,
     evaluate_routing,
     isolated_settings,
     paired_verdicts,
@@ -107,6 +108,7 @@ def test_bench_learns_who_answers_which_prompts(tmp_path: Path) -> None:
     assert report.training["hourly batch"] == "success"
     pantheon = report.result.figures("pantheon")
     assert pantheon.apgr > 0.7
+    assert report.result.figures(TFIDF_LR).apgr > 0.7  # the topics' words decide the verdicts
     assert report.result.figures("random").apgr == pytest.approx(0.5)
     assert {"online training", "hourly batch", "nightly"} <= set(steps)
     assert json.loads(json.dumps(report.to_json()))["routellm_published"]["mmlu_apgr"] == 0.603
