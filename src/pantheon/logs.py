@@ -33,6 +33,10 @@ CONTEXT_FIELDS = ("task_id", "task", "god", "outcome_id")
 DROPPED_ATTRS = ("color_message",)
 #: Loggers that install handlers of their own elsewhere; here they only propagate to root.
 PROPAGATING_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi", "celery")
+#: Loggers whose INFO records tell an operator nothing, shown only at DEBUG: alembic logs
+#: "setup plugin …" once per built-in plugin whenever it is imported
+#: (``alembic/runtime/plugins.py``), which is every command that opens the store.
+CHATTY_LOGGERS = ("alembic.runtime.plugins",)
 
 _context: ContextVar[dict[str, Any] | None] = ContextVar("pantheon_log_context", default=None)
 
@@ -123,7 +127,11 @@ def configure_logging(settings: Settings, level: str | int | None = None) -> Log
     for old in [h for h in root.handlers if h.get_name() == "pantheon"]:
         root.removeHandler(old)
     root.addHandler(make_handler(log_format))
-    root.setLevel(_level(level if level is not None else settings.log_level))
+    root_level = _level(level if level is not None else settings.log_level)
+    root.setLevel(root_level)
+    for name in CHATTY_LOGGERS:
+        quiet = root_level > logging.DEBUG
+        logging.getLogger(name).setLevel(logging.WARNING if quiet else logging.NOTSET)
     logging.captureWarnings(True)  # warnings become records too: one format on stderr
     for name in PROPAGATING_LOGGERS:
         logger = logging.getLogger(name)

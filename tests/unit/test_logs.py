@@ -9,7 +9,13 @@ import logging
 import pytest
 
 from pantheon.config import LogFormat, Settings
-from pantheon.logs import log_context, make_handler, resolve_format
+from pantheon.logs import (
+    CHATTY_LOGGERS,
+    configure_logging,
+    log_context,
+    make_handler,
+    resolve_format,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -62,3 +68,20 @@ def test_text_lines_stay_readable() -> None:
     assert line.endswith("INFO pantheon.test.text: hello world")
     with pytest.raises(json.JSONDecodeError):
         json.loads(line)
+
+
+@pytest.mark.parametrize(("level", "shown"), [("INFO", False), ("WARNING", False), ("DEBUG", True)])
+def test_chatty_library_info_shows_only_at_debug(level: str, shown: bool) -> None:
+    root = logging.getLogger()
+    before = (root.level, list(root.handlers))
+    try:
+        configure_logging(Settings(), level)
+        for name in CHATTY_LOGGERS:
+            logger = logging.getLogger(name)
+            assert logger.isEnabledFor(logging.INFO) is shown
+            assert logger.isEnabledFor(logging.WARNING)
+    finally:
+        root.setLevel(before[0])
+        root.handlers = before[1]
+        for name in CHATTY_LOGGERS:
+            logging.getLogger(name).setLevel(logging.NOTSET)

@@ -19,7 +19,12 @@ from matplotlib.ticker import FuncFormatter
 from pantheon import __version__
 from pantheon.demo.run import DemoResult
 
-COLOURS = {"pantheon": "#2f6fdf", "random": "#999999", "oracle": "#2a9d5c"}
+COLOURS = {
+    "pantheon": "#2f6fdf",
+    "tfidf_lr": "#d9822b",
+    "random": "#999999",
+    "oracle": "#2a9d5c",
+}
 STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;
 max-width:1100px;color:#1c2330;padding:0 1rem}
@@ -274,7 +279,8 @@ held out (prompts never trained on) · {when} · pantheon {__version__} · coord
 verdict {routing.strong_mean:.3f}) and {html.escape(result.weak)} (weak,
 {routing.weak_mean:.3f}) by predicted reward. APGR: area under the performance gap
 recovered over the share of strong calls (random = 0.5); CPT(x): the share of strong calls
-needed to recover x of the gap.</p>
+needed to recover x of the gap. <code>tfidf_lr</code>: TF-IDF + logistic regression fitted
+on the replayed prompts in the same run, the simple router to beat.</p>
 {_table(ROUTING_HEADERS, routing_rows(result))}
 <div class="grid">{images}</div>
 {live_section(result)}<h2>Steps</h2>

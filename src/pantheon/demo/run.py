@@ -34,11 +34,13 @@ from numpy.typing import NDArray
 
 from pantheon.bench.online import ArmResult, Heldout, open_arm, pair_records, replay_arm
 from pantheon.bench.routing import (
+    TFIDF_LR,
     RoutingResult,
     evaluate_routing,
     isolated_settings,
     paired_verdicts,
     route_score,
+    tfidf_lr_score,
 )
 from pantheon.config import Settings
 from pantheon.datasets.jsonl import JsonLine, iter_lines
@@ -249,10 +251,24 @@ class Demo:
             out[god] = (np.asarray(p, np.float64), np.array([bool(r["success"]) for r in rows]))
         return out
 
-    def routing(self, heldout: list[dict[str, Any]], strong: str, weak: str) -> RoutingResult:
+    def routing(
+        self,
+        heldout: list[dict[str, Any]],
+        strong: str,
+        weak: str,
+        *,
+        baseline_from: list[dict[str, Any]] | None = None,
+    ) -> RoutingResult:
+        """Pantheon's routing of ``heldout``; with ``baseline_from`` (the training outcomes),
+        also the TF-IDF + LR baseline fitted on them in the same run."""
         prompts, perf_s, perf_w = paired_verdicts(heldout, strong, weak)
         score = route_score(self.service, prompts, strong, weak)
-        return evaluate_routing(perf_s, perf_w, score, strong, weak)
+        baselines = (
+            {TFIDF_LR: tfidf_lr_score(baseline_from, prompts, strong, weak)}
+            if baseline_from is not None
+            else None
+        )
+        return evaluate_routing(perf_s, perf_w, score, strong, weak, baseline_scores=baselines)
 
     # -- the run ----------------------------------------------------------------------
     def run(self, sample: Path = SAMPLE_FILE) -> DemoResult:
@@ -351,7 +367,7 @@ class Demo:
             train_outcomes=len(train),
             heldout_outcomes=len(heldout),
             gods=gods,
-            routing=self.routing(heldout, strong, weak),
+            routing=self.routing(heldout, strong, weak, baseline_from=train),
             curve=curve,
             steps=self.steps,
             history=history,

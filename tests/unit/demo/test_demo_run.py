@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from pantheon.bench.routing import TFIDF_LR
 from pantheon.config import Settings
 from pantheon.datasets.jsonl import iter_lines, write_lines
 from pantheon.demo.report import render, simulated_times, write_report
@@ -95,6 +96,11 @@ def test_figures_describe_the_held_out_prompts(small_result: DemoResult) -> None
     routing = small_result.routing
     assert routing.figures("random").apgr == pytest.approx(0.5)
     assert routing.figures("oracle").apgr >= routing.figures("pantheon").apgr
+    # the same-run simple baseline, fitted on the replayed outcomes only, is in the table
+    # and scores prompts (a constant score would sit at exactly 0.5); its quality is
+    # tested on more prompts in test_routing_eval and test_bench_baselines
+    assert [r.router for r in routing.routers] == ["pantheon", TFIDF_LR, "random", "oracle"]
+    assert routing.figures(TFIDF_LR).apgr > 0.5
 
 
 def test_report_is_self_contained_and_shows_the_figures(
