@@ -2,6 +2,7 @@
 run module: the web app, Celery, the ORM, the plots and the encoder runtime load only when
 the chosen command runs, through the ``module:function`` runner its arguments name.
 
+Every run module imports only what requirements.lock (the runtime dependencies) holds.
 Each probe runs in a fresh interpreter, so ``sys.modules`` holds exactly what that code
 imported.
 """
@@ -13,11 +14,14 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from importlib.metadata import packages_distributions
 
 import pytest
+from packaging.utils import canonicalize_name
 
 from pantheon.cli import build_parser, resolve_runner
 from pantheon.config import Role
+from tests.unit.deploy.test_lock import locked
 
 pytestmark = pytest.mark.unit
 
@@ -91,6 +95,60 @@ def test_the_probe_sees_what_a_runner_imports() -> None:
     # The same probe, resolving the runner `pantheon serve` would run: the web app loads.
     loaded = modules_after("resolve_runner('pantheon.cli.services:run_serve')")
     assert {"fastapi", "uvicorn", "pantheon.api.app"} <= set(heavy_in(loaded))
+
+
+#: Resolves the runners named on its command line with the dev-only packages made absent,
+#: as they are where ``make demo`` installed the runtime dependencies only. A library's
+#: optional import (joblib's of psutil) falls back there; a hard one fails.
+RUNTIME_ONLY_PROBE = """
+import importlib.abc, sys
+absent = set(sys.argv[1].split(","))
+class Absent(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in absent:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+sys.meta_path.insert(0, Absent())
+from pantheon.cli import resolve_runner
+for spec in sys.argv[2:]:
+    resolve_runner(spec)
+"""
+
+
+def dev_only_modules() -> set[str]:
+    """Top-level modules that only distributions outside requirements.lock provide."""
+    runtime = set(locked()) | {"pantheon"}
+    return {
+        module
+        for module, owners in packages_distributions().items()
+        if not any(canonicalize_name(d) in runtime for d in owners)
+    }
+
+
+def test_every_command_imports_only_runtime_dependencies() -> None:
+    # A run module importing a dev-only package (scikit-learn once) passes every other test
+    # in the dev venv and fails `make demo` for a new user.
+    runners = sorted(
+        {
+            spec
+            for _, parser, _ in commands(build_parser())
+            if (spec := parser.get_default("runner"))
+        }
+    )
+    absent = dev_only_modules()
+    assert {"pytest", "hypothesis", "mypy"} <= absent  # the probe hides the dev extra
+    for hidden in (absent, absent | {"sklearn"}):
+        done = subprocess.run(
+            [sys.executable, "-c", RUNTIME_ONLY_PROBE, ",".join(sorted(hidden)), *runners],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        if hidden is absent:
+            assert done.returncode == 0, done.stderr
+        else:  # the same probe fails when a package a runner needs is missing
+            assert "No module named 'sklearn" in done.stderr
 
 
 def test_every_command_runs_a_function_of_its_run_module() -> None:
