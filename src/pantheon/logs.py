@@ -129,9 +129,9 @@ def configure_logging(settings: Settings, level: str | int | None = None) -> Log
     root.addHandler(make_handler(log_format))
     root_level = _level(level if level is not None else settings.log_level)
     root.setLevel(root_level)
+    chatty_level = logging.WARNING if root_level > logging.DEBUG else logging.NOTSET
     for name in CHATTY_LOGGERS:
-        quiet = root_level > logging.DEBUG
-        logging.getLogger(name).setLevel(logging.WARNING if quiet else logging.NOTSET)
+        logging.getLogger(name).setLevel(chatty_level)
     logging.captureWarnings(True)  # warnings become records too: one format on stderr
     for name in PROPAGATING_LOGGERS:
         logger = logging.getLogger(name)
